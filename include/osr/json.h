@@ -1,0 +1,56 @@
+/* json.h - JSON helpers over json-c.
+ *
+ * Untrusted JSON is parsed in json-c's strict mode with UTF-8 validation, a nesting cap and a
+ * check that nothing but whitespace follows the value.  Typed getters turn a wrong or missing
+ * field into a message a protocol can send back as it is ("'temperature' must be a number"),
+ * with the field's name in diag->param.
+ *
+ * Getter contract: on OSR_OK, *out is set when the key is present and non-null, and left as
+ * the caller initialized it (the default) when the key is absent or null and not required.
+ * Objects returned by getters are borrowed from the parent.
+ *
+ * Thread rules: a json_object tree belongs to one thread; the functions are reentrant.
+ */
+#ifndef OSR_JSON_H
+#define OSR_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "osr/buf.h"
+#include "osr/err.h"
+
+#define OSR_JSON_MAX_DEPTH 64
+
+/* Parses the n bytes at s.  Returns OSR_OK and *out (the caller releases it with
+ * json_object_put), or OSR_EINVAL with a message naming the byte offset of the problem. */
+int osr_json_parse(const char *s, size_t n, struct json_object **out, struct osr_diag *diag);
+
+int osr_json_get_string(struct json_object *obj, const char *key, bool required,
+                        const char **out, struct osr_diag *diag);
+int osr_json_get_int(struct json_object *obj, const char *key, bool required, int64_t min,
+                     int64_t max, int64_t *out, struct osr_diag *diag);
+/* Accepts integers and reals; rejects NaN and infinities. */
+int osr_json_get_double(struct json_object *obj, const char *key, bool required, double min,
+                        double max, double *out, struct osr_diag *diag);
+int osr_json_get_bool(struct json_object *obj, const char *key, bool required, bool *out,
+                      struct osr_diag *diag);
+int osr_json_get_object(struct json_object *obj, const char *key, bool required,
+                        struct json_object **out, struct osr_diag *diag);
+int osr_json_get_array(struct json_object *obj, const char *key, bool required,
+                       struct json_object **out, struct osr_diag *diag);
+
+/* Appends s (n bytes, UTF-8) to out as a quoted JSON string.  Control characters are
+ * escaped; invalid UTF-8 is replaced by U+FFFD so the output is always valid JSON. */
+int osr_json_append_string(struct osr_buf *out, const char *s, size_t n);
+
+/* Appends the compact serialization of obj (no slash escaping) to out. */
+int osr_json_append(struct osr_buf *out, struct json_object *obj);
+
+/* Returns a new json string object for the n bytes at s (which may hold NULs). */
+struct json_object *osr_json_new_string(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,354 @@
+/* config.c - the home folder, file helpers and server.json.
+ *
+ * server.json is read over the defaults; fields we know are type- and range-checked, fields we
+ * do not know stay in cfg->raw and are written back unchanged, so a file carried over from the
+ * original (startAtLogin, hideDockIcon, appearanceMode, ...) survives a round trip.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "osr/alloc.h"
+#include "osr/buf.h"
+#include "osr/config.h"
+#include "osr/json.h"
+
+#define CONFIG_FILE_MAX (4u * 1024 * 1024)
+
+void osr_server_config_defaults(struct osr_server_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = OSR_DEFAULT_PORT;
+    cfg->expose = false;
+    cfg->threads = 0;
+    cfg->backlog = 256;
+    cfg->max_body = 32u * 1024 * 1024;
+    cfg->max_pairing_body = 64u * 1024;
+    cfg->max_connections = 1024;
+    cfg->max_connections_per_ip = 512;
+    cfg->idle_timeout_s = 60;
+    cfg->request_timeout_s = 300;
+    cfg->max_header_count = 100;
+    cfg->max_header_bytes = 64u * 1024;
+}
+
+void osr_server_config_release(struct osr_server_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+        free(cfg->allowed_origins[i]);
+    free(cfg->allowed_origins);
+    cfg->allowed_origins = NULL;
+    cfg->n_allowed_origins = 0;
+    json_object_put(cfg->raw);
+    cfg->raw = NULL;
+}
+
+char *osr_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    size_t lb = strlen(b);
+    char *p = osr_xmalloc(la + 1 + lb + 1);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+char *osr_home_resolve(const char *explicit_home)
+{
+    if (explicit_home && *explicit_home)
+        return osr_xstrdup(explicit_home);
+    const char *env = getenv("OSAURUS_HOME");
+    if (env && *env)
+        return osr_xstrdup(env);
+    const char *home = getenv("HOME");
+    return osr_path_join(home && *home ? home : ".", ".osaurus");
+}
+
+int osr_mkdir_p(const char *path, unsigned mode, struct osr_diag *diag)
+{
+    char *p = osr_xstrdup(path);
+    int rc = OSR_OK;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char saved = *s;
+        *s = '\0';
+        if (mkdir(p, mode) != 0 && errno != EEXIST) {
+            rc = osr_diag_set(diag, OSR_EIO, "cannot create '%s': %s", p, strerror(errno));
+            break;
+        }
+        *s = saved;
+        if (saved == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+int osr_write_file_atomic(const char *path, const void *data, size_t n, unsigned mode,
+                          struct osr_diag *diag)
+{
+    struct osr_buf tmp;
+    osr_buf_init(&tmp, PATH_MAX);
+    if (osr_buf_appendf(&tmp, "%s.tmp.%ld", path, (long)getpid()))
+        return osr_diag_set(diag, OSR_ETOOBIG, "path too long: '%s'", path);
+    int rc = OSR_OK;
+    int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        rc = osr_diag_set(diag, OSR_EIO, "cannot create '%s': %s", tmp.data, strerror(errno));
+        goto out;
+    }
+    const char *p = data;
+    size_t left = n;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = osr_diag_set(diag, OSR_EIO, "cannot write '%s': %s", tmp.data, strerror(errno));
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (!rc && fsync(fd) != 0)
+        rc = osr_diag_set(diag, OSR_EIO, "cannot sync '%s': %s", tmp.data, strerror(errno));
+    close(fd);
+    if (!rc && rename(tmp.data, path) != 0)
+        rc = osr_diag_set(diag, OSR_EIO, "cannot rename '%s' to '%s': %s", tmp.data, path,
+                          strerror(errno));
+    if (rc) {
+        unlink(tmp.data);
+        goto out;
+    }
+    /* Make the rename itself durable. */
+    char *dir = osr_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        int dfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    free(dir);
+out:
+    osr_buf_release(&tmp);
+    return rc;
+}
+
+int osr_read_file(const char *path, size_t max, char **out, size_t *len, struct osr_diag *diag)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return osr_diag_set(diag, OSR_ENOTFOUND, "cannot open '%s': %s", path,
+                                strerror(errno));
+        return osr_diag_set(diag, OSR_EIO, "cannot open '%s': %s", path, strerror(errno));
+    }
+    struct osr_buf b;
+    osr_buf_init(&b, max);
+    char chunk[8192];
+    int rc = OSR_OK;
+    for (;;) {
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = osr_diag_set(diag, OSR_EIO, "cannot read '%s': %s", path, strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        if (osr_buf_append(&b, chunk, (size_t)r)) {
+            rc = osr_diag_set(diag, OSR_ETOOBIG, "'%s' is larger than %zu bytes", path, max);
+            break;
+        }
+    }
+    close(fd);
+    if (rc) {
+        osr_buf_release(&b);
+        return rc;
+    }
+    *out = osr_buf_detach(&b, len);
+    return OSR_OK;
+}
+
+static int field_error(struct osr_diag *diag, const char *file, const char *field,
+                       const char *expected)
+{
+    return osr_diag_set(diag, OSR_ECONFIG, "invalid configuration '%s': field '%s' must be %s",
+                        file, field, expected);
+}
+
+/* Reads an integer field into *out when present. */
+static int int_field(struct json_object *root, const char *file, const char *key, int64_t min,
+                     int64_t max, int64_t *out, struct osr_diag *diag)
+{
+    struct osr_diag jd;
+    osr_diag_clear(&jd);
+    if (osr_json_get_int(root, key, false, min, max, out, &jd) == OSR_OK)
+        return OSR_OK;
+    char what[96];
+    snprintf(what, sizeof(what), "an integer between %lld and %lld", (long long)min,
+             (long long)max);
+    return field_error(diag, file, key, what);
+}
+
+static int parse_config(struct osr_server_config *cfg, struct json_object *root,
+                        const char *file, struct osr_diag *diag)
+{
+    if (!json_object_is_type(root, json_type_object))
+        return osr_diag_set(diag, OSR_ECONFIG,
+                            "invalid configuration '%s': the top level must be an object", file);
+    int64_t v;
+    struct {
+        const char *key;
+        int64_t min, max;
+        void *dst;
+        int is_size;
+    } ints[] = {
+        { "port", 0, 65535, &cfg->port, 0 },
+        { "numberOfThreads", 0, 1024, &cfg->threads, 0 },
+        { "backlog", 1, 65535, &cfg->backlog, 0 },
+        { "maxRequestBodyBytes", 1024, (int64_t)1 << 40, &cfg->max_body, 1 },
+        { "maxPairingBodyBytes", 256, (int64_t)1 << 30, &cfg->max_pairing_body, 1 },
+        { "maxConnections", 1, 100000, &cfg->max_connections, 0 },
+        { "maxConnectionsPerIP", 0, 100000, &cfg->max_connections_per_ip, 0 },
+        { "idleTimeoutSeconds", 1, 86400, &cfg->idle_timeout_s, 0 },
+        { "requestTimeoutSeconds", 1, 86400, &cfg->request_timeout_s, 0 },
+        { "maxHeaderCount", 8, 10000, &cfg->max_header_count, 0 },
+        { "maxHeaderBytes", 1024, 16 * 1024 * 1024, &cfg->max_header_bytes, 1 },
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+        int present = json_object_object_get_ex(root, ints[i].key, NULL);
+        if (!present)
+            continue;
+        int rc = int_field(root, file, ints[i].key, ints[i].min, ints[i].max, &v, diag);
+        if (rc)
+            return rc;
+        struct json_object *jv = json_object_object_get(root, ints[i].key);
+        if (!jv)
+            continue; /* null: keep the default */
+        if (ints[i].is_size)
+            *(size_t *)ints[i].dst = (size_t)v;
+        else
+            *(int *)ints[i].dst = (int)v;
+    }
+    struct json_object *jv;
+    if (json_object_object_get_ex(root, "exposeToNetwork", &jv) && jv) {
+        if (!json_object_is_type(jv, json_type_boolean))
+            return field_error(diag, file, "exposeToNetwork", "a boolean");
+        cfg->expose = json_object_get_boolean(jv);
+    }
+    if (json_object_object_get_ex(root, "allowedOrigins", &jv) && jv) {
+        if (!json_object_is_type(jv, json_type_array))
+            return field_error(diag, file, "allowedOrigins", "an array of strings");
+        size_t n = json_object_array_length(jv);
+        char **list = osr_xcalloc(n ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            struct json_object *e = json_object_array_get_idx(jv, i);
+            if (!json_object_is_type(e, json_type_string)) {
+                for (size_t j = 0; j < i; j++)
+                    free(list[j]);
+                free(list);
+                return field_error(diag, file, "allowedOrigins", "an array of strings");
+            }
+            list[i] = osr_xstrdup(json_object_get_string(e));
+        }
+        for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+            free(cfg->allowed_origins[i]);
+        free(cfg->allowed_origins);
+        cfg->allowed_origins = list;
+        cfg->n_allowed_origins = n;
+    }
+    return OSR_OK;
+}
+
+int osr_server_config_load(struct osr_server_config *cfg, const char *home,
+                           struct osr_diag *diag)
+{
+    char *dir = osr_path_join(home, "config");
+    char *file = osr_path_join(dir, "server.json");
+    free(dir);
+    char *text = NULL;
+    size_t len = 0;
+    struct osr_diag rd;
+    osr_diag_clear(&rd);
+    int rc = osr_read_file(file, CONFIG_FILE_MAX, &text, &len, &rd);
+    if (rc == OSR_ENOTFOUND) {
+        rc = OSR_OK;
+        goto out;
+    }
+    if (rc) {
+        rc = osr_diag_set(diag, rc == OSR_ETOOBIG ? OSR_ECONFIG : rc, "%s", rd.msg);
+        goto out;
+    }
+    struct json_object *root = NULL;
+    struct osr_diag jd;
+    osr_diag_clear(&jd);
+    rc = osr_json_parse(text, len, &root, &jd);
+    if (rc) {
+        rc = osr_diag_set(diag, OSR_ECONFIG, "invalid configuration '%s': %s", file, jd.msg);
+        goto out;
+    }
+    rc = parse_config(cfg, root, file, diag);
+    if (rc) {
+        json_object_put(root);
+        goto out;
+    }
+    json_object_put(cfg->raw);
+    cfg->raw = root;
+out:
+    free(text);
+    free(file);
+    return rc;
+}
+
+int osr_server_config_save(const struct osr_server_config *cfg, const char *home,
+                           struct osr_diag *diag)
+{
+    struct json_object *root = json_object_new_object();
+    if (cfg->raw) {
+        json_object_object_foreach(cfg->raw, key, val)
+        {
+            json_object_object_add(root, key, json_object_get(val));
+        }
+    }
+    json_object_object_add(root, "port", json_object_new_int(cfg->port));
+    json_object_object_add(root, "exposeToNetwork", json_object_new_boolean(cfg->expose));
+    struct json_object *origins = json_object_new_array();
+    for (size_t i = 0; i < cfg->n_allowed_origins; i++)
+        json_object_array_add(origins, json_object_new_string(cfg->allowed_origins[i]));
+    json_object_object_add(root, "allowedOrigins", origins);
+    json_object_object_add(root, "numberOfThreads", json_object_new_int(cfg->threads));
+    json_object_object_add(root, "backlog", json_object_new_int(cfg->backlog));
+    json_object_object_add(root, "maxRequestBodyBytes",
+                           json_object_new_int64((int64_t)cfg->max_body));
+    json_object_object_add(root, "maxPairingBodyBytes",
+                           json_object_new_int64((int64_t)cfg->max_pairing_body));
+
+    char *dir = osr_path_join(home, "config");
+    char *file = osr_path_join(dir, "server.json");
+    int rc = osr_mkdir_p(dir, 0700, diag);
+    if (!rc) {
+        const char *text = json_object_to_json_string_ext(
+            root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                      JSON_C_TO_STRING_NOSLASHESCAPE);
+        rc = osr_write_file_atomic(file, text, strlen(text), 0600, diag);
+    }
+    json_object_put(root);
+    free(dir);
+    free(file);
+    return rc;
+}

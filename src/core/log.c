@@ -1,0 +1,116 @@
+/* log.c - leveled logging with redaction.
+ *
+ * A line is formatted into a stack buffer, redacted, and written with a single write(2) so
+ * lines from different threads never interleave.  Lines longer than the buffer are cut, with
+ * "..." marking the cut.
+ */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "osr/clock.h"
+#include "osr/err.h"
+#include "osr/log.h"
+
+#define LOG_LINE_MAX 4096
+
+static _Atomic int log_level = OSR_LOG_INFO;
+static _Atomic int log_fd = STDERR_FILENO;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error", "off" };
+
+void osr_log_set_level(enum osr_log_level level)
+{
+    atomic_store(&log_level, (int)level);
+}
+
+enum osr_log_level osr_log_get_level(void)
+{
+    return (enum osr_log_level)atomic_load(&log_level);
+}
+
+int osr_log_parse_level(const char *name, enum osr_log_level *out)
+{
+    for (int i = 0; i <= OSR_LOG_OFF; i++) {
+        if (strcasecmp(name, level_names[i]) == 0) {
+            *out = (enum osr_log_level)i;
+            return OSR_OK;
+        }
+    }
+    if (strcasecmp(name, "warning") == 0) {
+        *out = OSR_LOG_WARN;
+        return OSR_OK;
+    }
+    return OSR_EINVAL;
+}
+
+int osr_log_set_fd(int fd)
+{
+    return atomic_exchange(&log_fd, fd);
+}
+
+/* Characters a key or token may be made of.  Stops at whitespace, quotes, commas, braces. */
+static int is_token_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+/* Replaces the token starting at s[at] with "***"; returns the new length of s. */
+static size_t mask_token(char *s, size_t len, size_t at)
+{
+    size_t end = at;
+    while (end < len && is_token_char((unsigned char)s[end]))
+        end++;
+    if (end == at)
+        return len;
+    size_t masked = end - at < 3 ? end - at : 3;
+    memset(s + at, '*', masked);
+    memmove(s + at + masked, s + end, len - end + 1);
+    return len - (end - at) + masked;
+}
+
+size_t osr_log_redact(char *s)
+{
+    size_t len = strlen(s);
+    for (size_t i = 0; i < len; i++) {
+        if (len - i >= 6 && strncmp(s + i, "osk-v1", 6) == 0) {
+            len = mask_token(s, len, i + 6);
+            i += 6;
+        } else if (len - i >= 7 && strncasecmp(s + i, "bearer ", 7) == 0) {
+            size_t at = i + 7;
+            while (at < len && s[at] == ' ')
+                at++;
+            len = mask_token(s, len, at);
+            i = at;
+        }
+    }
+    return len;
+}
+
+void osr_log(enum osr_log_level level, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&log_level) || level >= OSR_LOG_OFF)
+        return;
+    char line[LOG_LINE_MAX];
+    char ts[OSR_ISO8601_MAX];
+    osr_time_iso8601(ts, osr_wall_ms(), 1);
+    int n = snprintf(line, sizeof(line), "%s %-5s ", ts, level_names[level]);
+    if (n < 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (m < 0)
+        return;
+    if ((size_t)(n + m) >= sizeof(line) - 1)
+        memcpy(line + sizeof(line) - 5, "...", 4);
+    size_t len = osr_log_redact(line);
+    line[len++] = '\n';
+    ssize_t w = write(atomic_load(&log_fd), line, len);
+    (void)w;
+}

@@ -1,0 +1,73 @@
+/* str.c - string views. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "osr/str.h"
+
+bool osr_str_eq(struct osr_str a, struct osr_str b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+bool osr_str_eq_cstr(struct osr_str a, const char *s)
+{
+    return osr_str_eq(a, osr_str_cstr(s));
+}
+
+bool osr_str_case_eq(struct osr_str a, struct osr_str b)
+{
+    return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
+}
+
+bool osr_str_has_prefix(struct osr_str s, struct osr_str prefix)
+{
+    return s.n >= prefix.n && (prefix.n == 0 || memcmp(s.p, prefix.p, prefix.n) == 0);
+}
+
+bool osr_str_has_suffix(struct osr_str s, struct osr_str suffix)
+{
+    return s.n >= suffix.n &&
+           (suffix.n == 0 || memcmp(s.p + s.n - suffix.n, suffix.p, suffix.n) == 0);
+}
+
+struct osr_str osr_str_trim(struct osr_str s)
+{
+    while (s.n && isspace((unsigned char)s.p[0])) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n && isspace((unsigned char)s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+struct osr_str osr_str_split(struct osr_str s, char sep, struct osr_str *head)
+{
+    const char *at = s.n ? memchr(s.p, sep, s.n) : NULL;
+    if (!at) {
+        *head = s;
+        return (struct osr_str){ NULL, 0 };
+    }
+    *head = (struct osr_str){ s.p, (size_t)(at - s.p) };
+    return (struct osr_str){ at + 1, s.n - (size_t)(at - s.p) - 1 };
+}
+
+bool osr_str_to_ll(struct osr_str s, long long min, long long max, long long *out)
+{
+    char tmp[32];
+    if (s.n == 0 || s.n >= sizeof(tmp))
+        return false;
+    memcpy(tmp, s.p, s.n);
+    tmp[s.n] = '\0';
+    if (!(tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')))
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
