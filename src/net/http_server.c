@@ -921,13 +921,18 @@ static void dispatch(struct osr_http_request *req)
     }
 }
 
+struct header_tally {
+    int count;
+    size_t bytes;
+};
+
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
+    struct header_tally *t = cls;
     (void)kind;
-    (void)key;
-    (void)value;
-    (*(int *)cls)++;
+    t->count++;
+    t->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
     return MHD_YES;
 }
 
@@ -953,12 +958,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    "too_many_connections");
             return req->mhd_result;
         }
-        int nh = 0;
-        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &nh);
-        if (nh > srv->max_header_count) {
+        struct header_tally tally = { 0, strlen(url) + strlen(method) + 12 };
+        MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &tally);
+        if (tally.count > srv->max_header_count || tally.bytes > srv->max_header_bytes) {
             osr_http_add_header(req, "Connection", "close");
             osr_http_respond_error(req, 431, "invalid_request_error",
-                                   "Too many request headers", NULL, "headers_too_large");
+                                   tally.count > srv->max_header_count
+                                       ? "Too many request headers"
+                                       : "Request headers are too large",
+                                   NULL, "headers_too_large");
             return req->mhd_result;
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -1093,7 +1101,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = NULL;
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt,
+                                                          va_list ap)
 {
     (void)cls;
     char line[512];
