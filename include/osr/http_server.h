@@ -47,19 +47,18 @@ struct osr_route {
     const char *pattern; /* normalized path; "{name}" matches one segment, a final "*" the rest */
     osr_http_handler handler;
     enum osr_auth_class auth;
-    void *ctx;           /* passed to handler */
-    size_t max_body;     /* 0: the server's maxRequestBodyBytes */
+    void *ctx;       /* passed to handler */
+    size_t max_body; /* 0: the server's maxRequestBodyBytes */
 };
 
 /* The gate's verdict on a request that is not trusted by address.  Returns OSR_OK to let it
  * through, or an error after filling status (401/403) and a message for the error body. */
-typedef int (*osr_http_auth_fn)(void *ctx, struct osr_http_request *req, int *status,
-                                char *message, size_t message_cap);
+typedef int (*osr_http_auth_fn)(void *ctx, struct osr_http_request *req, int *status, char *message,
+                                size_t message_cap);
 
 /* Creates a server from cfg (copied: port, exposure, limits, origins).  port_override >= 0
  * replaces cfg->port (0 picks a free port).  The caller frees it with osr_http_server_free. */
-struct osr_http_server *osr_http_server_new(const struct osr_server_config *cfg,
-                                            int port_override);
+struct osr_http_server *osr_http_server_new(const struct osr_server_config *cfg, int port_override);
 void osr_http_server_free(struct osr_http_server *srv);
 
 /* Adds a route; the strings must outlive the server. */

@@ -51,9 +51,9 @@ static void handle_models(struct osr_http_request *req, void *ctx)
 void osr_api_core_register(struct osr_http_server *srv, struct osr_api_core *core)
 {
     const struct osr_route routes[] = {
-        { "GET", "/", handle_root, OSR_AUTH_PUBLIC, core, 0 },
-        { "GET", "/health", handle_health, OSR_AUTH_PUBLIC, core, 0 },
-        { "GET", "/models", handle_models, OSR_AUTH_GATED, core, 0 },
+        {"GET", "/", handle_root, OSR_AUTH_PUBLIC, core, 0},
+        {"GET", "/health", handle_health, OSR_AUTH_PUBLIC, core, 0},
+        {"GET", "/models", handle_models, OSR_AUTH_GATED, core, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(srv, &routes[i]);

@@ -19,11 +19,11 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
-    { "serve", osr_cmd_serve, "run the server in the foreground" },
-    { "status", osr_cmd_status, "tell whether a server is running and where" },
-    { "stop", osr_cmd_stop, "stop the running server" },
-    { "version", cmd_version, "print the version" },
-    { "help", cmd_help, "show help for a command" },
+    {"serve", osr_cmd_serve, "run the server in the foreground"},
+    {"status", osr_cmd_status, "tell whether a server is running and where"},
+    {"stop", osr_cmd_stop, "stop the running server"},
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show help for a command"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -69,7 +69,7 @@ static int cmd_help(int argc, char **argv)
         fprintf(stderr, "osaurus help: unknown command '%s'\n", argv[1]);
         return OSR_EXIT_USAGE;
     }
-    char *sub[] = { (char *)c->name, (char *)"--help", NULL };
+    char *sub[] = {(char *)c->name, (char *)"--help", NULL};
     return c->fn(2, sub);
 }
 

@@ -80,10 +80,13 @@ static bool ask_yes(const char *question)
 int osr_cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "port", required_argument, NULL, 'p' },   { "expose", no_argument, NULL, 'e' },
-        { "yes", no_argument, NULL, 'y' },          { "home", required_argument, NULL, 'H' },
-        { "log-level", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"port", required_argument, NULL, 'p'},
+        {"expose", no_argument, NULL, 'e'},
+        {"yes", no_argument, NULL, 'y'},
+        {"home", required_argument, NULL, 'H'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int port = -1;
     bool expose = false, yes = false;
@@ -144,7 +147,7 @@ int osr_cmd_serve(int argc, char **argv)
     struct osr_server_config cfg;
     osr_server_config_defaults(&cfg);
     struct osr_http_server *srv = NULL;
-    struct osr_instance inst = { 0 };
+    struct osr_instance inst = {0};
     bool wrote_discovery = false;
 
     char *cfgdir = osr_path_join(home, "config");
@@ -220,8 +223,8 @@ int osr_cmd_serve(int argc, char **argv)
     else
         OSR_WARN("%s", diag.msg);
 
-    OSR_INFO("osaurus %s serving on %s:%d (home %s%s)", OSR_VERSION, inst.address, inst.port,
-             home, cfg.expose ? ", exposed to the network" : "");
+    OSR_INFO("osaurus %s serving on %s:%d (home %s%s)", OSR_VERSION, inst.address, inst.port, home,
+             cfg.expose ? ", exposed to the network" : "");
     printf("listening on http://%s:%d\n", cfg.expose ? "0.0.0.0" : "127.0.0.1", inst.port);
     fflush(stdout);
 
@@ -279,10 +282,10 @@ static int parse_common(int argc, char **argv, const char *usage, bool allow_por
                         const char **home, int *port)
 {
     static const struct option opts[] = {
-        { "home", required_argument, NULL, 'H' },
-        { "port", required_argument, NULL, 'p' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"home", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     int c;
@@ -347,8 +350,7 @@ int osr_cmd_status(int argc, char **argv)
     osr_json_get_string(health, "version", false, &version, NULL);
     if (found)
         printf("osaurus %s is running on http://%s:%d (pid %d)\n", version,
-               strcmp(inst.address, "0.0.0.0") == 0 ? "127.0.0.1" : inst.address, port,
-               inst.pid);
+               strcmp(inst.address, "0.0.0.0") == 0 ? "127.0.0.1" : inst.address, port, inst.pid);
     else
         printf("osaurus %s is running on http://127.0.0.1:%d\n", version, port);
     json_object_put(health);

@@ -176,7 +176,7 @@ static int consider(const char *home, const char *id, void *arg)
 
 int osr_discovery_find(const char *home, struct osr_instance *out)
 {
-    struct find_state st = { .found = false };
+    struct find_state st = {.found = false};
     each_instance(home, consider, &st);
     if (!st.found)
         return OSR_ENOTFOUND;

@@ -144,9 +144,9 @@ struct osr_http_server {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    struct osr_http_stream *streams; /* guarded by mu */
-    int producers;                   /* guarded by mu */
-    int connections;                 /* guarded by mu */
+    struct osr_http_stream *streams;   /* guarded by mu */
+    int producers;                     /* guarded by mu */
+    int connections;                   /* guarded by mu */
     struct ip_slot ips[IP_TABLE_SIZE]; /* guarded by mu */
     atomic_int inflight;
     atomic_bool shutting_down;
@@ -158,7 +158,7 @@ struct osr_http_server {
 
 size_t osr_http_normalize_path(const char *raw, size_t n, char *out, size_t cap)
 {
-    static const char *const prefixes[] = { "/anthropic/v1", "/v1/api", "/api", "/v1" };
+    static const char *const prefixes[] = {"/anthropic/v1", "/v1/api", "/api", "/v1"};
     if (cap < 2 || n == 0 || raw[0] != '/')
         return 0;
     /* Drop the query and fragment, collapse repeated slashes. */
@@ -487,7 +487,7 @@ static bool peer_hung_up(int fd)
 {
     if (fd < 0)
         return false;
-    struct pollfd pfd = { .fd = fd, .events = POLLRDHUP };
+    struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
     if (poll(&pfd, 1, 0) <= 0)
         return false;
     return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
@@ -599,15 +599,14 @@ int osr_http_respond_stream(struct osr_http_request *req, int status, const char
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     s->fd = ci ? ci->connect_fd : -1;
 
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK_SIZE, stream_reader, s,
-                                          NULL);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, STREAM_BLOCK_SIZE, stream_reader, s, NULL);
     if (!resp) {
         if (ctx_free)
             ctx_free(ctx);
         stream_free(s);
-        return osr_http_respond_error(req, 500, "internal_error", "cannot create response",
-                                      NULL, NULL);
+        return osr_http_respond_error(req, 500, "internal_error", "cannot create response", NULL,
+                                      NULL);
     }
     if (content_type && !has_header(req, "Content-Type"))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
@@ -809,8 +808,8 @@ static void sanitize_token_list(const char *in, char *out, size_t cap)
     size_t n = 0;
     for (; *in && n + 1 < cap; in++) {
         unsigned char c = (unsigned char)*in;
-        bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                     (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+        bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     (c && strchr("!#$%&'*+-.^_`|~", c));
         if (tchar || c == ',' || c == ' ')
             out[n++] = (char)c;
     }
@@ -873,9 +872,10 @@ static bool gate_allows(struct osr_http_request *req)
     }
     int status = 401;
     char message[256];
-    snprintf(message, sizeof(message), "No access keys configured. Create one in Osaurus settings.");
-    if (srv->auth_fn && srv->auth_fn(srv->auth_ctx, req, &status, message, sizeof(message)) ==
-                            OSR_OK)
+    snprintf(message, sizeof(message),
+             "No access keys configured. Create one in Osaurus settings.");
+    if (srv->auth_fn &&
+        srv->auth_fn(srv->auth_ctx, req, &status, message, sizeof(message)) == OSR_OK)
         return true;
     if (status == 403)
         osr_http_respond_error(req, 403, "permission_error", message, NULL, "agent_scope_denied");
@@ -916,8 +916,8 @@ static void dispatch(struct osr_http_request *req)
     req->route->handler(req, req->route->ctx);
     if (!req->responded) {
         OSR_ERROR("handler for %s %s produced no response", req->method, req->path);
-        osr_http_respond_error(req, 500, "internal_error", "The handler produced no response",
-                               NULL, NULL);
+        osr_http_respond_error(req, 500, "internal_error", "The handler produced no response", NULL,
+                               NULL);
     }
 }
 
@@ -937,9 +937,8 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct osr_http_server *srv = cls;
     struct osr_http_request *req = *con_cls;
@@ -958,7 +957,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                    "too_many_connections");
             return req->mhd_result;
         }
-        struct header_tally tally = { 0, strlen(url) + strlen(method) + 12 };
+        struct header_tally tally = {0, strlen(url) + strlen(method) + 12};
         MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &tally);
         if (tally.count > srv->max_header_count || tally.bytes > srv->max_header_bytes) {
             osr_http_add_header(req, "Connection", "close");
@@ -1001,8 +1000,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->body_too_big) {
         osr_http_add_header(req, "Connection", "close");
-        osr_http_respond_error(req, 413, "invalid_request_error", "Request body is too large",
-                               NULL, "body_too_large");
+        osr_http_respond_error(req, 413, "invalid_request_error", "Request body is too large", NULL,
+                               "body_too_large");
         return req->mhd_result;
     }
     dispatch(req);
@@ -1026,8 +1025,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (client gone)";
     if (req->stream && atomic_load(&req->stream->by_server))
         how = " (ended by shutdown)";
-    OSR_INFO("%s %s %d %llu %.1fms %s%s", req->method, osr_http_request_raw_path(req),
-             req->status, (unsigned long long)atomic_load(&req->bytes_out), ms, req->id, how);
+    OSR_INFO("%s %s %d %llu %.1fms %s%s", req->method, osr_http_request_raw_path(req), req->status,
+             (unsigned long long)atomic_load(&req->bytes_out), ms, req->id, how);
     atomic_fetch_sub(&srv->inflight, 1);
     pthread_mutex_lock(&srv->mu);
     pthread_cond_broadcast(&srv->cv);
@@ -1101,8 +1100,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     *socket_context = NULL;
 }
 
-__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt,
-                                                          va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     char line[512];
@@ -1116,8 +1114,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const ch
 /* ---------------------------------------------------------------------------------------- */
 /* Server lifetime.                                                                           */
 
-struct osr_http_server *osr_http_server_new(const struct osr_server_config *cfg,
-                                            int port_override)
+struct osr_http_server *osr_http_server_new(const struct osr_server_config *cfg, int port_override)
 {
     struct osr_http_server *srv = osr_xcalloc(1, sizeof(*srv));
     srv->listen_fd = -1;
@@ -1169,7 +1166,7 @@ static int open_listener(struct osr_http_server *srv, struct osr_diag *diag)
         return osr_diag_set(diag, OSR_EIO, "cannot create a socket: %s", strerror(errno));
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sin = { 0 };
+    struct sockaddr_in sin = {0};
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)srv->port);
     sin.sin_addr.s_addr = htonl(srv->expose ? INADDR_ANY : INADDR_LOOPBACK);
@@ -1182,8 +1179,8 @@ static int open_listener(struct osr_http_server *srv, struct osr_diag *diag)
     if (listen(fd, srv->backlog) != 0) {
         int e = errno;
         close(fd);
-        return osr_diag_set(diag, OSR_EIO, "cannot listen on %s:%d: %s", srv->address,
-                            srv->port, strerror(e));
+        return osr_diag_set(diag, OSR_EIO, "cannot listen on %s:%d: %s", srv->address, srv->port,
+                            strerror(e));
     }
     socklen_t sl = sizeof(sin);
     if (getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
@@ -1200,6 +1197,7 @@ int osr_http_server_start(struct osr_http_server *srv, struct osr_diag *diag)
     /* MHD's own cap is a backstop well above ours, so that our accounting (and its 503)
      * sees the over-limit connections first. */
     unsigned hard_limit = (unsigned)srv->max_connections * 2 + 64;
+    /* clang-format off: one option and its value per line */
     srv->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
@@ -1213,11 +1211,12 @@ int osr_http_server_start(struct osr_http_server *srv, struct osr_diag *diag)
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, srv,
         MHD_OPTION_END);
+    /* clang-format on */
     if (!srv->daemon) {
         close(srv->listen_fd);
         srv->listen_fd = -1;
-        return osr_diag_set(diag, OSR_EIO, "cannot start the HTTP server on %s:%d",
-                            srv->address, srv->port);
+        return osr_diag_set(diag, OSR_EIO, "cannot start the HTTP server on %s:%d", srv->address,
+                            srv->port);
     }
     return OSR_OK;
 }

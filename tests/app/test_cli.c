@@ -85,49 +85,49 @@ static int wait_running(struct osr_instance *inst)
 
 static void test_version_and_help(void)
 {
-    const char *v[] = { "version", NULL };
+    const char *v[] = {"version", NULL};
     CHECK_INT_EQ(run(v, NULL), 0);
     char *out = slurp("out.txt");
     CHECK(strncmp(out, "osaurus ", 8) == 0 && strstr(out, OSR_VERSION));
     free(out);
-    const char *v2[] = { "--version", NULL };
+    const char *v2[] = {"--version", NULL};
     CHECK_INT_EQ(run(v2, NULL), 0);
-    const char *h[] = { "help", NULL };
+    const char *h[] = {"help", NULL};
     CHECK_INT_EQ(run(h, NULL), 0);
     out = slurp("out.txt");
     CHECK(strstr(out, "serve") && strstr(out, "status") && strstr(out, "stop"));
     free(out);
-    const char *cmds[] = { "serve", "status", "stop", "version" };
+    const char *cmds[] = {"serve", "status", "stop", "version"};
     for (size_t i = 0; i < 4; i++) {
-        const char *a[] = { cmds[i], "--help", NULL };
+        const char *a[] = {cmds[i], "--help", NULL};
         CHECK_INT_EQ(run(a, NULL), 0);
         out = slurp("out.txt");
         CHECK(strstr(out, "usage: osaurus") != NULL);
         free(out);
-        const char *b[] = { "help", cmds[i], NULL };
+        const char *b[] = {"help", cmds[i], NULL};
         CHECK_INT_EQ(run(b, NULL), 0);
     }
-    const char *none[] = { NULL };
+    const char *none[] = {NULL};
     CHECK_INT_EQ(run(none, NULL), 2);
-    const char *bogus[] = { "bogus", NULL };
+    const char *bogus[] = {"bogus", NULL};
     CHECK_INT_EQ(run(bogus, NULL), 2);
-    const char *badport[] = { "serve", "--port", "70000", NULL };
+    const char *badport[] = {"serve", "--port", "70000", NULL};
     CHECK_INT_EQ(run(badport, NULL), 2);
-    const char *extra[] = { "status", "extra", NULL };
+    const char *extra[] = {"status", "extra", NULL};
     CHECK_INT_EQ(run(extra, NULL), 2);
     /* Exposing needs a yes when nobody can be asked. */
-    const char *expose[] = { "serve", "--expose", "--port", "0", NULL };
+    const char *expose[] = {"serve", "--expose", "--port", "0", NULL};
     CHECK_INT_EQ(run(expose, NULL), 2);
 }
 
 static void test_serve_status_stop(void)
 {
-    const char *status[] = { "status", "--port", "1", NULL };
+    const char *status[] = {"status", "--port", "1", NULL};
     CHECK_INT_EQ(run(status, NULL), 1);
-    const char *stop[] = { "stop", NULL };
+    const char *stop[] = {"stop", NULL};
     CHECK_INT_EQ(run(stop, NULL), 1);
 
-    const char *serve[] = { "serve", "--port", "0", NULL };
+    const char *serve[] = {"serve", "--port", "0", NULL};
     pid_t pid = spawn(serve, NULL);
     struct osr_instance inst;
     int port = wait_running(&inst);
@@ -142,7 +142,7 @@ static void test_serve_status_stop(void)
     test_resp_release(&r);
 
     /* status finds it through the discovery file (this spawn overwrites out.txt). */
-    const char *st[] = { "status", NULL };
+    const char *st[] = {"status", NULL};
     int rc = wait_exit(spawn(st, NULL));
     CHECK_INT_EQ(rc, 0);
     char *out = slurp("out.txt");
@@ -154,7 +154,7 @@ static void test_serve_status_stop(void)
     /* A second server on the same port cannot start: exit 4. */
     char portarg[16];
     snprintf(portarg, sizeof(portarg), "%d", port);
-    const char *again[] = { "serve", "--port", portarg, NULL };
+    const char *again[] = {"serve", "--port", portarg, NULL};
     CHECK_INT_EQ(run(again, NULL), 4);
     char *err = slurp("err.txt");
     CHECK(strstr(err, "in use") != NULL);
@@ -175,7 +175,7 @@ static void test_sigint_and_osu_port(void)
 {
     /* Pick a free port, then ask for it through OSU_PORT. */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { 0 };
+    struct sockaddr_in sin = {0};
     sin.sin_family = AF_INET;
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bind(fd, (struct sockaddr *)&sin, sizeof(sin));
@@ -185,7 +185,7 @@ static void test_sigint_and_osu_port(void)
     close(fd);
     static char env[32];
     snprintf(env, sizeof(env), "OSU_PORT=%d", want);
-    const char *serve[] = { "serve", NULL };
+    const char *serve[] = {"serve", NULL};
     pid_t pid = spawn(serve, env);
     struct osr_instance inst;
     CHECK_INT_EQ(wait_running(&inst), want);
@@ -200,7 +200,7 @@ static void test_sigint_and_osu_port(void)
 static void test_stale_discovery_file(void)
 {
     /* A file left by a killed server is ignored by status and cleaned by the next serve. */
-    struct osr_instance dead = { 0 };
+    struct osr_instance dead = {0};
     snprintf(dead.instance_id, sizeof(dead.instance_id), "dead-instance");
     snprintf(dead.health, sizeof(dead.health), "running");
     snprintf(dead.address, sizeof(dead.address), "127.0.0.1");
@@ -221,7 +221,7 @@ static void test_bad_config(void)
     snprintf(file, sizeof(file), "%s/server.json", dir);
     const char *bad = "{\"port\": \"1337\", \"hideDockIcon\": true}";
     REQUIRE(osr_write_file_atomic(file, bad, strlen(bad), 0600, NULL) == OSR_OK);
-    const char *serve[] = { "serve", NULL };
+    const char *serve[] = {"serve", NULL};
     CHECK_INT_EQ(run(serve, NULL), 3);
     char *err = slurp("err.txt");
     CHECK(strstr(err, "server.json") && strstr(err, "'port'") && strstr(err, "integer"));

@@ -38,8 +38,8 @@ static inline void test_resp_release(struct test_resp *r)
 /* Performs one request.  method NULL means GET; body may be NULL; extra_headers is a
  * NULL-terminated list of "Name: value" strings.  curl may be a reused handle or NULL. */
 static inline struct test_resp test_request(CURL *reuse, const char *method, const char *url,
-                                     const char *body, size_t body_len,
-                                     const char *const *extra_headers)
+                                            const char *body, size_t body_len,
+                                            const char *const *extra_headers)
 {
     struct test_resp r;
     memset(&r, 0, sizeof(r));
@@ -85,7 +85,7 @@ static inline struct test_resp test_request(CURL *reuse, const char *method, con
 
 /* Returns the value of header name in the raw block (case-insensitive), copied into out. */
 static inline const char *test_header(const struct test_resp *r, const char *name, char *out,
-                               size_t cap)
+                                      size_t cap)
 {
     const char *p = osr_buf_str(&r->headers);
     size_t nl = strlen(name);
@@ -112,7 +112,7 @@ static inline const char *test_header(const struct test_resp *r, const char *nam
 static inline int test_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { 0 };
+    struct sockaddr_in sin = {0};
     sin.sin_family = AF_INET;
     sin.sin_port = htons((uint16_t)port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -141,7 +141,7 @@ static inline size_t test_read_some(int fd, char *out, size_t cap, int timeout_m
     size_t n = 0;
     *closed = 0;
     while (n + 1 < cap) {
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
         if (poll(&pfd, 1, timeout_ms) <= 0)
             break;
         ssize_t r = recv(fd, out + n, cap - 1 - n, 0);

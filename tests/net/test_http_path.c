@@ -45,17 +45,14 @@ static void test_patterns(void)
     CHECK_INT_EQ(osr_http_match_pattern("/health", "/health", names, values, 4), 0);
     CHECK_INT_EQ(osr_http_match_pattern("/health", "/healthz", names, values, 4), -1);
     CHECK_INT_EQ(osr_http_match_pattern("/health", "/", names, values, 4), -1);
-    CHECK_INT_EQ(osr_http_match_pattern("/agents/{id}/run", "/agents/0xAbC/run", names, values,
-                                        4),
+    CHECK_INT_EQ(osr_http_match_pattern("/agents/{id}/run", "/agents/0xAbC/run", names, values, 4),
                  1);
     CHECK(osr_str_eq_cstr(names[0], "id") && osr_str_eq_cstr(values[0], "0xAbC"));
-    CHECK_INT_EQ(osr_http_match_pattern("/agents/{id}/run", "/agents//run", names, values, 4),
-                 -1);
+    CHECK_INT_EQ(osr_http_match_pattern("/agents/{id}/run", "/agents//run", names, values, 4), -1);
     CHECK_INT_EQ(osr_http_match_pattern("/agents/{id}/run", "/agents/a/b/run", names, values, 4),
                  -1);
     CHECK_INT_EQ(osr_http_match_pattern("/agents/{id}", "/agents/a/", names, values, 4), -1);
-    CHECK_INT_EQ(osr_http_match_pattern("/plugins/{id}/*", "/plugins/p/a/b", names, values, 4),
-                 2);
+    CHECK_INT_EQ(osr_http_match_pattern("/plugins/{id}/*", "/plugins/p/a/b", names, values, 4), 2);
     CHECK(osr_str_eq_cstr(values[0], "p") && osr_str_eq_cstr(values[1], "a/b"));
     CHECK(osr_str_eq_cstr(names[1], "*"));
     CHECK_INT_EQ(osr_http_match_pattern("/plugins/*", "/plugins", names, values, 4), 0);

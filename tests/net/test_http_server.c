@@ -111,12 +111,12 @@ static void start_server(struct server *s, void (*tweak)(struct osr_server_confi
     core.instance_id = "test-instance";
     osr_api_core_register(s->srv, &core);
     const struct osr_route routes[] = {
-        { "POST", "/echo", handle_echo, OSR_AUTH_GATED, NULL, 0 },
-        { "POST", "/small", handle_echo, OSR_AUTH_GATED, NULL, 2048 },
-        { "GET", "/agents/{id}/run", handle_param, OSR_AUTH_GATED, NULL, 0 },
-        { "*", "/plugins/{id}/*", handle_param, OSR_AUTH_OWN, NULL, 0 },
-        { "GET", "/silent", handle_silent, OSR_AUTH_PUBLIC, NULL, 0 },
-        { "POST", "/stream", handle_stream, OSR_AUTH_PUBLIC, NULL, 0 },
+        {"POST", "/echo", handle_echo, OSR_AUTH_GATED, NULL, 0},
+        {"POST", "/small", handle_echo, OSR_AUTH_GATED, NULL, 2048},
+        {"GET", "/agents/{id}/run", handle_param, OSR_AUTH_GATED, NULL, 0},
+        {"*", "/plugins/{id}/*", handle_param, OSR_AUTH_OWN, NULL, 0},
+        {"GET", "/silent", handle_silent, OSR_AUTH_PUBLIC, NULL, 0},
+        {"POST", "/stream", handle_stream, OSR_AUTH_PUBLIC, NULL, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(s->srv, &routes[i]);
@@ -181,8 +181,8 @@ static void test_core_routes(void)
     test_resp_release(&r);
 
     /* Every prefix form reaches the same route. */
-    const char *forms[] = { "/models", "/v1/models", "/api/models", "/v1/api/models",
-                            "/v1/models/", "//v1//models", "/v1/models?x=1" };
+    const char *forms[] = {"/models",     "/v1/models",   "/api/models",   "/v1/api/models",
+                           "/v1/models/", "//v1//models", "/v1/models?x=1"};
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         r = get(&s, forms[i], NULL);
         CHECK_INT_EQ(r.status, 200);
@@ -248,12 +248,12 @@ static void test_params_and_body(void)
     test_resp_release(&r);
 
     /* A client's request id is echoed when it is sane, replaced when not. */
-    const char *hdr_ok[] = { "X-Request-Id: my-req.42", NULL };
+    const char *hdr_ok[] = {"X-Request-Id: my-req.42", NULL};
     r = get(&s, "/health", hdr_ok);
     char h[128];
     CHECK(test_header(&r, "X-Request-Id", h, sizeof(h)) && strcmp(h, "my-req.42") == 0);
     test_resp_release(&r);
-    const char *hdr_bad[] = { "X-Request-Id: bad id with spaces", NULL };
+    const char *hdr_bad[] = {"X-Request-Id: bad id with spaces", NULL};
     r = get(&s, "/health", hdr_bad);
     CHECK(test_header(&r, "X-Request-Id", h, sizeof(h)) && strncmp(h, "req_", 4) == 0);
     test_resp_release(&r);
@@ -272,21 +272,19 @@ static void test_head_and_options(void)
     CHECK_INT_EQ(r.status, 204);
     test_resp_release(&r);
 
-    const char *pre[] = { "Origin: http://app.example",
-                          "Access-Control-Request-Method: POST",
-                          "Access-Control-Request-Headers: content-type, x-<evil>", NULL };
+    const char *pre[] = {"Origin: http://app.example", "Access-Control-Request-Method: POST",
+                         "Access-Control-Request-Headers: content-type, x-<evil>", NULL};
     r = call(&s, "OPTIONS", "/v1/chat/completions", NULL, 0, pre);
     CHECK_INT_EQ(r.status, 204);
     char h[256];
-    CHECK(test_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)) &&
-          strcmp(h, "POST") == 0);
+    CHECK(test_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)) && strcmp(h, "POST") == 0);
     CHECK(test_header(&r, "Access-Control-Allow-Headers", h, sizeof(h)) &&
           strcmp(h, "content-type, x-evil") == 0);
     CHECK(test_header(&r, "Access-Control-Max-Age", h, sizeof(h)) && strcmp(h, "600") == 0);
     /* No allowedOrigins configured: no Allow-Origin. */
     CHECK(test_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)) == NULL);
     test_resp_release(&r);
-    const char *bare[] = { NULL };
+    const char *bare[] = {NULL};
     r = call(&s, "OPTIONS", "/health", NULL, 0, bare);
     CHECK(test_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)) &&
           strcmp(h, "GET, POST, OPTIONS, HEAD") == 0);
@@ -316,13 +314,13 @@ static void test_cors(void)
     struct server s;
     start_server(&s, origins_exact);
     char h[256];
-    const char *oa[] = { "Origin: http://b.example", NULL };
+    const char *oa[] = {"Origin: http://b.example", NULL};
     struct test_resp r = get(&s, "/health", oa);
     CHECK(test_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)) &&
           strcmp(h, "http://b.example") == 0);
     CHECK(test_header(&r, "Vary", h, sizeof(h)) && strcmp(h, "Origin") == 0);
     test_resp_release(&r);
-    const char *oc[] = { "Origin: http://c.example", NULL };
+    const char *oc[] = {"Origin: http://c.example", NULL};
     r = get(&s, "/health", oc);
     CHECK(test_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)) == NULL);
     test_resp_release(&r);
@@ -355,7 +353,7 @@ static void test_auth_gate(void)
     CHECK_INT_EQ(r.status, 200);
     test_resp_release(&r);
     /* ...but never a request that came through the relay. */
-    const char *relayed[] = { "X-Osaurus-Relay: 1", NULL };
+    const char *relayed[] = {"X-Osaurus-Relay: 1", NULL};
     r = call(&s, "POST", "/echo", "hi", 2, relayed);
     CHECK_INT_EQ(r.status, 401);
     CHECK(strstr(osr_buf_str(&r.body), "\"type\":\"authentication_error\"") != NULL);
@@ -382,8 +380,8 @@ static void test_auth_gate(void)
     CHECK_INT_EQ(r.status, 200);
     test_resp_release(&r);
     osr_http_server_set_auth(s.srv, accept_good_key, NULL);
-    const char *good[] = { "Authorization: Bearer good", NULL };
-    const char *bad[] = { "Authorization: Bearer bad", NULL };
+    const char *good[] = {"Authorization: Bearer good", NULL};
+    const char *bad[] = {"Authorization: Bearer bad", NULL};
     r = get(&s, "/v1/models", good);
     CHECK_INT_EQ(r.status, 200);
     test_resp_release(&r);
@@ -424,7 +422,7 @@ static void test_limits(void)
     CHECK_INT_EQ(r.status, 413);
     test_resp_release(&r);
     /* Chunked upload with no Content-Length: counted while it streams in. */
-    const char *chunked[] = { "Transfer-Encoding: chunked", NULL };
+    const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
     r = call(&s, "POST", "/echo", big, 10000, chunked);
     CHECK_INT_EQ(r.status, 413);
     test_resp_release(&r);
@@ -446,7 +444,7 @@ static void test_limits(void)
     snprintf(huge, 8192, "X-Big: ");
     memset(huge + 7, 'b', 8000);
     huge[8007] = '\0';
-    const char *hb[] = { huge, NULL };
+    const char *hb[] = {huge, NULL};
     r = get(&s, "/health", hb);
     CHECK_INT_EQ(r.status, 431);
     CHECK(strstr(osr_buf_str(&r.body), "headers are too large") != NULL);
@@ -594,7 +592,7 @@ static void test_graceful_shutdown(void)
     start_server(&s, NULL);
     reset_producer(1);
     pthread_t th;
-    struct shutdown_arg a = { s.srv };
+    struct shutdown_arg a = {s.srv};
     pthread_create(&th, NULL, shutdown_later, &a);
     /* The open stream ends with its terminator and a clean end of the chunked body. */
     struct test_resp r = call(&s, "POST", "/stream", "{}", 2, NULL);
