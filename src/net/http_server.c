@@ -1197,7 +1197,8 @@ int osr_http_server_start(struct osr_http_server *srv, struct osr_diag *diag)
     /* MHD's own cap is a backstop well above ours, so that our accounting (and its 503)
      * sees the over-limit connections first. */
     unsigned hard_limit = (unsigned)srv->max_connections * 2 + 64;
-    /* clang-format off: one option and its value per line */
+    /* One option and its value per line. */
+    /* clang-format off */
     srv->daemon = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
             MHD_USE_ERROR_LOG,
