@@ -2,7 +2,9 @@
  *
  * A line is formatted into a stack buffer, redacted, and written with a single write(2) so
  * lines from different threads never interleave.  Lines longer than the buffer are cut, with
- * "..." marking the cut.
+ * "..." marking the cut.  Redaction knows two shapes of secret, `osk-v1...` access keys and
+ * `Bearer <token>`; it is a last line of defence, not a licence to log secrets.  There is no
+ * log file rotation here: the daemon's stderr goes wherever its supervisor sends it.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -34,6 +36,8 @@ enum osr_log_level osr_log_get_level(void)
 
 int osr_log_parse_level(const char *name, enum osr_log_level *out)
 {
+    if (!name)
+        return OSR_EINVAL;
     for (int i = 0; i <= OSR_LOG_OFF; i++) {
         if (strcasecmp(name, level_names[i]) == 0) {
             *out = (enum osr_log_level)i;
@@ -52,11 +56,15 @@ int osr_log_set_fd(int fd)
     return atomic_exchange(&log_fd, fd);
 }
 
-/* Characters a key or token may be made of.  Stops at whitespace, quotes, commas, braces. */
+/* Where a secret ends.  Deliberately wider than the base64url/hex alphabet of an osk-v1 key or
+ * an RFC 6750 token: masking too much is harmless, leaving a tail of a secret is not.  A
+ * secret ends at whitespace, control characters, quotes, a backslash (an escaped quote in
+ * logged JSON) and the punctuation that delimits it in headers, JSON and URLs. */
 static int is_token_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+    if (c <= ' ' || c == 0x7f)
+        return 0;
+    return strchr("\"'`\\,;&()[]{}<>", c) == NULL;
 }
 
 /* Replaces the token starting at s[at] with "***"; returns the new length of s. */
@@ -80,9 +88,10 @@ size_t osr_log_redact(char *s)
         if (len - i >= 6 && strncmp(s + i, "osk-v1", 6) == 0) {
             len = mask_token(s, len, i + 6);
             i += 6;
-        } else if (len - i >= 7 && strncasecmp(s + i, "bearer ", 7) == 0) {
+        } else if (len - i >= 7 && strncasecmp(s + i, "bearer", 6) == 0 &&
+                   (s[i + 6] == ' ' || s[i + 6] == '\t')) {
             size_t at = i + 7;
-            while (at < len && s[at] == ' ')
+            while (at < len && (s[at] == ' ' || s[at] == '\t'))
                 at++;
             len = mask_token(s, len, at);
             i = at;
