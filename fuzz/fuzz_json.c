@@ -1,7 +1,8 @@
 /* fuzz_json.c - osr_json_parse on arbitrary bytes.  Whatever it accepts must serialize with
  * osr_json_append to text it accepts again, with an equal tree; every string in the tree,
  * run through osr_json_append_string, must parse back to the same bytes.  A second pass
- * escapes the raw input itself, which need not be UTF-8. */
+ * takes the raw input itself, which need not be UTF-8, through osr_json_append_string and, as
+ * a string object, through osr_json_append: both must give valid JSON. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     OSR_ASSERT(osr_json_parse(e.data, e.len, &s, NULL) == OSR_OK);
     OSR_ASSERT(json_object_is_type(s, json_type_string));
     json_object_put(s);
+
+    /* The raw bytes as a string object in a tree: osr_json_append must still write valid
+     * JSON (invalid UTF-8 replaced). */
+    osr_buf_reset(&e);
+    struct json_object *arr = json_object_new_array();
+    json_object_array_add(arr, osr_json_new_string((const char *)data, size));
+    OSR_ASSERT(osr_json_append(&e, arr) == OSR_OK);
+    OSR_ASSERT(osr_json_parse(e.data, e.len, &s, NULL) == OSR_OK);
+    OSR_ASSERT(json_object_is_type(s, json_type_array));
+    json_object_put(s);
+    json_object_put(arr);
     osr_buf_release(&e);
     return 0;
 }

@@ -53,7 +53,9 @@ int osr_json_get_array(struct json_object *obj, const char *key, bool required,
  * failure (OSR_ETOOBIG at the buffer's cap) out is left as it was. */
 int osr_json_append_string(struct osr_buf *out, const char *s, size_t n);
 
-/* Appends the compact serialization of obj (no slash escaping) to out. */
+/* Appends the compact serialization of obj (no slash escaping) to out.  Invalid UTF-8 in the
+ * tree's strings (from osr_json_new_string on raw bytes) is replaced by U+FFFD.  Trees must
+ * not hold non-finite doubles (json-c would write NaN).  On failure out is left as it was. */
 int osr_json_append(struct osr_buf *out, struct json_object *obj);
 
 /* Returns a new json string object for the n bytes at s (which may hold NULs). */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,15 @@ char *osr_home_resolve(const char *explicit_home)
     if (env && *env)
         return osr_xstrdup(env);
     const char *home = getenv("HOME");
-    return osr_path_join(home && *home ? home : ".", ".osaurus");
+    if (home && *home)
+        return osr_path_join(home, ".osaurus");
+    /* A daemon started without HOME: ask the user database before falling back to ".". */
+    struct passwd pw, *found = NULL;
+    char pwbuf[4096];
+    if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found &&
+        found->pw_dir && *found->pw_dir)
+        return osr_path_join(found->pw_dir, ".osaurus");
+    return osr_path_join(".", ".osaurus");
 }
 
 /* mkdir that treats an existing directory as success and anything else in the way as an

@@ -530,7 +530,33 @@ int osr_json_append(struct osr_buf *out, struct json_object *obj)
         obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (!s)
         return OSR_ENOMEM;
-    return osr_buf_append(out, s, len);
+    /* json-c copies string bytes as they are.  A tree built from model output (a token that
+     * ends inside a multi-byte character) can hold invalid UTF-8, which would make the whole
+     * frame invalid JSON.  Such bytes can only sit inside string literals, so each one is
+     * replaced by U+FFFD, as osr_json_append_string does. */
+    const unsigned char *p = (const unsigned char *)s;
+    size_t start = out->len, run = 0, i = 0;
+    int rc = OSR_OK;
+    while (i < len && !rc) {
+        size_t seq = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, len - i);
+        if (seq) {
+            run += seq;
+            i += seq;
+            continue;
+        }
+        rc = osr_buf_append(out, p + i - run, run);
+        if (!rc)
+            rc = osr_buf_append(out, "\xef\xbf\xbd", 3);
+        run = 0;
+        i++;
+    }
+    if (!rc && run)
+        rc = osr_buf_append(out, p + len - run, run);
+    if (rc && out->data) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
 }
 
 struct json_object *osr_json_new_string(const char *s, size_t n)

@@ -3,7 +3,8 @@
  * A line is formatted into a stack buffer, redacted, and written with a single write(2) so
  * lines from different threads never interleave.  Lines longer than the buffer are cut, with
  * "..." marking the cut.  Redaction knows two shapes of secret, `osk-v1...` access keys and
- * `Bearer <token>`; it is a last line of defence, not a licence to log secrets.  There is no
+ * `Bearer <token>`; it is a last line of defence, not a licence to log secrets.  Control
+ * characters in the message (newlines included) are written as '?', so a line is one event.  There is no
  * log file rotation here: the daemon's stderr goes wherever its supervisor sends it.
  */
 #include <stdarg.h>
@@ -26,7 +27,8 @@ static const char *const level_names[] = { "debug", "info", "warn", "error", "of
 
 void osr_log_set_level(enum osr_log_level level)
 {
-    atomic_store(&log_level, (int)level);
+    int l = (int)level;
+    atomic_store(&log_level, l < OSR_LOG_DEBUG ? OSR_LOG_DEBUG : l > OSR_LOG_OFF ? OSR_LOG_OFF : l);
 }
 
 enum osr_log_level osr_log_get_level(void)
@@ -118,6 +120,11 @@ void osr_log(enum osr_log_level level, const char *fmt, ...)
         return;
     if ((size_t)(n + m) >= sizeof(line) - 1)
         memcpy(line + sizeof(line) - 5, "...", 4);
+    /* One event, one line: a newline or escape sequence inside a logged value (a model name,
+     * a header a client sent) must not forge a line or drive the terminal. */
+    for (char *c = line + n; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+            *c = '?';
     size_t len = osr_log_redact(line);
     line[len++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, len);

@@ -439,6 +439,24 @@ static void test_new_string(void)
     CHECK_STR_EQ(osr_buf_str(&b), "\"a\\u0000b\"");
     osr_buf_release(&b);
     json_object_put(s);
+
+    /* Raw bytes that are not UTF-8 (a token cut inside a character) still serialize to
+     * valid JSON: each bad byte becomes U+FFFD, good characters stay. */
+    struct json_object *arr = json_object_new_array();
+    json_object_array_add(arr, osr_json_new_string("caf\xc3", 4));
+    json_object_array_add(arr, osr_json_new_string("\xa9\xe2\x82\xac!", 5));
+    osr_buf_init(&b, 100);
+    CHECK_INT_EQ(osr_json_append(&b, arr), OSR_OK);
+    CHECK_STR_EQ(osr_buf_str(&b), "[\"caf\xef\xbf\xbd\",\"\xef\xbf\xbd\xe2\x82\xac!\"]");
+    struct json_object *back = NULL;
+    CHECK_INT_EQ(osr_json_parse(b.data, b.len, &back, NULL), OSR_OK);
+    json_object_put(back);
+    osr_buf_release(&b);
+    osr_buf_init(&b, 12); /* too small: nothing is left behind */
+    CHECK_INT_EQ(osr_json_append(&b, arr), OSR_ETOOBIG);
+    CHECK_INT_EQ(b.len, 0);
+    osr_buf_release(&b);
+    json_object_put(arr);
 }
 
 TEST_MAIN(test_parse_accepts, test_parse_rejects, test_depth, test_get_string, test_get_int,

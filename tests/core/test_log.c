@@ -86,6 +86,28 @@ static void test_line_and_filter(void)
     osr_log_set_level(OSR_LOG_INFO);
 }
 
+static void test_one_event_one_line(void)
+{
+    REQUIRE(open_pipe());
+    drain();
+    OSR_WARN("model 'x\n2026-01-01T00:00:00.000Z error forged' not found\r\x1b[2J\ttab");
+    const char *line = drain();
+    CHECK(strchr(line, '\n') == line + strlen(line) - 1);
+    CHECK(strchr(line, '\r') == NULL);
+    CHECK(strchr(line, '\x1b') == NULL);
+    CHECK(strstr(line, "'x?2026-01-01") != NULL);
+    CHECK(strstr(line, "\ttab\n") != NULL); /* tab is kept */
+
+    /* Out-of-range levels are clamped, not used as an index. */
+    osr_log_set_level((enum osr_log_level)-3);
+    CHECK_INT_EQ(osr_log_get_level(), OSR_LOG_DEBUG);
+    osr_log_set_level((enum osr_log_level)42);
+    CHECK_INT_EQ(osr_log_get_level(), OSR_LOG_OFF);
+    osr_log((enum osr_log_level)42, "nothing");
+    CHECK_STR_EQ(drain(), "");
+    osr_log_set_level(OSR_LOG_INFO);
+}
+
 static void test_long_line(void)
 {
     REQUIRE(open_pipe());
@@ -148,5 +170,5 @@ static void test_redact(void)
     redacts("bearerless", "bearerless");
 }
 
-TEST_MAIN(test_parse_level, test_line_and_filter, test_long_line, test_redact_written_line,
+TEST_MAIN(test_parse_level, test_line_and_filter, test_one_event_one_line, test_long_line, test_redact_written_line,
           test_redact)
