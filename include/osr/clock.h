@@ -16,7 +16,8 @@ int64_t osr_wall_ms(void);
 #define OSR_ISO8601_MAX 32
 
 /* Writes wall_ms as UTC ISO 8601 into out: "2026-11-24T01:38:32Z", or with millis
- * "2026-11-24T01:38:32.123Z".  Returns the length. */
+ * "2026-11-24T01:38:32.123Z".  Negative wall_ms (before 1970) works.  Returns the length, or 0
+ * with out set to "" for a time struct tm cannot hold. */
 size_t osr_time_iso8601(char out[OSR_ISO8601_MAX], int64_t wall_ms, int with_millis);
 
 /* Sleeps for ms milliseconds (restarting on EINTR). */

@@ -52,7 +52,8 @@ int osr_server_config_save(const struct osr_server_config *cfg, const char *home
 
 void osr_server_config_release(struct osr_server_config *cfg);
 
-/* Returns the home folder: explicit if non-NULL, else $OSAURUS_HOME, else $HOME/.osaurus.
+/* Returns the home folder: explicit if non-empty, else $OSAURUS_HOME, else $HOME/.osaurus
+ * (without $HOME: the user database's home directory, then ./.osaurus).
  * The caller frees the result with free(). */
 char *osr_home_resolve(const char *explicit_home);
 

@@ -25,8 +25,13 @@
 
 #define OSR_JSON_MAX_DEPTH 64
 
-/* Parses the n bytes at s.  Returns OSR_OK and *out (the caller releases it with
- * json_object_put), or OSR_EINVAL with a message naming the byte offset of the problem. */
+/* Parses the n bytes at s (need not be NUL-terminated) as exactly one RFC 8259 value with
+ * optional surrounding whitespace.  Rejected with OSR_EINVAL and a message naming the byte
+ * offset: comments, single quotes, trailing commas, NaN/Infinity, raw control characters in
+ * strings, invalid UTF-8, integers outside int64/uint64, nesting deeper than
+ * OSR_JSON_MAX_DEPTH and anything after the value.  Returns OSR_OK and *out, which the caller
+ * releases with json_object_put; *out is NULL for the document `null`.  Duplicate keys: the
+ * last one wins. */
 int osr_json_parse(const char *s, size_t n, struct json_object **out, struct osr_diag *diag);
 
 int osr_json_get_string(struct json_object *obj, const char *key, bool required,
@@ -44,10 +49,13 @@ int osr_json_get_array(struct json_object *obj, const char *key, bool required,
                        struct json_object **out, struct osr_diag *diag);
 
 /* Appends s (n bytes, UTF-8) to out as a quoted JSON string.  Control characters are
- * escaped; invalid UTF-8 is replaced by U+FFFD so the output is always valid JSON. */
+ * escaped; invalid UTF-8 is replaced by U+FFFD so the output is always valid JSON.  On
+ * failure (OSR_ETOOBIG at the buffer's cap) out is left as it was. */
 int osr_json_append_string(struct osr_buf *out, const char *s, size_t n);
 
-/* Appends the compact serialization of obj (no slash escaping) to out. */
+/* Appends the compact serialization of obj (no slash escaping) to out.  Invalid UTF-8 in the
+ * tree's strings (from osr_json_new_string on raw bytes) is replaced by U+FFFD.  Trees must
+ * not hold non-finite doubles (json-c would write NaN).  On failure out is left as it was. */
 int osr_json_append(struct osr_buf *out, struct json_object *obj);
 
 /* Returns a new json string object for the n bytes at s (which may hold NULs). */

@@ -1,7 +1,8 @@
 /* log.h - leveled, timestamped logging to stderr with secret redaction.
  *
  * Every line passes through osr_log_redact before it is written, so an `osk-v1...` access key
- * or an `Authorization: Bearer ...` token never reaches the log, whoever formats it.
+ * or an `Authorization: Bearer ...` token never reaches the log, whoever formats it.  Control
+ * characters in a message (other than tab) are written as '?', so one call is one line.
  *
  * Thread rules: all functions are thread-safe; a line is written with one write(2).
  */

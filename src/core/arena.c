@@ -1,5 +1,10 @@
-/* arena.c - block arena with a hard cap.  Blocks are at least 4 KiB; a large request gets a
- * block of its own so a big allocation does not waste the rest of a small block. */
+/* arena.c - block arena with a hard cap.
+ *
+ * Blocks start at 4 KiB and double up to 64 KiB; a request larger than a quarter of that gets a
+ * block of its own, linked behind the current block so the rest of that block stays in use.
+ * The cap counts the usable bytes of all blocks (not malloc's headers).  There is no free of a
+ * single allocation: everything goes at osr_arena_release.
+ */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +17,7 @@
 #define ARENA_ALIGN 16
 #define ARENA_MIN_BLOCK 4096
 #define ARENA_MAX_GROW (64 * 1024)
+#define ARENA_LARGE (ARENA_MAX_GROW / 4) /* larger requests get a block of their own */
 
 struct osr_arena_block {
     struct osr_arena_block *next;
@@ -41,6 +47,29 @@ void osr_arena_release(struct osr_arena *a)
     a->total = 0;
 }
 
+/* Allocates a block with room for size bytes and links it in.  A block for one large
+ * allocation goes behind the current head, so the space left in the head is not lost. */
+static struct osr_arena_block *new_block(struct osr_arena *a, size_t size, int behind_head)
+{
+    size_t bytes;
+    if (!osr_size_add(sizeof(struct osr_arena_block), size, &bytes))
+        return NULL;
+    struct osr_arena_block *b = malloc(bytes);
+    if (!b)
+        return NULL;
+    b->size = size;
+    b->used = 0;
+    if (behind_head && a->head) {
+        b->next = a->head->next;
+        a->head->next = b;
+    } else {
+        b->next = a->head;
+        a->head = b;
+    }
+    a->total += size;
+    return b;
+}
+
 void *osr_arena_alloc(struct osr_arena *a, size_t n)
 {
     if (n > SIZE_MAX - ARENA_ALIGN)
@@ -52,22 +81,21 @@ void *osr_arena_alloc(struct osr_arena *a, size_t n)
     if (!b || b->size - b->used < need) {
         if (a->total > a->max || need > a->max - a->total)
             return NULL;
-        /* Grow geometrically while requests stay small, up to 64 KiB blocks. */
-        size_t size = ARENA_MIN_BLOCK;
-        if (b && b->size < ARENA_MAX_GROW)
-            size = b->size * 2;
-        if (size < need)
-            size = need;
-        if (size > a->max - a->total)
-            size = need;
-        b = malloc(sizeof(*b) + size);
+        if (need > ARENA_LARGE) {
+            b = new_block(a, need, 1);
+        } else {
+            /* Grow geometrically while requests stay small, up to ARENA_MAX_GROW blocks. */
+            size_t size = ARENA_MIN_BLOCK;
+            if (b)
+                size = b->size >= ARENA_MAX_GROW / 2 ? ARENA_MAX_GROW : b->size * 2;
+            if (size > a->max - a->total)
+                size = a->max - a->total; /* the last block fills up to the cap */
+            if (size < need)
+                size = need;
+            b = new_block(a, size, 0);
+        }
         if (!b)
             return NULL;
-        b->size = size;
-        b->used = 0;
-        b->next = a->head;
-        a->head = b;
-        a->total += size;
     }
     void *p = b->data + b->used;
     b->used += need;

@@ -1,4 +1,9 @@
-/* buf.c - the capped growable buffer.  Growth doubles, but never past max + 1 bytes. */
+/* buf.c - the capped growable buffer.
+ *
+ * Growth doubles from 64 bytes but never allocates past max + 1 bytes (the cap plus the NUL).
+ * A failed append of any kind leaves the contents exactly as they were.  This module does not
+ * know about encodings: bytes in, bytes out.
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,15 +38,19 @@ void osr_buf_reset(struct osr_buf *b)
 
 static int reserve(struct osr_buf *b, size_t extra)
 {
-    if (extra > b->max - b->len)
+    if (b->len > b->max || extra > b->max - b->len)
         return OSR_ETOOBIG;
-    size_t need = b->len + extra + 1;
+    /* len + extra <= max here, so need only overflows when max is SIZE_MAX. */
+    size_t need;
+    if (!osr_size_add(b->len + extra, 1, &need))
+        return OSR_ETOOBIG;
     if (need <= b->cap)
         return OSR_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    if (cap > b->max + 1)
+    /* Never allocate more than the cap allows (max + 1 for the NUL). */
+    if (b->max < SIZE_MAX && cap > b->max + 1)
         cap = b->max + 1;
     char *p = realloc(b->data, cap);
     if (!p)

@@ -1,4 +1,8 @@
-/* clock.c - time sources and ISO 8601 formatting. */
+/* clock.c - time sources and ISO 8601 formatting.
+ *
+ * Monotonic time is for durations and deadlines, wall time only for display and timestamps.
+ * Formatting is UTC only: no time zones, no locale.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
@@ -28,7 +32,10 @@ size_t osr_time_iso8601(char out[OSR_ISO8601_MAX], int64_t wall_ms, int with_mil
         secs -= 1;
     }
     struct tm tm;
-    gmtime_r(&secs, &tm);
+    if (!gmtime_r(&secs, &tm)) {
+        out[0] = '\0'; /* a year beyond what struct tm holds */
+        return 0;
+    }
     int n;
     if (with_millis)
         n = snprintf(out, OSR_ISO8601_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
@@ -37,11 +44,15 @@ size_t osr_time_iso8601(char out[OSR_ISO8601_MAX], int64_t wall_ms, int with_mil
     else
         n = snprintf(out, OSR_ISO8601_MAX, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return n < 0 ? 0 : (size_t)n;
+    if (n < 0)
+        return 0;
+    return (size_t)n < OSR_ISO8601_MAX ? (size_t)n : OSR_ISO8601_MAX - 1;
 }
 
 void osr_sleep_ms(int64_t ms)
 {
+    if (ms <= 0)
+        return;
     struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
         ;

@@ -1,4 +1,9 @@
-/* codec.c - base64 (standard and URL-safe) and hex. */
+/* codec.c - base64 (standard and URL-safe, RFC 4648) and hex.
+ *
+ * Decoding is strict: one canonical encoding per byte string (no whitespace, no characters of
+ * the other alphabet, no non-zero bits after the last byte).  An encode or decode that fails
+ * leaves the output buffer as it was.  No streaming: the whole input is at hand.
+ */
 #include <string.h>
 
 #include "osr/codec.h"
@@ -7,7 +12,17 @@
 static const char b64_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int osr_base64_encode(struct osr_buf *out, const void *p, size_t n, enum osr_b64 variant)
+/* Puts out back to len bytes after a failed append sequence. */
+static int rollback(struct osr_buf *out, size_t len, int rc)
+{
+    if (rc && out->data) {
+        out->len = len;
+        out->data[len] = '\0';
+    }
+    return rc;
+}
+
+static int base64_encode(struct osr_buf *out, const void *p, size_t n, enum osr_b64 variant)
 {
     const char *alpha = variant == OSR_B64_URL ? b64_url : b64_std;
     const unsigned char *s = p;
@@ -35,6 +50,12 @@ int osr_base64_encode(struct osr_buf *out, const void *p, size_t n, enum osr_b64
     return osr_buf_append(out, quad, len);
 }
 
+int osr_base64_encode(struct osr_buf *out, const void *p, size_t n, enum osr_b64 variant)
+{
+    size_t start = out->len;
+    return rollback(out, start, base64_encode(out, p, n, variant));
+}
+
 static int b64_value(char c, enum osr_b64 variant)
 {
     if (c >= 'A' && c <= 'Z')
@@ -57,7 +78,7 @@ static int b64_value(char c, enum osr_b64 variant)
     return -1;
 }
 
-int osr_base64_decode(struct osr_buf *out, const char *s, size_t n, enum osr_b64 variant)
+static int base64_decode(struct osr_buf *out, const char *s, size_t n, enum osr_b64 variant)
 {
     size_t pad = 0;
     while (n > 0 && s[n - 1] == '=' && pad < 2) {
@@ -91,6 +112,12 @@ int osr_base64_decode(struct osr_buf *out, const char *s, size_t n, enum osr_b64
     return OSR_OK;
 }
 
+int osr_base64_decode(struct osr_buf *out, const char *s, size_t n, enum osr_b64 variant)
+{
+    size_t start = out->len;
+    return rollback(out, start, base64_decode(out, s, n, variant));
+}
+
 void osr_hex_write(char *out, const void *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
@@ -105,12 +132,13 @@ void osr_hex_write(char *out, const void *p, size_t n)
 int osr_hex_encode(struct osr_buf *out, const void *p, size_t n)
 {
     const unsigned char *s = p;
+    size_t start = out->len;
     char two[3];
     for (size_t i = 0; i < n; i++) {
         osr_hex_write(two, s + i, 1);
         int rc = osr_buf_append(out, two, 2);
         if (rc)
-            return rc;
+            return rollback(out, start, rc);
     }
     return OSR_OK;
 }

@@ -2,7 +2,10 @@
  *
  * A line is formatted into a stack buffer, redacted, and written with a single write(2) so
  * lines from different threads never interleave.  Lines longer than the buffer are cut, with
- * "..." marking the cut.
+ * "..." marking the cut.  Redaction knows two shapes of secret, `osk-v1...` access keys and
+ * `Bearer <token>`; it is a last line of defence, not a licence to log secrets.  Control
+ * characters in the message (newlines included) are written as '?', so a line is one event.  There is no
+ * log file rotation here: the daemon's stderr goes wherever its supervisor sends it.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -24,7 +27,8 @@ static const char *const level_names[] = { "debug", "info", "warn", "error", "of
 
 void osr_log_set_level(enum osr_log_level level)
 {
-    atomic_store(&log_level, (int)level);
+    int l = (int)level;
+    atomic_store(&log_level, l < OSR_LOG_DEBUG ? OSR_LOG_DEBUG : l > OSR_LOG_OFF ? OSR_LOG_OFF : l);
 }
 
 enum osr_log_level osr_log_get_level(void)
@@ -34,6 +38,8 @@ enum osr_log_level osr_log_get_level(void)
 
 int osr_log_parse_level(const char *name, enum osr_log_level *out)
 {
+    if (!name)
+        return OSR_EINVAL;
     for (int i = 0; i <= OSR_LOG_OFF; i++) {
         if (strcasecmp(name, level_names[i]) == 0) {
             *out = (enum osr_log_level)i;
@@ -52,11 +58,15 @@ int osr_log_set_fd(int fd)
     return atomic_exchange(&log_fd, fd);
 }
 
-/* Characters a key or token may be made of.  Stops at whitespace, quotes, commas, braces. */
+/* Where a secret ends.  Deliberately wider than the base64url/hex alphabet of an osk-v1 key or
+ * an RFC 6750 token: masking too much is harmless, leaving a tail of a secret is not.  A
+ * secret ends at whitespace, control characters, quotes, a backslash (an escaped quote in
+ * logged JSON) and the punctuation that delimits it in headers, JSON and URLs. */
 static int is_token_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+    if (c <= ' ' || c == 0x7f)
+        return 0;
+    return strchr("\"'`\\,;&()[]{}<>", c) == NULL;
 }
 
 /* Replaces the token starting at s[at] with "***"; returns the new length of s. */
@@ -80,9 +90,10 @@ size_t osr_log_redact(char *s)
         if (len - i >= 6 && strncmp(s + i, "osk-v1", 6) == 0) {
             len = mask_token(s, len, i + 6);
             i += 6;
-        } else if (len - i >= 7 && strncasecmp(s + i, "bearer ", 7) == 0) {
+        } else if (len - i >= 7 && strncasecmp(s + i, "bearer", 6) == 0 &&
+                   (s[i + 6] == ' ' || s[i + 6] == '\t')) {
             size_t at = i + 7;
-            while (at < len && s[at] == ' ')
+            while (at < len && (s[at] == ' ' || s[at] == '\t'))
                 at++;
             len = mask_token(s, len, at);
             i = at;
@@ -109,6 +120,11 @@ void osr_log(enum osr_log_level level, const char *fmt, ...)
         return;
     if ((size_t)(n + m) >= sizeof(line) - 1)
         memcpy(line + sizeof(line) - 5, "...", 4);
+    /* One event, one line: a newline or escape sequence inside a logged value (a model name,
+     * a header a client sent) must not forge a line or drive the terminal. */
+    for (char *c = line + n; *c; c++)
+        if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+            *c = '?';
     size_t len = osr_log_redact(line);
     line[len++] = '\n';
     ssize_t w = write(atomic_load(&log_fd), line, len);

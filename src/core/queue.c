@@ -1,4 +1,9 @@
-/* queue.c - bounded FIFO: a ring of pointers guarded by one mutex and two condvars. */
+/* queue.c - bounded FIFO: a ring of pointers guarded by one mutex and two condvars.
+ *
+ * Deadlines use CLOCK_MONOTONIC, so a wall-clock jump neither stretches nor cuts a wait.  The
+ * queue moves pointers only: it never owns, copies or frees an item except in osr_queue_free
+ * when asked to.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -7,6 +12,8 @@
 #include "osr/alloc.h"
 #include "osr/err.h"
 #include "osr/queue.h"
+
+#define QUEUE_FOREVER_MS ((int64_t)1 << 40) /* ~35 years */
 
 struct osr_queue {
     pthread_mutex_t mu;
@@ -65,6 +72,9 @@ static struct timespec deadline_after(int64_t ms)
 static int wait_for(struct osr_queue *q, pthread_cond_t *cv, int (*pred)(struct osr_queue *),
                     int64_t timeout_ms)
 {
+    /* A deadline centuries away would overflow the timespec: that is "forever". */
+    if (timeout_ms > QUEUE_FOREVER_MS)
+        timeout_ms = -1;
     struct timespec dl = timeout_ms > 0 ? deadline_after(timeout_ms) : (struct timespec){ 0 };
     while (!pred(q) && !q->closed) {
         if (timeout_ms == 0)

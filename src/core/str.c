@@ -1,5 +1,8 @@
-/* str.c - string views. */
-#include <ctype.h>
+/* str.c - string views: comparison, trimming, splitting, integer parsing.
+ *
+ * Everything here is ASCII and locale-independent, and never reads past p + n (views need not
+ * be NUL-terminated).  Nothing allocates.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +19,21 @@ bool osr_str_eq_cstr(struct osr_str a, const char *s)
     return osr_str_eq(a, osr_str_cstr(s));
 }
 
+static unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* ASCII only, and byte by byte: strncasecmp would stop at a NUL inside the views and follow
+ * the locale. */
 bool osr_str_case_eq(struct osr_str a, struct osr_str b)
 {
-    return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
+    if (a.n != b.n)
+        return false;
+    for (size_t i = 0; i < a.n; i++)
+        if (ascii_lower((unsigned char)a.p[i]) != ascii_lower((unsigned char)b.p[i]))
+            return false;
+    return true;
 }
 
 bool osr_str_has_prefix(struct osr_str s, struct osr_str prefix)
@@ -32,13 +47,18 @@ bool osr_str_has_suffix(struct osr_str s, struct osr_str suffix)
            (suffix.n == 0 || memcmp(s.p + s.n - suffix.n, suffix.p, suffix.n) == 0);
 }
 
+static bool ascii_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 struct osr_str osr_str_trim(struct osr_str s)
 {
-    while (s.n && isspace((unsigned char)s.p[0])) {
+    while (s.n && ascii_space(s.p[0])) {
         s.p++;
         s.n--;
     }
-    while (s.n && isspace((unsigned char)s.p[s.n - 1]))
+    while (s.n && ascii_space(s.p[s.n - 1]))
         s.n--;
     return s;
 }
@@ -66,7 +86,8 @@ bool osr_str_to_ll(struct osr_str s, long long min, long long max, long long *ou
     char *end;
     errno = 0;
     long long v = strtoll(tmp, &end, 10);
-    if (errno || *end != '\0' || v < min || v > max)
+    /* end must reach the end of the view: a NUL inside it is not a digit. */
+    if (errno || end != tmp + s.n || v < min || v > max)
         return false;
     *out = v;
     return true;
