@@ -15,8 +15,8 @@ struct osr_arena_block;
 
 struct osr_arena {
     struct osr_arena_block *head;
-    size_t used; /* bytes handed out, all blocks */
-    size_t max;  /* cap on the total size of all blocks */
+    size_t used;  /* bytes handed out, all blocks */
+    size_t max;   /* cap on the total size of all blocks */
     size_t total; /* bytes allocated in blocks */
 };
 

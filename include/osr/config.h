@@ -20,21 +20,21 @@
 #define OSR_DEFAULT_PORT 1337
 
 struct osr_server_config {
-    int port;                    /* "port" */
-    bool expose;                 /* "exposeToNetwork": bind 0.0.0.0 and stop trusting loopback */
-    char **allowed_origins;      /* "allowedOrigins" */
+    int port;               /* "port" */
+    bool expose;            /* "exposeToNetwork": bind 0.0.0.0 and stop trusting loopback */
+    char **allowed_origins; /* "allowedOrigins" */
     size_t n_allowed_origins;
-    int threads;                 /* "numberOfThreads": compute threads, 0 = one per core */
-    int backlog;                 /* "backlog" */
-    size_t max_body;             /* "maxRequestBodyBytes" */
-    size_t max_pairing_body;     /* "maxPairingBodyBytes" */
-    int max_connections;         /* "maxConnections" */
-    int max_connections_per_ip;  /* "maxConnectionsPerIP" */
-    int idle_timeout_s;          /* "idleTimeoutSeconds": close a silent connection */
-    int request_timeout_s;       /* "requestTimeoutSeconds": a request body must arrive by then */
-    int max_header_count;        /* "maxHeaderCount" */
-    size_t max_header_bytes;     /* "maxHeaderBytes": request line + headers */
-    struct json_object *raw;     /* the file as read, unknown fields included (owned) */
+    int threads;                /* "numberOfThreads": compute threads, 0 = one per core */
+    int backlog;                /* "backlog" */
+    size_t max_body;            /* "maxRequestBodyBytes" */
+    size_t max_pairing_body;    /* "maxPairingBodyBytes" */
+    int max_connections;        /* "maxConnections" */
+    int max_connections_per_ip; /* "maxConnectionsPerIP" */
+    int idle_timeout_s;         /* "idleTimeoutSeconds": close a silent connection */
+    int request_timeout_s;      /* "requestTimeoutSeconds": a request body must arrive by then */
+    int max_header_count;       /* "maxHeaderCount" */
+    size_t max_header_bytes;    /* "maxHeaderBytes": request line + headers */
+    struct json_object *raw;    /* the file as read, unknown fields included (owned) */
 };
 
 /* Fills cfg with the defaults (port 1337, not exposed, 32 MiB bodies, ...). */
@@ -42,8 +42,7 @@ void osr_server_config_defaults(struct osr_server_config *cfg);
 
 /* Reads <home>/config/server.json over the defaults.  A missing file is not an error.
  * Returns OSR_OK, OSR_ECONFIG (diag names file, field and expected type) or OSR_EIO. */
-int osr_server_config_load(struct osr_server_config *cfg, const char *home,
-                           struct osr_diag *diag);
+int osr_server_config_load(struct osr_server_config *cfg, const char *home, struct osr_diag *diag);
 
 /* Writes cfg to <home>/config/server.json atomically (temp file + rename), keeping unknown
  * fields of cfg->raw. */

@@ -13,22 +13,22 @@
 
 enum osr_err {
     OSR_OK = 0,
-    OSR_EINVAL = -1,      /* invalid argument or malformed input */
-    OSR_ENOMEM = -2,      /* out of memory */
-    OSR_ETOOBIG = -3,     /* a size cap was hit */
-    OSR_EPROTO = -4,      /* a peer broke its protocol */
-    OSR_ENOTFOUND = -5,   /* no such thing */
-    OSR_ECANCELED = -6,   /* the consumer went away or the work was cancelled */
-    OSR_ETIMEOUT = -7,    /* a deadline passed */
-    OSR_EIO = -8,         /* an operating-system call failed (see errno in the diag) */
-    OSR_EEXIST = -9,      /* already exists */
-    OSR_EPERM = -10,      /* not allowed */
-    OSR_EBUSY = -11,      /* in use */
-    OSR_ECLOSED = -12,    /* the object was closed */
+    OSR_EINVAL = -1,        /* invalid argument or malformed input */
+    OSR_ENOMEM = -2,        /* out of memory */
+    OSR_ETOOBIG = -3,       /* a size cap was hit */
+    OSR_EPROTO = -4,        /* a peer broke its protocol */
+    OSR_ENOTFOUND = -5,     /* no such thing */
+    OSR_ECANCELED = -6,     /* the consumer went away or the work was cancelled */
+    OSR_ETIMEOUT = -7,      /* a deadline passed */
+    OSR_EIO = -8,           /* an operating-system call failed (see errno in the diag) */
+    OSR_EEXIST = -9,        /* already exists */
+    OSR_EPERM = -10,        /* not allowed */
+    OSR_EBUSY = -11,        /* in use */
+    OSR_ECLOSED = -12,      /* the object was closed */
     OSR_EUNSUPPORTED = -13, /* valid but not supported here */
-    OSR_EAUTH = -14,      /* authentication failed */
-    OSR_ECONFIG = -15,    /* invalid configuration */
-    OSR_ECORRUPT = -16,   /* stored data is damaged */
+    OSR_EAUTH = -14,        /* authentication failed */
+    OSR_ECONFIG = -15,      /* invalid configuration */
+    OSR_ECORRUPT = -16,     /* stored data is damaged */
 };
 
 /* Returns a static, lower-case description of rc ("unknown error" for codes we do not know). */
@@ -53,10 +53,10 @@ void osr_diag_set_param(struct osr_diag *diag, const char *param);
 void osr_diag_clear(struct osr_diag *diag);
 
 /* Internal invariant check; stays on in release builds.  Never used on untrusted input. */
-#define OSR_ASSERT(cond)                                                                         \
-    do {                                                                                         \
-        if (!(cond))                                                                             \
-            osr_assert_fail(#cond, __FILE__, __LINE__);                                          \
+#define OSR_ASSERT(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            osr_assert_fail(#cond, __FILE__, __LINE__);                                            \
     } while (0)
 
 _Noreturn void osr_assert_fail(const char *expr, const char *file, int line);

@@ -34,8 +34,8 @@
  * last one wins. */
 int osr_json_parse(const char *s, size_t n, struct json_object **out, struct osr_diag *diag);
 
-int osr_json_get_string(struct json_object *obj, const char *key, bool required,
-                        const char **out, struct osr_diag *diag);
+int osr_json_get_string(struct json_object *obj, const char *key, bool required, const char **out,
+                        struct osr_diag *diag);
 int osr_json_get_int(struct json_object *obj, const char *key, bool required, int64_t min,
                      int64_t max, int64_t *out, struct osr_diag *diag);
 /* Accepts integers and reals; rejects NaN and infinities. */

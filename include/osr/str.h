@@ -16,16 +16,16 @@ struct osr_str {
     size_t n;
 };
 
-#define OSR_STR_LIT(s) ((struct osr_str){ (s), sizeof(s) - 1 })
+#define OSR_STR_LIT(s) ((struct osr_str){(s), sizeof(s) - 1})
 
 static inline struct osr_str osr_str_make(const char *p, size_t n)
 {
-    return (struct osr_str){ p, n };
+    return (struct osr_str){p, n};
 }
 
 static inline struct osr_str osr_str_cstr(const char *s)
 {
-    return (struct osr_str){ s, s ? strlen(s) : 0 };
+    return (struct osr_str){s, s ? strlen(s) : 0};
 }
 
 bool osr_str_eq(struct osr_str a, struct osr_str b);

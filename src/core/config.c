@@ -56,7 +56,7 @@ char *osr_path_join(const char *a, const char *b)
     while (la > 1 && a[la - 1] == '/')
         la--;
     if (la == 0)
-        return osr_xstrdup(b); /* "" + "x" is "x", not the absolute "/x" */
+        return osr_xstrdup(b);  /* "" + "x" is "x", not the absolute "/x" */
     int sep = a[la - 1] != '/'; /* a is "/" */
     size_t lb = strlen(b);
     char *p = osr_xmalloc(la + 1 + lb + 1);
@@ -80,8 +80,8 @@ char *osr_home_resolve(const char *explicit_home)
     /* A daemon started without HOME: ask the user database before falling back to ".". */
     struct passwd pw, *found = NULL;
     char pwbuf[4096];
-    if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found &&
-        found->pw_dir && *found->pw_dir)
+    if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &found) == 0 && found && found->pw_dir &&
+        *found->pw_dir)
         return osr_path_join(found->pw_dir, ".osaurus");
     return osr_path_join(".", ".osaurus");
 }
@@ -146,8 +146,7 @@ int osr_write_file_atomic(const char *path, const void *data, size_t n, unsigned
         }
         fd = open(tmp.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd < 0 && errno != EEXIST) {
-            rc = osr_diag_set(diag, OSR_EIO, "cannot create '%s': %s", tmp.data,
-                              strerror(errno));
+            rc = osr_diag_set(diag, OSR_EIO, "cannot create '%s': %s", tmp.data, strerror(errno));
             goto out;
         }
     }
@@ -204,8 +203,7 @@ int osr_read_file(const char *path, size_t max, char **out, size_t *len, struct 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
-            return osr_diag_set(diag, OSR_ENOTFOUND, "cannot open '%s': %s", path,
-                                strerror(errno));
+            return osr_diag_set(diag, OSR_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
         return osr_diag_set(diag, OSR_EIO, "cannot open '%s': %s", path, strerror(errno));
     }
     struct osr_buf b;
@@ -266,8 +264,8 @@ static void free_origins(char **list, size_t n)
 }
 
 /* Applies the known fields of root to cfg.  All or nothing: on error cfg is unchanged. */
-static int parse_config(struct osr_server_config *cfg, struct json_object *root,
-                        const char *file, struct osr_diag *diag)
+static int parse_config(struct osr_server_config *cfg, struct json_object *root, const char *file,
+                        struct osr_diag *diag)
 {
     if (!json_object_is_type(root, json_type_object))
         return osr_diag_set(diag, OSR_ECONFIG,
@@ -279,17 +277,17 @@ static int parse_config(struct osr_server_config *cfg, struct json_object *root,
         int *dst_int;
         size_t *dst_size;
     } ints[] = {
-        { "port", 0, 65535, &next.port, NULL },
-        { "numberOfThreads", 0, 1024, &next.threads, NULL },
-        { "backlog", 1, 65535, &next.backlog, NULL },
-        { "maxRequestBodyBytes", 1024, (int64_t)1 << 40, NULL, &next.max_body },
-        { "maxPairingBodyBytes", 256, (int64_t)1 << 30, NULL, &next.max_pairing_body },
-        { "maxConnections", 1, 100000, &next.max_connections, NULL },
-        { "maxConnectionsPerIP", 0, 100000, &next.max_connections_per_ip, NULL },
-        { "idleTimeoutSeconds", 1, 86400, &next.idle_timeout_s, NULL },
-        { "requestTimeoutSeconds", 1, 86400, &next.request_timeout_s, NULL },
-        { "maxHeaderCount", 8, 10000, &next.max_header_count, NULL },
-        { "maxHeaderBytes", 1024, 16 * 1024 * 1024, NULL, &next.max_header_bytes },
+        {"port", 0, 65535, &next.port, NULL},
+        {"numberOfThreads", 0, 1024, &next.threads, NULL},
+        {"backlog", 1, 65535, &next.backlog, NULL},
+        {"maxRequestBodyBytes", 1024, (int64_t)1 << 40, NULL, &next.max_body},
+        {"maxPairingBodyBytes", 256, (int64_t)1 << 30, NULL, &next.max_pairing_body},
+        {"maxConnections", 1, 100000, &next.max_connections, NULL},
+        {"maxConnectionsPerIP", 0, 100000, &next.max_connections_per_ip, NULL},
+        {"idleTimeoutSeconds", 1, 86400, &next.idle_timeout_s, NULL},
+        {"requestTimeoutSeconds", 1, 86400, &next.request_timeout_s, NULL},
+        {"maxHeaderCount", 8, 10000, &next.max_header_count, NULL},
+        {"maxHeaderBytes", 1024, 16 * 1024 * 1024, NULL, &next.max_header_bytes},
     };
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
         int64_t v = ints[i].dst_int ? *ints[i].dst_int : (int64_t)*ints[i].dst_size;
@@ -329,8 +327,7 @@ static int parse_config(struct osr_server_config *cfg, struct json_object *root,
     return OSR_OK;
 }
 
-int osr_server_config_load(struct osr_server_config *cfg, const char *home,
-                           struct osr_diag *diag)
+int osr_server_config_load(struct osr_server_config *cfg, const char *home, struct osr_diag *diag)
 {
     char *dir = osr_path_join(home, "config");
     char *file = osr_path_join(dir, "server.json");

@@ -9,23 +9,40 @@
 const char *osr_strerror(int rc)
 {
     switch (rc) {
-    case OSR_OK: return "success";
-    case OSR_EINVAL: return "invalid argument";
-    case OSR_ENOMEM: return "out of memory";
-    case OSR_ETOOBIG: return "too large";
-    case OSR_EPROTO: return "protocol error";
-    case OSR_ENOTFOUND: return "not found";
-    case OSR_ECANCELED: return "cancelled";
-    case OSR_ETIMEOUT: return "timed out";
-    case OSR_EIO: return "input/output error";
-    case OSR_EEXIST: return "already exists";
-    case OSR_EPERM: return "not permitted";
-    case OSR_EBUSY: return "busy";
-    case OSR_ECLOSED: return "closed";
-    case OSR_EUNSUPPORTED: return "not supported";
-    case OSR_EAUTH: return "authentication failed";
-    case OSR_ECONFIG: return "invalid configuration";
-    case OSR_ECORRUPT: return "data corrupted";
+    case OSR_OK:
+        return "success";
+    case OSR_EINVAL:
+        return "invalid argument";
+    case OSR_ENOMEM:
+        return "out of memory";
+    case OSR_ETOOBIG:
+        return "too large";
+    case OSR_EPROTO:
+        return "protocol error";
+    case OSR_ENOTFOUND:
+        return "not found";
+    case OSR_ECANCELED:
+        return "cancelled";
+    case OSR_ETIMEOUT:
+        return "timed out";
+    case OSR_EIO:
+        return "input/output error";
+    case OSR_EEXIST:
+        return "already exists";
+    case OSR_EPERM:
+        return "not permitted";
+    case OSR_EBUSY:
+        return "busy";
+    case OSR_ECLOSED:
+        return "closed";
+    case OSR_EUNSUPPORTED:
+        return "not supported";
+    case OSR_EAUTH:
+        return "authentication failed";
+    case OSR_ECONFIG:
+        return "invalid configuration";
+    case OSR_ECORRUPT:
+        return "data corrupted";
     }
     return "unknown error";
 }

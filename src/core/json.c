@@ -264,7 +264,7 @@ int osr_json_parse(const char *s, size_t n, struct json_object **out, struct osr
     *out = NULL;
     if (n > (size_t)INT32_MAX - 1)
         return osr_diag_set(diag, OSR_ETOOBIG, "JSON body is too large");
-    struct scan sc = { (const unsigned char *)s, n, 0, NULL };
+    struct scan sc = {(const unsigned char *)s, n, 0, NULL};
     if (scan_document(&sc) != 0)
         return osr_diag_set(diag, OSR_EINVAL, "invalid JSON at byte %zu: %s", sc.i, sc.why);
 
@@ -295,8 +295,8 @@ int osr_json_parse(const char *s, size_t n, struct json_object **out, struct osr
 }
 
 /* Looks key up in obj.  Returns OSR_OK with *val NULL for absent-or-null optional keys. */
-static int lookup(struct json_object *obj, const char *key, bool required,
-                  struct json_object **val, struct osr_diag *diag)
+static int lookup(struct json_object *obj, const char *key, bool required, struct json_object **val,
+                  struct osr_diag *diag)
 {
     *val = NULL;
     if (!obj || !json_object_is_type(obj, json_type_object)) {
@@ -321,8 +321,8 @@ static int wrong_type(struct osr_diag *diag, const char *key, const char *what)
     return osr_diag_set(diag, OSR_EINVAL, "'%s' must be %s", key, what);
 }
 
-int osr_json_get_string(struct json_object *obj, const char *key, bool required,
-                        const char **out, struct osr_diag *diag)
+int osr_json_get_string(struct json_object *obj, const char *key, bool required, const char **out,
+                        struct osr_diag *diag)
 {
     struct json_object *v;
     int rc = lookup(obj, key, required, &v, diag);
@@ -337,8 +337,8 @@ int osr_json_get_string(struct json_object *obj, const char *key, bool required,
 static int out_of_range(struct osr_diag *diag, const char *key, int64_t min, int64_t max)
 {
     osr_diag_set_param(diag, key);
-    return osr_diag_set(diag, OSR_EINVAL, "'%s' must be between %lld and %lld", key,
-                        (long long)min, (long long)max);
+    return osr_diag_set(diag, OSR_EINVAL, "'%s' must be between %lld and %lld", key, (long long)min,
+                        (long long)max);
 }
 
 int osr_json_get_int(struct json_object *obj, const char *key, bool required, int64_t min,

@@ -4,8 +4,8 @@
  * lines from different threads never interleave.  Lines longer than the buffer are cut, with
  * "..." marking the cut.  Redaction knows two shapes of secret, `osk-v1...` access keys and
  * `Bearer <token>`; it is a last line of defence, not a licence to log secrets.  Control
- * characters in the message (newlines included) are written as '?', so a line is one event.  There is no
- * log file rotation here: the daemon's stderr goes wherever its supervisor sends it.
+ * characters in the message (newlines included) are written as '?', so a line is one event.  There
+ * is no log file rotation here: the daemon's stderr goes wherever its supervisor sends it.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -23,7 +23,7 @@
 static _Atomic int log_level = OSR_LOG_INFO;
 static _Atomic int log_fd = STDERR_FILENO;
 
-static const char *const level_names[] = { "debug", "info", "warn", "error", "off" };
+static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
 void osr_log_set_level(enum osr_log_level level)
 {

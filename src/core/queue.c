@@ -21,9 +21,9 @@ struct osr_queue {
     pthread_cond_t not_full;
     void **items; /* guarded by mu */
     size_t cap;
-    size_t head;  /* guarded by mu */
-    size_t len;   /* guarded by mu */
-    int closed;   /* guarded by mu */
+    size_t head; /* guarded by mu */
+    size_t len;  /* guarded by mu */
+    int closed;  /* guarded by mu */
 };
 
 struct osr_queue *osr_queue_new(size_t max_items)
@@ -75,7 +75,7 @@ static int wait_for(struct osr_queue *q, pthread_cond_t *cv, int (*pred)(struct 
     /* A deadline centuries away would overflow the timespec: that is "forever". */
     if (timeout_ms > QUEUE_FOREVER_MS)
         timeout_ms = -1;
-    struct timespec dl = timeout_ms > 0 ? deadline_after(timeout_ms) : (struct timespec){ 0 };
+    struct timespec dl = timeout_ms > 0 ? deadline_after(timeout_ms) : (struct timespec){0};
     while (!pred(q) && !q->closed) {
         if (timeout_ms == 0)
             return OSR_ETIMEOUT;

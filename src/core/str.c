@@ -68,10 +68,10 @@ struct osr_str osr_str_split(struct osr_str s, char sep, struct osr_str *head)
     const char *at = s.n ? memchr(s.p, sep, s.n) : NULL;
     if (!at) {
         *head = s;
-        return (struct osr_str){ NULL, 0 };
+        return (struct osr_str){NULL, 0};
     }
-    *head = (struct osr_str){ s.p, (size_t)(at - s.p) };
-    return (struct osr_str){ at + 1, s.n - (size_t)(at - s.p) - 1 };
+    *head = (struct osr_str){s.p, (size_t)(at - s.p)};
+    return (struct osr_str){at + 1, s.n - (size_t)(at - s.p) - 1};
 }
 
 bool osr_str_to_ll(struct osr_str s, long long min, long long max, long long *out)

@@ -136,5 +136,4 @@ static void test_mixed(void)
     osr_arena_release(&a);
 }
 
-TEST_MAIN(test_alignment, test_cap, test_fill_to_cap, test_strings, test_printf_large,
-          test_mixed)
+TEST_MAIN(test_alignment, test_cap, test_fill_to_cap, test_strings, test_printf_large, test_mixed)

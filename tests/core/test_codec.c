@@ -7,9 +7,9 @@
 #include "osr/err.h"
 
 /* RFC 4648 section 10: BASE64("") = "", ... BASE64("foobar") = "Zm9vYmFy". */
-static const char *const plain[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
-static const char *const b64[] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
-static const char *const b64url[] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+static const char *const b64[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+static const char *const b64url[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
 
 static int decodes(const char *s, enum osr_b64 v, const char *want, size_t want_len)
 {
@@ -52,7 +52,7 @@ static void test_vectors(void)
 static void test_alphabets(void)
 {
     /* 0xfb 0xff 0xbf uses the two alphabet-specific characters. */
-    const unsigned char bytes[] = { 0xfb, 0xff, 0xbf, 0x00 };
+    const unsigned char bytes[] = {0xfb, 0xff, 0xbf, 0x00};
     struct osr_buf b;
     osr_buf_init(&b, 64);
     CHECK_INT_EQ(osr_base64_encode(&b, bytes, 3, OSR_B64_STD), OSR_OK);
@@ -74,15 +74,15 @@ static void test_alphabets(void)
 static void test_rejects(void)
 {
     CHECK(rejects("Zm9v!", OSR_B64_STD));
-    CHECK(rejects("Zm9", OSR_B64_STD));        /* std needs padding */
+    CHECK(rejects("Zm9", OSR_B64_STD)); /* std needs padding */
     CHECK(rejects("Zg=", OSR_B64_STD));
     CHECK(rejects("Zg===", OSR_B64_STD));
     CHECK(rejects("Z===", OSR_B64_STD));
     CHECK(rejects("====", OSR_B64_STD));
-    CHECK(rejects("Zm9vY", OSR_B64_URL));      /* a dangling sixth of a byte */
+    CHECK(rejects("Zm9vY", OSR_B64_URL)); /* a dangling sixth of a byte */
     CHECK(rejects("Zm9vY===", OSR_B64_STD));
-    CHECK(rejects("Zm=v", OSR_B64_STD));       /* padding in the middle */
-    CHECK(rejects("Zm9v Zm9v", OSR_B64_STD));  /* whitespace */
+    CHECK(rejects("Zm=v", OSR_B64_STD));      /* padding in the middle */
+    CHECK(rejects("Zm9v Zm9v", OSR_B64_STD)); /* whitespace */
     CHECK(rejects("Zm9v\n", OSR_B64_STD));
     CHECK(rejects("Zg=", OSR_B64_URL));        /* padding present but wrong */
     CHECK(rejects("Zm9vYmFy==", OSR_B64_STD)); /* padding after a full quantum */
@@ -130,7 +130,7 @@ static void test_roundtrip_and_cap(void)
 
 static void test_hex(void)
 {
-    const unsigned char bytes[] = { 0x00, 0x01, 0xab, 0xcd, 0xef, 0xff };
+    const unsigned char bytes[] = {0x00, 0x01, 0xab, 0xcd, 0xef, 0xff};
     struct osr_buf b;
     osr_buf_init(&b, 64);
     CHECK_INT_EQ(osr_hex_encode(&b, bytes, sizeof(bytes)), OSR_OK);
@@ -142,12 +142,12 @@ static void test_hex(void)
     osr_hex_write(w, bytes, 0);
     CHECK_STR_EQ(w, "");
 
-    uint8_t out[6] = { 0 };
+    uint8_t out[6] = {0};
     CHECK_INT_EQ(osr_hex_decode(out, "0001ABcdEFff", 6), OSR_OK);
     CHECK(memcmp(out, bytes, 6) == 0);
     CHECK_INT_EQ(osr_hex_decode(out, "0g", 1), OSR_EINVAL);
     CHECK_INT_EQ(osr_hex_decode(out, "g0", 1), OSR_EINVAL);
-    CHECK_INT_EQ(osr_hex_decode(out, "0", 1), OSR_EINVAL);  /* NUL is not a digit */
+    CHECK_INT_EQ(osr_hex_decode(out, "0", 1), OSR_EINVAL); /* NUL is not a digit */
     CHECK_INT_EQ(osr_hex_decode(out, "", 1), OSR_EINVAL);
     CHECK_INT_EQ(osr_hex_decode(out, " 1", 1), OSR_EINVAL);
     CHECK_INT_EQ(osr_hex_decode(out, "", 0), OSR_OK);

@@ -121,12 +121,12 @@ static void bad_config(const char *text, const char *n1, const char *n2)
     struct osr_diag d;
     osr_diag_clear(&d);
     CHECK_INT_EQ(osr_server_config_load(&c, home, &d), OSR_ECONFIG);
-    CHECK(strstr(d.msg, home) != NULL);              /* names the file... */
+    CHECK(strstr(d.msg, home) != NULL); /* names the file... */
     CHECK(strstr(d.msg, "server.json") != NULL);
     if (n1 && !strstr(d.msg, n1))
         fprintf(stderr, "message lacks '%s': %s\n", n1, d.msg);
-    CHECK(!n1 || strstr(d.msg, n1) != NULL);       /* ...the field... */
-    CHECK(!n2 || strstr(d.msg, n2) != NULL);       /* ...and what was expected */
+    CHECK(!n1 || strstr(d.msg, n1) != NULL); /* ...the field... */
+    CHECK(!n2 || strstr(d.msg, n2) != NULL); /* ...and what was expected */
     /* All or nothing: the valid fields before the bad one were not applied either. */
     CHECK_INT_EQ(c.port, 1337);
     CHECK(!c.expose);

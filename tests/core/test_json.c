@@ -75,18 +75,18 @@ static void test_parse_rejects(void)
     CHECK(P("tru") == 0);
     CHECK(P("nul") == 0);
     CHECK(P("\"abc") == 0);
-    CHECK(P("\"\t\"") == 0);    /* raw control character in a string */
+    CHECK(P("\"\t\"") == 0); /* raw control character in a string */
     CHECK(P("\"a\nb\"") == 0);
     CHECK(P("\"\\x41\"") == 0);
     CHECK(P("\"\\u12\"") == 0);
     CHECK(P("\"\\u12G4\"") == 0);
-    CHECK(P("\"\xff\"") == 0);           /* invalid UTF-8 */
-    CHECK(P("\"\xc0\xaf\"") == 0);       /* overlong */
-    CHECK(P("\"\xed\xa0\x80\"") == 0);   /* an encoded surrogate */
-    CHECK(P("\"\xe2\x82\"") == 0);       /* truncated sequence */
+    CHECK(P("\"\xff\"") == 0);             /* invalid UTF-8 */
+    CHECK(P("\"\xc0\xaf\"") == 0);         /* overlong */
+    CHECK(P("\"\xed\xa0\x80\"") == 0);     /* an encoded surrogate */
+    CHECK(P("\"\xe2\x82\"") == 0);         /* truncated sequence */
     CHECK(P("\"\xf4\x90\x80\x80\"") == 0); /* past U+10FFFF */
-    CHECK(P("\xef\xbb\xbf{}") == 0);     /* byte order mark */
-    CHECK(P("\f{}") == 0);               /* not JSON whitespace */
+    CHECK(P("\xef\xbb\xbf{}") == 0);       /* byte order mark */
+    CHECK(P("\f{}") == 0);                 /* not JSON whitespace */
     CHECK(P("18446744073709551616") == 0);
     CHECK(P("-9223372036854775809") == 0);
     CHECK(P("[99999999999999999999999]") == 0);
@@ -347,13 +347,19 @@ static void test_append_string(void)
     ESC("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 
     /* Invalid bytes become U+FFFD, one per bad byte; valid neighbours survive. */
-    check_escape("a\xff" "b", 3, "\"a\xef\xbf\xbd" "b\"", "a\xef\xbf\xbd" "b", 5);
+    check_escape("a\xff"
+                 "b",
+                 3,
+                 "\"a\xef\xbf\xbd"
+                 "b\"",
+                 "a\xef\xbf\xbd"
+                 "b",
+                 5);
     check_escape("\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"", "\xef\xbf\xbd\xef\xbf\xbd", 6);
     check_escape("\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
                  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 9);
     check_escape("x\xe2\x82", 3, "\"x\xef\xbf\xbd\xef\xbf\xbd\"", "x\xef\xbf\xbd\xef\xbf\xbd", 7);
-    check_escape("\xf4\x90\x80\x80", 4,
-                 "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
+    check_escape("\xf4\x90\x80\x80", 4, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"",
                  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 12);
 }
 

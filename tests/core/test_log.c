@@ -8,7 +8,7 @@
 #include "osr/err.h"
 #include "osr/log.h"
 
-static int pipe_fds[2] = { -1, -1 };
+static int pipe_fds[2] = {-1, -1};
 
 /* Reads what the log wrote since the last call ("" when nothing). */
 static const char *drain(void)
@@ -99,7 +99,7 @@ static void test_one_event_one_line(void)
     CHECK(strstr(line, "\ttab\n") != NULL); /* tab is kept */
 
     /* Out-of-range levels are clamped, not used as an index. */
-    osr_log_set_level((enum osr_log_level)-3);
+    osr_log_set_level((enum osr_log_level) - 3);
     CHECK_INT_EQ(osr_log_get_level(), OSR_LOG_DEBUG);
     osr_log_set_level((enum osr_log_level)42);
     CHECK_INT_EQ(osr_log_get_level(), OSR_LOG_OFF);
@@ -170,5 +170,5 @@ static void test_redact(void)
     redacts("bearerless", "bearerless");
 }
 
-TEST_MAIN(test_parse_level, test_line_and_filter, test_one_event_one_line, test_long_line, test_redact_written_line,
-          test_redact)
+TEST_MAIN(test_parse_level, test_line_and_filter, test_one_event_one_line, test_long_line,
+          test_redact_written_line, test_redact)

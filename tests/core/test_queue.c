@@ -80,7 +80,7 @@ static void *push_forever(void *arg)
 static void test_close_wakes_popper(void)
 {
     struct osr_queue *q = osr_queue_new(2);
-    struct waiter w = { q, 12345, ITEM(5), 0 };
+    struct waiter w = {q, 12345, ITEM(5), 0};
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, pop_forever, &w) == 0);
     osr_sleep_ms(50); /* let it block */
@@ -97,7 +97,7 @@ static void test_close_wakes_pusher(void)
 {
     struct osr_queue *q = osr_queue_new(1);
     CHECK_INT_EQ(osr_queue_push(q, ITEM(1), 0), OSR_OK);
-    struct waiter w = { q, 12345, NULL, 0 };
+    struct waiter w = {q, 12345, NULL, 0};
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, push_forever, &w) == 0);
     osr_sleep_ms(50);
@@ -113,7 +113,7 @@ static void test_close_wakes_pusher(void)
 static void test_push_wakes_popper(void)
 {
     struct osr_queue *q = osr_queue_new(2);
-    struct waiter w = { q, 12345, NULL, 0 };
+    struct waiter w = {q, 12345, NULL, 0};
     pthread_t th;
     REQUIRE(pthread_create(&th, NULL, pop_forever, &w) == 0);
     osr_sleep_ms(20);
@@ -202,5 +202,4 @@ static void test_producer_consumer(void)
 }
 
 TEST_MAIN(test_fifo, test_timeouts, test_close_wakes_popper, test_close_wakes_pusher,
-          test_push_wakes_popper, test_drain_after_close, test_free_items,
-          test_producer_consumer)
+          test_push_wakes_popper, test_drain_after_close, test_free_items, test_producer_consumer)

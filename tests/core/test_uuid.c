@@ -33,8 +33,8 @@ static void test_v4(void)
         osr_uuid_v4(u);
         ok_format &= strlen(u) == OSR_UUID_STRLEN;
         ok_format &= osr_uuid_is_valid(u);
-        ok_format &= u[14] == '4';                       /* version */
-        ok_format &= strchr("89ab", u[19]) != NULL;     /* RFC 4122 variant */
+        ok_format &= u[14] == '4';                  /* version */
+        ok_format &= strchr("89ab", u[19]) != NULL; /* RFC 4122 variant */
         for (int i = 0; i < OSR_UUID_STRLEN; i++)
             ok_format &= !isupper((unsigned char)u[i]);
         for (int j = 0; j < k; j++)
