@@ -68,8 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ok) {
         int rc = osr_osk_verify(tok.data, tok.len, &ctx, &r);
         check_result(&r, rc);
-        /* a well-formed token never fails on encoding */
-        if (r.status == OSR_OSK_INVALID && tok.len <= OSR_OSK_MAX_LEN &&
+        /* a well-formed token never fails on encoding (an empty payload piece is skipped
+         * by the split, as in the original, so it is not well-formed) */
+        if (r.status == OSR_OSK_INVALID && size > 1 && tok.len <= OSR_OSK_MAX_LEN &&
             (strcmp(r.reason, "Unrecognized token format") == 0 ||
              strcmp(r.reason, "Invalid payload encoding") == 0 ||
              strcmp(r.reason, "Invalid signature encoding") == 0))
