@@ -76,6 +76,8 @@ void osr_keccak256_init(struct osr_keccak *k)
 void osr_keccak256_update(struct osr_keccak *k, const void *p, size_t n)
 {
     const uint8_t *s = p;
+    if (n == 0)
+        return; /* p may be NULL then, and memcpy must not see it */
     if (k->pos) {
         size_t take = OSR_KECCAK256_RATE - k->pos;
         if (take > n)
