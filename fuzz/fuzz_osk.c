@@ -31,10 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const agents[] = { "0x116dEBfc9F970f677B71e7E2566Cc1BDE34e7d89" };
-    static const struct osr_osk_revoked revoked[] = { { MASTER_ADDR, "n" } };
+    static const char *const agents[] = {"0x116dEBfc9F970f677B71e7E2566Cc1BDE34e7d89"};
+    static const struct osr_osk_revoked revoked[] = {{MASTER_ADDR, "n"}};
     static const struct osr_osk_threshold thresholds[] = {
-        { "0x116dEBfc9F970f677B71e7E2566Cc1BDE34e7d89", 3 },
+        {"0x116dEBfc9F970f677B71e7E2566Cc1BDE34e7d89", 3},
     };
     const struct osr_osk_ctx ctx = {
         .master_address = MASTER_ADDR,

@@ -144,7 +144,7 @@ struct osr_osk_result {
     bool decoded;       /* payload below is filled */
     struct osr_osk_payload payload;
     char issuer[OSR_IDENTITY_ADDR_STRLEN + 1]; /* recovered signer (EIP-55), "" if none */
-    bool agent_scoped; /* aud is not the master address */
+    bool agent_scoped;                         /* aud is not the master address */
 };
 
 /* Verifies the n bytes of token.  Returns OSR_OK when valid, OSR_EAUTH otherwise; in both

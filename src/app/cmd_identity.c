@@ -111,11 +111,13 @@ static void format_address(const uint8_t key[32], char out[OSR_IDENTITY_ADDR_STR
 
 static int load_or_explain(const char *home, uint8_t key[32])
 {
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int rc = osr_masterkey_load(home, key, &d);
     if (rc == OSR_ENOTFOUND)
-        fprintf(stderr, "osaurus identity: %s; run 'osaurus identity init' or "
-                        "'osaurus identity recover'\n", d.msg);
+        fprintf(stderr,
+                "osaurus identity: %s; run 'osaurus identity init' or "
+                "'osaurus identity recover'\n",
+                d.msg);
     else if (rc)
         fprintf(stderr, "osaurus identity: %s\n", d.msg);
     return rc;
@@ -169,7 +171,7 @@ static int cmd_init(const char *home)
 {
     uint8_t key[32];
     char addr[OSR_IDENTITY_ADDR_STRLEN + 1];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int rc = osr_masterkey_create(home, key, &d);
     if (rc) {
         fprintf(stderr, "osaurus identity: %s\n", d.msg);
@@ -228,15 +230,17 @@ static int cmd_recover(const struct opts *o, const char *home)
     char *input = osr_xmalloc(PHRASE_INPUT_MAX + 1);
     uint8_t key[32], existing[32];
     char addr[OSR_IDENTITY_ADDR_STRLEN + 1];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int exit_code = OSR_EXIT_FAILURE;
 
     if (isatty(STDIN_FILENO))
         fprintf(stderr, "Type or paste the 24-word phrase, then press Ctrl-D:\n");
     long n = read_stdin(input, PHRASE_INPUT_MAX);
     if (n < 0) {
-        fprintf(stderr, "osaurus identity: the input is longer than %d bytes; "
-                        "a phrase is 24 words\n", PHRASE_INPUT_MAX);
+        fprintf(stderr,
+                "osaurus identity: the input is longer than %d bytes; "
+                "a phrase is 24 words\n",
+                PHRASE_INPUT_MAX);
         goto out;
     }
     input[n] = 0;
@@ -263,8 +267,10 @@ static int cmd_recover(const struct opts *o, const char *home)
             fprintf(stderr, "osaurus identity: a different identity exists here; "
                             "use --force to replace it (the old key file is kept)\n");
         else
-            fprintf(stderr, "osaurus identity: %s; use --force to replace it "
-                            "(the old key file is kept)\n", d.msg);
+            fprintf(stderr,
+                    "osaurus identity: %s; use --force to replace it "
+                    "(the old key file is kept)\n",
+                    d.msg);
         goto out;
     }
     if (osr_masterkey_store(home, key, o->force, &d) != OSR_OK) {

@@ -71,7 +71,7 @@ static int is_space(char c)
 
 int osr_bip39_decode(const char *phrase, size_t words, uint8_t *entropy, struct osr_diag *diag)
 {
-    uint8_t bits[33] = { 0 }; /* entropy || checksum bits, filled 11 bits per word */
+    uint8_t bits[33] = {0}; /* entropy || checksum bits, filled 11 bits per word */
     uint8_t hash[SHA256_DIGEST_LENGTH];
     char word[16];
     size_t count = 0;
@@ -102,8 +102,8 @@ int osr_bip39_decode(const char *phrase, size_t words, uint8_t *entropy, struct 
             idx = osr_bip39_word_index(word, len);
         }
         if (idx < 0) {
-            rc = osr_diag_set(diag, OSR_EINVAL,
-                              "word %zu is not in the BIP39 English word list", count);
+            rc = osr_diag_set(diag, OSR_EINVAL, "word %zu is not in the BIP39 English word list",
+                              count);
             goto out;
         }
         for (size_t i = 0; i < 11; i++) {

@@ -227,8 +227,8 @@ int osr_identity_recover(enum osr_sig_domain domain, const void *payload, size_t
 }
 
 /* HMAC-SHA512(master, msg)[0..32], validated as a scalar. */
-static int child_key(const uint8_t master[OSR_IDENTITY_SECKEY_LEN], const uint8_t *msg,
-                     size_t n, uint8_t out[OSR_IDENTITY_SECKEY_LEN])
+static int child_key(const uint8_t master[OSR_IDENTITY_SECKEY_LEN], const uint8_t *msg, size_t n,
+                     uint8_t out[OSR_IDENTITY_SECKEY_LEN])
 {
     uint8_t mac[EVP_MAX_MD_SIZE];
     unsigned int mac_len = 0;

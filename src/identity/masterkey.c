@@ -115,8 +115,7 @@ static int fsync_dir(const char *dir)
 }
 
 /* Writes the hex key to a fresh 0600 temp file and fsyncs it. */
-static int write_temp(const char *tmp, const uint8_t key[OSR_MASTERKEY_LEN],
-                      struct osr_diag *diag)
+static int write_temp(const char *tmp, const uint8_t key[OSR_MASTERKEY_LEN], struct osr_diag *diag)
 {
     char text[2 * OSR_MASTERKEY_LEN + 2];
     osr_hex_write(text, key, OSR_MASTERKEY_LEN);
@@ -179,8 +178,7 @@ int osr_masterkey_store(const char *home, const uint8_t key[OSR_MASTERKEY_LEN], 
         }
         snprintf(aside, sizeof(aside), "%s.replaced-%lld", path, (long long)time(NULL));
         if (rename(path, aside) != 0) {
-            rc = osr_diag_set(diag, OSR_EIO, "cannot move '%s' aside: %s", path,
-                              strerror(errno));
+            rc = osr_diag_set(diag, OSR_EIO, "cannot move '%s' aside: %s", path, strerror(errno));
             goto out;
         }
     }

@@ -369,7 +369,8 @@ int osr_osk_mint(const struct osr_osk_mint *req, struct osr_buf *key, struct osr
     }
     if (req->nonce) {
         if (!nonce_ok(req->nonce)) {
-            rc = osr_diag_set(diag, OSR_EINVAL, "a nonce must be 1 to %d characters of [A-Za-z0-9_-]",
+            rc = osr_diag_set(diag, OSR_EINVAL,
+                              "a nonce must be 1 to %d characters of [A-Za-z0-9_-]",
                               OSR_OSK_NONCE_MAX);
             goto out;
         }

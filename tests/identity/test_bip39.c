@@ -16,36 +16,36 @@ static const struct {
     const char *entropy;
     const char *phrase;
 } vectors[] = {
-    { "0000000000000000000000000000000000000000000000000000000000000000",
-      "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
-      "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
-      "abandon art" },
-    { "7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f",
-      "legal winner thank year wave sausage worth useful legal winner thank year wave sausage "
-      "worth useful legal winner thank year wave sausage worth title" },
-    { "8080808080808080808080808080808080808080808080808080808080808080",
-      "letter advice cage absurd amount doctor acoustic avoid letter advice cage absurd amount "
-      "doctor acoustic avoid letter advice cage absurd amount doctor acoustic bless" },
-    { "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-      "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo "
-      "zoo vote" },
-    { "00ac97c48106f0aeb8ba061e0250a559b3251dc35854e694780ba51d53a50120",
-      "absent gorilla van acoustic humor firm title dolphin bulk barely citizen recall crane "
-      "moment aspect appear track phrase actual enforce steel spoon afraid benefit" },
-    { "3edc83b60740d77af3afa2fcb82c2f1bc541ee4e2518ddef4996d32453f54a3c",
-      "disagree tomato unique attend aspect runway solid violin witness scrap armed daring "
-      "favorite warm decade perfect target kid grant play early wide cigar night" },
-    { "89bb4bc5555992cdaf3444c5e7ca5a6e9f27efab894f1990bae41be8b2a26ea4",
-      "meadow surge vanish primary odor grocery rubber mass shine dinner notable tag venue water "
-      "purchase clarify book magic ribbon daughter menu eye ritual orchard" },
-    { "911fec0fbd88029f6fa99164896c18d898c9232af18bdcca3e42d53b86493104",
-      "much youth advance kitchen lens exile salt cram goose enter alert raise milk muscle "
-      "profit cousin system faint mouse price reveal cause series long" },
-    { "00000000000000000000000000000000",
-      "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
-      "about" },
-    { "7dce4ed2284c9134d026608ab684c05c",
-      "lava include region explain simple omit dog slot melt reflect copy reward" },
+    {"0000000000000000000000000000000000000000000000000000000000000000",
+     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
+     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
+     "abandon art"},
+    {"7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f7f",
+     "legal winner thank year wave sausage worth useful legal winner thank year wave sausage "
+     "worth useful legal winner thank year wave sausage worth title"},
+    {"8080808080808080808080808080808080808080808080808080808080808080",
+     "letter advice cage absurd amount doctor acoustic avoid letter advice cage absurd amount "
+     "doctor acoustic avoid letter advice cage absurd amount doctor acoustic bless"},
+    {"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+     "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo "
+     "zoo vote"},
+    {"00ac97c48106f0aeb8ba061e0250a559b3251dc35854e694780ba51d53a50120",
+     "absent gorilla van acoustic humor firm title dolphin bulk barely citizen recall crane "
+     "moment aspect appear track phrase actual enforce steel spoon afraid benefit"},
+    {"3edc83b60740d77af3afa2fcb82c2f1bc541ee4e2518ddef4996d32453f54a3c",
+     "disagree tomato unique attend aspect runway solid violin witness scrap armed daring "
+     "favorite warm decade perfect target kid grant play early wide cigar night"},
+    {"89bb4bc5555992cdaf3444c5e7ca5a6e9f27efab894f1990bae41be8b2a26ea4",
+     "meadow surge vanish primary odor grocery rubber mass shine dinner notable tag venue water "
+     "purchase clarify book magic ribbon daughter menu eye ritual orchard"},
+    {"911fec0fbd88029f6fa99164896c18d898c9232af18bdcca3e42d53b86493104",
+     "much youth advance kitchen lens exile salt cram goose enter alert raise milk muscle "
+     "profit cousin system faint mouse price reveal cause series long"},
+    {"00000000000000000000000000000000",
+     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
+     "about"},
+    {"7dce4ed2284c9134d026608ab684c05c",
+     "lava include region explain simple omit dog slot melt reflect copy reward"},
 };
 
 static void test_vectors(void)
@@ -57,7 +57,7 @@ static void test_vectors(void)
         char phrase[OSR_BIP39_PHRASE_MAX];
         REQUIRE(osr_bip39_encode(ent, n, phrase) == OSR_OK);
         CHECK_STR_EQ(phrase, vectors[i].phrase);
-        struct osr_diag d = { 0 };
+        struct osr_diag d = {0};
         REQUIRE(osr_bip39_decode(vectors[i].phrase, n * 3 / 4, back, &d) == OSR_OK);
         CHECK(memcmp(ent, back, n) == 0);
     }
@@ -82,10 +82,11 @@ static void test_word_list(void)
 static void test_lenient_input(void)
 {
     uint8_t ent[32];
-    struct osr_diag d = { 0 };
-    const char *messy = "  Much YOUTH advance\tkitchen lens exile salt cram goose enter alert raise\n"
-                        "milk muscle profit cousin system faint mouse price reveal cause series "
-                        "LONG\n";
+    struct osr_diag d = {0};
+    const char *messy =
+        "  Much YOUTH advance\tkitchen lens exile salt cram goose enter alert raise\n"
+        "milk muscle profit cousin system faint mouse price reveal cause series "
+        "LONG\n";
     REQUIRE(osr_bip39_decode(messy, 24, ent, &d) == OSR_OK);
     char hex[65];
     osr_hex_write(hex, ent, 32);
@@ -95,14 +96,14 @@ static void test_lenient_input(void)
 static void test_errors(void)
 {
     uint8_t ent[32];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     /* last word changed: the checksum catches it */
     const char *bad_sum = "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo "
                           "zoo zoo zoo zoo zoo zoo";
     memset(ent, 0xaa, sizeof(ent));
     CHECK(osr_bip39_decode(bad_sum, 24, ent, &d) == OSR_EINVAL);
     CHECK(strstr(d.msg, "checksum") != NULL);
-    uint8_t zero[32] = { 0 };
+    uint8_t zero[32] = {0};
     CHECK(memcmp(ent, zero, 32) == 0); /* wiped */
 
     /* two words swapped */
@@ -118,8 +119,9 @@ static void test_errors(void)
     CHECK(osr_bip39_decode(unknown, 24, ent, &d) == OSR_EINVAL);
     CHECK_STR_EQ(d.msg, "word 5 is not in the BIP39 English word list");
     CHECK(strstr(d.msg, "osaurus") == NULL);
-    const char *longword = "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo "
-                           "zoo zoo zoo zoo zoo abcdefghijklmnopqrstuvwxyz";
+    const char *longword =
+        "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo "
+        "zoo zoo zoo zoo zoo abcdefghijklmnopqrstuvwxyz";
     CHECK(osr_bip39_decode(longword, 24, ent, &d) == OSR_EINVAL);
     CHECK_STR_EQ(d.msg, "word 24 is not in the BIP39 English word list");
 

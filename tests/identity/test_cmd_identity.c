@@ -39,7 +39,7 @@ static int run(const char *stdin_text, int argc, const char **args)
     lseek(fileno(in), 0, SEEK_SET);
     fflush(stdout);
     fflush(stderr);
-    int saved[3] = { dup(0), dup(1), dup(2) };
+    int saved[3] = {dup(0), dup(1), dup(2)};
     dup2(fileno(in), 0);
     dup2(fileno(out), 1);
     dup2(fileno(err), 2);
@@ -59,9 +59,9 @@ static int run(const char *stdin_text, int argc, const char **args)
     return rc;
 }
 
-#define RUN(input, ...)                                                                          \
-    run(input, (int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)),            \
-        (const char *[]){ __VA_ARGS__ })
+#define RUN(input, ...)                                                                            \
+    run(input, (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)),                \
+        (const char *[]){__VA_ARGS__})
 
 static void rm_tree(const char *dir)
 {

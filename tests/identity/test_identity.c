@@ -34,8 +34,10 @@ static void key_address(const char *sk_hex, char out[OSR_IDENTITY_ADDR_STRLEN + 
 static void test_eip55_vectors(void)
 {
     static const char *const vectors[] = {
-        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB", "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
     };
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
         uint8_t addr[20];
@@ -77,7 +79,7 @@ static void test_known_addresses(void)
     CHECK_STR_EQ(out, "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
 
     /* the public key of 1 is the generator point */
-    uint8_t sk[32] = { 0 }, pub[65];
+    uint8_t sk[32] = {0}, pub[65];
     sk[31] = 1;
     REQUIRE(osr_identity_pubkey(sk, pub) == OSR_OK);
     struct osr_buf hex;
@@ -166,8 +168,7 @@ static void test_sign_recover_roundtrip(void)
         /* RFC 6979: deterministic */
         REQUIRE(osr_identity_sign(sk, (enum osr_sig_domain)d, msg, strlen(msg), sig2) == OSR_OK);
         CHECK(memcmp(sig, sig2, 65) == 0);
-        REQUIRE(osr_identity_recover((enum osr_sig_domain)d, msg, strlen(msg), sig, got) ==
-                OSR_OK);
+        REQUIRE(osr_identity_recover((enum osr_sig_domain)d, msg, strlen(msg), sig, got) == OSR_OK);
         CHECK(memcmp(addr, got, 20) == 0);
         /* never under another domain */
         for (int e = 0; e < OSR_SIG_DOMAIN_COUNT; e++) {
@@ -217,8 +218,7 @@ static void test_child_keys(void)
     check_child(master, 0, "a595e7b28a4f8ace090f082bfa9fef07bb9f076ae5c6a860ca77afff84e978a7");
     check_child(master, 1, "e441051fc8da070f19438328e0ef60715dde0d2ddc7664410d219ecdd7559f5b");
     check_child(master, 7, "006a8ae3e6a9754532738c6b09d3b6018e66009e55557369a278ad9e502ed330");
-    check_child(master, 65536,
-                "0a0200b38b70d2789f297caee176cca057125fe381e1bd4b7a08d84da2721958");
+    check_child(master, 65536, "0a0200b38b70d2789f297caee176cca057125fe381e1bd4b7a08d84da2721958");
 
     REQUIRE(osr_identity_child_key_v2(master, "laptop-1", 3, out) == OSR_OK);
     osr_hex_write(hex, out, 32);

@@ -55,7 +55,7 @@ static void test_create_and_load(void)
 {
     make_home();
     uint8_t key[32], again[32];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     CHECK(osr_masterkey_load(home, key, &d) == OSR_ENOTFOUND);
     REQUIRE(osr_masterkey_create(home, key, &d) == OSR_OK);
     REQUIRE(osr_masterkey_load(home, again, &d) == OSR_OK);
@@ -94,7 +94,7 @@ static void test_permissions(void)
 {
     make_home();
     uint8_t key[32];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     REQUIRE(osr_masterkey_create(home, key, &d) == OSR_OK);
     char *path = osr_masterkey_path(home);
 
@@ -125,7 +125,7 @@ static void test_bad_content(void)
 {
     make_home();
     uint8_t key[32];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     char *dir = osr_path_join(home, "identity");
     REQUIRE(osr_mkdir_p(dir, 0700, &d) == OSR_OK);
     char *path = osr_masterkey_path(home);
@@ -141,7 +141,7 @@ static void test_bad_content(void)
     write_text(path, "01010101010101010101010101010101010101010101010101010101010101010", 0600);
     CHECK(osr_masterkey_load(home, key, &d) == OSR_ECORRUPT);
 
-    uint8_t zero[32] = { 0 };
+    uint8_t zero[32] = {0};
     CHECK(osr_masterkey_store(home, zero, true, &d) == OSR_EINVAL);
     free(path);
     free(dir);
@@ -152,7 +152,7 @@ static void test_replace_keeps_old(void)
 {
     make_home();
     uint8_t a[32], b[32], got[32];
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     memset(a, 0x11, 32);
     memset(b, 0x22, 32);
     REQUIRE(osr_masterkey_store(home, a, false, &d) == OSR_OK);

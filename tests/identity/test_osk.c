@@ -41,7 +41,7 @@ static void setup(void)
 
 static struct osr_osk_ctx base_ctx(void)
 {
-    static const char *const agents[] = { AGENT3_ADDR };
+    static const char *const agents[] = {AGENT3_ADDR};
     struct osr_osk_ctx c = {
         .master_address = MASTER_ADDR,
         .agent_addresses = agents,
@@ -86,7 +86,7 @@ static void test_mint_known_answers(void)
     setup();
     struct osr_buf key;
     struct osr_osk_info info;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     osr_buf_init(&key, 4096);
 
     struct osr_osk_mint m = {
@@ -172,8 +172,15 @@ static void test_format_failures(void)
 {
     struct osr_osk_ctx ctx = base_ctx();
     const char *unrecognized[] = {
-        "", "osk-v1", "osk-v1.", "osk-v1.abc", "osk-v2.e30.00", "Bearer osk-v1.e30.00",
-        "OSK-V1.e30.00", "osk-v1..", "..",
+        "",
+        "osk-v1",
+        "osk-v1.",
+        "osk-v1.abc",
+        "osk-v2.e30.00",
+        "Bearer osk-v1.e30.00",
+        "OSK-V1.e30.00",
+        "osk-v1..",
+        "..",
     };
     for (size_t i = 0; i < sizeof(unrecognized) / sizeof(unrecognized[0]); i++)
         CHECK(verify(unrecognized[i], &ctx, "Unrecognized token format") == OSR_OSK_INVALID);
@@ -221,9 +228,10 @@ static void test_format_failures(void)
         free(t);
     }
     /* a minimal well-formed payload passes: null exp and null lbl are "absent" */
-    char *t = forge("{\"aud\":\"" MASTER_ADDR "\",\"cnt\":1,\"exp\":null,\"iat\":1,\"iss\":\"" MASTER_ADDR
-                    "\",\"lbl\":null,\"nonce\":\"n\",\"extra\":true}",
-                    master, OSR_SIG_ACCESS);
+    char *t =
+        forge("{\"aud\":\"" MASTER_ADDR "\",\"cnt\":1,\"exp\":null,\"iat\":1,\"iss\":\"" MASTER_ADDR
+              "\",\"lbl\":null,\"nonce\":\"n\",\"extra\":true}",
+              master, OSR_SIG_ACCESS);
     CHECK(verify(t, &ctx, NULL) == OSR_OSK_VALID);
     free(t);
 }
@@ -259,8 +267,9 @@ static void test_signature_failures(void)
     /* the payload claims the master but another key signed it */
     uint8_t other[32];
     memset(other, 0x46, 32);
-    const char *claims_master = "{\"aud\":\"" MASTER_ADDR "\",\"cnt\":1,\"iat\":1,\"iss\":\"" MASTER_ADDR
-                                "\",\"nonce\":\"n\"}";
+    const char *claims_master =
+        "{\"aud\":\"" MASTER_ADDR "\",\"cnt\":1,\"iat\":1,\"iss\":\"" MASTER_ADDR
+        "\",\"nonce\":\"n\"}";
     char *t = forge(claims_master, other, OSR_SIG_ACCESS);
     CHECK(verify(t, &ctx, "Issuer mismatch") == OSR_OSK_INVALID);
     free(t);
@@ -310,7 +319,7 @@ static void test_scope_failures(void)
     for (int i = 0; i < 43; i++)
         lower[i] = (char)((other_addr[i] >= 'A' && other_addr[i] <= 'F') ? other_addr[i] + 32
                                                                          : other_addr[i]);
-    const char *wl[] = { lower };
+    const char *wl[] = {lower};
     ctx.whitelist = wl;
     ctx.n_whitelist = 1;
     CHECK(verify(t, &ctx, NULL) == OSR_OSK_VALID);
@@ -329,23 +338,23 @@ static void test_revocation(void)
 {
     struct osr_osk_ctx ctx = base_ctx();
     struct osr_osk_revoked rv[] = {
-        { "0x1a642f0e3c3af545e7acbd38b07251b3990914f1", "0123456789abcdef0123456789abcdef" },
+        {"0x1a642f0e3c3af545e7acbd38b07251b3990914f1", "0123456789abcdef0123456789abcdef"},
     };
     ctx.revoked = rv;
     ctx.n_revoked = 1;
     CHECK(verify(token_master_30d, &ctx, NULL) == OSR_OSK_REVOKED);
     CHECK(verify(token_agent_never, &ctx, NULL) == OSR_OSK_VALID);
     /* the nonce is compared exactly */
-    struct osr_osk_revoked rv2[] = { { MASTER_ADDR, "0123456789ABCDEF0123456789ABCDEF" } };
+    struct osr_osk_revoked rv2[] = {{MASTER_ADDR, "0123456789ABCDEF0123456789ABCDEF"}};
     ctx.revoked = rv2;
     CHECK(verify(token_master_30d, &ctx, NULL) == OSR_OSK_VALID);
     /* a nonce revoked for another issuer does not apply */
-    struct osr_osk_revoked rv3[] = { { AGENT3_ADDR, "0123456789abcdef0123456789abcdef" } };
+    struct osr_osk_revoked rv3[] = {{AGENT3_ADDR, "0123456789abcdef0123456789abcdef"}};
     ctx.revoked = rv3;
     CHECK(verify(token_master_30d, &ctx, NULL) == OSR_OSK_VALID);
 
     ctx = base_ctx();
-    struct osr_osk_threshold th[] = { { AGENT3_ADDR, 8 } };
+    struct osr_osk_threshold th[] = {{AGENT3_ADDR, 8}};
     ctx.thresholds = th;
     ctx.n_thresholds = 1;
     CHECK(verify(token_agent_never, &ctx, NULL) == OSR_OSK_REVOKED); /* cnt 8 <= 8 */
@@ -366,7 +375,7 @@ static void test_mint_roundtrip_and_errors(void)
     setup();
     struct osr_buf key;
     struct osr_osk_info info, info2;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     osr_buf_init(&key, 4096);
     struct osr_osk_mint m = {
         .master_key = master,
@@ -404,7 +413,7 @@ static void test_mint_roundtrip_and_errors(void)
     OPENSSL_cleanse(child, 32);
     osr_identity_address_format(caddr, cstr);
     CHECK_STR_EQ(info.iss, cstr);
-    const char *agents[] = { cstr };
+    const char *agents[] = {cstr};
     ctx.agent_addresses = agents;
     CHECK(verify(key.data, &ctx, NULL) == OSR_OSK_VALID);
 
@@ -420,7 +429,7 @@ static void test_mint_roundtrip_and_errors(void)
     m.expiry = (enum osr_osk_expiry)9;
     CHECK(osr_osk_mint(&m, &key, &info, &d) == OSR_EINVAL);
     m.expiry = OSR_OSK_EXPIRY_1Y;
-    uint8_t zero[32] = { 0 };
+    uint8_t zero[32] = {0};
     m.master_key = zero;
     CHECK(osr_osk_mint(&m, &key, &info, &d) == OSR_EINVAL);
     m.master_key = master;
@@ -461,7 +470,7 @@ static void test_payload_encoding(void)
 
     /* a NUL inside a string is refused */
     const char *nul = "{\"aud\":\"a\\u0000b\",\"cnt\":1,\"iat\":1,\"iss\":\"i\",\"nonce\":\"n\"}";
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     CHECK(osr_osk_payload_decode(nul, strlen(nul), &q, &d) == OSR_EINVAL);
     osr_osk_payload_release(&q);
 }
