@@ -85,6 +85,7 @@ struct osr_osk_info {
     enum osr_osk_expiry expiration;
     bool has_expires;
     int64_t expires; /* unix seconds; meaningful when has_expires */
+    bool revoked;    /* set by the key store, never by minting */
 };
 
 /* What to mint.  All pointers are borrowed for the duration of the call. */
