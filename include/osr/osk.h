@@ -93,7 +93,7 @@ struct osr_osk_mint {
     const uint8_t *master_key; /* 32 bytes */
     bool agent_scoped;         /* sign with the child key of agent_index, scoped to it */
     uint32_t agent_index;
-    const char *device_scope; /* NULL: v1 child key; otherwise the v2 device scope */
+    const char *device_scope; /* NULL or "": v1 child key; else the v2 device scope */
     const char *label;        /* NULL or "" is omitted from the payload */
     enum osr_osk_expiry expiry;
     int64_t now;       /* unix seconds: iat */

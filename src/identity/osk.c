@@ -380,7 +380,8 @@ int osr_osk_mint(const struct osr_osk_mint *req, struct osr_buf *key, struct osr
     }
 
     if (req->agent_scoped) {
-        rc = req->device_scope
+        /* An empty scope is no scope: the original falls back to v1 for it. */
+        rc = (req->device_scope && req->device_scope[0])
                  ? osr_identity_child_key_v2(req->master_key, req->device_scope, req->agent_index,
                                              child)
                  : osr_identity_child_key_v1(req->master_key, req->agent_index, child);

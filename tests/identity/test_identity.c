@@ -132,6 +132,41 @@ static void test_personal_sign_fixture(void)
     CHECK(strcmp(out, "0x31ea8795EE32D782C8ff41a5C68Dcbf0F5B27f6d") != 0);
 }
 
+/* A vector published with the original (its secure-channel-v1 test fixture): an agent key,
+ * its address, a handshake transcript, the domain hash and the server-hello signature the
+ * original produced with the "Osaurus Secure Channel" prefix.  RFC 6979 makes signing
+ * deterministic, so we must reproduce the signature byte for byte. */
+static void test_original_secure_channel_vector(void)
+{
+    static const char transcript[] =
+        "osaurus-sc1|v=1|aA=0x331565e19602986634610f4b33ff7ad182860036|"
+        "eC=hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo|nC=AAECAwQFBgcICQoLDA0ODw|"
+        "sid=8OHSw7Sllod4aVpLPC0eDw|eS=3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08|"
+        "exp=1800000000";
+    uint8_t sk[32], addr[20], h[32], sig[65], want[65];
+    char out[43], hex[131];
+    unhex(sk, "c2ddba76f071d8115d12d4a8e4d9df7c460aa6ae4f4a59b6c9d1f740a88146f9", 32);
+    REQUIRE(osr_identity_address(sk, addr) == OSR_OK);
+    osr_identity_address_format(addr, out);
+    CHECK_STR_EQ(out, "0x331565e19602986634610f4B33Ff7ad182860036");
+
+    osr_identity_domain_hash(OSR_SIG_SECURE_CHANNEL, transcript, strlen(transcript), h);
+    osr_hex_write(hex, h, 32);
+    CHECK_STR_EQ(hex, "ba9ac4aabffaa7598c6a83106bc2d073b1d617e7075d922e198da7d6a7cf4743");
+
+    unhex(want,
+          "0xfba850b0a90fcbb1411c52687d31ab9d5da3cab347dc95627d22126514eb6185725284a542e1ddedab"
+          "e9e1625d8838ea0599f3bff449b41f44107782992e74641c",
+          65);
+    REQUIRE(osr_identity_sign(sk, OSR_SIG_SECURE_CHANNEL, transcript, strlen(transcript), sig) ==
+            OSR_OK);
+    CHECK(memcmp(sig, want, 65) == 0);
+    REQUIRE(osr_identity_recover(OSR_SIG_SECURE_CHANNEL, transcript, strlen(transcript), want,
+                                 addr) == OSR_OK);
+    osr_identity_address_format(addr, out);
+    CHECK_STR_EQ(out, "0x331565e19602986634610f4B33Ff7ad182860036");
+}
+
 static void test_domain_hash_layout(void)
 {
     /* Built by hand: "\x19" + prefix + ":\n" + "11" + payload. */
@@ -237,4 +272,5 @@ static void test_child_keys(void)
 }
 
 TEST_MAIN(test_eip55_vectors, test_known_addresses, test_invalid_keys, test_personal_sign_fixture,
-          test_domain_hash_layout, test_sign_recover_roundtrip, test_child_keys)
+          test_original_secure_channel_vector, test_domain_hash_layout, test_sign_recover_roundtrip,
+          test_child_keys)
