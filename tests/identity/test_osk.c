@@ -417,6 +417,17 @@ static void test_mint_roundtrip_and_errors(void)
     ctx.agent_addresses = agents;
     CHECK(verify(key.data, &ctx, NULL) == OSR_OSK_VALID);
 
+    /* an empty device scope is no scope: the v1 key of the same index */
+    osr_buf_reset(&key);
+    m.device_scope = "";
+    REQUIRE(osr_osk_mint(&m, &key, &info, &d) == OSR_OK);
+    REQUIRE(osr_identity_child_key_v1(master, 5, child) == OSR_OK);
+    REQUIRE(osr_identity_address(child, caddr) == OSR_OK);
+    OPENSSL_cleanse(child, 32);
+    osr_identity_address_format(caddr, cstr);
+    CHECK_STR_EQ(info.iss, cstr);
+    m.device_scope = NULL;
+
     /* errors: bad label, bad nonce, bad master, unknown expiry, full buffer */
     m.agent_scoped = false;
     m.label = "bad \xff utf8";
