@@ -155,6 +155,11 @@ int osr_osk_verify(const char *token, size_t n, const struct osr_osk_ctx *ctx,
 
 void osr_osk_result_release(struct osr_osk_result *r);
 
+/* Writes the message the original's auth gate puts in its 401 body for this result:
+ * "Access key has expired", "Access key has been revoked" or "Invalid access key: <reason>"
+ * ("" for a valid key).  out holds cap bytes; the text is cut to fit. */
+void osr_osk_result_message(const struct osr_osk_result *r, char *out, size_t cap);
+
 /* "valid", "invalid", "expired", "revoked". */
 const char *osr_osk_status_name(enum osr_osk_status s);
 

@@ -10,6 +10,7 @@
  */
 #include "osr/osk.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -597,6 +598,26 @@ int osr_osk_verify(const char *token, size_t n, const struct osr_osk_ctx *ctx,
 out:
     osr_buf_release(&payload);
     return rc;
+}
+
+void osr_osk_result_message(const struct osr_osk_result *r, char *out, size_t cap)
+{
+    if (!cap)
+        return;
+    switch (r->status) {
+    case OSR_OSK_EXPIRED:
+        snprintf(out, cap, "Access key has expired");
+        break;
+    case OSR_OSK_REVOKED:
+        snprintf(out, cap, "Access key has been revoked");
+        break;
+    case OSR_OSK_INVALID:
+        snprintf(out, cap, "Invalid access key: %s", r->reason ? r->reason : "unknown");
+        break;
+    case OSR_OSK_VALID:
+    default:
+        out[0] = 0;
+    }
 }
 
 void osr_osk_result_release(struct osr_osk_result *r)

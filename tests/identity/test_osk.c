@@ -168,6 +168,34 @@ static void test_verify_known_tokens(void)
     CHECK(verify(token_master_30d, &ctx, "Audience mismatch") == OSR_OSK_INVALID);
 }
 
+static void test_gate_messages(void)
+{
+    struct osr_osk_ctx ctx = base_ctx();
+    struct osr_osk_result r;
+    char msg[128];
+    osr_osk_verify("nope", 4, &ctx, &r);
+    osr_osk_result_message(&r, msg, sizeof(msg));
+    CHECK_STR_EQ(msg, "Invalid access key: Unrecognized token format");
+    osr_osk_result_release(&r);
+    ctx.now = 1767225600;
+    osr_osk_verify(token_master_30d, strlen(token_master_30d), &ctx, &r);
+    osr_osk_result_message(&r, msg, sizeof(msg));
+    CHECK_STR_EQ(msg, "Access key has expired");
+    osr_osk_result_release(&r);
+    struct osr_osk_revoked rv[] = {{MASTER_ADDR, "0123456789abcdef0123456789abcdef"}};
+    ctx.revoked = rv;
+    ctx.n_revoked = 1;
+    osr_osk_verify(token_master_30d, strlen(token_master_30d), &ctx, &r);
+    osr_osk_result_message(&r, msg, sizeof(msg));
+    CHECK_STR_EQ(msg, "Access key has been revoked");
+    osr_osk_result_release(&r);
+    ctx = base_ctx();
+    osr_osk_verify(token_master_30d, strlen(token_master_30d), &ctx, &r);
+    osr_osk_result_message(&r, msg, sizeof(msg));
+    CHECK_STR_EQ(msg, "");
+    osr_osk_result_release(&r);
+}
+
 static void test_format_failures(void)
 {
     struct osr_osk_ctx ctx = base_ctx();
@@ -503,6 +531,6 @@ static void test_expiry_calendar(void)
     CHECK_INT_EQ(e, 2592000);
 }
 
-TEST_MAIN(test_mint_known_answers, test_verify_known_tokens, test_format_failures,
-          test_signature_failures, test_scope_failures, test_revocation,
+TEST_MAIN(test_mint_known_answers, test_verify_known_tokens, test_gate_messages,
+          test_format_failures, test_signature_failures, test_scope_failures, test_revocation,
           test_mint_roundtrip_and_errors, test_payload_encoding, test_expiry_calendar)
