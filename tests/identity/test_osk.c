@@ -1,6 +1,7 @@
 /* test_osk.c - osk-v1 access keys: minting known answers, verification verdicts.
  *
- * The two full tokens below were produced independently of this code base (python-ecdsa for
+ * The two full tokens below were produced independently of this code base by
+ * scripts/gen_osk_vectors.py (python-ecdsa for
  * RFC 6979 secp256k1 signatures, pycryptodome for Keccak-256, HMAC-SHA512 from Python's
  * standard library) by following the formula in REFERENCE section 12.3, then written here as
  * constants: minting with the same fields must give the same bytes, and verifying them must
