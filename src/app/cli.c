@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "osr/cli.h"
+#include "osr/cli_identity.h"
 #include "osr/cli_serve.h"
 
 struct command {
@@ -22,6 +23,8 @@ static const struct command commands[] = {
     {"serve", osr_cmd_serve, "run the server in the foreground"},
     {"status", osr_cmd_status, "tell whether a server is running and where"},
     {"stop", osr_cmd_stop, "stop the running server"},
+    {"identity", osr_cmd_identity, "show, create, back up or recover this install's identity"},
+    {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };
