@@ -20,6 +20,7 @@
 
 #include "osr/alloc.h"
 #include "osr/api_core.h"
+#include "osr/auth_gate.h"
 #include "osr/buf.h"
 #include "osr/cli.h"
 #include "osr/cli_serve.h"
@@ -147,6 +148,7 @@ int osr_cmd_serve(int argc, char **argv)
     struct osr_server_config cfg;
     osr_server_config_defaults(&cfg);
     struct osr_http_server *srv = NULL;
+    struct osr_auth_gate *gate = NULL;
     struct osr_instance inst = {0};
     bool wrote_discovery = false;
 
@@ -208,6 +210,8 @@ int osr_cmd_serve(int argc, char **argv)
     };
     srv = osr_http_server_new(&cfg, -1);
     osr_api_core_register(srv, &core);
+    gate = osr_auth_gate_new(home);
+    osr_http_server_set_auth(srv, osr_auth_gate_check, gate);
     rc = osr_http_server_start(srv, &diag);
     if (rc) {
         fprintf(stderr, "osaurus serve: %s%s\n", diag.msg,
@@ -237,6 +241,7 @@ int osr_cmd_serve(int argc, char **argv)
 
 out:
     osr_http_server_free(srv);
+    osr_auth_gate_free(gate);
     if (wrote_discovery)
         osr_discovery_remove(home, inst.instance_id);
     osr_server_config_release(&cfg);
