@@ -779,8 +779,11 @@ int osr_store_posture_read(const char *home, bool *encrypted, bool *present,
     rc = osr_json_parse(text, len, &obj, diag);
     if (!rc)
         rc = osr_json_get_bool(obj, "encrypted", true, encrypted, diag);
-    if (rc)
-        rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': %s", path, diag ? diag->msg : "invalid");
+    if (rc) {
+        char why[OSR_DIAG_MAX];
+        snprintf(why, sizeof(why), "%s", diag ? diag->msg : "invalid");
+        rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': %s", path, why);
+    }
     else
         *present = true;
 out:

@@ -17,7 +17,7 @@
 #include "osr/config.h"
 
 /* Makes a fresh scratch home; the caller frees the path. */
-static char *scratch_home(const char *tag)
+static inline char *scratch_home(const char *tag)
 {
     const char *base = getenv("TMPDIR");
     char tmpl[512];
@@ -30,7 +30,7 @@ static char *scratch_home(const char *tag)
     return strdup(d);
 }
 
-static void rm_rf(const char *path)
+static inline void rm_rf(const char *path)
 {
     struct stat st;
     if (lstat(path, &st) != 0)
@@ -55,7 +55,7 @@ static void rm_rf(const char *path)
 }
 
 /* Reads a whole file (test files are small); returns NULL when missing. */
-static unsigned char *slurp(const char *path, size_t *len)
+static inline unsigned char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -75,7 +75,7 @@ static unsigned char *slurp(const char *path, size_t *len)
 
 /* Appends "<relative path> <size> <sha256>" for every file under dir, sorted by readdir order
  * of a sorted scandir, to out. */
-static void snapshot_into(struct osr_buf *out, const char *dir, const char *rel)
+static inline void snapshot_into(struct osr_buf *out, const char *dir, const char *rel)
 {
     struct dirent **list = NULL;
     int n = scandir(dir, &list, NULL, alphasort);
@@ -108,7 +108,7 @@ static void snapshot_into(struct osr_buf *out, const char *dir, const char *rel)
     free(list);
 }
 
-static char *snapshot(const char *dir)
+static inline char *snapshot(const char *dir)
 {
     struct osr_buf b;
     osr_buf_init(&b, (size_t)1 << 24);
@@ -117,7 +117,7 @@ static char *snapshot(const char *dir)
     return osr_buf_detach(&b, NULL);
 }
 
-static bool mem_contains(const unsigned char *hay, size_t n, const char *needle)
+static inline bool mem_contains(const unsigned char *hay, size_t n, const char *needle)
 {
     size_t m = strlen(needle);
     if (m == 0 || n < m)
@@ -127,7 +127,7 @@ static bool mem_contains(const unsigned char *hay, size_t n, const char *needle)
 
 /* Returns the number of files under dir whose raw bytes contain needle; names the first in
  * *first (caller frees) when non-NULL. */
-static int grep_tree(const char *dir, const char *needle, char **first)
+static inline int grep_tree(const char *dir, const char *needle, char **first)
 {
     int hits = 0;
     struct dirent **list = NULL;
@@ -157,7 +157,7 @@ static int grep_tree(const char *dir, const char *needle, char **first)
     return hits;
 }
 
-static int count_files(const char *dir)
+static inline int count_files(const char *dir)
 {
     int n = 0;
     DIR *d = opendir(dir);
