@@ -112,6 +112,8 @@ void osr_store_close(struct osr_store *s);
 sqlite3 *osr_store_db(struct osr_store *s);
 const char *osr_store_path(const struct osr_store *s);
 bool osr_store_is_encrypted(const struct osr_store *s);
+/* Which key opened it: 0 none (plaintext), 1 keys->key, 2 keys->next. */
+int osr_store_key_slot(const struct osr_store *s);
 /* The highest applied migration. */
 int osr_store_schema_version(struct osr_store *s, int *out, struct osr_diag *diag);
 

@@ -34,6 +34,7 @@ struct osr_store {
     sqlite3 *db;
     char *path;
     bool encrypted;
+    int key_slot; /* 0 none, 1 keys->key, 2 keys->next */
 };
 
 const char *const osr_store_databases[] = {
@@ -205,6 +206,11 @@ bool osr_store_is_encrypted(const struct osr_store *s)
     return s->encrypted;
 }
 
+int osr_store_key_slot(const struct osr_store *s)
+{
+    return s->key_slot;
+}
+
 /* Runs a one-value query and copies the text of the first column into out. */
 static int query_text(struct osr_store *s, const char *sql, char *out, size_t cap,
                       struct osr_diag *diag)
@@ -372,7 +378,7 @@ static int quarantine_stale_temp(const char *home, const char *path, struct osr_
 }
 
 /* Opens path with the right key or none.  Touches nothing on OSR_EAUTH. */
-static int open_detected(sqlite3 **out, bool *encrypted, const char *path,
+static int open_detected(sqlite3 **out, int *slot, const char *path,
                          const struct osr_store_keys *keys, bool encrypt_new,
                          struct osr_diag *diag)
 {
@@ -395,15 +401,21 @@ static int open_detected(sqlite3 **out, bool *encrypted, const char *path,
         flags |= SQLITE_OPEN_CREATE;
     /* Up to two attempts: the current key, then the key of an interrupted rekey. */
     const uint8_t *tries[2] = {NULL, NULL};
+    int slots[2] = {0, 0};
     int n_tries = 1;
     if (kind == OSR_STORE_ENCRYPTED) {
         n_tries = 0;
-        if (have_key)
+        if (have_key) {
+            slots[n_tries] = 1;
             tries[n_tries++] = keys->key;
-        if (keys->has_next)
+        }
+        if (keys->has_next) {
+            slots[n_tries] = 2;
             tries[n_tries++] = keys->next;
+        }
     } else if (kind == OSR_STORE_MISSING && encrypt_new) {
         tries[0] = keys->key;
+        slots[0] = 1;
     }
     for (int i = 0; i < n_tries; i++) {
         sqlite3 *db = NULL;
@@ -427,7 +439,7 @@ static int open_detected(sqlite3 **out, bool *encrypted, const char *path,
         src = probe(db);
         if (src == SQLITE_OK) {
             *out = db;
-            *encrypted = tries[i] != NULL;
+            *slot = slots[i];
             return OSR_OK;
         }
         int primary = src & 0xff;
@@ -525,9 +537,10 @@ int osr_store_open(struct osr_store **out, const char *path, const struct osr_st
         return rc;
     struct osr_store *s = osr_xcalloc(1, sizeof(*s));
     s->path = osr_xstrdup(path);
-    rc = open_detected(&s->db, &s->encrypted, path, opt->keys, opt->encrypt_new, diag);
+    rc = open_detected(&s->db, &s->key_slot, path, opt->keys, opt->encrypt_new, diag);
     if (rc)
         goto out;
+    s->encrypted = s->key_slot != 0;
     sqlite3_busy_timeout(s->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
     char mode[32];
     rc = query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode), diag);
@@ -587,8 +600,8 @@ static int verify_temp(const char *tmp, const uint8_t *to_key, int want_tables,
         goto out;
     }
     struct osr_store s = {.path = (char *)tmp};
-    bool enc;
-    rc = open_detected(&s.db, &enc, tmp, &k, false, diag);
+    int slot;
+    rc = open_detected(&s.db, &slot, tmp, &k, false, diag);
     if (rc)
         goto out;
     char res[256];
@@ -628,9 +641,10 @@ int osr_store_convert(const char *path, const char *home, const struct osr_store
     rc = quarantine_stale_temp(home, path, diag);
     if (rc)
         goto out;
-    rc = open_detected(&src.db, &src.encrypted, path, keys, false, diag);
+    rc = open_detected(&src.db, &src.key_slot, path, keys, false, diag);
     if (rc)
         goto out;
+    src.encrypted = src.key_slot != 0;
     sqlite3_busy_timeout(src.db, 5000);
     if (!to_key && !src.encrypted)
         goto out; /* already plaintext */
@@ -644,7 +658,7 @@ int osr_store_convert(const char *path, const char *home, const struct osr_store
         memcpy(only.key, to_key, OSR_STORE_KEY_BYTES);
         only.has_key = true;
         sqlite3 *probe_db = NULL;
-        bool e;
+        int e;
         struct osr_diag ignore;
         int prc = open_detected(&probe_db, &e, path, &only, false, &ignore);
         osr_store_keys_wipe(&only);
