@@ -61,6 +61,17 @@ int osr_osec_blob_put(const char *dir, const uint8_t *key, const void *data, siz
 int osr_osec_blob_get(const char *dir, const uint8_t *key, const char *sha_hex, size_t max,
                       char **out, size_t *len, struct osr_diag *diag);
 
+#define OSR_OSEC_BLOB_MAX (256u << 20) /* largest blob the converter handles */
+
+/* Rewrites every blob of dir in the target form: to_key NULL means plaintext, otherwise sealed
+ * under to_key.  Sealed blobs are opened with key, or alt (an interrupted rekey) when key does
+ * not fit.  Each new file is written atomically and read back (its hash checked) before the
+ * old form is removed, so a crash leaves every blob readable in one form or the other.  Files
+ * that are not blobs are left alone.  *n_done counts blobs rewritten.  Returns OSR_OK or the
+ * first error (the run stops there). */
+int osr_osec_blob_dir_convert(const char *dir, const uint8_t *key, const uint8_t *alt,
+                              const uint8_t *to_key, size_t *n_done, struct osr_diag *diag);
+
 /* Writes the lowercase hex SHA-256 of the n bytes at p. */
 void osr_osec_sha256_hex(const void *p, size_t n, char out[OSR_SHA256_HEX + 1]);
 

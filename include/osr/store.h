@@ -157,6 +157,8 @@ extern const char *const osr_store_databases[];
 int osr_store_posture_read(const char *home, bool *encrypted, bool *present,
                            struct osr_diag *diag);
 int osr_store_posture_write(const char *home, bool encrypted, struct osr_diag *diag);
+/* The posture new databases get: the marker's when present, else encrypted (the default). */
+int osr_store_posture_desired(const char *home, bool *encrypt_new, struct osr_diag *diag);
 
 /* What osr_store_maintain did. */
 struct osr_store_maint_report {

@@ -24,7 +24,9 @@
 struct osr_history {
     struct osr_store *store;
     char *blob_dir;
-    uint8_t key[OSR_STORE_KEY_BYTES]; /* used for blobs when encrypted */
+    uint8_t key[OSR_STORE_KEY_BYTES]; /* seals new blobs when encrypted */
+    uint8_t alt[OSR_STORE_KEY_BYTES]; /* the other key during an interrupted rekey */
+    bool has_alt;
     bool encrypted;
 };
 
@@ -120,8 +122,13 @@ int osr_history_open(struct osr_history **out, const char *home,
     if (h->encrypted) {
         /* New blobs are sealed with the key the database is under (next, during an
          * interrupted rekey); the CLI's rekey reseals old blobs. */
-        memcpy(h->key, osr_store_key_slot(h->store) == 2 ? keys->next : keys->key,
-               OSR_STORE_KEY_BYTES);
+        bool on_next = osr_store_key_slot(h->store) == 2;
+        memcpy(h->key, on_next ? keys->next : keys->key, OSR_STORE_KEY_BYTES);
+        /* Old blobs may still be under the other key until the rekey finishes. */
+        if (on_next ? keys->has_key : keys->has_next) {
+            memcpy(h->alt, on_next ? keys->key : keys->next, OSR_STORE_KEY_BYTES);
+            h->has_alt = true;
+        }
     }
     h->blob_dir = osr_path_join(home, OSR_HISTORY_BLOBS);
     *out = h;
@@ -134,6 +141,7 @@ void osr_history_close(struct osr_history *h)
         return;
     osr_store_close(h->store);
     OPENSSL_cleanse(h->key, sizeof(h->key));
+    OPENSSL_cleanse(h->alt, sizeof(h->alt));
     free(h->blob_dir);
     free(h);
 }
@@ -537,6 +545,9 @@ static int resolve_refs(struct osr_history *h, const char *json, char **out,
         rc = osr_osec_blob_get(h->blob_dir, h->encrypted ? h->key : NULL,
                                json_object_get_string(ref), OSR_HISTORY_JSON_MAX, &blob, &len,
                                diag);
+        if (rc == OSR_EAUTH && h->has_alt)
+            rc = osr_osec_blob_get(h->blob_dir, h->alt, json_object_get_string(ref),
+                                   OSR_HISTORY_JSON_MAX, &blob, &len, diag);
         if (rc)
             goto out;
         struct json_object *back = NULL;

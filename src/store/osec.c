@@ -5,8 +5,10 @@
  * unless the GCM tag verified.  This file does not know where keys come from (store_keys.c)
  * or what the blobs hold (history.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -253,5 +255,170 @@ int osr_osec_blob_get(const char *dir, const uint8_t *key, const char *sha_hex, 
         }
     }
     free(path);
+    return rc;
+}
+
+/* Reads one blob in whichever form name has (plain or ".osec") and checks its hash. */
+static int load_blob(const char *dir, const char *name, const uint8_t *key, const uint8_t *alt,
+                     char **out, size_t *len, struct osr_diag *diag)
+{
+    char *path = osr_path_join(dir, name);
+    char sha[OSR_SHA256_HEX + 1];
+    memcpy(sha, name, OSR_SHA256_HEX);
+    sha[OSR_SHA256_HEX] = '\0';
+    int rc;
+    if (strlen(name) == OSR_SHA256_HEX) {
+        rc = osr_read_file(path, OSR_OSEC_BLOB_MAX, out, len, diag);
+    } else {
+        char *env = NULL;
+        size_t env_len = 0;
+        rc = osr_read_file(path, OSR_OSEC_BLOB_MAX + OSR_OSEC_OVERHEAD, &env, &env_len, diag);
+        if (!rc) {
+            struct osr_buf pt;
+            osr_buf_init(&pt, OSR_OSEC_BLOB_MAX);
+            rc = key ? osr_osec_open(key, env, env_len, &pt, diag) : OSR_EAUTH;
+            if (rc == OSR_EAUTH && alt) {
+                osr_buf_reset(&pt);
+                rc = osr_osec_open(alt, env, env_len, &pt, diag);
+            }
+            if (!rc) {
+                osr_buf_puts(&pt, "");
+                *out = osr_buf_detach(&pt, len);
+            } else {
+                osr_buf_release(&pt);
+                char why[OSR_DIAG_MAX];
+                snprintf(why, sizeof(why), "%s", diag ? diag->msg : "");
+                rc = osr_diag_set(diag, rc, "cannot read '%s': %s", path, why);
+            }
+            free(env);
+        }
+    }
+    if (!rc) {
+        char got[OSR_SHA256_HEX + 1];
+        osr_osec_sha256_hex(*out, *len, got);
+        if (strcmp(got, sha) != 0) {
+            free(*out);
+            *out = NULL;
+            rc = osr_diag_set(diag, OSR_ECORRUPT, "blob '%s' does not match its name", path);
+        }
+    }
+    free(path);
+    return rc;
+}
+
+/* True when the sealed file at path opens under key (used to skip finished work). */
+static bool opens_with(const char *path, const uint8_t *key)
+{
+    char *env = NULL;
+    size_t env_len = 0;
+    if (osr_read_file(path, OSR_OSEC_BLOB_MAX + OSR_OSEC_OVERHEAD, &env, &env_len, NULL))
+        return false;
+    struct osr_buf pt;
+    osr_buf_init(&pt, OSR_OSEC_BLOB_MAX);
+    bool ok = osr_osec_open(key, env, env_len, &pt, NULL) == OSR_OK;
+    osr_buf_release(&pt);
+    free(env);
+    return ok;
+}
+
+static int convert_one(const char *dir, const char *name, const uint8_t *key, const uint8_t *alt,
+                       const uint8_t *to_key, bool *done, struct osr_diag *diag)
+{
+    *done = false;
+    bool sealed = strlen(name) > OSR_SHA256_HEX;
+    char sha[OSR_SHA256_HEX + 1];
+    memcpy(sha, name, OSR_SHA256_HEX);
+    sha[OSR_SHA256_HEX] = '\0';
+    char *plain_path = osr_path_join(dir, sha);
+    char *sealed_path = with_suffix(plain_path);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = OSR_OK;
+    struct stat st;
+    if (!sealed && !to_key)
+        goto out; /* already plaintext */
+    if (sealed && to_key && opens_with(sealed_path, to_key))
+        goto out; /* already under the target key */
+    if (sealed && !to_key && stat(plain_path, &st) == 0) {
+        /* A plaintext twin exists (a decrypt was interrupted after writing it): check it,
+         * then the sealed copy is redundant. */
+        rc = load_blob(dir, sha, NULL, NULL, &data, &len, diag);
+        if (!rc && unlink(sealed_path) != 0)
+            rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", sealed_path,
+                              strerror(errno));
+        *done = rc == OSR_OK;
+        goto out;
+    }
+    if (!sealed && to_key && stat(sealed_path, &st) == 0 && opens_with(sealed_path, to_key)) {
+        /* An encrypt was interrupted after sealing: the plaintext copy is redundant. */
+        rc = load_blob(dir, sha, NULL, NULL, &data, &len, diag);
+        if (!rc && unlink(plain_path) != 0)
+            rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", plain_path,
+                              strerror(errno));
+        *done = rc == OSR_OK;
+        goto out;
+    }
+    rc = load_blob(dir, name, key, alt, &data, &len, diag);
+    if (rc)
+        goto out;
+    rc = osr_osec_write_file(plain_path, to_key, data, len, diag);
+    if (rc)
+        goto out;
+    /* Read the new form back before the old one goes. */
+    char new_name[OSR_SHA256_HEX + sizeof(OSR_OSEC_SUFFIX)];
+    snprintf(new_name, sizeof(new_name), "%s%s", sha, to_key ? OSR_OSEC_SUFFIX : "");
+    char *check = NULL;
+    size_t check_len = 0;
+    rc = load_blob(dir, new_name, to_key, NULL, &check, &check_len, diag);
+    free(check);
+    if (rc)
+        goto out;
+    if (to_key && !sealed && unlink(plain_path) != 0)
+        rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", plain_path, strerror(errno));
+    if (!to_key && sealed && unlink(sealed_path) != 0)
+        rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", sealed_path, strerror(errno));
+    *done = rc == OSR_OK;
+out:
+    if (data)
+        OPENSSL_cleanse(data, len);
+    free(data);
+    free(sealed_path);
+    free(plain_path);
+    return rc;
+}
+
+int osr_osec_blob_dir_convert(const char *dir, const uint8_t *key, const uint8_t *alt,
+                              const uint8_t *to_key, size_t *n_done, struct osr_diag *diag)
+{
+    *n_done = 0;
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, NULL, alphasort);
+    if (n < 0) {
+        if (errno == ENOENT)
+            return OSR_OK;
+        return osr_diag_set(diag, OSR_EIO, "cannot list '%s': %s", dir, strerror(errno));
+    }
+    int rc = OSR_OK;
+    for (int i = 0; i < n; i++) {
+        const char *name = list[i]->d_name;
+        size_t len = strlen(name);
+        char sha[OSR_SHA256_HEX + 1];
+        bool is_blob = false;
+        if (len == OSR_SHA256_HEX ||
+            (len == OSR_SHA256_HEX + strlen(OSR_OSEC_SUFFIX) &&
+             strcmp(name + OSR_SHA256_HEX, OSR_OSEC_SUFFIX) == 0)) {
+            memcpy(sha, name, OSR_SHA256_HEX);
+            sha[OSR_SHA256_HEX] = '\0';
+            is_blob = valid_sha(sha);
+        }
+        if (!rc && is_blob) {
+            bool done = false;
+            rc = convert_one(dir, name, key, alt, to_key, &done, diag);
+            if (done)
+                (*n_done)++;
+        }
+        free(list[i]);
+    }
+    free(list);
     return rc;
 }

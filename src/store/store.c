@@ -824,3 +824,11 @@ int osr_store_posture_write(const char *home, bool encrypted, struct osr_diag *d
     free(path);
     return rc;
 }
+
+int osr_store_posture_desired(const char *home, bool *encrypt_new, struct osr_diag *diag)
+{
+    bool enc = true, present = false;
+    int rc = osr_store_posture_read(home, &enc, &present, diag);
+    *encrypt_new = present ? enc : true;
+    return rc;
+}
