@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "check.h"
+#include "osr/alloc.h"
+#include "osr/clock.h"
 #include "osr/store.h"
 #include "osr/uuid.h"
 #include "store_util.h"
@@ -278,18 +280,47 @@ static void t_key_sources(void)
     free(home);
 }
 
-/* Builds a home with one database in the given posture holding 200 notes. */
+static void copy_file(const char *from, const char *to)
+{
+    size_t len = 0;
+    unsigned char *data = slurp(from, &len);
+    if (!data)
+        return;
+    FILE *f = fopen(to, "wb");
+    if (f) {
+        fwrite(data, 1, len, f);
+        fclose(f);
+    }
+    free(data);
+}
+
+/* Builds a home with one database in the given posture holding 200 notes.  The database is
+ * made once per posture and copied (it is closed, so the file alone is the whole database). */
+static char *templates[2];
+static char *template_homes[2];
+
 static char *make_db(const char *tag, const struct osr_store_keys *k, char **path_out)
 {
-    char *home = scratch_home(tag);
-    char *path = osr_path_join(home, "chat-history/history.sqlite");
-    struct osr_store *s = NULL;
-    if (open_db(&s, home, path, k, k != NULL, NULL) != OSR_OK) {
-        fprintf(stderr, "make_db failed\n");
-        exit(2);
+    int t = k != NULL;
+    if (!templates[t]) {
+        char *th = scratch_home("template");
+        char *tp = osr_path_join(th, "t.sqlite");
+        struct osr_store *s = NULL;
+        if (open_db(&s, th, tp, k, k != NULL, NULL) != OSR_OK) {
+            fprintf(stderr, "make_db failed\n");
+            exit(2);
+        }
+        add_notes(s, 1, 200, "payload-marker");
+        osr_store_close(s);
+        templates[t] = tp;
+        template_homes[t] = th; /* removed by t_cleanup */
     }
-    add_notes(s, 1, 200, "payload-marker");
-    osr_store_close(s);
+    char *home = scratch_home(tag);
+    char *dir = osr_path_join(home, "chat-history");
+    mkdir(dir, 0700);
+    free(dir);
+    char *path = osr_path_join(home, "chat-history/history.sqlite");
+    copy_file(templates[t], path);
     *path_out = path;
     return home;
 }
@@ -439,8 +470,10 @@ static void t_convert_sigkill(void)
     osr_store_close(s);
     unsigned seed = (unsigned)time(NULL);
     int converted = 0, kept = 0;
-    for (int i = 0; i < 6; i++) {
+    int64_t full_us = 0;
+    for (int i = 0; i < 7; i++) {
         fflush(NULL);
+        int64_t t0 = osr_mono_ns();
         pid_t pid = fork();
         if (pid == 0) {
             enum osr_store_kind kind;
@@ -448,10 +481,16 @@ static void t_convert_sigkill(void)
             osr_store_convert(path, home, &k, kind == OSR_STORE_PLAINTEXT ? k.key : NULL, NULL);
             _exit(0);
         }
-        usleep((useconds_t)(rand_r(&seed) % 400000));
-        kill(pid, SIGKILL);
+        /* Round 0 runs to the end to learn how long a conversion takes; later rounds are
+         * killed at a random point inside that time. */
+        if (i > 0) {
+            usleep((useconds_t)(rand_r(&seed) % (unsigned)(full_us > 1000 ? full_us : 1000)));
+            kill(pid, SIGKILL);
+        }
         int status;
         waitpid(pid, &status, 0);
+        if (i == 0)
+            full_us = (osr_mono_ns() - t0) / 1000;
         long n = reopen_count(home, path, &k);
         CHECK_INT_EQ(n, 20200);
         if (WIFSIGNALED(status))
@@ -493,7 +532,18 @@ static void t_quarantine(void)
     free(home);
 }
 
+static void t_cleanup(void)
+{
+    for (int i = 0; i < 2; i++) {
+        if (template_homes[i])
+            rm_rf(template_homes[i]);
+        free(template_homes[i]);
+        free(templates[i]);
+        CHECK(template_homes[i] != NULL);
+    }
+}
+
 TEST_MAIN(t_create_encrypted_and_reopen, t_wrong_and_missing_key_touch_nothing,
           t_plaintext_is_never_keyed, t_migrations_idempotent, t_key_sources,
           t_convert_roundtrip, t_convert_fails_at_every_step, t_convert_crashes_at_every_step,
-          t_convert_sigkill, t_quarantine)
+          t_convert_sigkill, t_quarantine, t_cleanup)
