@@ -40,8 +40,8 @@ int osr_osec_seal(const uint8_t key[32], const void *pt, size_t n, struct osr_bu
     head[0] = OSR_OSEC_VERSION;
     if (osr_random_bytes(head + 1, OSR_OSEC_NONCE_BYTES) != OSR_OK)
         return osr_diag_set(diag, OSR_EIO, "cannot draw a nonce");
-    uint8_t *ct = n ? malloc(n) : NULL;
-    if (n && !ct)
+    uint8_t *ct = malloc(n ? n : 1); /* never NULL: EVP is given ct + 0 for empty input */
+    if (!ct)
         return osr_diag_set(diag, OSR_ENOMEM, "cannot allocate %zu bytes", n);
     uint8_t tag[OSR_OSEC_TAG_BYTES];
     int rc = OSR_EIO;
