@@ -512,8 +512,18 @@ static int run_migrations(struct osr_store *s, const struct osr_store_migration 
 int osr_store_schema_version(struct osr_store *s, int *out, struct osr_diag *diag)
 {
     char v[32];
-    int rc = query_text(s, "SELECT coalesce(max(version), 0) FROM schema_version", v, sizeof(v),
-                        diag);
+    int rc = query_text(s,
+                        "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
+                        " AND name = 'schema_version'",
+                        v, sizeof(v), diag);
+    if (rc)
+        return rc;
+    if (strcmp(v, "0") == 0) {
+        *out = 0; /* never migrated */
+        return OSR_OK;
+    }
+    rc = query_text(s, "SELECT coalesce(max(version), 0) FROM schema_version", v, sizeof(v),
+                    diag);
     if (rc)
         return rc;
     char *end;
@@ -527,9 +537,7 @@ int osr_store_open(struct osr_store **out, const char *path, const struct osr_st
 {
     *out = NULL;
     OSR_ASSERT(opt && opt->home);
-    int rc = quarantine_stale_temp(opt->home, path, diag);
-    if (rc)
-        return rc;
+    int rc;
     char *dir = dir_of(path);
     rc = osr_mkdir_p(dir, 0700, diag);
     free(dir);
@@ -541,6 +549,10 @@ int osr_store_open(struct osr_store **out, const char *path, const struct osr_st
     if (rc)
         goto out;
     s->encrypted = s->key_slot != 0;
+    /* Only now that the key fitted: a wrong key must not move anything. */
+    rc = quarantine_stale_temp(opt->home, path, diag);
+    if (rc)
+        goto out;
     sqlite3_busy_timeout(s->db, opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000);
     char mode[32];
     rc = query_text(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode), diag);
@@ -553,7 +565,9 @@ int osr_store_open(struct osr_store **out, const char *path, const struct osr_st
     rc = osr_store_exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL", diag);
     if (rc)
         goto out;
-    rc = run_migrations(s, opt->migrations, opt->migrations ? opt->n_migrations : 0, diag);
+    /* Without migrations (maintenance, status) the schema is not ours to touch. */
+    if (opt->migrations && opt->n_migrations)
+        rc = run_migrations(s, opt->migrations, opt->n_migrations, diag);
 out:
     if (rc) {
         osr_store_close(s);
@@ -638,10 +652,10 @@ int osr_store_convert(const char *path, const char *home, const struct osr_store
         goto out;
     if (kind == OSR_STORE_MISSING)
         goto out; /* nothing to convert */
-    rc = quarantine_stale_temp(home, path, diag);
+    rc = open_detected(&src.db, &src.key_slot, path, keys, false, diag);
     if (rc)
         goto out;
-    rc = open_detected(&src.db, &src.key_slot, path, keys, false, diag);
+    rc = quarantine_stale_temp(home, path, diag);
     if (rc)
         goto out;
     src.encrypted = src.key_slot != 0;

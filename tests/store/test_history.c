@@ -368,5 +368,38 @@ static void t_reopen_keeps_data(void)
     free(home);
 }
 
+/* A part just under the threshold stays inline; one at it is spilled. */
+static void t_spill_threshold(void)
+{
+    char *home = scratch_home("thresh");
+    struct osr_history *h = NULL;
+    REQUIRE(osr_history_open(&h, home, NULL, false, NULL) == OSR_OK);
+    char id[OSR_HISTORY_ID_MAX];
+    osr_history_session_create(h, "t", NULL, NULL, NULL, OSR_HISTORY_CHAT, id, NULL);
+    /* {"type":"file","data":"<pad>"} is 26 bytes plus the padding */
+    const size_t overhead = strlen("{\"type\":\"file\",\"data\":\"\"}");
+    for (int round = 0; round < 2; round++) {
+        size_t pad = OSR_OSEC_BLOB_MIN - overhead - (round == 0 ? 1 : 0);
+        struct osr_buf b;
+        osr_buf_init(&b, 1 << 20);
+        osr_buf_puts(&b, "[{\"type\":\"file\",\"data\":\"");
+        for (size_t i = 0; i < pad; i++)
+            osr_buf_putc(&b, 'x');
+        osr_buf_puts(&b, "\"}]");
+        CHECK(append(h, "t", "user", b.data, NULL) == OSR_OK);
+        osr_buf_release(&b);
+    }
+    struct osr_history_message *m = NULL;
+    size_t n = 0;
+    REQUIRE(osr_history_messages_get(h, "t", false, &m, &n, NULL) == OSR_OK);
+    REQUIRE(n == 2);
+    CHECK(strstr(m[0].content, "\"ref\"") == NULL);
+    CHECK(strstr(m[1].content, "\"ref\"") != NULL);
+    osr_history_messages_free(m, n);
+    osr_history_close(h);
+    rm_rf(home);
+    free(home);
+}
+
 TEST_MAIN(t_sessions_and_messages, t_search, t_responses_chain, t_spill_and_scan_encrypted,
-          t_spill_plaintext, t_reopen_keeps_data)
+          t_spill_plaintext, t_spill_threshold, t_reopen_keeps_data)

@@ -302,9 +302,11 @@ static char *template_homes[2];
 static char *make_db(const char *tag, const struct osr_store_keys *k, char **path_out)
 {
     int t = k != NULL;
-    if (!templates[t]) {
+    /* Only one encrypted template, under the 0x55 key; other keys build their own copy. */
+    bool cacheable = !k || k->key[0] == 0x55;
+    if (!cacheable || !templates[t]) {
         char *th = scratch_home("template");
-        char *tp = osr_path_join(th, "t.sqlite");
+        char *tp = osr_path_join(th, "chat-history/history.sqlite");
         struct osr_store *s = NULL;
         if (open_db(&s, th, tp, k, k != NULL, NULL) != OSR_OK) {
             fprintf(stderr, "make_db failed\n");
@@ -312,6 +314,10 @@ static char *make_db(const char *tag, const struct osr_store_keys *k, char **pat
         }
         add_notes(s, 1, 200, "payload-marker");
         osr_store_close(s);
+        if (!cacheable) {
+            *path_out = tp;
+            return th;
+        }
         templates[t] = tp;
         template_homes[t] = th; /* removed by t_cleanup */
     }
@@ -430,10 +436,17 @@ static void convert_interrupted(bool crash, bool to_encrypted)
         if (n != 200)
             fprintf(stderr, "step %d crash %d: %ld notes\n", step, crash, n);
         CHECK_INT_EQ(n, 200);
-        /* the temp never lingers beside the database after a reopen */
+        /* the temp never lingers beside the database after a reopen: it was moved to
+         * quarantine/ (by the failing conversion, or by the reopen after a crash) */
         char *tmp = osr_path_join(home, "chat-history/history.sqlite.convert-tmp");
         CHECK(access(tmp, F_OK) != 0);
         free(tmp);
+        char *q = osr_path_join(home, "quarantine");
+        if (step < OSR_STORE_STEP_RENAMED)
+            CHECK(count_files(q) >= 1);
+        else
+            CHECK_INT_EQ(count_files(q), 0);
+        free(q);
         /* and a second conversion finishes the job */
         CHECK(osr_store_convert(path, home, &k, to_encrypted ? k.key : NULL, &d) == OSR_OK);
         osr_store_detect(path, &kind, NULL);
@@ -504,6 +517,49 @@ static void t_convert_sigkill(void)
     free(home);
 }
 
+static void t_stale_temp_and_busy(void)
+{
+    struct osr_store_keys k, wrong;
+    key_of(&k, 0x77);
+    key_of(&wrong, 0x78);
+    char *path = NULL;
+    char *home = make_db("stale", &k, &path);
+    char *tmp = osr_path_join(home, "chat-history/history.sqlite.convert-tmp");
+    FILE *f = fopen(tmp, "w");
+    fputs("half-written export", f);
+    fclose(f);
+    char *before = snapshot(home);
+    struct osr_store *s = NULL;
+    CHECK_INT_EQ(open_db(&s, home, path, &wrong, true, NULL), OSR_EAUTH);
+    char *after = snapshot(home);
+    CHECK_STR_EQ(after, before); /* a wrong key does not even tidy up */
+    free(before);
+    free(after);
+    REQUIRE(open_db(&s, home, path, &k, true, NULL) == OSR_OK);
+    CHECK(access(tmp, F_OK) != 0);
+    char *q = osr_path_join(home, "quarantine");
+    CHECK_INT_EQ(count_files(q), 1);
+    /* with this connection still open and holding WAL frames, a conversion must refuse */
+    add_notes(s, 500, 5, "held");
+    struct osr_diag d = {0};
+    CHECK_INT_EQ(osr_store_convert(path, home, &k, NULL, &d), OSR_EBUSY);
+    CHECK(strstr(d.msg, "in use") != NULL);
+    enum osr_store_kind kind;
+    osr_store_detect(path, &kind, NULL);
+    CHECK_INT_EQ(kind, OSR_STORE_ENCRYPTED);
+    CHECK_INT_EQ(count_notes(s), 205);
+    osr_store_close(s);
+    CHECK_INT_EQ(count_files(q), 2); /* the refused export was moved aside, not deleted */
+    CHECK_INT_EQ(reopen_count(home, path, &k), 205);
+    CHECK(osr_store_convert(path, home, &k, NULL, &d) == OSR_OK);
+    CHECK_INT_EQ(reopen_count(home, path, NULL), 205);
+    free(q);
+    free(tmp);
+    rm_rf(home);
+    free(path);
+    free(home);
+}
+
 static void t_quarantine(void)
 {
     char *home = scratch_home("quar");
@@ -546,4 +602,4 @@ static void t_cleanup(void)
 TEST_MAIN(t_create_encrypted_and_reopen, t_wrong_and_missing_key_touch_nothing,
           t_plaintext_is_never_keyed, t_migrations_idempotent, t_key_sources,
           t_convert_roundtrip, t_convert_fails_at_every_step, t_convert_crashes_at_every_step,
-          t_convert_sigkill, t_quarantine, t_cleanup)
+          t_convert_sigkill, t_stale_temp_and_busy, t_quarantine, t_cleanup)
