@@ -17,6 +17,30 @@ static int run(const char *home, const char *sub)
     return osr_cmd_storage(4, argv);
 }
 
+/* Runs `storage status` with stdout sent to a file and returns what it printed. */
+static char *status_text(const char *home)
+{
+    char *out = osr_path_join(home, "status.txt");
+    fflush(stdout);
+    int saved = dup(1);
+    int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1);
+    close(fd);
+    int rc = run(home, "status");
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    size_t len = 0;
+    char *text = (char *)slurp(out, &len);
+    unlink(out);
+    free(out);
+    if (rc != OSR_EXIT_OK) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 static char *big_content(void)
 {
     struct osr_buf b;
@@ -50,6 +74,23 @@ static bool history_ok(const char *home)
     }
     ok = n == 2 && strstr(m[0].content, "ZmlsZmls") != NULL && strstr(m[1].content, "reply");
     osr_history_messages_free(m, n);
+    /* the FTS index came through the export intact and still answers */
+    struct osr_history_hit *hits = NULL;
+    if (osr_history_search(h, "reply", 5, &hits, &n, &d) != OSR_OK || n != 1)
+        ok = false;
+    osr_history_hits_free(hits, n);
+    if (osr_store_exec(osr_history_store(h),
+                       "INSERT INTO messages_fts(messages_fts) VALUES ('integrity-check')",
+                       &d) != OSR_OK) {
+        fprintf(stderr, "history_ok: fts: %s\n", d.msg);
+        ok = false;
+    }
+    if (osr_store_integrity_check(osr_history_store(h), &d) != OSR_OK)
+        ok = false;
+    int v = 0;
+    osr_store_schema_version(osr_history_store(h), &v, NULL);
+    if (v != (int)osr_history_n_migrations)
+        ok = false;
 out:
     osr_history_close(h);
     osr_store_keys_wipe(&k);
@@ -87,7 +128,14 @@ static void t_cli_cycle(void)
     CHECK_INT_EQ(grep_tree(home, marker, NULL), 0);
     char *blobs = osr_path_join(home, OSR_HISTORY_BLOBS);
 
-    CHECK_INT_EQ(run(home, "status"), OSR_EXIT_OK);
+    char *st = status_text(home);
+    REQUIRE(st != NULL);
+    CHECK(strstr(st, "key: file") != NULL);
+    CHECK(strstr(st, "chat-history/history.sqlite    encrypted") != NULL);
+    CHECK(strstr(st, "memory/memory.sqlite           missing") != NULL);
+    CHECK(strstr(st, "blobs: 0 plaintext, 1 encrypted") != NULL);
+    CHECK(strstr(st, "posture: not set") != NULL);
+    free(st);
 
     /* decrypt: everything plaintext, readable without a key, marker says so */
     CHECK_INT_EQ(run(home, "decrypt"), OSR_EXIT_OK);
@@ -97,6 +145,12 @@ static void t_cli_cycle(void)
     CHECK(osr_store_posture_read(home, &enc, &present, NULL) == OSR_OK && present && !enc);
     CHECK(history_ok(home));
     CHECK_INT_EQ(run(home, "decrypt"), OSR_EXIT_OK); /* idempotent */
+    st = status_text(home);
+    REQUIRE(st != NULL);
+    CHECK(strstr(st, "chat-history/history.sqlite    plaintext") != NULL);
+    CHECK(strstr(st, "blobs: 1 plaintext, 0 encrypted") != NULL);
+    CHECK(strstr(st, "posture: plaintext") != NULL);
+    free(st);
 
     /* encrypt: no plaintext left anywhere under the home */
     CHECK_INT_EQ(run(home, "encrypt"), OSR_EXIT_OK);
