@@ -22,9 +22,9 @@
 
 #define OSR_HISTORY_PATH "chat-history/history.sqlite"
 #define OSR_HISTORY_BLOBS "chat-history/blobs"
-#define OSR_HISTORY_ID_MAX 128       /* session and response ids, bytes including the NUL */
+#define OSR_HISTORY_ID_MAX 128           /* session and response ids, bytes including the NUL */
 #define OSR_HISTORY_JSON_MAX (64u << 20) /* one message's content, tool calls or usage */
-#define OSR_HISTORY_CHAIN_MAX 1000   /* previous_response_id hops followed at most */
+#define OSR_HISTORY_CHAIN_MAX 1000       /* previous_response_id hops followed at most */
 
 enum osr_history_source {
     OSR_HISTORY_CHAT,
@@ -43,8 +43,8 @@ struct osr_history;
 /* Opens (creating and migrating) the history database of home.  keys is borrowed for the
  * duration of the call and copied when the database is encrypted (blobs are sealed with it).
  * encrypt_new: create a missing database encrypted.  Errors as osr_store_open. */
-int osr_history_open(struct osr_history **out, const char *home,
-                     const struct osr_store_keys *keys, bool encrypt_new, struct osr_diag *diag);
+int osr_history_open(struct osr_history **out, const char *home, const struct osr_store_keys *keys,
+                     bool encrypt_new, struct osr_diag *diag);
 void osr_history_close(struct osr_history *h);
 /* The database underneath, valid until osr_history_close. */
 struct osr_store *osr_history_store(struct osr_history *h);
@@ -72,16 +72,14 @@ void osr_history_sessions_free(struct osr_history_session *arr, size_t n);
  * most OSR_HISTORY_ID_MAX - 1 bytes; OSR_EEXIST when taken).  title/agent/model are borrowed
  * and may be NULL.  The id is written to id_out. */
 int osr_history_session_create(struct osr_history *h, const char *id, const char *title,
-                               const char *agent, const char *model,
-                               enum osr_history_source source,
+                               const char *agent, const char *model, enum osr_history_source source,
                                char id_out[OSR_HISTORY_ID_MAX], struct osr_diag *diag);
 /* Fills *out (release with osr_history_session_release).  OSR_ENOTFOUND when unknown. */
-int osr_history_session_get(struct osr_history *h, const char *id,
-                            struct osr_history_session *out, struct osr_diag *diag);
+int osr_history_session_get(struct osr_history *h, const char *id, struct osr_history_session *out,
+                            struct osr_diag *diag);
 /* Most recently updated first.  *out is a heap array (free with osr_history_sessions_free). */
 int osr_history_session_list(struct osr_history *h, size_t limit, size_t offset,
-                             struct osr_history_session **out, size_t *n,
-                             struct osr_diag *diag);
+                             struct osr_history_session **out, size_t *n, struct osr_diag *diag);
 int osr_history_session_set_title(struct osr_history *h, const char *id, const char *title,
                                   struct osr_diag *diag);
 /* Deletes the session and its messages (and their index entries).  Blobs stay: they are
@@ -107,8 +105,7 @@ int osr_history_message_append(struct osr_history *h, const char *session_id,
 /* All messages of a session in order.  With resolve_blobs, {"ref":...} parts are replaced by
  * the stored part.  *out is a heap array freed with osr_history_messages_free. */
 int osr_history_messages_get(struct osr_history *h, const char *session_id, bool resolve_blobs,
-                             struct osr_history_message **out, size_t *n,
-                             struct osr_diag *diag);
+                             struct osr_history_message **out, size_t *n, struct osr_diag *diag);
 void osr_history_messages_free(struct osr_history_message *arr, size_t n);
 
 struct osr_history_hit {
@@ -146,8 +143,7 @@ void osr_history_response_release(struct osr_history_response *r);
  * first (a heap array freed with osr_history_responses_free).  OSR_ENOTFOUND names the first
  * id that is missing; OSR_ECORRUPT on a cycle or a chain longer than OSR_HISTORY_CHAIN_MAX. */
 int osr_history_response_chain(struct osr_history *h, const char *id,
-                               struct osr_history_response **out, size_t *n,
-                               struct osr_diag *diag);
+                               struct osr_history_response **out, size_t *n, struct osr_diag *diag);
 void osr_history_responses_free(struct osr_history_response *arr, size_t n);
 
 #endif

@@ -46,8 +46,8 @@ int osr_osec_write_file(const char *path, const uint8_t *key, const void *data, 
  * plaintext bytes.  Returns OSR_OK with a NUL-terminated heap copy the caller frees with
  * free(), OSR_ENOTFOUND when neither exists, OSR_EAUTH when only the sealed form exists and
  * key is NULL or wrong, or the errors of osr_osec_open. */
-int osr_osec_read_file(const char *path, const uint8_t *key, size_t max, char **out,
-                       size_t *len, struct osr_diag *diag);
+int osr_osec_read_file(const char *path, const uint8_t *key, size_t max, char **out, size_t *len,
+                       struct osr_diag *diag);
 
 #define OSR_SHA256_HEX 64
 

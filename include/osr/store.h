@@ -87,12 +87,12 @@ struct osr_store_migration {
 };
 
 struct osr_store_options {
-    const char *home;                 /* for quarantine/ and the posture marker; required */
+    const char *home;                  /* for quarantine/ and the posture marker; required */
     const struct osr_store_keys *keys; /* borrowed; may be NULL (plaintext only) */
-    bool encrypt_new;                 /* create a missing database encrypted (needs a key) */
+    bool encrypt_new;                  /* create a missing database encrypted (needs a key) */
     const struct osr_store_migration *migrations; /* borrowed, may be NULL */
     size_t n_migrations;
-    int busy_timeout_ms;              /* 0 = 5000 */
+    int busy_timeout_ms; /* 0 = 5000 */
 };
 
 struct osr_store;
@@ -154,8 +154,7 @@ int osr_store_quarantine(const char *home, const char *path, struct osr_diag *di
 extern const char *const osr_store_databases[];
 
 /* The posture marker <home>/.storage-encryption.json. */
-int osr_store_posture_read(const char *home, bool *encrypted, bool *present,
-                           struct osr_diag *diag);
+int osr_store_posture_read(const char *home, bool *encrypted, bool *present, struct osr_diag *diag);
 int osr_store_posture_write(const char *home, bool encrypted, struct osr_diag *diag);
 /* The posture new databases get: the marker's when present, else encrypted (the default). */
 int osr_store_posture_desired(const char *home, bool *encrypt_new, struct osr_diag *diag);

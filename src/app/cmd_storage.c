@@ -143,8 +143,7 @@ static int finish_rekey(const char *home, struct osr_diag *d)
     char *next = osr_path_join(dir, "storage.key.next");
     int rc = OSR_OK;
     if (rename(next, cur) != 0) {
-        rc = osr_diag_set(d, OSR_EIO, "cannot rename '%s' to '%s': %s", next, cur,
-                          strerror(errno));
+        rc = osr_diag_set(d, OSR_EIO, "cannot rename '%s' to '%s': %s", next, cur, strerror(errno));
     } else {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd >= 0) {
@@ -163,8 +162,8 @@ static int convert_all(const char *home, enum mode mode)
     struct osr_diag d = {0};
     struct osr_instance inst;
     if (osr_discovery_find(home, &inst) == OSR_OK) {
-        fprintf(stderr, "error: a server is running (pid %d, port %d); stop it first\n",
-                inst.pid, inst.port);
+        fprintf(stderr, "error: a server is running (pid %d, port %d); stop it first\n", inst.pid,
+                inst.port);
         return OSR_EXIT_FAILURE;
     }
     struct osr_store_keys keys;
@@ -202,8 +201,8 @@ static int convert_all(const char *home, enum mode mode)
     }
     char *blobs = osr_path_join(home, OSR_HISTORY_BLOBS);
     size_t n_blobs = 0;
-    rc = osr_osec_blob_dir_convert(blobs, keys.key, keys.has_next ? keys.next : NULL, to,
-                                   &n_blobs, &d);
+    rc = osr_osec_blob_dir_convert(blobs, keys.key, keys.has_next ? keys.next : NULL, to, &n_blobs,
+                                   &d);
     free(blobs);
     if (rc)
         goto out;

@@ -99,8 +99,8 @@ int osr_history_source_parse(const char *name, enum osr_history_source *out)
     return OSR_EINVAL;
 }
 
-int osr_history_open(struct osr_history **out, const char *home,
-                     const struct osr_store_keys *keys, bool encrypt_new, struct osr_diag *diag)
+int osr_history_open(struct osr_history **out, const char *home, const struct osr_store_keys *keys,
+                     bool encrypt_new, struct osr_diag *diag)
 {
     *out = NULL;
     struct osr_history *h = osr_xcalloc(1, sizeof(*h));
@@ -200,8 +200,7 @@ void osr_history_sessions_free(struct osr_history_session *arr, size_t n)
 }
 
 int osr_history_session_create(struct osr_history *h, const char *id, const char *title,
-                               const char *agent, const char *model,
-                               enum osr_history_source source,
+                               const char *agent, const char *model, enum osr_history_source source,
                                char id_out[OSR_HISTORY_ID_MAX], struct osr_diag *diag)
 {
     char made[OSR_UUID_STRLEN + 1];
@@ -235,8 +234,8 @@ int osr_history_session_create(struct osr_history *h, const char *id, const char
     return rc;
 }
 
-#define SESSION_COLUMNS                                                                          \
-    "SELECT s.id, s.title, s.agent_id, s.model, s.source, s.created_at, s.updated_at,"         \
+#define SESSION_COLUMNS                                                                            \
+    "SELECT s.id, s.title, s.agent_id, s.model, s.source, s.created_at, s.updated_at,"             \
     " (SELECT count(*) FROM messages m WHERE m.session_id = s.id) FROM sessions s"
 
 static void read_session(sqlite3_stmt *st, struct osr_history_session *s)
@@ -256,8 +255,8 @@ static void read_session(sqlite3_stmt *st, struct osr_history_session *s)
     s->n_messages = sqlite3_column_int64(st, 7);
 }
 
-int osr_history_session_get(struct osr_history *h, const char *id,
-                            struct osr_history_session *out, struct osr_diag *diag)
+int osr_history_session_get(struct osr_history *h, const char *id, struct osr_history_session *out,
+                            struct osr_diag *diag)
 {
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *st = NULL;
@@ -277,8 +276,7 @@ int osr_history_session_get(struct osr_history *h, const char *id,
 }
 
 int osr_history_session_list(struct osr_history *h, size_t limit, size_t offset,
-                             struct osr_history_session **out, size_t *n,
-                             struct osr_diag *diag)
+                             struct osr_history_session **out, size_t *n, struct osr_diag *diag)
 {
     *out = NULL;
     *n = 0;
@@ -331,8 +329,8 @@ static int change_one(struct osr_history *h, const char *sql, const char *a, con
 int osr_history_session_set_title(struct osr_history *h, const char *id, const char *title,
                                   struct osr_diag *diag)
 {
-    return change_one(h, "UPDATE sessions SET title = ?2 WHERE id = ?1", id,
-                      title ? title : "", id, diag);
+    return change_one(h, "UPDATE sessions SET title = ?2 WHERE id = ?1", id, title ? title : "", id,
+                      diag);
 }
 
 int osr_history_session_delete(struct osr_history *h, const char *id, struct osr_diag *diag)
@@ -491,8 +489,8 @@ int osr_history_message_append(struct osr_history *h, const char *session_id,
     int64_t seq = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     st = NULL;
-    rc = osr_store_prepare(h->store, "UPDATE sessions SET updated_at = ?2 WHERE id = ?1", &st,
-                           diag);
+    rc =
+        osr_store_prepare(h->store, "UPDATE sessions SET updated_at = ?2 WHERE id = ?1", &st, diag);
     if (rc)
         goto out;
     sqlite3_bind_text(st, 1, session_id, -1, SQLITE_TRANSIENT);
@@ -520,8 +518,7 @@ out:
 }
 
 /* Puts spilled parts back into a content array; returns the new JSON (caller frees). */
-static int resolve_refs(struct osr_history *h, const char *json, char **out,
-                        struct osr_diag *diag)
+static int resolve_refs(struct osr_history *h, const char *json, char **out, struct osr_diag *diag)
 {
     *out = NULL;
     struct json_object *content = NULL;
@@ -533,8 +530,8 @@ static int resolve_refs(struct osr_history *h, const char *json, char **out,
         goto out;
     }
     bool changed = false;
-    size_t n = json_object_is_type(content, json_type_array) ? json_object_array_length(content)
-                                                             : 0;
+    size_t n =
+        json_object_is_type(content, json_type_array) ? json_object_array_length(content) : 0;
     for (size_t i = 0; i < n; i++) {
         struct json_object *part = json_object_array_get_idx(content, i), *ref = NULL;
         if (!json_object_is_type(part, json_type_object) || json_object_object_length(part) != 1 ||
@@ -542,9 +539,9 @@ static int resolve_refs(struct osr_history *h, const char *json, char **out,
             continue;
         char *blob = NULL;
         size_t len = 0;
-        rc = osr_osec_blob_get(h->blob_dir, h->encrypted ? h->key : NULL,
-                               json_object_get_string(ref), OSR_HISTORY_JSON_MAX, &blob, &len,
-                               diag);
+        rc =
+            osr_osec_blob_get(h->blob_dir, h->encrypted ? h->key : NULL,
+                              json_object_get_string(ref), OSR_HISTORY_JSON_MAX, &blob, &len, diag);
         if (rc == OSR_EAUTH && h->has_alt)
             rc = osr_osec_blob_get(h->blob_dir, h->alt, json_object_get_string(ref),
                                    OSR_HISTORY_JSON_MAX, &blob, &len, diag);
@@ -590,8 +587,7 @@ void osr_history_messages_free(struct osr_history_message *arr, size_t n)
 }
 
 int osr_history_messages_get(struct osr_history *h, const char *session_id, bool resolve_blobs,
-                             struct osr_history_message **out, size_t *n,
-                             struct osr_diag *diag)
+                             struct osr_history_message **out, size_t *n, struct osr_diag *diag)
 {
     *out = NULL;
     *n = 0;
@@ -830,8 +826,7 @@ int osr_history_response_get(struct osr_history *h, const char *id,
 }
 
 int osr_history_response_chain(struct osr_history *h, const char *id,
-                               struct osr_history_response **out, size_t *n,
-                               struct osr_diag *diag)
+                               struct osr_history_response **out, size_t *n, struct osr_diag *diag)
 {
     *out = NULL;
     *n = 0;
@@ -848,8 +843,8 @@ int osr_history_response_chain(struct osr_history *h, const char *id,
         }
         for (size_t i = 0; i < got; i++) {
             if (strcmp(arr[i].id, next) == 0) {
-                rc = osr_diag_set(diag, OSR_ECORRUPT, "response chain from '%s' loops at '%s'",
-                                  id, next);
+                rc = osr_diag_set(diag, OSR_ECORRUPT, "response chain from '%s' loops at '%s'", id,
+                                  next);
                 break;
             }
         }

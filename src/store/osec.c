@@ -155,8 +155,8 @@ int osr_osec_write_file(const char *path, const uint8_t *key, const void *data, 
     return rc;
 }
 
-int osr_osec_read_file(const char *path, const uint8_t *key, size_t max, char **out,
-                       size_t *len, struct osr_diag *diag)
+int osr_osec_read_file(const char *path, const uint8_t *key, size_t max, char **out, size_t *len,
+                       struct osr_diag *diag)
 {
     *out = NULL;
     *len = 0;
@@ -344,8 +344,8 @@ static int convert_one(const char *dir, const char *name, const uint8_t *key, co
          * then the sealed copy is redundant. */
         rc = load_blob(dir, sha, NULL, NULL, &data, &len, diag);
         if (!rc && unlink(sealed_path) != 0)
-            rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", sealed_path,
-                              strerror(errno));
+            rc =
+                osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", sealed_path, strerror(errno));
         *done = rc == OSR_OK;
         goto out;
     }
@@ -353,8 +353,7 @@ static int convert_one(const char *dir, const char *name, const uint8_t *key, co
         /* An encrypt was interrupted after sealing: the plaintext copy is redundant. */
         rc = load_blob(dir, sha, NULL, NULL, &data, &len, diag);
         if (!rc && unlink(plain_path) != 0)
-            rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", plain_path,
-                              strerror(errno));
+            rc = osr_diag_set(diag, OSR_EIO, "cannot remove '%s': %s", plain_path, strerror(errno));
         *done = rc == OSR_OK;
         goto out;
     }
@@ -404,9 +403,8 @@ int osr_osec_blob_dir_convert(const char *dir, const uint8_t *key, const uint8_t
         size_t len = strlen(name);
         char sha[OSR_SHA256_HEX + 1];
         bool is_blob = false;
-        if (len == OSR_SHA256_HEX ||
-            (len == OSR_SHA256_HEX + strlen(OSR_OSEC_SUFFIX) &&
-             strcmp(name + OSR_SHA256_HEX, OSR_OSEC_SUFFIX) == 0)) {
+        if (len == OSR_SHA256_HEX || (len == OSR_SHA256_HEX + strlen(OSR_OSEC_SUFFIX) &&
+                                      strcmp(name + OSR_SHA256_HEX, OSR_OSEC_SUFFIX) == 0)) {
             memcpy(sha, name, OSR_SHA256_HEX);
             sha[OSR_SHA256_HEX] = '\0';
             is_blob = valid_sha(sha);

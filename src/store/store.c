@@ -38,8 +38,12 @@ struct osr_store {
 };
 
 const char *const osr_store_databases[] = {
-    "chat-history/history.sqlite", "memory/memory.sqlite",    "methods/methods.sqlite",
-    "tool-index/tool_index.sqlite", "billing/ledger.sqlite",  "scheduler.sqlite",
+    "chat-history/history.sqlite",
+    "memory/memory.sqlite",
+    "methods/methods.sqlite",
+    "tool-index/tool_index.sqlite",
+    "billing/ledger.sqlite",
+    "scheduler.sqlite",
     NULL,
 };
 
@@ -241,8 +245,7 @@ int osr_store_integrity_check(struct osr_store *s, struct osr_diag *diag)
     if (rc)
         return rc;
     if (strcmp(res, "ok") != 0)
-        return osr_diag_set(diag, OSR_ECORRUPT, "integrity check of '%s' failed: %s", s->path,
-                            res);
+        return osr_diag_set(diag, OSR_ECORRUPT, "integrity check of '%s' failed: %s", s->path, res);
     return OSR_OK;
 }
 
@@ -379,8 +382,7 @@ static int quarantine_stale_temp(const char *home, const char *path, struct osr_
 
 /* Opens path with the right key or none.  Touches nothing on OSR_EAUTH. */
 static int open_detected(sqlite3 **out, int *slot, const char *path,
-                         const struct osr_store_keys *keys, bool encrypt_new,
-                         struct osr_diag *diag)
+                         const struct osr_store_keys *keys, bool encrypt_new, struct osr_diag *diag)
 {
     *out = NULL;
     enum osr_store_kind kind;
@@ -522,8 +524,7 @@ int osr_store_schema_version(struct osr_store *s, int *out, struct osr_diag *dia
         *out = 0; /* never migrated */
         return OSR_OK;
     }
-    rc = query_text(s, "SELECT coalesce(max(version), 0) FROM schema_version", v, sizeof(v),
-                    diag);
+    rc = query_text(s, "SELECT coalesce(max(version), 0) FROM schema_version", v, sizeof(v), diag);
     if (rc)
         return rc;
     char *end;
@@ -626,8 +627,8 @@ static int verify_temp(const char *tmp, const uint8_t *to_key, int want_tables,
     if (!rc)
         rc = query_text(&s, "SELECT count(*) FROM sqlite_schema", n, sizeof(n), diag);
     if (!rc && strtol(n, NULL, 10) != want_tables)
-        rc = osr_diag_set(diag, OSR_ECORRUPT, "export '%s' has %s schema entries, want %d", tmp,
-                          n, want_tables);
+        rc = osr_diag_set(diag, OSR_ECORRUPT, "export '%s' has %s schema entries, want %d", tmp, n,
+                          want_tables);
     sqlite3_close_v2(s.db);
 out:
     osr_store_keys_wipe(&k);
@@ -788,8 +789,7 @@ out:
     return rc;
 }
 
-int osr_store_posture_read(const char *home, bool *encrypted, bool *present,
-                           struct osr_diag *diag)
+int osr_store_posture_read(const char *home, bool *encrypted, bool *present, struct osr_diag *diag)
 {
     *present = false;
     char *path = osr_path_join(home, ".storage-encryption.json");
@@ -811,8 +811,7 @@ int osr_store_posture_read(const char *home, bool *encrypted, bool *present,
         char why[OSR_DIAG_MAX];
         snprintf(why, sizeof(why), "%s", diag ? diag->msg : "invalid");
         rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': %s", path, why);
-    }
-    else
+    } else
         *present = true;
 out:
     if (obj)

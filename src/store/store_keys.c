@@ -34,8 +34,7 @@ int osr_store_key_derive(uint8_t out[OSR_STORE_KEY_BYTES], const char *passphras
     if (!passphrase || !*passphrase)
         return osr_diag_set(diag, OSR_EINVAL, "the storage passphrase is empty");
     if (PKCS5_PBKDF2_HMAC(passphrase, (int)strlen(passphrase), salt, (int)salt_len,
-                          OSR_STORE_PBKDF2_ITERATIONS, EVP_sha256(), OSR_STORE_KEY_BYTES,
-                          out) != 1)
+                          OSR_STORE_PBKDF2_ITERATIONS, EVP_sha256(), OSR_STORE_KEY_BYTES, out) != 1)
         return osr_diag_set(diag, OSR_EIO, "PBKDF2 failed");
     return OSR_OK;
 }

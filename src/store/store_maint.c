@@ -56,10 +56,9 @@ static int read_schedule(const char *path, struct schedule *s, struct osr_diag *
 static int write_schedule(const char *path, const struct schedule *s, struct osr_diag *diag)
 {
     char text[256];
-    int n = snprintf(text, sizeof(text),
-                     "{\"lastCheckpoint\":%lld,\"lastOptimize\":%lld,\"lastVacuum\":%lld}\n",
-                     (long long)s->last_checkpoint, (long long)s->last_optimize,
-                     (long long)s->last_vacuum);
+    int n = snprintf(
+        text, sizeof(text), "{\"lastCheckpoint\":%lld,\"lastOptimize\":%lld,\"lastVacuum\":%lld}\n",
+        (long long)s->last_checkpoint, (long long)s->last_optimize, (long long)s->last_vacuum);
     return osr_write_file_atomic(path, text, (size_t)n, 0644, diag);
 }
 

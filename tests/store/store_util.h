@@ -92,8 +92,7 @@ static inline void snapshot_into(struct osr_buf *out, const char *dir, const cha
                 unsigned char *data = slurp(full, &len);
                 unsigned char md[32];
                 unsigned int mdlen = 0;
-                EVP_Digest(data ? data : (unsigned char *)"", len, md, &mdlen, EVP_sha256(),
-                           NULL);
+                EVP_Digest(data ? data : (unsigned char *)"", len, md, &mdlen, EVP_sha256(), NULL);
                 osr_buf_appendf(out, "%s %zu ", r, len);
                 for (unsigned k = 0; k < mdlen; k++)
                     osr_buf_appendf(out, "%02x", md[k]);

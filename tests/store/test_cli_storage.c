@@ -45,7 +45,8 @@ static char *big_content(void)
 {
     struct osr_buf b;
     osr_buf_init(&b, 1 << 20);
-    osr_buf_appendf(&b, "[{\"type\":\"text\",\"text\":\"%s\"},{\"type\":\"input_file\",\"data\":\"%s",
+    osr_buf_appendf(&b,
+                    "[{\"type\":\"text\",\"text\":\"%s\"},{\"type\":\"input_file\",\"data\":\"%s",
                     marker, marker);
     for (int i = 0; i < 6000; i++)
         osr_buf_puts(&b, "Zmls");

@@ -60,8 +60,8 @@ static _Noreturn void child(const char *home, const char *path, int fd)
     struct osr_store_keys k;
     key_of(&k);
     struct osr_store *s = NULL;
-    struct osr_store_options o = {.home = home, .keys = &k, .encrypt_new = true,
-                                  .migrations = migs, .n_migrations = 1};
+    struct osr_store_options o = {
+        .home = home, .keys = &k, .encrypt_new = true, .migrations = migs, .n_migrations = 1};
     struct osr_diag d = {0};
     if (osr_store_open(&s, path, &o, &d) != OSR_OK) {
         fprintf(stderr, "child: %s\n", d.msg);
@@ -149,8 +149,8 @@ static void t_crash_loop(void)
             done = prev; /* killed before its first commit */
 
         struct osr_store *s = NULL;
-        struct osr_store_options o = {.home = home, .keys = &k, .encrypt_new = true,
-                                      .migrations = migs, .n_migrations = 1};
+        struct osr_store_options o = {
+            .home = home, .keys = &k, .encrypt_new = true, .migrations = migs, .n_migrations = 1};
         struct osr_diag d = {0};
         REQUIRE(osr_store_open(&s, path, &o, &d) == OSR_OK);
         int ic = osr_store_integrity_check(s, &d);
@@ -165,8 +165,8 @@ static void t_crash_loop(void)
             in_flight++;
         } else {
             bad++;
-            fprintf(stderr, "round %ld: %lld rows, child reported done=%lld intent=%lld\n",
-                    round, (long long)n, (long long)done, (long long)intent);
+            fprintf(stderr, "round %ld: %lld rows, child reported done=%lld intent=%lld\n", round,
+                    (long long)n, (long long)done, (long long)intent);
         }
         CHECK(n >= prev);
         prev = n;

@@ -28,18 +28,18 @@ static void t_sessions_and_messages(void)
     struct osr_diag d = {0};
     REQUIRE(osr_history_open(&h, home, &k, true, &d) == OSR_OK);
     char id[OSR_HISTORY_ID_MAX], id2[OSR_HISTORY_ID_MAX];
-    REQUIRE(osr_history_session_create(h, NULL, "First", "agent-1", "qwen3", OSR_HISTORY_HTTP,
-                                       id, &d) == OSR_OK);
+    REQUIRE(osr_history_session_create(h, NULL, "First", "agent-1", "qwen3", OSR_HISTORY_HTTP, id,
+                                       &d) == OSR_OK);
     CHECK_INT_EQ(strlen(id), 36);
     REQUIRE(osr_history_session_create(h, "fixed-id", NULL, NULL, NULL, OSR_HISTORY_WATCHER, id2,
                                        &d) == OSR_OK);
     CHECK_STR_EQ(id2, "fixed-id");
-    CHECK_INT_EQ(osr_history_session_create(h, "fixed-id", NULL, NULL, NULL, OSR_HISTORY_CHAT,
-                                            id2, &d),
-                 OSR_EEXIST);
-    CHECK_INT_EQ(osr_history_session_create(h, "bad id", NULL, NULL, NULL, OSR_HISTORY_CHAT, id2,
-                                            &d),
-                 OSR_EINVAL);
+    CHECK_INT_EQ(
+        osr_history_session_create(h, "fixed-id", NULL, NULL, NULL, OSR_HISTORY_CHAT, id2, &d),
+        OSR_EEXIST);
+    CHECK_INT_EQ(
+        osr_history_session_create(h, "bad id", NULL, NULL, NULL, OSR_HISTORY_CHAT, id2, &d),
+        OSR_EINVAL);
     int64_t seq = 0;
     CHECK(append(h, id, "user", "\"hello there\"", &seq) == OSR_OK);
     CHECK_INT_EQ(seq, 1);
@@ -118,8 +118,9 @@ static void t_search(void)
     osr_history_session_create(h, NULL, "a", NULL, NULL, OSR_HISTORY_CHAT, a, NULL);
     osr_history_session_create(h, NULL, "b", NULL, NULL, OSR_HISTORY_CHAT, b, NULL);
     append(h, a, "user", "\"How do I bake sourdough bread?\"", NULL);
-    append(h, a, "assistant", "[{\"type\":\"text\",\"text\":\"Feed the starter first.\"},"
-                              "{\"type\":\"image_url\",\"image_url\":{\"url\":\"starter\"}}]",
+    append(h, a, "assistant",
+           "[{\"type\":\"text\",\"text\":\"Feed the starter first.\"},"
+           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"starter\"}}]",
            NULL);
     append(h, b, "user", "\"Café au lait, s'il vous plaît\"", NULL);
     struct osr_history_hit *hits = NULL;
@@ -168,8 +169,8 @@ static void t_responses_chain(void)
     struct osr_history *h = NULL;
     REQUIRE(osr_history_open(&h, home, NULL, false, NULL) == OSR_OK);
     struct osr_diag d = {0};
-    struct osr_history_response r = {.id = "resp_1", .input = "[{\"role\":\"user\"}]",
-                                     .output = "[]", .model = "m"};
+    struct osr_history_response r = {
+        .id = "resp_1", .input = "[{\"role\":\"user\"}]", .output = "[]", .model = "m"};
     CHECK(osr_history_response_put(h, &r, &d) == OSR_OK);
     r.id = "resp_2";
     r.previous_id = "resp_1";
@@ -213,8 +214,9 @@ static char *big_part(const char *marker)
 {
     struct osr_buf b;
     osr_buf_init(&b, 1 << 20);
-    osr_buf_appendf(&b, "[{\"type\":\"text\",\"text\":\"see %s\"},{\"type\":\"image_url\","
-                        "\"image_url\":{\"url\":\"data:image/png;base64,%s",
+    osr_buf_appendf(&b,
+                    "[{\"type\":\"text\",\"text\":\"see %s\"},{\"type\":\"image_url\","
+                    "\"image_url\":{\"url\":\"data:image/png;base64,%s",
                     marker, marker);
     for (int i = 0; i < 5000; i++)
         osr_buf_puts(&b, "QUJD");
@@ -239,8 +241,8 @@ static void spill_and_scan(bool encrypted)
     REQUIRE(append(h, id, "user", content, NULL) == OSR_OK);
     for (int i = 0; i < 50; i++)
         append(h, id, "assistant", "\"XYZZY-PLAINTEXT-MARKER again and again\"", NULL);
-    struct osr_history_response r = {.id = "resp_x", .input = "[\"XYZZY-PLAINTEXT-MARKER\"]",
-                                     .output = "[]"};
+    struct osr_history_response r = {
+        .id = "resp_x", .input = "[\"XYZZY-PLAINTEXT-MARKER\"]", .output = "[]"};
     CHECK(osr_history_response_put(h, &r, &d) == OSR_OK);
 
     /* the row keeps a ref; the blob exists in the expected form */
@@ -273,7 +275,8 @@ static void spill_and_scan(bool encrypted)
     REQUIRE(n == 51);
     CHECK(strstr(msgs[0].content, "QUJDQUJD") != NULL);
     CHECK(strstr(msgs[0].content, "ref") == NULL);
-    struct json_object *want = json_tokener_parse(content), *got = json_tokener_parse(msgs[0].content);
+    struct json_object *want = json_tokener_parse(content),
+                       *got = json_tokener_parse(msgs[0].content);
     CHECK(want && got && json_object_equal(want, got));
     json_object_put(want);
     json_object_put(got);

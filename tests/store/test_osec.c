@@ -3,7 +3,7 @@
 #include "osr/osec.h"
 #include "store_util.h"
 
-static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static void t_layout_and_roundtrip(void)
@@ -180,5 +180,4 @@ static void t_blobs(void)
     free(home);
 }
 
-TEST_MAIN(t_layout_and_roundtrip, t_known_layout, t_tamper_and_truncate, t_files_and_twins,
-          t_blobs)
+TEST_MAIN(t_layout_and_roundtrip, t_known_layout, t_tamper_and_truncate, t_files_and_twins, t_blobs)

@@ -27,8 +27,8 @@ static void key_of(struct osr_store_keys *k, uint8_t fill)
 static int open_db(struct osr_store **s, const char *home, const char *path,
                    const struct osr_store_keys *k, bool enc, struct osr_diag *d)
 {
-    struct osr_store_options o = {.home = home, .keys = k, .encrypt_new = enc,
-                                  .migrations = migs, .n_migrations = 2};
+    struct osr_store_options o = {
+        .home = home, .keys = k, .encrypt_new = enc, .migrations = migs, .n_migrations = 2};
     return osr_store_open(s, path, &o, d);
 }
 
@@ -600,6 +600,6 @@ static void t_cleanup(void)
 }
 
 TEST_MAIN(t_create_encrypted_and_reopen, t_wrong_and_missing_key_touch_nothing,
-          t_plaintext_is_never_keyed, t_migrations_idempotent, t_key_sources,
-          t_convert_roundtrip, t_convert_fails_at_every_step, t_convert_crashes_at_every_step,
-          t_convert_sigkill, t_stale_temp_and_busy, t_quarantine, t_cleanup)
+          t_plaintext_is_never_keyed, t_migrations_idempotent, t_key_sources, t_convert_roundtrip,
+          t_convert_fails_at_every_step, t_convert_crashes_at_every_step, t_convert_sigkill,
+          t_stale_temp_and_busy, t_quarantine, t_cleanup)
