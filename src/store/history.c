@@ -291,12 +291,17 @@ int osr_history_session_list(struct osr_history *h, size_t limit, size_t offset,
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)offset);
-    struct osr_history_session *arr = osr_xcalloc(limit, sizeof(*arr));
-    size_t got = 0;
-    int src;
-    while (got < limit && (src = sqlite3_step(st)) == SQLITE_ROW)
+    size_t cap = limit < 64 ? limit : 64, got = 0;
+    struct osr_history_session *arr = osr_xcalloc(cap, sizeof(*arr));
+    int src = SQLITE_DONE;
+    while (got < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
+        if (got == cap) {
+            cap = cap * 2 < limit ? cap * 2 : limit;
+            arr = osr_xrealloc(arr, cap * sizeof(*arr));
+        }
         read_session(st, &arr[got++]);
-    if (got < limit && src != SQLITE_DONE)
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
         rc = osr_store_error(h->store, src, "cannot read", diag);
     sqlite3_finalize(st);
     if (rc) {
@@ -715,7 +720,7 @@ int osr_history_search(struct osr_history *h, const char *query, size_t limit,
     sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
     struct osr_history_hit *arr = osr_xcalloc(limit, sizeof(*arr));
     size_t got = 0;
-    int src;
+    int src = SQLITE_DONE;
     while (got < limit && (src = sqlite3_step(st)) == SQLITE_ROW) {
         col_copy(st, 0, arr[got].session_id, sizeof(arr[got].session_id));
         arr[got].seq = sqlite3_column_int64(st, 1);
@@ -724,7 +729,7 @@ int osr_history_search(struct osr_history *h, const char *query, size_t limit,
             arr[got].snippet = osr_xstrdup("");
         got++;
     }
-    if (got < limit && src != SQLITE_DONE)
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
         rc = osr_store_error(h->store, src, "cannot search", diag);
     sqlite3_finalize(st);
     osr_buf_release(&q);
