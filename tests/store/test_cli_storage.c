@@ -3,6 +3,7 @@
 #include "check.h"
 #include "osr/cli.h"
 #include "osr/cli_storage.h"
+#include "osr/discovery.h"
 #include "osr/history.h"
 #include "osr/osec.h"
 #include "osr/store.h"
@@ -206,6 +207,20 @@ static void t_cli_cycle(void)
     }
     free(names);
     CHECK_INT_EQ(plain, 0);
+
+    /* a running server (a discovery file naming a live pid: ours) blocks conversions */
+    struct osr_instance inst = {.port = 1337, .pid = (int)getpid()};
+    snprintf(inst.instance_id, sizeof(inst.instance_id), "test-instance");
+    snprintf(inst.health, sizeof(inst.health), "running");
+    snprintf(inst.address, sizeof(inst.address), "127.0.0.1");
+    REQUIRE(osr_discovery_write(home, &inst, NULL) == OSR_OK);
+    char *snap1 = snapshot(home);
+    CHECK_INT_EQ(run(home, "decrypt"), OSR_EXIT_FAILURE);
+    char *snap2 = snapshot(home);
+    CHECK_STR_EQ(snap2, snap1);
+    free(snap1);
+    free(snap2);
+    osr_discovery_remove(home, "test-instance");
 
     /* usage */
     char *a1[] = {"storage", NULL};
