@@ -9,6 +9,7 @@
 #include "osr/cli.h"
 #include "osr/cli_identity.h"
 #include "osr/cli_serve.h"
+#include "osr/cli_storage.h"
 
 struct command {
     const char *name;
@@ -25,6 +26,7 @@ static const struct command commands[] = {
     {"stop", osr_cmd_stop, "stop the running server"},
     {"identity", osr_cmd_identity, "show, create, back up or recover this install's identity"},
     {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
+    {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };
