@@ -72,6 +72,32 @@ bool osr_strmap_put(struct osr_strmap *m, const char *key, size_t len, uint32_t 
     }
 }
 
+bool osr_strmap_set(struct osr_strmap *m, const char *key, size_t len, uint32_t value)
+{
+    if (!m->slots || len > UINT32_MAX)
+        return false;
+    if (!key)
+        key = "";
+    uint32_t h = osr_strmap_hash(key, len);
+    for (size_t i = h & m->mask;; i = (i + 1) & m->mask) {
+        struct osr_strmap_slot *s = &m->slots[i];
+        if (!s->key) {
+            if (m->count + 1 > (m->mask + 1) / 2)
+                return false;
+            s->key = key;
+            s->len = (uint32_t)len;
+            s->hash = h;
+            s->value = value;
+            m->count++;
+            return true;
+        }
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) {
+            s->value = value;
+            return true;
+        }
+    }
+}
+
 bool osr_strmap_get(const struct osr_strmap *m, const char *key, size_t len, uint32_t *value)
 {
     if (!m->slots || len > UINT32_MAX)

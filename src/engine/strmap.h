@@ -40,6 +40,10 @@ uint32_t osr_strmap_hash(const void *p, size_t n);
 bool osr_strmap_put(struct osr_strmap *m, const char *key, size_t len, uint32_t value,
                     uint32_t *existing);
 
+/* Inserts key -> value, replacing the value when the key is present.  Returns false only when the
+ * map is full. */
+bool osr_strmap_set(struct osr_strmap *m, const char *key, size_t len, uint32_t value);
+
 /* Looks key up; returns true and stores its value in *value when present. */
 bool osr_strmap_get(const struct osr_strmap *m, const char *key, size_t len, uint32_t *value);
 
