@@ -111,7 +111,7 @@ static int32_t read_id(const struct osr_gguf *g, const char *key, int32_t dflt, 
     int64_t v;
     long k = osr_gguf_find_key(g, key);
     if (k < 0 || osr_gguf_kv_i64(g, (size_t)k, &v) != OSR_OK)
-        return dflt;
+        v = dflt;
     if (v < 0 || v >= (int64_t)n_vocab)
         return -1; /* ids outside the vocabulary mean "none" (converters write -1 or 2^32-1) */
     return (int32_t)v;
@@ -124,12 +124,11 @@ static void read_bool(const struct osr_gguf *g, const char *key, bool *v)
         *v = b;
 }
 
-static const struct osr_tokenizer *sort_ctx;
-
-static int cmp_special(const void *a, const void *b)
+static int cmp_special(const void *a, const void *b, void *ctx)
 {
+    const struct osr_tokenizer *t = ctx;
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    size_t lx = sort_ctx->text[x].n, ly = sort_ctx->text[y].n;
+    size_t lx = t->text[x].n, ly = t->text[y].n;
     if (lx != ly)
         return lx > ly ? -1 : 1;
     return x < y ? -1 : (x > y);
@@ -223,9 +222,7 @@ static int load_vocab(struct osr_tokenizer *t, const struct osr_gguf *g, struct 
             (ty == OSR_TOKEN_CONTROL || ty == OSR_TOKEN_USER_DEFINED || ty == OSR_TOKEN_UNKNOWN))
             t->specials[t->n_specials++] = (int32_t)i;
     }
-    sort_ctx = t; /* loading is single-threaded (see the header) */
-    qsort(t->specials, t->n_specials, sizeof(int32_t), cmp_special);
-    sort_ctx = NULL;
+    qsort_r(t->specials, t->n_specials, sizeof(int32_t), cmp_special, t);
     return OSR_OK;
 }
 
@@ -279,8 +276,6 @@ int osr_tokenizer_from_gguf(const struct osr_gguf *g, struct osr_tokenizer **out
                           (int)model.n, model.p);
         goto out;
     }
-    if (d_bos >= (int32_t)t->n_vocab)
-        d_bos = d_eos = -1;
     if (t->kind == OSR_TOK_BPE && (rc = osr_tok_bpe_init(t, diag)))
         goto out;
 

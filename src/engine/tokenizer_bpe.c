@@ -313,18 +313,18 @@ static int split_regex(const pcre2_code *re, const char *text, const struct span
     return OSR_OK;
 }
 
-struct sym {
+struct bpe_sym {
     int32_t prev, next;
     const char *text;
     size_t n;
 };
 
-static int try_merge(const struct osr_tokenizer *t, const struct sym *syms, int32_t left,
+static int try_merge(const struct osr_tokenizer *t, const struct bpe_sym *syms, int32_t left,
                      int32_t right, char *key, struct tok_heap *heap)
 {
     if (left < 0 || right < 0)
         return OSR_OK;
-    const struct sym *l = &syms[left], *r = &syms[right];
+    const struct bpe_sym *l = &syms[left], *r = &syms[right];
     memcpy(key, l->text, l->n);
     key[l->n] = '\0';
     memcpy(key + l->n + 1, r->text, r->n);
@@ -335,7 +335,7 @@ static int try_merge(const struct osr_tokenizer *t, const struct sym *syms, int3
 }
 
 /* Merges one byte-encoded word and appends its tokens. */
-static int encode_word(const struct osr_tokenizer *t, const char *w, size_t n, struct sym **syms,
+static int bpe_encode_word(const struct osr_tokenizer *t, const char *w, size_t n, struct bpe_sym **syms,
                        size_t *syms_cap, char **key, size_t *key_cap, struct tok_heap *heap,
                        struct tok_vec *out)
 {
@@ -352,13 +352,13 @@ static int encode_word(const struct osr_tokenizer *t, const char *w, size_t n, s
         *key = osr_xrealloc(*key, n + 1);
         *key_cap = n + 1;
     }
-    struct sym *s = *syms;
+    struct bpe_sym *s = *syms;
     int32_t count = 0;
     for (size_t off = 0; off < n;) {
         size_t l = osr_tok_utf8_len((unsigned char)w[off]);
         if (l > n - off)
             l = n - off;
-        s[count] = (struct sym){ count - 1, off + l == n ? -1 : count + 1, w + off, l };
+        s[count] = (struct bpe_sym){ count - 1, off + l == n ? -1 : count + 1, w + off, l };
         count++;
         off += l;
     }
@@ -369,7 +369,7 @@ static int encode_word(const struct osr_tokenizer *t, const char *w, size_t n, s
             return rc;
     struct tok_bigram b;
     while (osr_tok_heap_pop(heap, &b)) {
-        struct sym *l = &s[b.left], *r = &s[b.right];
+        struct bpe_sym *l = &s[b.left], *r = &s[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
             continue; /* stale candidate */
         l->n += r->n;
@@ -406,7 +406,7 @@ int osr_tok_bpe_encode(const struct osr_tokenizer *t, const char *text, size_t n
     const char *s = sanitize(text, n, &copy, &len);
     struct span_list a = { 0 }, b = { 0 };
     struct tok_heap heap = { 0 };
-    struct sym *syms = NULL;
+    struct bpe_sym *syms = NULL;
     char *key = NULL, *word = NULL;
     size_t syms_cap = 0, key_cap = 0, word_cap = 0;
     pcre2_match_data *md = NULL;
@@ -444,7 +444,7 @@ int osr_tok_bpe_encode(const struct osr_tokenizer *t, const char *text, size_t n
                 word[o++] = (char)(0x80 | (cp & 0x3F));
             }
         }
-        if ((rc = encode_word(t, word, o, &syms, &syms_cap, &key, &key_cap, &heap, out)))
+        if ((rc = bpe_encode_word(t, word, o, &syms, &syms_cap, &key, &key_cap, &heap, out)))
             goto out;
     }
 out:

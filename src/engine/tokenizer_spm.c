@@ -12,13 +12,13 @@
 #include "osr/alloc.h"
 #include "tokenizer_impl.h"
 
-struct sym {
+struct spm_sym {
     int32_t prev, next;
     const char *text;
     size_t n;
 };
 
-static int try_bigram(const struct osr_tokenizer *t, const struct sym *syms, int32_t left,
+static int try_bigram(const struct osr_tokenizer *t, const struct spm_sym *syms, int32_t left,
                       int32_t right, struct tok_heap *heap)
 {
     if (left < 0 || right < 0)
@@ -32,7 +32,7 @@ static int try_bigram(const struct osr_tokenizer *t, const struct sym *syms, int
     return osr_tok_heap_push(heap, (struct tok_bigram){ score, left, right, n });
 }
 
-static int emit_symbol(const struct osr_tokenizer *t, const struct sym *s, struct tok_vec *out)
+static int emit_symbol(const struct osr_tokenizer *t, const struct spm_sym *s, struct tok_vec *out)
 {
     int32_t id = osr_tok_lookup(t, s->text, s->n);
     if (id >= 0)
@@ -56,7 +56,7 @@ int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n
     /* escape: ' ' -> "▁" (3 bytes), so at most 3n + 3 bytes */
     size_t cap = 3 * n + 4;
     char *buf = malloc(cap);
-    struct sym *syms = NULL;
+    struct spm_sym *syms = NULL;
     struct tok_heap heap = { 0 };
     int rc = OSR_OK;
     if (!buf)
@@ -86,7 +86,7 @@ int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n
         size_t l = osr_tok_utf8_len((unsigned char)buf[off]);
         if (l > len - off)
             l = len - off;
-        syms[count] = (struct sym){ count - 1, off + l == len ? -1 : count + 1, buf + off, l };
+        syms[count] = (struct spm_sym){ count - 1, off + l == len ? -1 : count + 1, buf + off, l };
         count++;
         off += l;
     }
@@ -95,7 +95,7 @@ int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n
             goto out;
     struct tok_bigram b;
     while (osr_tok_heap_pop(&heap, &b)) {
-        struct sym *l = &syms[b.left], *r = &syms[b.right];
+        struct spm_sym *l = &syms[b.left], *r = &syms[b.right];
         /* stale: one side was merged away or grew since this candidate was queued */
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
             continue;

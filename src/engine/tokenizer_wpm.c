@@ -44,7 +44,7 @@ static bool is_cjk(utf8proc_int32_t c)
 }
 
 /* Tokenizes one normalized word (UTF-8, without the word-start mark). */
-static int encode_word(const struct osr_tokenizer *t, const char *w, size_t n, char *scratch,
+static int wpm_encode_word(const struct osr_tokenizer *t, const char *w, size_t n, char *scratch,
                        struct tok_vec *out)
 {
     memcpy(scratch, "\xe2\x96\x81", 3);
@@ -89,7 +89,7 @@ int osr_tok_wpm_encode(const struct osr_tokenizer *t, const char *text, size_t n
                 scratch_cap = wl + 3;                                                          \
                 scratch = osr_xrealloc(scratch, scratch_cap);                                  \
             }                                                                                  \
-            if ((rc = encode_word(t, word, wl, scratch, out)))                                 \
+            if ((rc = wpm_encode_word(t, word, wl, scratch, out)))                                 \
                 goto out;                                                                      \
             wl = 0;                                                                            \
         }                                                                                      \
