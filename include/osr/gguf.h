@@ -156,6 +156,13 @@ int osr_gguf_get_bool(const struct osr_gguf *g, const char *key, bool *out);
 /* The array stored at key; *out is valid until close. */
 int osr_gguf_get_arr(const struct osr_gguf *g, const char *key, struct osr_gguf_array *out);
 
+/* `general.architecture` ("llama", "qwen2", ...); an empty view when absent. */
+struct osr_str osr_gguf_arch(const struct osr_gguf *g);
+/* Getters for "<architecture>.<suffix>" keys ("llama.embedding_length" for suffix
+ * "embedding_length"); OSR_ENOTFOUND also when the file names no architecture. */
+int osr_gguf_get_arch_u32(const struct osr_gguf *g, const char *suffix, uint32_t *out);
+int osr_gguf_get_arch_f32(const struct osr_gguf *g, const char *suffix, float *out);
+
 /* The same getters by index (for iterating). */
 int osr_gguf_kv_str(const struct osr_gguf *g, size_t i, struct osr_str *out);
 int osr_gguf_kv_i64(const struct osr_gguf *g, size_t i, int64_t *out); /* any integer or bool */

@@ -120,6 +120,9 @@ struct gguf_header_disk {
 };
 static_assert(sizeof(struct gguf_header_disk) == 24, "GGUF header is 24 bytes");
 static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE float sizes");
+/* Values are read with memcpy straight into host integers: GGUF is little-endian, so is the
+ * host (x86-64). */
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "little-endian host required");
 
 const char *osr_gguf_type_name(enum osr_gguf_type t)
 {
@@ -884,6 +887,37 @@ int osr_gguf_get_arr(const struct osr_gguf *g, const char *key, struct osr_gguf_
     size_t i;
     int rc = key_index(g, key, &i);
     return rc ? rc : osr_gguf_kv_arr(g, i, out);
+}
+
+struct osr_str osr_gguf_arch(const struct osr_gguf *g)
+{
+    struct osr_str a;
+    if (osr_gguf_get_str(g, "general.architecture", &a) != OSR_OK)
+        return osr_str_make("", 0);
+    return a;
+}
+
+static int arch_key(const struct osr_gguf *g, const char *suffix, char *key, size_t cap)
+{
+    struct osr_str a = osr_gguf_arch(g);
+    if (a.n == 0)
+        return OSR_ENOTFOUND;
+    int n = snprintf(key, cap, "%.*s.%s", (int)a.n, a.p, suffix);
+    return n < 0 || (size_t)n >= cap ? OSR_ENOTFOUND : OSR_OK;
+}
+
+int osr_gguf_get_arch_u32(const struct osr_gguf *g, const char *suffix, uint32_t *out)
+{
+    char key[256];
+    int rc = arch_key(g, suffix, key, sizeof(key));
+    return rc ? rc : osr_gguf_get_u32(g, key, out);
+}
+
+int osr_gguf_get_arch_f32(const struct osr_gguf *g, const char *suffix, float *out)
+{
+    char key[256];
+    int rc = arch_key(g, suffix, key, sizeof(key));
+    return rc ? rc : osr_gguf_get_f32(g, key, out);
 }
 
 static const uint8_t *elem_ptr(const struct osr_gguf_array *a, uint64_t i)

@@ -226,6 +226,39 @@ static int load_vocab(struct osr_tokenizer *t, const struct osr_gguf *g, struct 
     return OSR_OK;
 }
 
+static bool has_sub(struct osr_str hay, const char *needle)
+{
+    return hay.n && memmem(hay.p, hay.n, needle, strlen(needle)) != NULL;
+}
+
+/* Hugging Face marks a few added tokens lstrip/rstrip (whitespace beside them belongs to the
+ * token).  GGUF does not record this, so, as llama.cpp does, it is set by model: all special
+ * tokens of Phi-3 except <unk>, <s> and <|endoftext|> eat the whitespace after them; Jina v2
+ * and nomic-bert-moe's <mask> eats the whitespace before it. */
+static void set_strip_attrs(struct osr_tokenizer *t, const struct osr_gguf *g)
+{
+    struct osr_str name = OSR_STR_LIT(""), arch = OSR_STR_LIT("");
+    char lower[256];
+    osr_gguf_get_str(g, "general.name", &name);
+    osr_gguf_get_str(g, "general.architecture", &arch);
+    size_t n = name.n < sizeof(lower) ? name.n : sizeof(lower);
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)((name.p[i] >= 'A' && name.p[i] <= 'Z') ? name.p[i] + 32 : name.p[i]);
+    struct osr_str lname = osr_str_make(lower, n);
+    bool jina = strcmp(t->pre, "jina-v2-de") == 0 || strcmp(t->pre, "jina-v2-es") == 0 ||
+                strcmp(t->pre, "jina-v2-code") == 0 || osr_str_eq_cstr(arch, "nomic-bert-moe") ||
+                osr_str_eq_cstr(arch, "jina-bert-v3");
+    bool phi3 = has_sub(lname, "phi-3") || has_sub(lname, "phi3");
+    for (size_t i = 0; i < t->n_specials; i++) {
+        struct osr_str s = t->text[t->specials[i]];
+        if (jina && osr_str_eq_cstr(s, "<mask>"))
+            t->special_strip[i] = TOK_LSTRIP;
+        else if (!jina && phi3 && !osr_str_eq_cstr(s, "<unk>") && !osr_str_eq_cstr(s, "<s>") &&
+                 !osr_str_eq_cstr(s, "<|endoftext|>"))
+            t->special_strip[i] = TOK_RSTRIP;
+    }
+}
+
 int osr_tokenizer_from_gguf(const struct osr_gguf *g, struct osr_tokenizer **out,
                             struct osr_diag *diag)
 {
@@ -247,6 +280,8 @@ int osr_tokenizer_from_gguf(const struct osr_gguf *g, struct osr_tokenizer **out
 
     if ((rc = load_vocab(t, g, diag)))
         goto out;
+    t->special_strip = osr_xcalloc(t->n_specials ? t->n_specials : 1, 1);
+    set_strip_attrs(t, g);
 
     /* defaults per model, then what the file says */
     int32_t d_bos = -1, d_eos = -1, d_unk = -1, d_sep = -1, d_pad = -1, d_cls = -1, d_mask = -1;
@@ -344,6 +379,7 @@ void osr_tokenizer_free(struct osr_tokenizer *t)
     free(t->scores);
     free(t->types);
     free(t->specials);
+    free(t->special_strip);
     free(t->eog);
     free(t);
 }
@@ -444,18 +480,31 @@ static void frag_push(struct frag_list *l, struct frag f)
     l->a[l->n++] = f;
 }
 
+static bool is_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 /* Cuts the text fragments of *l at every occurrence of each special token, longest tokens
  * first, leftmost occurrence first. */
 static void partition(const struct osr_tokenizer *t, const char *text, bool parse_special,
                       struct frag_list *l)
 {
     struct frag_list next = { 0 };
+    /* vocabularies can have thousands of special tokens: skip those whose first byte does not
+     * occur in the text without searching for them */
+    bool present[256] = { false };
+    for (size_t i = 0; i < l->n; i++)
+        for (size_t k = 0; k < l->a[i].len; k++)
+            present[(unsigned char)text[l->a[i].off + k]] = true;
     for (size_t s = 0; s < t->n_specials; s++) {
         int32_t id = t->specials[s];
         uint8_t ty = t->types[id];
         if (!parse_special && (ty == OSR_TOKEN_CONTROL || ty == OSR_TOKEN_UNKNOWN))
             continue;
         const struct osr_str *tok = &t->text[id];
+        if (!present[(unsigned char)tok->p[0]])
+            continue;
         bool any = false;
         for (size_t i = 0; i < l->n && !any; i++)
             any = l->a[i].id < 0 && l->a[i].len >= tok->n &&
@@ -477,11 +526,17 @@ static void partition(const struct osr_tokenizer *t, const char *text, bool pars
                     frag_push(&next, (struct frag){ -1, pos, end - pos });
                     break;
                 }
-                size_t h = (size_t)(hit - text);
-                if (h > pos)
-                    frag_push(&next, (struct frag){ -1, pos, h - pos });
+                size_t h = (size_t)(hit - text), left_end = h;
+                if (t->special_strip[s] & TOK_LSTRIP)
+                    while (left_end > pos && is_space(text[left_end - 1]))
+                        left_end--;
+                if (left_end > pos)
+                    frag_push(&next, (struct frag){ -1, pos, left_end - pos });
                 frag_push(&next, (struct frag){ id, h, tok->n });
                 pos = h + tok->n;
+                if (t->special_strip[s] & TOK_RSTRIP)
+                    while (pos < end && is_space(text[pos]))
+                        pos++;
             }
         }
         struct frag_list tmp = *l;
@@ -570,7 +625,8 @@ int osr_tokenizer_encode(const struct osr_tokenizer *t, const char *text, size_t
     int rc = osr_tokenizer_encode_alloc(t, text, len, add_special, parse_special, &ids, &n);
     if (rc)
         return rc;
-    memcpy(out, ids, (n < cap ? n : cap) * sizeof(int32_t));
+    if (n && cap)
+        memcpy(out, ids, (n < cap ? n : cap) * sizeof(int32_t));
     free(ids);
     *n_out = n;
     return n > cap ? OSR_ETOOBIG : OSR_OK;

@@ -15,6 +15,8 @@
 #include "strmap.h"
 
 #define TOK_MAX_REGEX 8
+#define TOK_LSTRIP 1
+#define TOK_RSTRIP 2
 
 struct osr_tokenizer {
     const struct osr_gguf *g; /* borrowed */
@@ -33,6 +35,8 @@ struct osr_tokenizer {
     /* ids of control, user-defined and unknown tokens, longest text first */
     int32_t *specials;
     size_t n_specials;
+    /* per entry of specials: TOK_LSTRIP / TOK_RSTRIP (whitespace next to the token is eaten) */
+    uint8_t *special_strip;
     /* end-of-generation ids */
     int32_t *eog;
     size_t n_eog;

@@ -516,6 +516,10 @@ static void test_model_files(void)
     CHECK(osr_gguf_get_u32(g, "llama.context_length", &u) == OSR_OK && u == 4096);
     CHECK(osr_gguf_get_f32(g, "llama.attention.layer_norm_rms_epsilon", &eps) == OSR_OK &&
           eps > 0.9e-5f && eps < 1.1e-5f);
+    CHECK(osr_str_eq_cstr(osr_gguf_arch(g), "llama"));
+    CHECK(osr_gguf_get_arch_u32(g, "block_count", &u) == OSR_OK && u == 1);
+    CHECK(osr_gguf_get_arch_u32(g, "no_such_key", &u) == OSR_ENOTFOUND);
+    CHECK(osr_gguf_get_arch_f32(g, "attention.layer_norm_rms_epsilon", &eps) == OSR_OK);
     CHECK_INT_EQ(osr_gguf_n_tensors(g), 12);
     const struct osr_gguf_tensor *t = osr_gguf_find_tensor(g, "token_embd.weight");
     REQUIRE(t != NULL);

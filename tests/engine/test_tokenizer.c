@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "check.h"
@@ -281,6 +282,22 @@ static void test_baichuan_and_phi3(void)
         /* <|endoftext|> (32000) is a control token in Phi-3 */
         CHECK(contains(l.t, "hi<|endoftext|>", true, 32000));
         CHECK(!contains(l.t, "hi<|endoftext|>", false, 32000));
+        /* </s> is user-defined here: recognised even without parse_special */
+        CHECK(contains(l.t, "a</s>b", false, 2));
+        /* Phi-3's chat tokens eat the whitespace after them (rstrip), <|endoftext|> does not */
+        int32_t *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        const char *x = "<|user|>\n Hi<|end|>\n<|assistant|>", *y = "<|user|>Hi<|end|><|assistant|>";
+        CHECK(osr_tokenizer_encode_alloc(l.t, x, strlen(x), false, true, &a, &na) == OSR_OK);
+        CHECK(osr_tokenizer_encode_alloc(l.t, y, strlen(y), false, true, &b, &nb) == OSR_OK);
+        CHECK(na == nb && na == 4 && memcmp(a, b, na * 4) == 0);
+        CHECK(na == 4 && a[0] == 32010 && a[2] == 32007 && a[3] == 32001);
+        free(a);
+        free(b);
+        x = "<|endoftext|> Hi";
+        CHECK(osr_tokenizer_encode_alloc(l.t, x, strlen(x), false, true, &a, &na) == OSR_OK);
+        CHECK(na == 3 && a[0] == 32000); /* "<|endoftext|>", " ", "Hi"... the space stays */
+        free(a);
         unload(&l);
     }
 }
@@ -364,5 +381,54 @@ static void test_speed(void)
     osr_buf_release(&text);
 }
 
-TEST_MAIN(test_llama_spm, test_streaming_decoder, test_llama3_bpe, test_other_bpe_round_trips,
+struct thread_job {
+    const struct osr_tokenizer *t;
+    const int32_t *want;
+    size_t n_want;
+    int mismatches;
+};
+
+static void *encode_many(void *arg)
+{
+    struct thread_job *j = arg;
+    for (int it = 0; it < 50; it++) {
+        for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+            int32_t *ids = NULL;
+            size_t n = 0;
+            if (osr_tokenizer_encode_alloc(j->t, samples[i], strlen(samples[i]), true, true, &ids,
+                                           &n) != OSR_OK)
+                j->mismatches++;
+            if (i == 3 && (n != j->n_want || memcmp(ids, j->want, n * 4) != 0))
+                j->mismatches++;
+            free(ids);
+        }
+    }
+    return NULL;
+}
+
+/* One tokenizer, four threads encoding at once, results identical to a single thread's. */
+static void test_threads(void)
+{
+    struct loaded l;
+    if (!load("ggml-vocab-llama-bpe.gguf", &l))
+        return;
+    int32_t *want = NULL;
+    size_t n_want = 0;
+    REQUIRE(osr_tokenizer_encode_alloc(l.t, samples[3], strlen(samples[3]), true, true, &want,
+                                       &n_want) == OSR_OK);
+    struct thread_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct thread_job){ l.t, want, n_want, 0 };
+        CHECK(pthread_create(&th[i], NULL, encode_many, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT_EQ(jobs[i].mismatches, 0);
+    }
+    free(want);
+    unload(&l);
+}
+
+TEST_MAIN(test_threads, test_llama_spm, test_streaming_decoder, test_llama3_bpe, test_other_bpe_round_trips,
           test_baichuan_and_phi3, test_bert, test_missing_vocab, test_speed)
