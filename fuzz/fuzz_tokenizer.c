@@ -52,6 +52,7 @@ struct vocab {
     const char *pre;
     const char *const *extra; /* NULL-terminated token texts beyond the alphabet */
     const char *const *merges;
+    const char *name; /* general.name, or NULL */
 };
 
 static void utf8_cp(char *out, size_t *n, uint32_t cp)
@@ -106,7 +107,11 @@ static void build(struct osr_buf *b, const struct vocab *v)
     osr_buf_append(b, "GGUF", 4);
     w_u32(b, 3);
     w_u64(b, 0);
-    w_u64(b, n_merges ? 6 : 5);
+    w_u64(b, (n_merges ? 6 : 5) + (v->name ? 1 : 0));
+    if (v->name) {
+        w_key(b, "general.name", OSR_GGUF_TYPE_STRING);
+        w_str(b, v->name, strlen(v->name));
+    }
     w_key(b, "tokenizer.ggml.model", OSR_GGUF_TYPE_STRING);
     w_str(b, v->model, strlen(v->model));
     w_key(b, "tokenizer.ggml.pre", OSR_GGUF_TYPE_STRING);
@@ -146,15 +151,20 @@ static const char *const bpe_extra[] = {
 static const char *const bpe_merges[] = { "a b", "\xc4\xa0 a", "\xc4\xa0" "a b", "1 2", NULL };
 static const char *const wpm_extra[] = {
     "!<|pad|>", "[UNK]", "!<|cls|>", "!<|sep|>", "\xe2\x96\x81" "a", "a", "b", ",",
-    "\xe2\x96\x81" "hello", "llo", "\xe2\x96\x81" "he", NULL,
+    "\xe2\x96\x81" "hello", "llo", "\xe2\x96\x81" "he", "?<mask>", NULL,
 };
 
 static const struct vocab vocabs[] = {
-    { "llama", "default", spm_extra, NULL },    { "bert", "bert-bge", wpm_extra, NULL },
-    { "gpt2", "default", bpe_extra, bpe_merges }, { "gpt2", "llama-bpe", bpe_extra, bpe_merges },
-    { "gpt2", "qwen2", bpe_extra, bpe_merges },  { "gpt2", "deepseek-llm", bpe_extra, bpe_merges },
-    { "gpt2", "deepseek-coder", bpe_extra, bpe_merges },
-    { "gpt2", "falcon", bpe_extra, bpe_merges },
+    { "llama", "default", spm_extra, NULL, NULL },
+    { "bert", "bert-bge", wpm_extra, NULL, NULL },
+    { "llama", "default", spm_extra, NULL, "Phi3" },
+    { "bert", "jina-v2-code", wpm_extra, NULL, NULL },
+    { "gpt2", "default", bpe_extra, bpe_merges, NULL },
+    { "gpt2", "llama-bpe", bpe_extra, bpe_merges, NULL },
+    { "gpt2", "qwen2", bpe_extra, bpe_merges, NULL },
+    { "gpt2", "deepseek-llm", bpe_extra, bpe_merges, NULL },
+    { "gpt2", "deepseek-coder", bpe_extra, bpe_merges, NULL },
+    { "gpt2", "falcon", bpe_extra, bpe_merges, NULL },
 };
 #define N_VOCABS (sizeof(vocabs) / sizeof(vocabs[0]))
 
