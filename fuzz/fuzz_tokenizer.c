@@ -142,29 +142,66 @@ static void build(struct osr_buf *b, const struct vocab *v)
 }
 
 static const char *const spm_extra[] = {
-    "<unk>", "!<s>", "!</s>", "\xe2\x96\x81", "a", "b", "ab", "\xe2\x96\x81" "a",
-    "\xe2\x96\x81" "ab", "?<|user|>", "\xe4\xbd\xa0", NULL,
+    "<unk>",
+    "!<s>",
+    "!</s>",
+    "\xe2\x96\x81",
+    "a",
+    "b",
+    "ab",
+    "\xe2\x96\x81"
+    "a",
+    "\xe2\x96\x81"
+    "ab",
+    "?<|user|>",
+    "\xe4\xbd\xa0",
+    NULL,
 };
 static const char *const bpe_extra[] = {
-    "ab", "\xc4\xa0" "a", "\xc4\xa0" "ab", "!<|endoftext|>", "?<tag>", "12", NULL,
+    "ab",
+    "\xc4\xa0"
+    "a",
+    "\xc4\xa0"
+    "ab",
+    "!<|endoftext|>",
+    "?<tag>",
+    "12",
+    NULL,
 };
-static const char *const bpe_merges[] = { "a b", "\xc4\xa0 a", "\xc4\xa0" "a b", "1 2", NULL };
+static const char *const bpe_merges[] = {"a b", "\xc4\xa0 a",
+                                         "\xc4\xa0"
+                                         "a b",
+                                         "1 2", NULL};
 static const char *const wpm_extra[] = {
-    "!<|pad|>", "[UNK]", "!<|cls|>", "!<|sep|>", "\xe2\x96\x81" "a", "a", "b", ",",
-    "\xe2\x96\x81" "hello", "llo", "\xe2\x96\x81" "he", "?<mask>", NULL,
+    "!<|pad|>",
+    "[UNK]",
+    "!<|cls|>",
+    "!<|sep|>",
+    "\xe2\x96\x81"
+    "a",
+    "a",
+    "b",
+    ",",
+    "\xe2\x96\x81"
+    "hello",
+    "llo",
+    "\xe2\x96\x81"
+    "he",
+    "?<mask>",
+    NULL,
 };
 
 static const struct vocab vocabs[] = {
-    { "llama", "default", spm_extra, NULL, NULL },
-    { "bert", "bert-bge", wpm_extra, NULL, NULL },
-    { "llama", "default", spm_extra, NULL, "Phi3" },
-    { "bert", "jina-v2-code", wpm_extra, NULL, NULL },
-    { "gpt2", "default", bpe_extra, bpe_merges, NULL },
-    { "gpt2", "llama-bpe", bpe_extra, bpe_merges, NULL },
-    { "gpt2", "qwen2", bpe_extra, bpe_merges, NULL },
-    { "gpt2", "deepseek-llm", bpe_extra, bpe_merges, NULL },
-    { "gpt2", "deepseek-coder", bpe_extra, bpe_merges, NULL },
-    { "gpt2", "falcon", bpe_extra, bpe_merges, NULL },
+    {"llama", "default", spm_extra, NULL, NULL},
+    {"bert", "bert-bge", wpm_extra, NULL, NULL},
+    {"llama", "default", spm_extra, NULL, "Phi3"},
+    {"bert", "jina-v2-code", wpm_extra, NULL, NULL},
+    {"gpt2", "default", bpe_extra, bpe_merges, NULL},
+    {"gpt2", "llama-bpe", bpe_extra, bpe_merges, NULL},
+    {"gpt2", "qwen2", bpe_extra, bpe_merges, NULL},
+    {"gpt2", "deepseek-llm", bpe_extra, bpe_merges, NULL},
+    {"gpt2", "deepseek-coder", bpe_extra, bpe_merges, NULL},
+    {"gpt2", "falcon", bpe_extra, bpe_merges, NULL},
 };
 #define N_VOCABS (sizeof(vocabs) / sizeof(vocabs[0]))
 
@@ -175,7 +212,7 @@ static struct osr_tokenizer *toks[N_VOCABS];
 static void setup(void)
 {
     for (size_t i = 0; i < N_VOCABS; i++) {
-        struct osr_diag d = { 0 };
+        struct osr_diag d = {0};
         build(&files[i], &vocabs[i]);
         if (osr_gguf_open_memory(files[i].data, files[i].len, &ggufs[i], &d) != OSR_OK ||
             osr_tokenizer_from_gguf(ggufs[i], &toks[i], &d) != OSR_OK) {
@@ -209,8 +246,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool add_special = data[0] & 0x40, parse_special = data[0] & 0x80;
     int32_t *ids = NULL;
     size_t n = 0;
-    if (osr_tokenizer_encode_alloc(t, (const char *)data + 1, size - 1, add_special,
-                                   parse_special, &ids, &n) != OSR_OK)
+    if (osr_tokenizer_encode_alloc(t, (const char *)data + 1, size - 1, add_special, parse_special,
+                                   &ids, &n) != OSR_OK)
         abort(); /* inputs are small: encoding must not fail */
     struct osr_buf out;
     osr_buf_init(&out, 1 << 20);

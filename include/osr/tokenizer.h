@@ -90,8 +90,7 @@ int osr_tokenizer_encode(const struct osr_tokenizer *t, const char *text, size_t
 
 /* As osr_tokenizer_encode but returns a heap array the caller frees with free(). */
 int osr_tokenizer_encode_alloc(const struct osr_tokenizer *t, const char *text, size_t len,
-                               bool add_special, bool parse_special, int32_t **out,
-                               size_t *n_out);
+                               bool add_special, bool parse_special, int32_t **out, size_t *n_out);
 
 /* Appends the bytes token id stands for to out: "▁" becomes a space, byte tokens their byte,
  * byte-level BPE text its bytes.  Control tokens give nothing unless special is set (then their
@@ -116,7 +115,7 @@ int osr_detok_push(struct osr_detok *d, int32_t id, struct osr_buf *out);
 int osr_detok_finish(struct osr_detok *d, struct osr_buf *out);
 
 /* Decodes a whole id sequence into out (a convenience over osr_detok). */
-int osr_tokenizer_decode(const struct osr_tokenizer *t, const int32_t *ids, size_t n,
-                         bool special, struct osr_buf *out);
+int osr_tokenizer_decode(const struct osr_tokenizer *t, const int32_t *ids, size_t n, bool special,
+                         struct osr_buf *out);
 
 #endif

@@ -90,7 +90,7 @@ int osr_cmd_tokenize(int argc, char **argv)
     int ret = OSR_EXIT_FAILURE;
     struct osr_gguf *g = NULL;
     struct osr_tokenizer *tok = NULL;
-    struct osr_diag diag = { 0 };
+    struct osr_diag diag = {0};
     struct osr_buf in, out;
     int32_t *ids = NULL;
     size_t n = 0;
@@ -109,8 +109,8 @@ int osr_cmd_tokenize(int argc, char **argv)
                 rc == OSR_ETOOBIG ? "input too large" : strerror(errno));
         goto out;
     }
-    rc = osr_tokenizer_encode_alloc(tok, osr_buf_str(&in), in.len, add_special, parse_special,
-                                    &ids, &n);
+    rc = osr_tokenizer_encode_alloc(tok, osr_buf_str(&in), in.len, add_special, parse_special, &ids,
+                                    &n);
     if (rc) {
         fprintf(stderr, "osaurus tokenize: %s\n", osr_strerror(rc));
         goto out;

@@ -77,38 +77,38 @@ struct ggml_layout {
 
 /* Block layouts of the ggml types (QK_K = 256 for the k-quants and i-quants). */
 static const struct ggml_layout ggml_layouts[OSR_GGML_TYPE_COUNT_] = {
-    [OSR_GGML_TYPE_F32] = { "F32", 1, 4 },
-    [OSR_GGML_TYPE_F16] = { "F16", 1, 2 },
-    [OSR_GGML_TYPE_Q4_0] = { "Q4_0", 32, 2 + 16 },
-    [OSR_GGML_TYPE_Q4_1] = { "Q4_1", 32, 2 + 2 + 16 },
-    [OSR_GGML_TYPE_Q5_0] = { "Q5_0", 32, 2 + 4 + 16 },
-    [OSR_GGML_TYPE_Q5_1] = { "Q5_1", 32, 2 + 2 + 4 + 16 },
-    [OSR_GGML_TYPE_Q8_0] = { "Q8_0", 32, 2 + 32 },
-    [OSR_GGML_TYPE_Q8_1] = { "Q8_1", 32, 2 + 2 + 32 },
-    [OSR_GGML_TYPE_Q2_K] = { "Q2_K", 256, 16 + 64 + 2 + 2 },
-    [OSR_GGML_TYPE_Q3_K] = { "Q3_K", 256, 32 + 64 + 12 + 2 },
-    [OSR_GGML_TYPE_Q4_K] = { "Q4_K", 256, 2 + 2 + 12 + 128 },
-    [OSR_GGML_TYPE_Q5_K] = { "Q5_K", 256, 2 + 2 + 12 + 32 + 128 },
-    [OSR_GGML_TYPE_Q6_K] = { "Q6_K", 256, 128 + 64 + 16 + 2 },
-    [OSR_GGML_TYPE_Q8_K] = { "Q8_K", 256, 4 + 256 + 32 },
-    [OSR_GGML_TYPE_IQ2_XXS] = { "IQ2_XXS", 256, 2 + 64 },
-    [OSR_GGML_TYPE_IQ2_XS] = { "IQ2_XS", 256, 2 + 64 + 8 },
-    [OSR_GGML_TYPE_IQ3_XXS] = { "IQ3_XXS", 256, 2 + 96 },
-    [OSR_GGML_TYPE_IQ1_S] = { "IQ1_S", 256, 2 + 32 + 16 },
-    [OSR_GGML_TYPE_IQ4_NL] = { "IQ4_NL", 32, 2 + 16 },
-    [OSR_GGML_TYPE_IQ3_S] = { "IQ3_S", 256, 2 + 64 + 8 + 32 + 4 },
-    [OSR_GGML_TYPE_IQ2_S] = { "IQ2_S", 256, 2 + 64 + 8 + 8 },
-    [OSR_GGML_TYPE_IQ4_XS] = { "IQ4_XS", 256, 2 + 2 + 4 + 128 },
-    [OSR_GGML_TYPE_I8] = { "I8", 1, 1 },
-    [OSR_GGML_TYPE_I16] = { "I16", 1, 2 },
-    [OSR_GGML_TYPE_I32] = { "I32", 1, 4 },
-    [OSR_GGML_TYPE_I64] = { "I64", 1, 8 },
-    [OSR_GGML_TYPE_F64] = { "F64", 1, 8 },
-    [OSR_GGML_TYPE_IQ1_M] = { "IQ1_M", 256, 32 + 16 + 8 },
-    [OSR_GGML_TYPE_BF16] = { "BF16", 1, 2 },
-    [OSR_GGML_TYPE_TQ1_0] = { "TQ1_0", 256, 48 + 4 + 2 },
-    [OSR_GGML_TYPE_TQ2_0] = { "TQ2_0", 256, 64 + 2 },
-    [OSR_GGML_TYPE_MXFP4] = { "MXFP4", 32, 1 + 16 },
+    [OSR_GGML_TYPE_F32] = {"F32", 1, 4},
+    [OSR_GGML_TYPE_F16] = {"F16", 1, 2},
+    [OSR_GGML_TYPE_Q4_0] = {"Q4_0", 32, 2 + 16},
+    [OSR_GGML_TYPE_Q4_1] = {"Q4_1", 32, 2 + 2 + 16},
+    [OSR_GGML_TYPE_Q5_0] = {"Q5_0", 32, 2 + 4 + 16},
+    [OSR_GGML_TYPE_Q5_1] = {"Q5_1", 32, 2 + 2 + 4 + 16},
+    [OSR_GGML_TYPE_Q8_0] = {"Q8_0", 32, 2 + 32},
+    [OSR_GGML_TYPE_Q8_1] = {"Q8_1", 32, 2 + 2 + 32},
+    [OSR_GGML_TYPE_Q2_K] = {"Q2_K", 256, 16 + 64 + 2 + 2},
+    [OSR_GGML_TYPE_Q3_K] = {"Q3_K", 256, 32 + 64 + 12 + 2},
+    [OSR_GGML_TYPE_Q4_K] = {"Q4_K", 256, 2 + 2 + 12 + 128},
+    [OSR_GGML_TYPE_Q5_K] = {"Q5_K", 256, 2 + 2 + 12 + 32 + 128},
+    [OSR_GGML_TYPE_Q6_K] = {"Q6_K", 256, 128 + 64 + 16 + 2},
+    [OSR_GGML_TYPE_Q8_K] = {"Q8_K", 256, 4 + 256 + 32},
+    [OSR_GGML_TYPE_IQ2_XXS] = {"IQ2_XXS", 256, 2 + 64},
+    [OSR_GGML_TYPE_IQ2_XS] = {"IQ2_XS", 256, 2 + 64 + 8},
+    [OSR_GGML_TYPE_IQ3_XXS] = {"IQ3_XXS", 256, 2 + 96},
+    [OSR_GGML_TYPE_IQ1_S] = {"IQ1_S", 256, 2 + 32 + 16},
+    [OSR_GGML_TYPE_IQ4_NL] = {"IQ4_NL", 32, 2 + 16},
+    [OSR_GGML_TYPE_IQ3_S] = {"IQ3_S", 256, 2 + 64 + 8 + 32 + 4},
+    [OSR_GGML_TYPE_IQ2_S] = {"IQ2_S", 256, 2 + 64 + 8 + 8},
+    [OSR_GGML_TYPE_IQ4_XS] = {"IQ4_XS", 256, 2 + 2 + 4 + 128},
+    [OSR_GGML_TYPE_I8] = {"I8", 1, 1},
+    [OSR_GGML_TYPE_I16] = {"I16", 1, 2},
+    [OSR_GGML_TYPE_I32] = {"I32", 1, 4},
+    [OSR_GGML_TYPE_I64] = {"I64", 1, 8},
+    [OSR_GGML_TYPE_F64] = {"F64", 1, 8},
+    [OSR_GGML_TYPE_IQ1_M] = {"IQ1_M", 256, 32 + 16 + 8},
+    [OSR_GGML_TYPE_BF16] = {"BF16", 1, 2},
+    [OSR_GGML_TYPE_TQ1_0] = {"TQ1_0", 256, 48 + 4 + 2},
+    [OSR_GGML_TYPE_TQ2_0] = {"TQ2_0", 256, 64 + 2},
+    [OSR_GGML_TYPE_MXFP4] = {"MXFP4", 32, 1 + 16},
 };
 
 /* The fixed part of the file header, as laid out on disk. */
@@ -155,10 +155,9 @@ static uint64_t remaining(const struct cursor *c)
 static int need(struct cursor *c, uint64_t n, const char *what)
 {
     if (n > remaining(c))
-        return osr_diag_set(c->diag, OSR_ECORRUPT,
-                            "%s at offset %llu needs %llu bytes but the file ends at %llu", what,
-                            (unsigned long long)c->pos, (unsigned long long)n,
-                            (unsigned long long)c->size);
+        return osr_diag_set(
+            c->diag, OSR_ECORRUPT, "%s at offset %llu needs %llu bytes but the file ends at %llu",
+            what, (unsigned long long)c->pos, (unsigned long long)n, (unsigned long long)c->size);
     return OSR_OK;
 }
 
@@ -241,8 +240,8 @@ static int read_array(struct osr_gguf *g, struct cursor *c, struct osr_gguf_arra
     uint64_t n;
     int rc;
     if (depth > ARRAY_MAX_DEPTH)
-        return osr_diag_set(c->diag, OSR_ECORRUPT, "key '%s': arrays nested deeper than %d",
-                            key, ARRAY_MAX_DEPTH);
+        return osr_diag_set(c->diag, OSR_ECORRUPT, "key '%s': arrays nested deeper than %d", key,
+                            ARRAY_MAX_DEPTH);
     if ((rc = rd_u32(c, &et, "array element type")) || (rc = check_type(c, et, key)) ||
         (rc = rd_u64(c, &n, "array length")))
         return rc;
@@ -346,8 +345,7 @@ static bool is_int_type(enum osr_gguf_type t)
 
 /* Reads an integer of type t at p into either a signed or an unsigned 64-bit value;
  * *is_neg says whether it is negative (then only *s is meaningful). */
-static void load_int(enum osr_gguf_type t, const uint8_t *p, int64_t *s, uint64_t *u,
-                     bool *is_neg)
+static void load_int(enum osr_gguf_type t, const uint8_t *p, int64_t *s, uint64_t *u, bool *is_neg)
 {
     *is_neg = false;
     switch (t) {
@@ -551,7 +549,7 @@ static int check_tensor_data(struct osr_gguf *g, struct osr_diag *diag)
 
 static int parse(struct osr_gguf *g, struct osr_diag *diag)
 {
-    struct cursor c = { g->base, g->size, 0, diag };
+    struct cursor c = {g->base, g->size, 0, diag};
     struct gguf_header_disk h;
     int rc;
     if (g->size < sizeof(h))
@@ -606,8 +604,7 @@ static int parse(struct osr_gguf *g, struct osr_diag *diag)
     long ai = osr_gguf_find_key(g, "general.alignment");
     if (ai >= 0) {
         uint64_t a;
-        if (osr_gguf_kv_u64(g, (size_t)ai, &a) || a == 0 || (a & (a - 1)) != 0 ||
-            a > ALIGNMENT_MAX)
+        if (osr_gguf_kv_u64(g, (size_t)ai, &a) || a == 0 || (a & (a - 1)) != 0 || a > ALIGNMENT_MAX)
             return osr_diag_set(diag, OSR_ECORRUPT,
                                 "'general.alignment' must be a power of two integer up to %u",
                                 ALIGNMENT_MAX);

@@ -147,8 +147,8 @@ static void add_eog(struct osr_tokenizer *t, int32_t id)
 
 /* End-of-turn markers that converters do not always record as eot_token_id. */
 static const char *const eot_texts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-    "<|end_of_text|>", "<｜end▁of▁sentence｜>",
+    "<|eot_id|>",    "<|im_end|>", "<|end|>",         "<end_of_turn>",
+    "<|endoftext|>", "<EOT>",      "<|end_of_text|>", "<｜end▁of▁sentence｜>",
 };
 
 static int load_vocab(struct osr_tokenizer *t, const struct osr_gguf *g, struct osr_diag *diag)
@@ -192,8 +192,9 @@ static int load_vocab(struct osr_tokenizer *t, const struct osr_gguf *g, struct 
         for (uint32_t i = 0; i < t->n_vocab; i++) {
             double d;
             if (osr_gguf_arr_f64(&arr, i, &d) != OSR_OK)
-                return osr_diag_set(diag, OSR_ECORRUPT, "'tokenizer.ggml.scores' is not a float "
-                                                        "array");
+                return osr_diag_set(diag, OSR_ECORRUPT,
+                                    "'tokenizer.ggml.scores' is not a float "
+                                    "array");
             t->scores[i] = (float)d;
         }
     }
@@ -490,10 +491,10 @@ static bool is_space(char c)
 static void partition(const struct osr_tokenizer *t, const char *text, bool parse_special,
                       struct frag_list *l)
 {
-    struct frag_list next = { 0 };
+    struct frag_list next = {0};
     /* vocabularies can have thousands of special tokens: skip those whose first byte does not
      * occur in the text without searching for them */
-    bool present[256] = { false };
+    bool present[256] = {false};
     for (size_t i = 0; i < l->n; i++)
         for (size_t k = 0; k < l->a[i].len; k++)
             present[(unsigned char)text[l->a[i].off + k]] = true;
@@ -520,10 +521,10 @@ static void partition(const struct osr_tokenizer *t, const char *text, bool pars
             }
             size_t pos = f.off, end = f.off + f.len;
             while (pos < end) {
-                const char *hit = end - pos >= tok->n ? memmem(text + pos, end - pos, tok->p, tok->n)
-                                                      : NULL;
+                const char *hit =
+                    end - pos >= tok->n ? memmem(text + pos, end - pos, tok->p, tok->n) : NULL;
                 if (!hit) {
-                    frag_push(&next, (struct frag){ -1, pos, end - pos });
+                    frag_push(&next, (struct frag){-1, pos, end - pos});
                     break;
                 }
                 size_t h = (size_t)(hit - text), left_end = h;
@@ -531,8 +532,8 @@ static void partition(const struct osr_tokenizer *t, const char *text, bool pars
                     while (left_end > pos && is_space(text[left_end - 1]))
                         left_end--;
                 if (left_end > pos)
-                    frag_push(&next, (struct frag){ -1, pos, left_end - pos });
-                frag_push(&next, (struct frag){ id, h, tok->n });
+                    frag_push(&next, (struct frag){-1, pos, left_end - pos});
+                frag_push(&next, (struct frag){id, h, tok->n});
                 pos = h + tok->n;
                 if (t->special_strip[s] & TOK_RSTRIP)
                     while (pos < end && is_space(text[pos]))
@@ -550,11 +551,11 @@ static int encode_into(const struct osr_tokenizer *t, const char *text, size_t l
                        bool add_special, bool parse_special, struct tok_vec *out)
 {
     int rc = OSR_OK;
-    struct frag_list frags = { 0 };
+    struct frag_list frags = {0};
     if (add_special && t->add_bos && t->bos >= 0 && (rc = osr_tok_vec_push(out, t->bos)))
         goto out;
     if (len > 0) {
-        frag_push(&frags, (struct frag){ -1, 0, len });
+        frag_push(&frags, (struct frag){-1, 0, len});
         partition(t, text, parse_special, &frags);
     }
     bool prev_special = true;
@@ -593,8 +594,7 @@ out:
 }
 
 int osr_tokenizer_encode_alloc(const struct osr_tokenizer *t, const char *text, size_t len,
-                               bool add_special, bool parse_special, int32_t **out,
-                               size_t *n_out)
+                               bool add_special, bool parse_special, int32_t **out, size_t *n_out)
 {
     *out = NULL;
     *n_out = 0;
@@ -602,7 +602,7 @@ int osr_tokenizer_encode_alloc(const struct osr_tokenizer *t, const char *text, 
         return OSR_ETOOBIG;
     /* no algorithm yields more than three tokens per input byte (a "▁" that falls back to
      * its three byte tokens), plus BOS/EOS */
-    struct tok_vec v = { NULL, 0, 0, 4 * len + 16 };
+    struct tok_vec v = {NULL, 0, 0, 4 * len + 16};
     int rc = encode_into(t, text, len, add_special, parse_special, &v);
     if (rc) {
         free(v.v);
@@ -695,7 +695,7 @@ int osr_tokenizer_token_to_piece(const struct osr_tokenizer *t, int32_t id, bool
                                       : append_unescaped(out, s->p, s->n);
     case OSR_TOKEN_BYTE:
         if (t->kind == OSR_TOK_SPM && s->n == 6 && memcmp(s->p, "<0x", 3) == 0) {
-            char hex[3] = { s->p[3], s->p[4], 0 };
+            char hex[3] = {s->p[3], s->p[4], 0};
             char *end;
             long v = strtol(hex, &end, 16);
             if (*end == '\0')
@@ -805,8 +805,8 @@ int osr_detok_finish(struct osr_detok *d, struct osr_buf *out)
     return osr_buf_append(out, replacement, 3);
 }
 
-int osr_tokenizer_decode(const struct osr_tokenizer *t, const int32_t *ids, size_t n,
-                         bool special, struct osr_buf *out)
+int osr_tokenizer_decode(const struct osr_tokenizer *t, const int32_t *ids, size_t n, bool special,
+                         struct osr_buf *out)
 {
     struct osr_detok d;
     osr_detok_init(&d, t, special);

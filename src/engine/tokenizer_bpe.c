@@ -22,7 +22,7 @@
 /* ---- pre-tokenizer patterns ------------------------------------------------------------------ */
 
 #define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
-#define RE_LLAMA3_HEAD                                                                         \
+#define RE_LLAMA3_HEAD                                                                             \
     "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
 #define RE_LLAMA3_TAIL " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 #define RE_CJK "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
@@ -34,61 +34,70 @@ struct pre_family {
 };
 
 static const struct pre_family families[] = {
-    { "default", false,
-      { "[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]" } },
-    { "llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2", true,
-      { RE_LLAMA3_HEAD "\\p{N}{1,3}|" RE_LLAMA3_TAIL } },
-    { "dbrx|smaug-bpe|chatglm-bpe|glm4", false,
-      { RE_LLAMA3_HEAD "\\p{N}{1,3}|" RE_LLAMA3_TAIL } },
-    { "qwen2|deepseek-r1-qwen|stablelm2|megrez|hunyuan", false,
-      { RE_LLAMA3_HEAD "\\p{N}|" RE_LLAMA3_TAIL } },
-    { "deepseek-llm", false,
-      { "[\r\n]",
-        "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}"
-        "\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}"
-        "\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}"
-        "\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}"
-        "\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}"
-        "\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}"
-        "\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}"
-        "\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}"
-        "\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}"
-        "\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}"
-        "\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}"
-        "\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}"
-        "\\x{214E}\\x{2183}\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}"
-        "\\x{2CF2}\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}"
-        "\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}"
-        "\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}"
-        "\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}"
-        "\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
-        "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+", "\\s+$", RE_CJK, "\\p{N}+" } },
-    { "deepseek-coder", false,
-      { "[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}" } },
-    { "deepseek-v3", false,
-      { "\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
-        "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}"
-        "\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+" } },
-    { "falcon", false, { "[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]" } },
-    { "starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", false,
-      { "\\p{N}", RE_GPT2 } },
-    { "gpt-2|gpt2|phi-2|mpt|olmo|jais|trillion|roberta-bpe|gigachat|jina-es|jina-de|jina-v1-en|"
-      "jina-v2-es|jina-v2-de|jina-v2-code|gpt-neox",
-      false, { RE_GPT2 } },
-    { "poro-chat|bloom|gpt3-finnish", false, { " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+" } },
-    { "viking", false, { " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+", "\\p{N}" } },
-    { "tekken", true,
-      { "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
-        "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|"
-        "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
-    { "gpt-4o|llama4", false,
-      { "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
-        "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
-        "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}"
-        "\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+" } },
-    { "chameleon", false,
-      { "<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )",
-        "\\p{N}", "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2 } },
+    {"default", false, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "\\p{N}+", "[0-9][0-9][0-9]"}},
+    {"llama3|llama-v3|llama-bpe|falcon3|falcon-h1|pixtral|midm-2.0|lfm2",
+     true,
+     {RE_LLAMA3_HEAD "\\p{N}{1,3}|" RE_LLAMA3_TAIL}},
+    {"dbrx|smaug-bpe|chatglm-bpe|glm4", false, {RE_LLAMA3_HEAD "\\p{N}{1,3}|" RE_LLAMA3_TAIL}},
+    {"qwen2|deepseek-r1-qwen|stablelm2|megrez|hunyuan",
+     false,
+     {RE_LLAMA3_HEAD "\\p{N}|" RE_LLAMA3_TAIL}},
+    {"deepseek-llm",
+     false,
+     {"[\r\n]",
+      "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}"
+      "\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}"
+      "\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}"
+      "\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}"
+      "\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}"
+      "\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}"
+      "\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}"
+      "\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}"
+      "\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}"
+      "\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}"
+      "\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}"
+      "\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}"
+      "\\x{214E}\\x{2183}\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}"
+      "\\x{2CF2}\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}"
+      "\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}"
+      "\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}"
+      "\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}"
+      "\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+      "\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+      "\\s+$", RE_CJK, "\\p{N}+"}},
+    {"deepseek-coder", false, {"[\r\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}"}},
+    {"deepseek-v3",
+     false,
+     {"\\p{N}{1,3}", "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]+",
+      "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}"
+      "\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"}},
+    {"falcon", false, {"[\\p{P}\\$\\+<=>\\^~\\|`]+", RE_GPT2, "[0-9][0-9][0-9]"}},
+    {"starcoder|refact|command-r|smollm|codeshell|exaone|minerva-7b", false, {"\\p{N}", RE_GPT2}},
+    {"gpt-2|gpt2|phi-2|mpt|olmo|jais|trillion|roberta-bpe|gigachat|jina-es|jina-de|jina-v1-en|"
+     "jina-v2-es|jina-v2-de|jina-v2-code|gpt-neox",
+     false,
+     {RE_GPT2}},
+    {"poro-chat|bloom|gpt3-finnish",
+     false,
+     {" ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+"}},
+    {"viking",
+     false,
+     {" ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+", "\\p{N}"}},
+    {"tekken",
+     true,
+     {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|"
+      "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|"
+      "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
+    {"gpt-4o|llama4",
+     false,
+     {"[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+"
+      "(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+"
+      "[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}"
+      "\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
+    {"chameleon",
+     false,
+     {"<sentinel:[0-9]+>", "(IMGIMG)((A|B|C|D|E|F|G|H|I){1,4})Z", "([\\t\\n]|    |  )", "\\p{N}",
+      "[\\p{P}!-/:-@\\[-`{-~]", RE_GPT2}},
 };
 
 static bool name_in(const char *list, const char *name)
@@ -177,14 +186,14 @@ int osr_tok_bpe_init(struct osr_tokenizer *t, struct osr_diag *diag)
     for (size_t i = 0; i < TOK_MAX_REGEX && fam->regex[i]; i++) {
         int err;
         PCRE2_SIZE erroff;
-        pcre2_code *re = pcre2_compile((PCRE2_SPTR)fam->regex[i], PCRE2_ZERO_TERMINATED,
-                                       PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err,
-                                       &erroff, NULL);
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)fam->regex[i], PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &erroff, NULL);
         if (!re) {
             PCRE2_UCHAR msg[128];
             pcre2_get_error_message(err, msg, sizeof(msg));
-            return osr_diag_set(diag, OSR_EINVAL, "pre-tokenizer '%s' regex %zu: %s at %zu",
-                                t->pre, i, (const char *)msg, (size_t)erroff);
+            return osr_diag_set(diag, OSR_EINVAL, "pre-tokenizer '%s' regex %zu: %s at %zu", t->pre,
+                                i, (const char *)msg, (size_t)erroff);
         }
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
         t->regex[t->n_regex++] = re;
@@ -221,7 +230,7 @@ static void span_push(struct span_list *l, size_t off, size_t len)
         l->cap = l->cap ? l->cap * 2 : 64;
         l->a = osr_xrealloc(l->a, l->cap * sizeof(*l->a));
     }
-    l->a[l->n++] = (struct span){ off, len };
+    l->a[l->n++] = (struct span){off, len};
 }
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid. */
@@ -244,8 +253,8 @@ static size_t valid_seq(const unsigned char *s, size_t n)
     for (size_t i = 1; i < l; i++)
         if ((s[i] & 0xC0) != 0x80)
             return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) ||
-        (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] > 0x8F))
         return 0;
     return l;
 }
@@ -331,13 +340,13 @@ static int try_merge(const struct osr_tokenizer *t, const struct bpe_sym *syms, 
     uint32_t rank;
     if (!osr_strmap_get(&t->merges, key, l->n + 1 + r->n, &rank))
         return OSR_OK;
-    return osr_tok_heap_push(heap, (struct tok_bigram){ -(double)rank, left, right, l->n + r->n });
+    return osr_tok_heap_push(heap, (struct tok_bigram){-(double)rank, left, right, l->n + r->n});
 }
 
 /* Merges one byte-encoded word and appends its tokens. */
-static int bpe_encode_word(const struct osr_tokenizer *t, const char *w, size_t n, struct bpe_sym **syms,
-                       size_t *syms_cap, char **key, size_t *key_cap, struct tok_heap *heap,
-                       struct tok_vec *out)
+static int bpe_encode_word(const struct osr_tokenizer *t, const char *w, size_t n,
+                           struct bpe_sym **syms, size_t *syms_cap, char **key, size_t *key_cap,
+                           struct tok_heap *heap, struct tok_vec *out)
 {
     if (t->ignore_merges) {
         int32_t id = osr_tok_lookup(t, w, n);
@@ -358,7 +367,7 @@ static int bpe_encode_word(const struct osr_tokenizer *t, const char *w, size_t 
         size_t l = osr_tok_utf8_len((unsigned char)w[off]);
         if (l > n - off)
             l = n - off;
-        s[count] = (struct bpe_sym){ count - 1, off + l == n ? -1 : count + 1, w + off, l };
+        s[count] = (struct bpe_sym){count - 1, off + l == n ? -1 : count + 1, w + off, l};
         count++;
         off += l;
     }
@@ -404,8 +413,8 @@ int osr_tok_bpe_encode(const struct osr_tokenizer *t, const char *text, size_t n
     char *copy;
     size_t len;
     const char *s = sanitize(text, n, &copy, &len);
-    struct span_list a = { 0 }, b = { 0 };
-    struct tok_heap heap = { 0 };
+    struct span_list a = {0}, b = {0};
+    struct tok_heap heap = {0};
     struct bpe_sym *syms = NULL;
     char *key = NULL, *word = NULL;
     size_t syms_cap = 0, key_cap = 0, word_cap = 0;

@@ -45,8 +45,8 @@ struct osr_tokenizer {
     int32_t byte_token[256];
 
     /* BPE */
-    struct osr_strmap merges; /* "left\0right" -> rank */
-    char *merge_keys;         /* backing store of the merge keys */
+    struct osr_strmap merges;   /* "left\0right" -> rank */
+    char *merge_keys;           /* backing store of the merge keys */
     void *regex[TOK_MAX_REGEX]; /* pcre2_code_8 * */
     size_t n_regex;
 };
@@ -79,15 +79,15 @@ void osr_tok_heap_release(struct tok_heap *h);
  * stray continuation byte counts as 1). */
 static inline size_t osr_tok_utf8_len(unsigned char c)
 {
-    static const uint8_t lens[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4 };
+    static const uint8_t lens[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
     return lens[c >> 4];
 }
 
 int32_t osr_tok_lookup(const struct osr_tokenizer *t, const char *s, size_t n);
 
 /* Per-algorithm encoders of one run of text with no special tokens in it. */
-int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n,
-                       bool add_prefix, struct tok_vec *out);
+int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n, bool add_prefix,
+                       struct tok_vec *out);
 int osr_tok_bpe_encode(const struct osr_tokenizer *t, const char *text, size_t n,
                        struct tok_vec *out);
 int osr_tok_wpm_encode(const struct osr_tokenizer *t, const char *text, size_t n,

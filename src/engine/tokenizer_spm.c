@@ -29,7 +29,7 @@ static int try_bigram(const struct osr_tokenizer *t, const struct spm_sym *syms,
     if (id < 0)
         return OSR_OK;
     double score = t->scores ? t->scores[id] : 0.0;
-    return osr_tok_heap_push(heap, (struct tok_bigram){ score, left, right, n });
+    return osr_tok_heap_push(heap, (struct tok_bigram){score, left, right, n});
 }
 
 static int emit_symbol(const struct osr_tokenizer *t, const struct spm_sym *s, struct tok_vec *out)
@@ -50,14 +50,14 @@ static int emit_symbol(const struct osr_tokenizer *t, const struct spm_sym *s, s
     return OSR_OK;
 }
 
-int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n,
-                       bool add_prefix, struct tok_vec *out)
+int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n, bool add_prefix,
+                       struct tok_vec *out)
 {
     /* escape: ' ' -> "▁" (3 bytes), so at most 3n + 3 bytes */
     size_t cap = 3 * n + 4;
     char *buf = malloc(cap);
     struct spm_sym *syms = NULL;
-    struct tok_heap heap = { 0 };
+    struct tok_heap heap = {0};
     int rc = OSR_OK;
     if (!buf)
         return OSR_ENOMEM;
@@ -86,7 +86,7 @@ int osr_tok_spm_encode(const struct osr_tokenizer *t, const char *text, size_t n
         size_t l = osr_tok_utf8_len((unsigned char)buf[off]);
         if (l > len - off)
             l = len - off;
-        syms[count] = (struct spm_sym){ count - 1, off + l == len ? -1 : count + 1, buf + off, l };
+        syms[count] = (struct spm_sym){count - 1, off + l == len ? -1 : count + 1, buf + off, l};
         count++;
         off += l;
     }

@@ -45,7 +45,7 @@ static bool is_cjk(utf8proc_int32_t c)
 
 /* Tokenizes one normalized word (UTF-8, without the word-start mark). */
 static int wpm_encode_word(const struct osr_tokenizer *t, const char *w, size_t n, char *scratch,
-                       struct tok_vec *out)
+                           struct tok_vec *out)
 {
     memcpy(scratch, "\xe2\x96\x81", 3);
     memcpy(scratch + 3, w, n);
@@ -82,17 +82,17 @@ int osr_tok_wpm_encode(const struct osr_tokenizer *t, const char *text, size_t n
     const utf8proc_uint8_t *s = (const utf8proc_uint8_t *)text;
     size_t i = 0;
 
-#define FLUSH()                                                                                \
-    do {                                                                                       \
-        if (wl) {                                                                              \
-            if (wl + 3 > scratch_cap) {                                                        \
-                scratch_cap = wl + 3;                                                          \
-                scratch = osr_xrealloc(scratch, scratch_cap);                                  \
-            }                                                                                  \
+#define FLUSH()                                                                                    \
+    do {                                                                                           \
+        if (wl) {                                                                                  \
+            if (wl + 3 > scratch_cap) {                                                            \
+                scratch_cap = wl + 3;                                                              \
+                scratch = osr_xrealloc(scratch, scratch_cap);                                      \
+            }                                                                                      \
             if ((rc = wpm_encode_word(t, word, wl, scratch, out)))                                 \
-                goto out;                                                                      \
-            wl = 0;                                                                            \
-        }                                                                                      \
+                goto out;                                                                          \
+            wl = 0;                                                                                \
+        }                                                                                          \
     } while (0)
 
     while (i < n) {
@@ -111,8 +111,7 @@ int osr_tok_wpm_encode(const struct osr_tokenizer *t, const char *text, size_t n
             continue;
         utf8proc_int32_t dec[32];
         int bound = 0;
-        utf8proc_ssize_t nd =
-            utf8proc_decompose_char(cp, dec, 32, UTF8PROC_DECOMPOSE, &bound);
+        utf8proc_ssize_t nd = utf8proc_decompose_char(cp, dec, 32, UTF8PROC_DECOMPOSE, &bound);
         if (nd <= 0 || nd > 32) {
             dec[0] = cp;
             nd = 1;

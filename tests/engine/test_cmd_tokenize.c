@@ -65,22 +65,22 @@ static void run_cmd(char **argv, const char *input, struct run *r)
 static void test_usage_errors(void)
 {
     struct run r;
-    char *a1[] = { "tokenize", NULL };
+    char *a1[] = {"tokenize", NULL};
     run_cmd(a1, "x", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_USAGE);
     CHECK(strstr(r.err, "--model is required") != NULL);
-    char *a2[] = { "tokenize", "--bogus", NULL };
+    char *a2[] = {"tokenize", "--bogus", NULL};
     run_cmd(a2, "x", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_USAGE);
-    char *a3[] = { "tokenize", "--model", "x.gguf", "extra", NULL };
+    char *a3[] = {"tokenize", "--model", "x.gguf", "extra", NULL};
     run_cmd(a3, "x", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_USAGE);
     CHECK(strstr(r.err, "unexpected argument 'extra'") != NULL);
-    char *a4[] = { "tokenize", "--help", NULL };
+    char *a4[] = {"tokenize", "--help", NULL};
     run_cmd(a4, "", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_OK);
     CHECK(strstr(r.out, "usage: osaurus tokenize") != NULL);
-    char *a5[] = { "tokenize", "--model", "/nonexistent/model.gguf", NULL };
+    char *a5[] = {"tokenize", "--model", "/nonexistent/model.gguf", NULL};
     run_cmd(a5, "x", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_FAILURE);
     CHECK(strstr(r.err, "cannot open") != NULL);
@@ -100,21 +100,21 @@ static void test_tokenize_llama3(void)
         return;
     }
     struct run r;
-    char *a1[] = { "tokenize", "--model", model, NULL };
+    char *a1[] = {"tokenize", "--model", model, NULL};
     run_cmd(a1, "Hello world", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_OK);
     CHECK_STR_EQ(r.out, "9906 1917\n");
-    char *a2[] = { "tokenize", "--add-special", "--model", model, NULL };
+    char *a2[] = {"tokenize", "--add-special", "--model", model, NULL};
     run_cmd(a2, "Hello world", &r);
     CHECK_STR_EQ(r.out, "128000 9906 1917\n");
-    char *a3[] = { "tokenize", "-m", model, "--parse-special", NULL };
+    char *a3[] = {"tokenize", "-m", model, "--parse-special", NULL};
     run_cmd(a3, "<|eot_id|>", &r);
     CHECK_STR_EQ(r.out, "128009\n");
     run_cmd(a1, "", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_OK);
     CHECK_STR_EQ(r.out, "\n");
     char *dir_copy = strdup(dir);
-    char *a4[] = { "tokenize", "--model", dir_copy, NULL }; /* a directory, not a file */
+    char *a4[] = {"tokenize", "--model", dir_copy, NULL}; /* a directory, not a file */
     run_cmd(a4, "x", &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_FAILURE);
     free(dir_copy);

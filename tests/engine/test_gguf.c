@@ -158,7 +158,7 @@ static void test_synthetic_all_types(void)
     struct osr_buf b;
     build_synthetic(&b, 64);
     struct osr_gguf *g = NULL;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int rc = osr_gguf_open_memory(b.data, b.len, &g, &d);
     if (rc)
         fprintf(stderr, "open: %s\n", d.msg);
@@ -206,9 +206,11 @@ static void test_synthetic_all_types(void)
     CHECK(osr_gguf_arr_str(&a, 1, &s) == OSR_OK && osr_str_eq_cstr(s, "bc"));
     CHECK(osr_gguf_get_arr(g, "t.nested", &a) == OSR_OK && a.type == OSR_GGUF_TYPE_ARRAY);
     CHECK_INT_EQ(a.n, 3);
-    CHECK(osr_gguf_arr_arr(&a, 0, &sub) == OSR_OK && sub.n == 2 && sub.type == OSR_GGUF_TYPE_UINT32);
+    CHECK(osr_gguf_arr_arr(&a, 0, &sub) == OSR_OK && sub.n == 2 &&
+          sub.type == OSR_GGUF_TYPE_UINT32);
     CHECK(osr_gguf_arr_u64(&sub, 1, &u64) == OSR_OK && u64 == 2);
-    CHECK(osr_gguf_arr_arr(&a, 1, &sub) == OSR_OK && sub.n == 0 && sub.type == OSR_GGUF_TYPE_FLOAT64);
+    CHECK(osr_gguf_arr_arr(&a, 1, &sub) == OSR_OK && sub.n == 0 &&
+          sub.type == OSR_GGUF_TYPE_FLOAT64);
     CHECK(osr_gguf_arr_arr(&a, 2, &sub) == OSR_OK && sub.n == 1);
     CHECK(osr_gguf_arr_str(&sub, 0, &s) == OSR_OK && osr_str_eq_cstr(s, "x"));
 
@@ -241,7 +243,7 @@ static size_t find_bytes(const struct osr_buf *b, const void *needle, size_t n)
 static int open_expect_error(const void *p, size_t n, const char *want_substr)
 {
     struct osr_gguf *g = NULL;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int rc = osr_gguf_open_memory(p, n, &g, &d);
     if (rc == OSR_OK) {
         osr_gguf_close(g);
@@ -348,7 +350,7 @@ static void test_synthetic_corruptions(void)
      * (ASan would catch a bad read); at least most of them must be caught */
     int failures = 0, total = 0;
     for (size_t i = 0; i < tb + 40 && i < b.len; i++) {
-        static const unsigned char vals[] = { 0x00, 0x01, 0x7f, 0x80, 0xff };
+        static const unsigned char vals[] = {0x00, 0x01, 0x7f, 0x80, 0xff};
         for (size_t k = 0; k < sizeof(vals); k++) {
             memcpy(copy, b.data, b.len);
             if ((unsigned char)copy[i] == vals[k])
@@ -369,12 +371,12 @@ static void test_synthetic_corruptions(void)
 static void test_empty_and_tiny_buffers(void)
 {
     struct osr_gguf *g = (struct osr_gguf *)1;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     CHECK(osr_gguf_open_memory(NULL, 0, &g, &d) == OSR_ECORRUPT);
     CHECK(g == NULL);
     CHECK(strstr(d.msg, "too small") != NULL);
     /* header only, zero tensors and keys: valid */
-    unsigned char h[24] = { 'G', 'G', 'U', 'F', 3 };
+    unsigned char h[24] = {'G', 'G', 'U', 'F', 3};
     CHECK(osr_gguf_open_memory(h, sizeof(h), &g, &d) == OSR_OK);
     CHECK(osr_gguf_n_kv(g) == 0 && osr_gguf_n_tensors(g) == 0);
     osr_gguf_close(g);
@@ -406,14 +408,14 @@ struct vocab_expect {
 static void test_vocab_files(void)
 {
     static const struct vocab_expect ex[] = {
-        { "ggml-vocab-llama-spm.gguf", "llama", "llama", 32000 },
-        { "ggml-vocab-bert-bge.gguf", "bert", "bert", 30522 },
-        { "ggml-vocab-gpt-2.gguf", "gpt2", "gpt2", 50257 },
-        { "ggml-vocab-falcon.gguf", "falcon", "gpt2", 65024 },
-        { "ggml-vocab-llama-bpe.gguf", "llama", "gpt2", 128256 },
-        { "ggml-vocab-phi-3.gguf", "phi3", "llama", 32064 },
-        { "ggml-vocab-deepseek-llm.gguf", "llama", "gpt2", 102400 },
-        { "ggml-vocab-starcoder.gguf", "starcoder2", "gpt2", 49152 },
+        {"ggml-vocab-llama-spm.gguf", "llama", "llama", 32000},
+        {"ggml-vocab-bert-bge.gguf", "bert", "bert", 30522},
+        {"ggml-vocab-gpt-2.gguf", "gpt2", "gpt2", 50257},
+        {"ggml-vocab-falcon.gguf", "falcon", "gpt2", 65024},
+        {"ggml-vocab-llama-bpe.gguf", "llama", "gpt2", 128256},
+        {"ggml-vocab-phi-3.gguf", "phi3", "llama", 32064},
+        {"ggml-vocab-deepseek-llm.gguf", "llama", "gpt2", 102400},
+        {"ggml-vocab-starcoder.gguf", "starcoder2", "gpt2", 49152},
     };
     int seen = 0;
     for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
@@ -424,7 +426,7 @@ static void test_vocab_files(void)
         }
         seen++;
         struct osr_gguf *g = NULL;
-        struct osr_diag d = { 0 };
+        struct osr_diag d = {0};
         int rc = osr_gguf_open(path, &g, &d);
         if (rc)
             fprintf(stderr, "%s: %s\n", ex[i].file, d.msg);
@@ -501,7 +503,7 @@ static void test_model_files(void)
         return;
     }
     struct osr_gguf *g = NULL;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int rc = osr_gguf_open(path, &g, &d);
     if (rc)
         fprintf(stderr, "%s\n", d.msg);
@@ -523,8 +525,7 @@ static void test_model_files(void)
     CHECK_INT_EQ(osr_gguf_n_tensors(g), 12);
     const struct osr_gguf_tensor *t = osr_gguf_find_tensor(g, "token_embd.weight");
     REQUIRE(t != NULL);
-    CHECK(t->type == OSR_GGML_TYPE_F16 && t->n_dims == 2 && t->dims[0] == 8 &&
-          t->dims[1] == 32000);
+    CHECK(t->type == OSR_GGML_TYPE_F16 && t->n_dims == 2 && t->dims[0] == 8 && t->dims[1] == 32000);
     CHECK_INT_EQ(t->n_bytes, 8 * 32000 * 2);
     t = osr_gguf_find_tensor(g, "blk.0.ffn_down.weight");
     REQUIRE(t != NULL);
@@ -576,9 +577,9 @@ static void test_model_files(void)
 static void test_reference_models(void)
 {
     static const char *const files[] = {
-        "reference/synth-micro-F32.gguf",        "reference/synth-micro-F16.gguf",
-        "reference/synth-micro-Q4_0.gguf",       "reference/synth-micro-Q8_0.gguf",
-        "reference/synth-micro256-Q4_K.gguf",    "reference/synth-micro256-Q5_0.gguf",
+        "reference/synth-micro-F32.gguf",     "reference/synth-micro-F16.gguf",
+        "reference/synth-micro-Q4_0.gguf",    "reference/synth-micro-Q8_0.gguf",
+        "reference/synth-micro256-Q4_K.gguf", "reference/synth-micro256-Q5_0.gguf",
         "reference/synth-micro256-Q6_K.gguf",
     };
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -588,7 +589,7 @@ static void test_reference_models(void)
             continue;
         }
         struct osr_gguf *g = NULL;
-        struct osr_diag d = { 0 };
+        struct osr_diag d = {0};
         int rc = osr_gguf_open(path, &g, &d);
         if (rc)
             fprintf(stderr, "%s: %s\n", files[i], d.msg);

@@ -28,7 +28,7 @@ static bool load(const char *name, struct loaded *l)
         return false;
     }
     char *path = osr_path_join(dir, name);
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int rc = osr_gguf_open(path, &l->g, &d);
     free(path);
     if (rc == OSR_EIO) {
@@ -115,11 +115,11 @@ static void test_llama_spm(void)
     CHECK_INT_EQ(osr_tokenizer_eos(t), 2);
     CHECK(osr_tokenizer_add_bos(t) && !osr_tokenizer_add_eos(t));
     CHECK(osr_tokenizer_is_eog(t, 2) && !osr_tokenizer_is_eog(t, 1));
-    static const int32_t hw[] = { 1, 15043, 3186 };
+    static const int32_t hw[] = {1, 15043, 3186};
     CHECK(enc_eq(t, "Hello world", true, false, hw, 3));
     CHECK(enc_eq(t, "Hello world", false, false, hw + 1, 2));
     /* "<s>" is a control token: text unless parse_special */
-    static const int32_t sp[] = { 1, 15043 };
+    static const int32_t sp[] = {1, 15043};
     CHECK(enc_eq(t, "<s>Hello", false, true, sp, 2));
     CHECK(!contains(t, "<s>Hello", false, 1));
     /* empty input: nothing, or just BOS */
@@ -200,7 +200,8 @@ static void test_streaming_decoder(void)
     osr_detok_init(&d, l.t, false);
     CHECK(osr_detok_push(&d, osr_tokenizer_find(l.t, "<0xE2>", 6), &out) == OSR_OK);
     CHECK(osr_detok_push(&d, osr_tokenizer_find(l.t, "<0x41>", 6), &out) == OSR_OK);
-    CHECK_STR_EQ(osr_buf_str(&out), "\xef\xbf\xbd" "A");
+    CHECK_STR_EQ(osr_buf_str(&out), "\xef\xbf\xbd"
+                                    "A");
     osr_buf_release(&out);
     free(ids);
     unload(&l);
@@ -215,7 +216,7 @@ static void test_llama3_bpe(void)
     CHECK(osr_tokenizer_kind(t) == OSR_TOK_BPE);
     CHECK_STR_EQ(osr_tokenizer_pre(t), "llama-bpe");
     CHECK_INT_EQ(osr_tokenizer_n_vocab(t), 128256);
-    static const int32_t hw[] = { 128000, 9906, 1917 };
+    static const int32_t hw[] = {128000, 9906, 1917};
     CHECK(enc_eq(t, "Hello world", true, false, hw, 3));
     CHECK_INT_EQ(osr_tokenizer_eot(t), 128009);
     CHECK(osr_tokenizer_is_eog(t, 128009));
@@ -233,7 +234,10 @@ static void test_llama3_bpe(void)
     /* invalid UTF-8 is tokenized as U+FFFD, not rejected */
     int32_t *ids = NULL;
     size_t n = 0;
-    CHECK(osr_tokenizer_encode_alloc(t, "a\xff" "b", 3, false, false, &ids, &n) == OSR_OK);
+    CHECK(osr_tokenizer_encode_alloc(t,
+                                     "a\xff"
+                                     "b",
+                                     3, false, false, &ids, &n) == OSR_OK);
     CHECK(n >= 2);
     free(ids);
     /* a too-small output array */
@@ -248,10 +252,10 @@ static void test_llama3_bpe(void)
 static void test_other_bpe_round_trips(void)
 {
     static const char *const files[] = {
-        "ggml-vocab-gpt-2.gguf",       "ggml-vocab-falcon.gguf",
+        "ggml-vocab-gpt-2.gguf",        "ggml-vocab-falcon.gguf",
         "ggml-vocab-deepseek-llm.gguf", "ggml-vocab-deepseek-coder.gguf",
-        "ggml-vocab-starcoder.gguf",   "ggml-vocab-mpt.gguf",
-        "ggml-vocab-gpt-neox.gguf",    "ggml-vocab-refact.gguf",
+        "ggml-vocab-starcoder.gguf",    "ggml-vocab-mpt.gguf",
+        "ggml-vocab-gpt-neox.gguf",     "ggml-vocab-refact.gguf",
     };
     for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
         struct loaded l;
@@ -287,7 +291,8 @@ static void test_baichuan_and_phi3(void)
         /* Phi-3's chat tokens eat the whitespace after them (rstrip), <|endoftext|> does not */
         int32_t *a = NULL, *b = NULL;
         size_t na = 0, nb = 0;
-        const char *x = "<|user|>\n Hi<|end|>\n<|assistant|>", *y = "<|user|>Hi<|end|><|assistant|>";
+        const char *x = "<|user|>\n Hi<|end|>\n<|assistant|>",
+                   *y = "<|user|>Hi<|end|><|assistant|>";
         CHECK(osr_tokenizer_encode_alloc(l.t, x, strlen(x), false, true, &a, &na) == OSR_OK);
         CHECK(osr_tokenizer_encode_alloc(l.t, y, strlen(y), false, true, &b, &nb) == OSR_OK);
         CHECK(na == nb && na == 4 && memcmp(a, b, na * 4) == 0);
@@ -331,10 +336,10 @@ static void test_bert(void)
 static void test_missing_vocab(void)
 {
     /* a GGUF file with no tokenizer keys */
-    unsigned char h[24] = { 'G', 'G', 'U', 'F', 3 };
+    unsigned char h[24] = {'G', 'G', 'U', 'F', 3};
     struct osr_gguf *g = NULL;
     struct osr_tokenizer *t = NULL;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     REQUIRE(osr_gguf_open_memory(h, sizeof(h), &g, NULL) == OSR_OK);
     CHECK(osr_tokenizer_from_gguf(g, &t, &d) == OSR_ENOTFOUND);
     CHECK(t == NULL);
@@ -353,15 +358,15 @@ static double now_ms(void)
 /* A few KB must take milliseconds: 8 KB of mixed text, generous bound for sanitizer builds. */
 static void test_speed(void)
 {
-    static const char *const files[] = { "ggml-vocab-llama-spm.gguf", "ggml-vocab-llama-bpe.gguf",
-                                         "ggml-vocab-bert-bge.gguf",
-                                         "ggml-vocab-deepseek-llm.gguf" };
+    static const char *const files[] = {"ggml-vocab-llama-spm.gguf", "ggml-vocab-llama-bpe.gguf",
+                                        "ggml-vocab-bert-bge.gguf", "ggml-vocab-deepseek-llm.gguf"};
     struct osr_buf text;
     osr_buf_init(&text, 1 << 20);
     while (text.len < 8192)
         for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
             osr_buf_appendf(&text, "%s ", samples[i]);
-    osr_buf_appendf(&text, "%s", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    osr_buf_appendf(&text, "%s",
+                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
         struct loaded l;
         if (!load(files[f], &l))
@@ -419,7 +424,7 @@ static void test_threads(void)
     struct thread_job jobs[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
-        jobs[i] = (struct thread_job){ l.t, want, n_want, 0 };
+        jobs[i] = (struct thread_job){l.t, want, n_want, 0};
         CHECK(pthread_create(&th[i], NULL, encode_many, &jobs[i]) == 0);
     }
     for (int i = 0; i < 4; i++) {
@@ -430,5 +435,6 @@ static void test_threads(void)
     unload(&l);
 }
 
-TEST_MAIN(test_threads, test_llama_spm, test_streaming_decoder, test_llama3_bpe, test_other_bpe_round_trips,
-          test_baichuan_and_phi3, test_bert, test_missing_vocab, test_speed)
+TEST_MAIN(test_threads, test_llama_spm, test_streaming_decoder, test_llama3_bpe,
+          test_other_bpe_round_trips, test_baichuan_and_phi3, test_bert, test_missing_vocab,
+          test_speed)

@@ -61,7 +61,7 @@ static int run_vocab(const char *dir, const char *name, int *cases_out)
     char *exp = read_all(dir, name, ".out", &out_n);
     struct osr_gguf *g = NULL;
     struct osr_tokenizer *tok = NULL;
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     int passed = 0, total = 0;
     *cases_out = 0;
     if (!inp || !exp) {
