@@ -348,6 +348,140 @@ static void test_missing_vocab(void)
     osr_tokenizer_free(NULL);
 }
 
+/* ---- synthetic vocabularies for the error paths ------------------------------------------- */
+
+static void w_u32(struct osr_buf *b, uint32_t v)
+{
+    osr_buf_append(b, &v, 4);
+}
+
+static void w_u64(struct osr_buf *b, uint64_t v)
+{
+    osr_buf_append(b, &v, 8);
+}
+
+static void w_str(struct osr_buf *b, const char *s)
+{
+    w_u64(b, strlen(s));
+    osr_buf_append(b, s, strlen(s));
+}
+
+static void w_key(struct osr_buf *b, const char *k, uint32_t type)
+{
+    w_str(b, k);
+    w_u32(b, type);
+}
+
+static void w_str_arr(struct osr_buf *b, const char *key, const char *const *v, size_t n)
+{
+    w_key(b, key, OSR_GGUF_TYPE_ARRAY);
+    w_u32(b, OSR_GGUF_TYPE_STRING);
+    w_u64(b, n);
+    for (size_t i = 0; i < n; i++)
+        w_str(b, v[i]);
+}
+
+/* A vocabulary file: model, tokens, optional types (n_types entries), merges, add_space_prefix
+ * (-1: absent). */
+static void vocab_file(struct osr_buf *b, const char *model, const char *const *toks, size_t n,
+                       size_t n_types, const char *const *merges, size_t n_merges, int space_prefix)
+{
+    osr_buf_init(b, 1 << 16);
+    osr_buf_append(b, "GGUF", 4);
+    w_u32(b, 3);
+    w_u64(b, 0);
+    w_u64(b, 2 + (n_types ? 1 : 0) + (merges ? 1 : 0) + (space_prefix >= 0 ? 1 : 0));
+    w_key(b, "tokenizer.ggml.model", OSR_GGUF_TYPE_STRING);
+    w_str(b, model);
+    w_str_arr(b, "tokenizer.ggml.tokens", toks, n);
+    if (n_types) {
+        w_key(b, "tokenizer.ggml.token_type", OSR_GGUF_TYPE_ARRAY);
+        w_u32(b, OSR_GGUF_TYPE_INT32);
+        w_u64(b, n_types);
+        for (size_t i = 0; i < n_types; i++)
+            w_u32(b, i == 0 ? OSR_TOKEN_UNKNOWN : OSR_TOKEN_NORMAL);
+    }
+    if (merges)
+        w_str_arr(b, "tokenizer.ggml.merges", merges, n_merges);
+    if (space_prefix >= 0) {
+        w_key(b, "tokenizer.ggml.add_space_prefix", OSR_GGUF_TYPE_BOOL);
+        osr_buf_putc(b, (char)space_prefix);
+    }
+}
+
+static int try_load(struct osr_buf *b, struct osr_gguf **g, struct osr_tokenizer **t,
+                    struct osr_diag *d)
+{
+    *t = NULL;
+    int rc = osr_gguf_open_memory(b->data, b->len, g, d);
+    if (rc)
+        return rc;
+    return osr_tokenizer_from_gguf(*g, t, d);
+}
+
+static void test_bad_vocabularies(void)
+{
+    static const char *const toks[] = {"<unk>", "a", "b", "ab",
+                                       "\xe2\x96\x81"
+                                       "a"};
+    static const char *const merges[] = {"a b"};
+    struct osr_buf b;
+    struct osr_gguf *g = NULL;
+    struct osr_tokenizer *t = NULL;
+    struct osr_diag d = {0};
+
+    vocab_file(&b, "t5", toks, 5, 0, NULL, 0, -1);
+    CHECK(try_load(&b, &g, &t, &d) == OSR_EUNSUPPORTED);
+    CHECK(strstr(d.msg, "'t5'") != NULL);
+    osr_gguf_close(g);
+    osr_buf_release(&b);
+
+    vocab_file(&b, "llama", toks, 5, 4, NULL, 0, -1);
+    CHECK(try_load(&b, &g, &t, &d) == OSR_ECORRUPT);
+    CHECK(strstr(d.msg, "has 4 entries for 5 tokens") != NULL);
+    osr_gguf_close(g);
+    osr_buf_release(&b);
+
+    vocab_file(&b, "gpt2", toks, 5, 5, NULL, 0, -1);
+    CHECK(try_load(&b, &g, &t, &d) == OSR_ECORRUPT);
+    CHECK(strstr(d.msg, "merges") != NULL);
+    osr_gguf_close(g);
+    osr_buf_release(&b);
+
+    /* a BPE vocabulary with one merge and no byte tokens: unknown bytes are dropped */
+    vocab_file(&b, "gpt2", toks, 5, 5, merges, 1, -1);
+    REQUIRE(try_load(&b, &g, &t, &d) == OSR_OK);
+    CHECK_STR_EQ(osr_tokenizer_pre(t), "default");
+    static const int32_t ab[] = {3};
+    CHECK(enc_eq(t, "ab", false, false, ab, 1));
+    static const int32_t abq[] = {3, 1};
+    CHECK(enc_eq(t, "ab?a", false, false, abq, 2));
+    osr_tokenizer_free(t);
+    osr_gguf_close(g);
+    osr_buf_release(&b);
+
+    /* SentencePiece without a space prefix (as Gemma): "a" is "a", not "▁a"; no byte tokens,
+     * so an unknown character becomes <unk> */
+    vocab_file(&b, "llama", toks, 5, 5, NULL, 0, 0);
+    REQUIRE(try_load(&b, &g, &t, &d) == OSR_OK);
+    static const int32_t a_[] = {1};
+    CHECK(enc_eq(t, "a", false, false, a_, 1));
+    static const int32_t ab_unk[] = {3, 0}; /* "ab" is a token, "?" is not */
+    CHECK(enc_eq(t, "ab?", false, false, ab_unk, 2));
+    osr_tokenizer_free(t);
+    osr_gguf_close(g);
+    osr_buf_release(&b);
+
+    /* with the default space prefix */
+    vocab_file(&b, "llama", toks, 5, 5, NULL, 0, -1);
+    REQUIRE(try_load(&b, &g, &t, &d) == OSR_OK);
+    static const int32_t spa[] = {4};
+    CHECK(enc_eq(t, "a", false, false, spa, 1));
+    osr_tokenizer_free(t);
+    osr_gguf_close(g);
+    osr_buf_release(&b);
+}
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -437,4 +571,4 @@ static void test_threads(void)
 
 TEST_MAIN(test_threads, test_llama_spm, test_streaming_decoder, test_llama3_bpe,
           test_other_bpe_round_trips, test_baichuan_and_phi3, test_bert, test_missing_vocab,
-          test_speed)
+          test_bad_vocabularies, test_speed)
