@@ -186,6 +186,24 @@ static inline void osr_quant_k4_scale_min(const uint8_t *s, int j, uint8_t *sc, 
     }
 }
 
+/* All eight scales and mins of a Q4_K/Q5_K block at once (same result as calling
+ * osr_quant_k4_scale_min for j = 0..7), with 32-bit word operations. */
+static inline void osr_quant_k4_unpack(const uint8_t *s, uint8_t sc[8], uint8_t m[8])
+{
+    uint32_t u0, u1, u2, t;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    t = u0 & 0x3F3F3F3Fu;
+    memcpy(sc, &t, 4);
+    t = (u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4);
+    memcpy(sc + 4, &t, 4);
+    t = u1 & 0x3F3F3F3Fu;
+    memcpy(m, &t, 4);
+    t = ((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4);
+    memcpy(m + 4, &t, 4);
+}
+
 /* IEEE binary16 <-> binary32.  Exact for every half (subnormals, infinities, NaN payloads);
  * float -> half rounds to nearest even, overflows to infinity and keeps NaN a NaN. */
 static inline float osr_quant_f16_to_f32(uint16_t h)

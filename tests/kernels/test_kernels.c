@@ -106,6 +106,23 @@ static void test_type_ids_and_sizes(void)
     CHECK_INT_EQ(osr_quant_row_bytes(OSR_QTYPE_F32, INT64_MAX), 0);
 }
 
+static void test_k4_scale_unpack(void)
+{
+    int bad = 0;
+    for (int rep = 0; rep < 2000; rep++) {
+        uint8_t s[12], sc[8], m[8];
+        for (int i = 0; i < 12; i++)
+            s[i] = (uint8_t)rng_next();
+        osr_quant_k4_unpack(s, sc, m);
+        for (int j = 0; j < 8; j++) {
+            uint8_t a, b;
+            osr_quant_k4_scale_min(s, j, &a, &b);
+            bad += a != sc[j] || b != m[j] || a > 63 || b > 63;
+        }
+    }
+    CHECK_INT_EQ(bad, 0);
+}
+
 static void test_dispatch(void)
 {
     const struct osr_kernels *k = osr_kernels_get();
@@ -682,7 +699,7 @@ static void test_matmul(void)
     osr_threadpool_free(tp3);
 }
 
-TEST_MAIN(test_type_ids_and_sizes, test_dispatch, test_fp16_known_values, test_bf16_known_values,
+TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values, test_bf16_known_values,
           test_float_conversions_all_isas, test_quantize_roundtrip,
           test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes,
           test_elementwise, test_rope, test_matmul)

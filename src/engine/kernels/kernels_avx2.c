@@ -307,10 +307,12 @@ static inline int hsum_epi32(__m256i v)
 /* sum over sub-blocks j of m_j * (bsums[2j] + bsums[2j+1]) */
 static inline int k4_mins(const uint8_t *m, const int16_t *bsums)
 {
-    int s = 0;
-    for (int j = 0; j < 8; j++)
-        s += m[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    return s;
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                   _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i p = _mm_madd_epi16(pairs, _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
 }
 
 static float vec_dot_q4_k(int64_t n, const void *w, const void *x)
@@ -322,8 +324,7 @@ static float vec_dot_q4_k(int64_t n, const void *w, const void *x)
     float mins = 0.0f;
     for (int64_t i = 0; i < n / OSR_QK_K; i++) {
         uint8_t sc[8], m[8];
-        for (int j = 0; j < 8; j++)
-            osr_quant_k4_scale_min(a[i].scales, j, &sc[j], &m[j]);
+        osr_quant_k4_unpack(a[i].scales, sc, m);
         __m256i sum = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * c));
@@ -353,8 +354,7 @@ static float vec_dot_q5_k(int64_t n, const void *w, const void *x)
     float mins = 0.0f;
     for (int64_t i = 0; i < n / OSR_QK_K; i++) {
         uint8_t sc[8], m[8];
-        for (int j = 0; j < 8; j++)
-            osr_quant_k4_scale_min(a[i].scales, j, &sc[j], &m[j]);
+        osr_quant_k4_unpack(a[i].scales, sc, m);
         __m256i hb = _mm256_loadu_si256((const __m256i *)a[i].qh);
         __m256i sum = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {

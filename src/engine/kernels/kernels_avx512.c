@@ -234,17 +234,18 @@ VNNI_ATTR static float vec_dot_q4_k_vnni(int64_t n, const void *w, const void *x
     float mins = 0.0f;
     for (int64_t i = 0; i < n / OSR_QK_K; i++) {
         uint8_t sc[8], m[8];
-        int32_t sci[8];
-        int summ = 0;
-        for (int j = 0; j < 8; j++) {
-            osr_quant_k4_scale_min(a[i].scales, j, &sc[j], &m[j]);
-            sci[j] = sc[j];
-            summ += m[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-        }
+        osr_quant_k4_unpack(a[i].scales, sc, m);
+        __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)b[i].bsums),
+                                       _mm_loadu_si128((const __m128i *)(b[i].bsums + 8)));
+        __m128i pm = _mm_madd_epi16(pairs,
+                                    _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)));
+        pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, _MM_SHUFFLE(1, 0, 3, 2)));
+        pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, _MM_SHUFFLE(2, 3, 0, 1)));
+        int summ = _mm_cvtsi128_si32(pm);
         float d = b[i].d * f16(a[i].d);
         mins += b[i].d * f16(a[i].dmin) * (float)summ;
         __m512 scf = _mm512_mul_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(
-                                       _mm256_loadu_si256((const __m256i *)sci))),
+                                       _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)sc)))),
                                    _mm512_set1_ps(d));
         for (int c = 0; c < 4; c += 2) {
             __m512i q = _mm512_loadu_si512((const void *)(a[i].qs + 32 * c));
