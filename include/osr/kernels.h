@@ -37,6 +37,13 @@ typedef void (*osr_quantize_fn)(const float *src, void *dst, int64_t n);
 /* Returns the dot product of n values: w in the weight type, x in its dot_type. */
 typedef float (*osr_vec_dot_fn)(int64_t n, const void *w, const void *x);
 
+/* Dots of 4 weight rows (row r at (char *)w + r * row_bytes) against nv activation vectors
+ * (1 <= nv <= 4, vector v at (char *)x + v * x_stride): y[v * y_stride + r] = dot(row r,
+ * vector v).  Shares activation loads and scale conversions across rows; each result is the
+ * same whatever nv is, but may differ from vec_dot in the last bits (summation order). */
+typedef void (*osr_gemm4_fn)(int64_t n, const void *w, size_t row_bytes, const void *x,
+                             size_t x_stride, int nv, float *y, int64_t y_stride);
+
 struct osr_kernels {
     enum osr_isa isa;
     const char *name; /* "scalar", "avx2", "avx512", "avx512vnni" */
@@ -45,6 +52,7 @@ struct osr_kernels {
     osr_dequantize_fn dequantize[OSR_QTYPE_COUNT];
     osr_quantize_fn quantize[OSR_QTYPE_COUNT];
     osr_vec_dot_fn vec_dot[OSR_QTYPE_COUNT]; /* by weight type */
+    osr_gemm4_fn gemm4[OSR_QTYPE_COUNT];     /* by weight type; NULL: matmul uses vec_dot */
 
     /* Elementwise ops on float vectors of length n (any n >= 0).  y may equal an input. */
     void (*add)(float *y, const float *a, const float *b, int64_t n);

@@ -26,7 +26,7 @@
 #include "osr/err.h"
 #include "osr/threadpool.h"
 
-#define SPIN_ITERS 20000
+#define SPIN_ITERS 2000
 
 struct worker {
     struct osr_threadpool *tp;

@@ -490,6 +490,56 @@ static void test_vec_dot_extremes(void)
     }
 }
 
+/* The 4-row kernels against the scalar dot, for every vector count, and independent of it. */
+static void test_gemm4(void)
+{
+    enum { NMAX = 32 * 19, NV = 4 };
+    static float tmp[NMAX];
+    static uint8_t w[4 * NMAX * 2], xq[NV * NMAX * 2];
+    for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
+        const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
+        if (!k)
+            continue;
+        for (int t = 0; t < OSR_QTYPE_COUNT; t++) {
+            if (!k->gemm4[t])
+                continue;
+            const struct osr_qtype_info *ti = osr_quant_type_info((uint32_t)t);
+            int bad = 0;
+            for (int64_t n = ti->block_values; n <= NMAX; n += ti->block_values * 3) {
+                size_t rb = osr_quant_row_bytes((uint32_t)t, n) + 6; /* a padded stride */
+                size_t xs = osr_quant_row_bytes(ti->dot_type, n) + 2;
+                for (int r = 0; r < 4; r++) {
+                    fill_normal(tmp, n, 0.02f);
+                    scalar()->quantize[t](tmp, w + r * rb, n);
+                }
+                for (int v = 0; v < NV; v++) {
+                    fill_normal(tmp, n, 1.0f);
+                    scalar()->quantize[ti->dot_type](tmp, xq + v * xs, n);
+                }
+                float y4[NV * 5], y1[NV * 5];
+                k->gemm4[t](n, w, rb, xq, xs, NV, y4, 5);
+                for (int r = 0; r < 4; r++) {
+                    for (int v = 0; v < NV; v++) {
+                        double mag;
+                        dot_matches_dequantized((enum osr_qtype)t, n, w + r * rb, xq + v * xs,
+                                                &mag);
+                        float ref = scalar()->vec_dot[t](n, w + r * rb, xq + v * xs);
+                        bad += !(fabs(y4[v * 5 + r] - ref) <= 1e-5 * mag);
+                    }
+                }
+                for (int nv = 1; nv < NV; nv++) { /* same numbers with fewer vectors */
+                    k->gemm4[t](n, w, rb, xq + (size_t)(NV - nv) * xs, xs, nv, y1, 5);
+                    for (int r = 0; r < 4; r++)
+                        bad += y1[r] != y4[(NV - nv) * 5 + r];
+                }
+            }
+            if (bad)
+                fprintf(stderr, "%s gemm4 %s: %d mismatches\n", k->name, ti->name, bad);
+            CHECK_INT_EQ(bad, 0);
+        }
+    }
+}
+
 /* ---- elementwise -------------------------------------------------------------------------- */
 
 static int close_rel(const float *a, const float *b, int64_t n, double rel, double abs_tol)
@@ -650,13 +700,14 @@ static void test_matmul(void)
                     }
                     for (int r = 0; r < ROWS; r++) {
                         float d = k->vec_dot[t](COLS, w + r * rb, xv);
-                        bad += d != y1[v * ROWS + r];
                         scalar()->dequantize[t](w + r * rb, wf, COLS);
                         double e = 0.0, mag = 0.0;
                         for (int c = 0; c < COLS; c++) {
                             e += (double)wf[c] * x[v * COLS + c];
                             mag += fabs((double)wf[c] * x[v * COLS + c]);
                         }
+                        /* gemm4 may sum in another order than vec_dot */
+                        bad += fabs(d - y1[v * ROWS + r]) > 1e-5 * mag;
                         bad += fabs(e - d) > 0.02 * mag; /* activation quantization error */
                     }
                 }
@@ -701,5 +752,5 @@ static void test_matmul(void)
 
 TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values, test_bf16_known_values,
           test_float_conversions_all_isas, test_quantize_roundtrip,
-          test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes,
+          test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes, test_gemm4,
           test_elementwise, test_rope, test_matmul)

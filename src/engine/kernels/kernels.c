@@ -147,6 +147,7 @@ const struct osr_kernels *osr_kernels_by_name(const char *name)
 
 struct matmul_job {
     const struct osr_kernels *k;
+    enum osr_qtype wtype;
     osr_vec_dot_fn dot;
     osr_quantize_fn quant;
     struct osr_threadpool *tp;
@@ -201,6 +202,7 @@ static void matmul_worker(void *arg, int ith, int nth)
         xq_stride = j->xq_stride;
     }
 
+    osr_gemm4_fn gemm4 = j->k->gemm4[j->wtype];
     int64_t nchunks = (j->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
     int64_t ntiles = (j->nvec + TILE_VECS - 1) / TILE_VECS;
     int64_t items = nchunks * ntiles;
@@ -212,10 +214,20 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t r1 = r0 + CHUNK_ROWS < j->rows ? r0 + CHUNK_ROWS : j->rows;
         int64_t v0 = (it / nchunks) * TILE_VECS;
         int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
+        /* Chunks start at multiples of CHUNK_ROWS (a multiple of 4), so which rows go through
+         * gemm4 and which through vec_dot does not depend on the thread count. */
+        int64_t r4 = gemm4 ? r0 + (r1 - r0) / 4 * 4 : r0;
+        for (int64_t v = v0; v < v1; v += 4) {
+            int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
+            for (int64_t r = r0; r < r4; r += 4)
+                gemm4(j->cols, j->w + (size_t)r * j->row_bytes, j->row_bytes,
+                      xq + (size_t)v * xq_stride, xq_stride, nv, j->y + v * j->rows + r,
+                      j->rows);
+        }
         for (int64_t v = v0; v < v1; v++) {
             const char *xv = xq + (size_t)v * xq_stride;
             float *yv = j->y + v * j->rows;
-            for (int64_t r = r0; r < r1; r++)
+            for (int64_t r = r4; r < r1; r++)
                 yv[r] = j->dot(j->cols, j->w + (size_t)r * j->row_bytes, xv);
         }
     }
@@ -243,6 +255,7 @@ int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp,
 
     struct matmul_job j = {
         .k = k,
+        .wtype = wtype,
         .dot = k->vec_dot[wtype],
         .tp = tp,
         .w = w,

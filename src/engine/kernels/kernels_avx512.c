@@ -317,6 +317,131 @@ VNNI_ATTR static float vec_dot_q6_k_vnni(int64_t n, const void *w, const void *x
     return acc;
 }
 
+/* ---- 4 rows x up to 4 vectors (VNNI) ---------------------------------------------------- *
+ * Weights enter vpdpbusd as unsigned bytes (Q4_0: the nibble 0..15, Q8_0: q + 128) and the
+ * offset comes back through the accumulator's start value, -offset * sum(y) per lane, which
+ * depends only on the activations and so is computed once for all four rows.  The eight fp16
+ * scales of four rows x two blocks convert in one instruction; a permute spreads each row's
+ * pair over the lanes of its two blocks. */
+
+/* Two Q4_0 blocks -> 64 unsigned nibbles in value order. */
+static inline __m512i q4_0_pair_u(const struct osr_block_q4_0 *p)
+{
+    __m256i ab = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)p[1].qs),
+                                  _mm_loadu_si128((const __m128i *)p[0].qs));
+    __m512i t = _mm512_inserti64x4(_mm512_castsi256_si512(ab), _mm256_srli_epi16(ab, 4), 1);
+    t = _mm512_and_si512(t, _mm512_set1_epi8(0xF));
+    return _mm512_shuffle_i64x2(t, t, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+static inline __m512i q8_0_pair_u(const struct osr_block_q8_0 *p)
+{
+    return _mm512_xor_si512(load_pair32(p[0].qs, p[1].qs), _mm512_set1_epi8((char)0x80));
+}
+
+#define GEMM4_BODY(WBLOCK, UNPACK, OFFSET)                                                      \
+    const WBLOCK *a[4];                                                                          \
+    const struct osr_block_q8_0 *b[4];                                                           \
+    for (int r = 0; r < 4; r++)                                                                  \
+        a[r] = (const WBLOCK *)((const char *)w + (size_t)r * row_bytes);                        \
+    for (int v = 0; v < nv; v++)                                                                 \
+        b[v] = (const struct osr_block_q8_0 *)((const char *)x + (size_t)v * x_stride);          \
+    __m512 acc[4][4];                                                                            \
+    for (int r = 0; r < 4; r++)                                                                  \
+        for (int v = 0; v < nv; v++)                                                             \
+            acc[r][v] = _mm512_setzero_ps();                                                     \
+    const __m512i idx[4] = {                                                                     \
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),                       \
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),                       \
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),                       \
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),                       \
+    };                                                                                           \
+    const __m512i off = _mm512_set1_epi8((char)(OFFSET));                                        \
+    int64_t nb = n / OSR_QK, i = 0;                                                              \
+    for (; i + 2 <= nb; i += 2) {                                                                \
+        __m512i Y[4], Y0[4];                                                                     \
+        __m512 DX[4];                                                                            \
+        uint16_t xh[8] = { 0 };                                                                  \
+        for (int v = 0; v < nv; v++) {                                                           \
+            xh[2 * v] = b[v][i].d;                                                               \
+            xh[2 * v + 1] = b[v][i + 1].d;                                                       \
+        }                                                                                        \
+        __m512 xs = _mm512_zextps256_ps512(                                                      \
+            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)xh)));                              \
+        for (int v = 0; v < nv; v++) {                                                           \
+            Y[v] = load_pair32(b[v][i].qs, b[v][i + 1].qs);                                      \
+            Y0[v] = _mm512_sub_epi32(_mm512_setzero_si512(),                                     \
+                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, Y[v]));    \
+            DX[v] = _mm512_permutexvar_ps(idx[v], xs);                                           \
+        }                                                                                        \
+        __m128i wh = _mm_setr_epi16((short)a[0][i].d, (short)a[0][i + 1].d, (short)a[1][i].d,    \
+                                    (short)a[1][i + 1].d, (short)a[2][i].d,                      \
+                                    (short)a[2][i + 1].d, (short)a[3][i].d,                      \
+                                    (short)a[3][i + 1].d);                                       \
+        __m512 ws = _mm512_zextps256_ps512(_mm256_cvtph_ps(wh));                                 \
+        for (int r = 0; r < 4; r++) {                                                            \
+            __m512i Q = UNPACK(a[r] + i);                                                        \
+            __m512 DW = _mm512_permutexvar_ps(idx[r], ws);                                       \
+            for (int v = 0; v < nv; v++)                                                         \
+                acc[r][v] = _mm512_fmadd_ps(                                                     \
+                    _mm512_mul_ps(DW, DX[v]),                                                    \
+                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(Y0[v], Q, Y[v])), acc[r][v]);         \
+        }                                                                                        \
+    }                                                                                            \
+    for (int r = 0; r < 4; r++)                                                                  \
+        for (int v = 0; v < nv; v++) {                                                           \
+            float s = _mm512_reduce_add_ps(acc[r][v]);                                           \
+            if (i < nb)                                                                          \
+                s += single_block_dot(a[r] + i, b[v] + i);                                       \
+            y[v * y_stride + r] = s;                                                             \
+        }
+
+static inline float single_q4_0(const struct osr_block_q4_0 *a, const struct osr_block_q8_0 *b)
+{
+    return f16(a->d) * f16(b->d) *
+           dot_ss_256(q4_0_one(a), _mm256_loadu_si256((const __m256i *)b->qs));
+}
+
+static inline float single_q8_0(const struct osr_block_q8_0 *a, const struct osr_block_q8_0 *b)
+{
+    return f16(a->d) * f16(b->d) *
+           dot_ss_256(_mm256_loadu_si256((const __m256i *)a->qs),
+                      _mm256_loadu_si256((const __m256i *)b->qs));
+}
+
+#define single_block_dot single_q4_0
+VNNI_ATTR static inline __attribute__((always_inline)) void
+gemm4_q4_0_nv(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
+              const int nv, float *y, int64_t y_stride)
+{
+    GEMM4_BODY(struct osr_block_q4_0, q4_0_pair_u, 8)
+}
+#undef single_block_dot
+
+#define single_block_dot single_q8_0
+VNNI_ATTR static inline __attribute__((always_inline)) void
+gemm4_q8_0_nv(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
+              const int nv, float *y, int64_t y_stride)
+{
+    GEMM4_BODY(struct osr_block_q8_0, q8_0_pair_u, 0x80)
+}
+#undef single_block_dot
+
+/* One instance per nv so the loops over vectors unroll and the accumulators stay in registers. */
+#define GEMM4_DISPATCH(name, body)                                                               \
+    VNNI_ATTR static void name(int64_t n, const void *w, size_t row_bytes, const void *x,        \
+                               size_t x_stride, int nv, float *y, int64_t y_stride)              \
+    {                                                                                            \
+        switch (nv) {                                                                            \
+        case 1: body(n, w, row_bytes, x, x_stride, 1, y, y_stride); break;                       \
+        case 2: body(n, w, row_bytes, x, x_stride, 2, y, y_stride); break;                       \
+        case 3: body(n, w, row_bytes, x, x_stride, 3, y, y_stride); break;                       \
+        default: body(n, w, row_bytes, x, x_stride, 4, y, y_stride); break;                      \
+        }                                                                                        \
+    }
+GEMM4_DISPATCH(gemm4_q4_0_vnni, gemm4_q4_0_nv)
+GEMM4_DISPATCH(gemm4_q8_0_vnni, gemm4_q8_0_nv)
+
 void osr_kernels_fill_avx512(struct osr_kernels *k)
 {
     k->vec_dot[OSR_QTYPE_F32] = vec_dot_f32;
@@ -332,4 +457,6 @@ void osr_kernels_fill_avx512vnni(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q8_0] = vec_dot_q8_0_vnni;
     k->vec_dot[OSR_QTYPE_Q4_K] = vec_dot_q4_k_vnni;
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k_vnni;
+    k->gemm4[OSR_QTYPE_Q4_0] = gemm4_q4_0_vnni;
+    k->gemm4[OSR_QTYPE_Q8_0] = gemm4_q8_0_vnni;
 }
