@@ -493,7 +493,7 @@ static void test_vec_dot_extremes(void)
 /* The 4-row kernels against the scalar dot, for every vector count, and independent of it. */
 static void test_gemm4(void)
 {
-    enum { NMAX = 32 * 19, NV = 4 };
+    enum { NMAX = 256 * 7, NV = 4 };
     static float tmp[NMAX];
     static uint8_t w[4 * NMAX * 2], xq[NV * NMAX * 2];
     for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
