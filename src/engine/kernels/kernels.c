@@ -215,8 +215,10 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t v0 = (it / nchunks) * TILE_VECS;
         int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         /* Chunks start at multiples of CHUNK_ROWS (a multiple of 4), so which rows go through
-         * gemm4 and which through vec_dot does not depend on the thread count. */
-        int64_t r4 = gemm4 ? r0 + (r1 - r0) / 4 * 4 : r0;
+         * gemm4 and which through vec_dot does not depend on the thread count.  A single
+         * vector goes through vec_dot: with nothing to share between vectors the row-at-a-time
+         * kernels measured faster. */
+        int64_t r4 = gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
         for (int64_t v = v0; v < v1; v += 4) {
             int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
             for (int64_t r = r0; r < r4; r += 4)

@@ -342,13 +342,13 @@ static inline __m512i q8_0_pair_u(const struct osr_block_q8_0 *p)
 #define GEMM4_BODY(WBLOCK, UNPACK, OFFSET)                                                      \
     const WBLOCK *a[4];                                                                          \
     const struct osr_block_q8_0 *b[4];                                                           \
-    for (int r = 0; r < 4; r++)                                                                  \
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                                                  \
         a[r] = (const WBLOCK *)((const char *)w + (size_t)r * row_bytes);                        \
-    for (int v = 0; v < nv; v++)                                                                 \
+    _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)                                                                 \
         b[v] = (const struct osr_block_q8_0 *)((const char *)x + (size_t)v * x_stride);          \
     __m512 acc[4][4];                                                                            \
-    for (int r = 0; r < 4; r++)                                                                  \
-        for (int v = 0; v < nv; v++)                                                             \
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                                                  \
+        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)                                                             \
             acc[r][v] = _mm512_setzero_ps();                                                     \
     const __m512i idx[4] = {                                                                     \
         _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),                       \
@@ -361,14 +361,14 @@ static inline __m512i q8_0_pair_u(const struct osr_block_q8_0 *p)
     for (; i + 2 <= nb; i += 2) {                                                                \
         __m512i Y[4], Y0[4];                                                                     \
         __m512 DX[4];                                                                            \
-        uint16_t xh[8] = { 0 };                                                                  \
-        for (int v = 0; v < nv; v++) {                                                           \
-            xh[2 * v] = b[v][i].d;                                                               \
-            xh[2 * v + 1] = b[v][i + 1].d;                                                       \
-        }                                                                                        \
-        __m512 xs = _mm512_zextps256_ps512(                                                      \
-            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)xh)));                              \
-        for (int v = 0; v < nv; v++) {                                                           \
+        /* built in registers: a store + wider reload here would stall on store forwarding */  \
+        __m128i xh = _mm_setr_epi16(                                                             \
+            (short)b[0][i].d, (short)b[0][i + 1].d, nv > 1 ? (short)b[1][i].d : 0,               \
+            nv > 1 ? (short)b[1][i + 1].d : 0, nv > 2 ? (short)b[2][i].d : 0,                    \
+            nv > 2 ? (short)b[2][i + 1].d : 0, nv > 3 ? (short)b[3][i].d : 0,                    \
+            nv > 3 ? (short)b[3][i + 1].d : 0);                                                  \
+        __m512 xs = _mm512_zextps256_ps512(_mm256_cvtph_ps(xh));                                 \
+        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) {                                                           \
             Y[v] = load_pair32(b[v][i].qs, b[v][i + 1].qs);                                      \
             Y0[v] = _mm512_sub_epi32(_mm512_setzero_si512(),                                     \
                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, Y[v]));    \
@@ -379,17 +379,17 @@ static inline __m512i q8_0_pair_u(const struct osr_block_q8_0 *p)
                                     (short)a[2][i + 1].d, (short)a[3][i].d,                      \
                                     (short)a[3][i + 1].d);                                       \
         __m512 ws = _mm512_zextps256_ps512(_mm256_cvtph_ps(wh));                                 \
-        for (int r = 0; r < 4; r++) {                                                            \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                                                            \
             __m512i Q = UNPACK(a[r] + i);                                                        \
             __m512 DW = _mm512_permutexvar_ps(idx[r], ws);                                       \
-            for (int v = 0; v < nv; v++)                                                         \
+            _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)                                                         \
                 acc[r][v] = _mm512_fmadd_ps(                                                     \
                     _mm512_mul_ps(DW, DX[v]),                                                    \
                     _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(Y0[v], Q, Y[v])), acc[r][v]);         \
         }                                                                                        \
     }                                                                                            \
-    for (int r = 0; r < 4; r++)                                                                  \
-        for (int v = 0; v < nv; v++) {                                                           \
+    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                                                  \
+        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) {                                                           \
             float s = _mm512_reduce_add_ps(acc[r][v]);                                           \
             if (i < nb)                                                                          \
                 s += single_block_dot(a[r] + i, b[v] + i);                                       \
@@ -439,86 +439,6 @@ gemm4_q8_0_nv(int64_t n, const void *w, size_t row_bytes, const void *x, size_t 
         default: body(n, w, row_bytes, x, x_stride, 4, y, y_stride); break;                      \
         }                                                                                        \
     }
-/* Q4_K: per super-block, each row's eight float scales d_w * sc_j are spread to lanes with
- * permutes (shared by all vectors) and multiplied by the vector's d; the activation halves
- * for a pair of 64-value chunks are loaded once for the four rows.  Mins use the vector's
- * bsums pair sums, also computed once for the four rows. */
-VNNI_ATTR static inline __attribute__((always_inline)) void
-gemm4_q4_k_nv(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
-              const int nv, float *y, int64_t y_stride)
-{
-    const struct osr_block_q4_k *a[4];
-    const struct osr_block_q8_k *b[4];
-    for (int r = 0; r < 4; r++)
-        a[r] = (const struct osr_block_q4_k *)((const char *)w + (size_t)r * row_bytes);
-    for (int v = 0; v < nv; v++)
-        b[v] = (const struct osr_block_q8_k *)((const char *)x + (size_t)v * x_stride);
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    const __m512i idx_lo = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2);
-    const __m512i idx_hi = _mm512_setr_epi32(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3);
-    const __m512i four = _mm512_set1_epi32(4);
-    __m512 acc[4][4];
-    float mins[4][4];
-    for (int r = 0; r < 4; r++)
-        for (int v = 0; v < nv; v++) {
-            acc[r][v] = _mm512_setzero_ps();
-            mins[r][v] = 0.0f;
-        }
-    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
-        __m128i pairs[4];
-        for (int v = 0; v < nv; v++)
-            pairs[v] = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)b[v][i].bsums),
-                                      _mm_loadu_si128((const __m128i *)(b[v][i].bsums + 8)));
-        __m512 scf[4];
-        for (int r = 0; r < 4; r++) {
-            uint8_t sc[8], m[8];
-            osr_quant_k4_unpack(a[r][i].scales, sc, m);
-            __m128i mv = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
-            float dmin = f16(a[r][i].dmin);
-            for (int v = 0; v < nv; v++) {
-                __m128i p = _mm_madd_epi16(pairs[v], mv);
-                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
-                p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
-                mins[r][v] += b[v][i].d * dmin * (float)_mm_cvtsi128_si32(p);
-            }
-            scf[r] = _mm512_mul_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-                                       _mm_loadl_epi64((const __m128i *)sc)))),
-                                   _mm512_set1_ps(f16(a[r][i].d)));
-        }
-        for (int c = 0; c < 4; c += 2) {
-            __m512i ylo[4], yhi[4];
-            for (int v = 0; v < nv; v++) {
-                __m512i y0 = _mm512_loadu_si512((const void *)(b[v][i].qs + 64 * c));
-                __m512i y1 = _mm512_loadu_si512((const void *)(b[v][i].qs + 64 * c + 64));
-                ylo[v] = _mm512_shuffle_i64x2(y0, y1, _MM_SHUFFLE(1, 0, 1, 0));
-                yhi[v] = _mm512_shuffle_i64x2(y0, y1, _MM_SHUFFLE(3, 2, 3, 2));
-            }
-            __m512i il = c == 0 ? idx_lo : _mm512_add_epi32(idx_lo, four);
-            __m512i ih = c == 0 ? idx_hi : _mm512_add_epi32(idx_hi, four);
-            for (int r = 0; r < 4; r++) {
-                __m512i q = _mm512_loadu_si512((const void *)(a[r][i].qs + 32 * c));
-                __m512i lo = _mm512_and_si512(q, m4);
-                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-                __m512 sl = _mm512_permutexvar_ps(il, scf[r]);
-                __m512 sh = _mm512_permutexvar_ps(ih, scf[r]);
-                for (int v = 0; v < nv; v++) {
-                    __m512 dx = _mm512_set1_ps(b[v][i].d);
-                    __m512i dl = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo[v]);
-                    __m512i dh = _mm512_dpbusd_epi32(_mm512_setzero_si512(), hi, yhi[v]);
-                    acc[r][v] = _mm512_fmadd_ps(_mm512_mul_ps(sl, dx), _mm512_cvtepi32_ps(dl),
-                                                acc[r][v]);
-                    acc[r][v] = _mm512_fmadd_ps(_mm512_mul_ps(sh, dx), _mm512_cvtepi32_ps(dh),
-                                                acc[r][v]);
-                }
-            }
-        }
-    }
-    for (int r = 0; r < 4; r++)
-        for (int v = 0; v < nv; v++)
-            y[v * y_stride + r] = _mm512_reduce_add_ps(acc[r][v]) - mins[r][v];
-}
-
-GEMM4_DISPATCH(gemm4_q4_k_vnni, gemm4_q4_k_nv)
 GEMM4_DISPATCH(gemm4_q4_0_vnni, gemm4_q4_0_nv)
 GEMM4_DISPATCH(gemm4_q8_0_vnni, gemm4_q8_0_nv)
 
@@ -539,5 +459,4 @@ void osr_kernels_fill_avx512vnni(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k_vnni;
     k->gemm4[OSR_QTYPE_Q4_0] = gemm4_q4_0_vnni;
     k->gemm4[OSR_QTYPE_Q8_0] = gemm4_q8_0_vnni;
-    k->gemm4[OSR_QTYPE_Q4_K] = gemm4_q4_k_vnni;
 }
