@@ -94,17 +94,16 @@ size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nv
  * the result does not depend on the thread count.  Allocates nothing.
  * Returns OSR_OK, or OSR_EINVAL for a type without kernels, cols not a multiple of the block
  * size, a row_bytes too small, or too little scratch. */
-int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp,
-                       enum osr_qtype wtype, const void *w, size_t row_bytes, int64_t rows,
-                       int64_t cols, const float *x, int64_t nvec, float *y, void *scratch,
-                       size_t scratch_bytes);
+int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, enum osr_qtype wtype,
+                       const void *w, size_t row_bytes, int64_t rows, int64_t cols, const float *x,
+                       int64_t nvec, float *y, void *scratch, size_t scratch_bytes);
 
 /* RoPE on n_heads heads of head_dim floats at x (head h at x + h * head_dim), position pos.
  * The first n_rot dimensions of each head are rotated (n_rot even, <= head_dim) by angles
  * pos * freq_scale * base^(-2i/n_rot) / (freq_factors ? freq_factors[i] : 1), i < n_rot/2.
  * neox = 0 rotates pairs (2i, 2i+1) (llama); neox = 1 rotates pairs (i, i + n_rot/2) (neox,
  * qwen2, phi3, gemma).  Scalar on purpose: the sin/cos per pair dominate, not the rotation. */
-void osr_kernels_rope(float *x, int n_heads, int head_dim, int n_rot, int64_t pos,
-                      float freq_base, float freq_scale, const float *freq_factors, int neox);
+void osr_kernels_rope(float *x, int n_heads, int head_dim, int n_rot, int64_t pos, float freq_base,
+                      float freq_scale, const float *freq_factors, int neox);
 
 #endif

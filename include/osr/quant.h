@@ -38,7 +38,7 @@ enum osr_qtype {
     OSR_QTYPE_COUNT = 31 /* one past the largest id we know; tables are indexed by id */
 };
 
-#define OSR_QK 32   /* values per block of the 32-value types (Q4_0 ... Q8_1) */
+#define OSR_QK 32    /* values per block of the 32-value types (Q4_0 ... Q8_1) */
 #define OSR_QK_K 256 /* values per super-block of the K-quants */
 #define OSR_K_SCALE_SIZE 12
 
@@ -159,10 +159,10 @@ struct osr_block_q8_k {
 _Static_assert(sizeof(struct osr_block_q8_k) == 292, "q8_K block is 292 bytes");
 
 struct osr_qtype_info {
-    const char *name;       /* "q4_0", "f16", ... as ggml names them */
-    int block_values;       /* values per block (1 for the float types) */
-    size_t block_bytes;     /* bytes per block */
-    bool has_kernels;       /* dequantize + vec_dot exist for it as a weight type */
+    const char *name;        /* "q4_0", "f16", ... as ggml names them */
+    int block_values;        /* values per block (1 for the float types) */
+    size_t block_bytes;      /* bytes per block */
+    bool has_kernels;        /* dequantize + vec_dot exist for it as a weight type */
     enum osr_qtype dot_type; /* the activation type its vec_dot takes (see KERNELS.md) */
 };
 

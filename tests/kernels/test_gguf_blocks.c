@@ -70,7 +70,7 @@ static uint64_t rd(struct cursor *c, int n)
 
 static void skip_value(struct cursor *c, uint32_t type)
 {
-    static const int sizes[13] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+    static const int sizes[13] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
     if (type == 8) {
         uint64_t len = rd(c, 8);
         if ((uint64_t)(c->end - c->p) < len)
@@ -93,7 +93,7 @@ static void skip_value(struct cursor *c, uint32_t type)
 static int find_tensor(const struct file *f, const char *name, uint32_t *type, uint64_t *ne0,
                        uint64_t *ne1, const uint8_t **data)
 {
-    struct cursor c = { f->data, f->data + f->size, 1 };
+    struct cursor c = {f->data, f->data + f->size, 1};
     if (rd(&c, 4) != 0x46554747u) /* "GGUF" */
         return 0;
     rd(&c, 4);
@@ -120,7 +120,7 @@ static int find_tensor(const struct file *f, const char *name, uint32_t *type, u
         int match = nlen == strlen(name) && memcmp(c.p, name, nlen) == 0;
         c.p += nlen;
         uint32_t nd = (uint32_t)rd(&c, 4);
-        uint64_t d[4] = { 1, 1, 1, 1 };
+        uint64_t d[4] = {1, 1, 1, 1};
         for (uint32_t k = 0; k < nd; k++) {
             uint64_t v = rd(&c, 8);
             if (k < 4)
@@ -173,9 +173,9 @@ static void test_micro_against_f32(void)
     REQUIRE(ref && got && requant);
     memcpy(ref, d32, (size_t)n * sizeof(float));
 
-    const char *files[] = { "synth-micro-F16.gguf", "synth-micro-Q8_0.gguf",
-                            "synth-micro-Q4_0.gguf" };
-    const uint32_t types[] = { OSR_QTYPE_F16, OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_0 };
+    const char *files[] = {"synth-micro-F16.gguf", "synth-micro-Q8_0.gguf",
+                           "synth-micro-Q4_0.gguf"};
+    const uint32_t types[] = {OSR_QTYPE_F16, OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_0};
     for (int i = 0; i < 3; i++) {
         if (!load(files[i], &other)) {
             printf("skipping: %s not found\n", files[i]);
@@ -205,8 +205,8 @@ static void test_micro_against_f32(void)
                 }
                 if (fabs(got[j] - ref[j]) > step) {
                     if (!bad++)
-                        fprintf(stderr, "%s[%lld]: %g vs f32 %g\n", files[i], (long long)j,
-                                got[j], ref[j]);
+                        fprintf(stderr, "%s[%lld]: %g vs f32 %g\n", files[i], (long long)j, got[j],
+                                ref[j]);
                 }
             }
         }
@@ -225,9 +225,9 @@ static void test_micro_against_f32(void)
 
 static void test_micro256_quants(void)
 {
-    const char *files[] = { "synth-micro256-Q4_K.gguf", "synth-micro256-Q6_K.gguf",
-                            "synth-micro256-Q5_0.gguf" };
-    const uint32_t types[] = { OSR_QTYPE_Q4_K, OSR_QTYPE_Q6_K, OSR_QTYPE_Q5_0 };
+    const char *files[] = {"synth-micro256-Q4_K.gguf", "synth-micro256-Q6_K.gguf",
+                           "synth-micro256-Q5_0.gguf"};
+    const uint32_t types[] = {OSR_QTYPE_Q4_K, OSR_QTYPE_Q6_K, OSR_QTYPE_Q5_0};
     for (int i = 0; i < 3; i++) {
         struct file f;
         if (!load(files[i], &f)) {
@@ -275,8 +275,7 @@ static void test_micro256_quants(void)
             }
             for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
                 const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
-                if (k && fabs(k->vec_dot[t]((int64_t)ne0, data + r * rb, xq) - exact) >
-                             1e-5 * mag)
+                if (k && fabs(k->vec_dot[t]((int64_t)ne0, data + r * rb, xq) - exact) > 1e-5 * mag)
                     bad++;
             }
         }
@@ -294,10 +293,10 @@ static void test_micro256_quants(void)
  * scale decode would make them uncorrelated, a relative difference near 1.4). */
 static void test_micro256_agree(void)
 {
-    const char *files[] = { "synth-micro256-Q6_K.gguf", "synth-micro256-Q4_K.gguf",
-                            "synth-micro256-Q5_0.gguf" };
-    const double bound[] = { 0.0, 0.15, 0.08 };
-    float *w[3] = { 0 };
+    const char *files[] = {"synth-micro256-Q6_K.gguf", "synth-micro256-Q4_K.gguf",
+                           "synth-micro256-Q5_0.gguf"};
+    const double bound[] = {0.0, 0.15, 0.08};
+    float *w[3] = {0};
     int64_t n = 0;
     for (int i = 0; i < 3; i++) {
         struct file f;
@@ -322,8 +321,7 @@ static void test_micro256_agree(void)
             d2 += (double)(w[i][j] - w[0][j]) * (w[i][j] - w[0][j]);
             r2 += (double)w[0][j] * w[0][j];
         }
-        fprintf(stderr, "%s vs %s: relative difference %.4f\n", files[i], files[0],
-                sqrt(d2 / r2));
+        fprintf(stderr, "%s vs %s: relative difference %.4f\n", files[i], files[0], sqrt(d2 / r2));
         CHECK(sqrt(d2 / r2) < bound[i]);
     }
 out:

@@ -60,9 +60,8 @@ static uint32_t f_bits(float f)
 }
 
 static const enum osr_qtype weight_types[] = {
-    OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0, OSR_QTYPE_Q4_1,
-    OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K,
-    OSR_QTYPE_Q6_K,
+    OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0, OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0,
+    OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K,
 };
 #define N_WEIGHT_TYPES (sizeof(weight_types) / sizeof(weight_types[0]))
 
@@ -81,11 +80,11 @@ static void test_type_ids_and_sizes(void)
         int bv;
         size_t bb;
     } want[] = {
-        { 0, "f32", 1, 4 },       { 1, "f16", 1, 2 },       { 2, "q4_0", 32, 18 },
-        { 3, "q4_1", 32, 20 },    { 6, "q5_0", 32, 22 },    { 7, "q5_1", 32, 24 },
-        { 8, "q8_0", 32, 34 },    { 9, "q8_1", 32, 36 },    { 10, "q2_K", 256, 84 },
-        { 11, "q3_K", 256, 110 }, { 12, "q4_K", 256, 144 }, { 13, "q5_K", 256, 176 },
-        { 14, "q6_K", 256, 210 }, { 15, "q8_K", 256, 292 }, { 30, "bf16", 1, 2 },
+        {0, "f32", 1, 4},       {1, "f16", 1, 2},       {2, "q4_0", 32, 18},
+        {3, "q4_1", 32, 20},    {6, "q5_0", 32, 22},    {7, "q5_1", 32, 24},
+        {8, "q8_0", 32, 34},    {9, "q8_1", 32, 36},    {10, "q2_K", 256, 84},
+        {11, "q3_K", 256, 110}, {12, "q4_K", 256, 144}, {13, "q5_K", 256, 176},
+        {14, "q6_K", 256, 210}, {15, "q8_K", 256, 292}, {30, "bf16", 1, 2},
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         const struct osr_qtype_info *ti = osr_quant_type_info(want[i].id);
@@ -143,8 +142,8 @@ static void test_dispatch(void)
             CHECK(t->vec_dot[weight_types[w]] != NULL);
             CHECK(t->dequantize[weight_types[w]] != NULL);
         }
-        CHECK(t->rmsnorm && t->softmax && t->silu && t->swiglu && t->add && t->mul &&
-              t->scale && t->axpy && t->axpy_f16);
+        CHECK(t->rmsnorm && t->softmax && t->silu && t->swiglu && t->add && t->mul && t->scale &&
+              t->axpy && t->axpy_f16);
     }
     const char *env = getenv("OSR_KERNELS");
     if (env && osr_kernels_by_name(env))
@@ -159,10 +158,10 @@ static void test_fp16_known_values(void)
         float f;
         uint16_t h;
     } exact[] = {
-        { 0.0f, 0x0000 },        { -0.0f, 0x8000 },       { 1.0f, 0x3C00 },
-        { -2.0f, 0xC000 },       { 0.5f, 0x3800 },        { 65504.0f, 0x7BFF },
-        { 0x1p-14f, 0x0400 },    { 0x1p-24f, 0x0001 },    { 0x3FFp-24f, 0x03FF },
-        { -0x1p-24f, 0x8001 },   { 1.0009765625f, 0x3C01 }, { 0.333251953125f, 0x3555 },
+        {0.0f, 0x0000},      {-0.0f, 0x8000},         {1.0f, 0x3C00},
+        {-2.0f, 0xC000},     {0.5f, 0x3800},          {65504.0f, 0x7BFF},
+        {0x1p-14f, 0x0400},  {0x1p-24f, 0x0001},      {0x3FFp-24f, 0x03FF},
+        {-0x1p-24f, 0x8001}, {1.0009765625f, 0x3C01}, {0.333251953125f, 0x3555},
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
         CHECK_INT_EQ(osr_quant_f32_to_f16(exact[i].f), exact[i].h);
@@ -175,12 +174,12 @@ static void test_fp16_known_values(void)
     CHECK_INT_EQ(osr_quant_f32_to_f16(-1e10f), 0xFC00);
     CHECK_INT_EQ(osr_quant_f32_to_f16(INFINITY), 0x7C00);
     CHECK_INT_EQ(osr_quant_f32_to_f16(-INFINITY), 0xFC00);
-    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1p-25f), 0x0000);          /* tie to even: 0 */
-    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1.8p-24f), 0x0002);        /* tie to even: 2 */
-    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1.000002p-25f), 0x0001);   /* just above the tie */
-    CHECK_INT_EQ(osr_quant_f32_to_f16(1.0f + 0x1p-11f), 0x3C00);   /* tie to even */
-    CHECK_INT_EQ(osr_quant_f32_to_f16(1.0f + 0x3p-11f), 0x3C02);   /* tie to even (up) */
-    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1.ffep-15f), 0x0400);      /* rounds up to a normal */
+    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1p-25f), 0x0000);        /* tie to even: 0 */
+    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1.8p-24f), 0x0002);      /* tie to even: 2 */
+    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1.000002p-25f), 0x0001); /* just above the tie */
+    CHECK_INT_EQ(osr_quant_f32_to_f16(1.0f + 0x1p-11f), 0x3C00); /* tie to even */
+    CHECK_INT_EQ(osr_quant_f32_to_f16(1.0f + 0x3p-11f), 0x3C02); /* tie to even (up) */
+    CHECK_INT_EQ(osr_quant_f32_to_f16(0x1.ffep-15f), 0x0400);    /* rounds up to a normal */
     CHECK_INT_EQ(osr_quant_f32_to_f16(1e-10f), 0x0000);
     CHECK(isinf(osr_quant_f16_to_f32(0x7C00)) && osr_quant_f16_to_f32(0x7C00) > 0);
     CHECK(isinf(osr_quant_f16_to_f32(0xFC00)) && osr_quant_f16_to_f32(0xFC00) < 0);
@@ -242,7 +241,7 @@ static void test_float_conversions_all_isas(void)
         const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
         if (!k)
             continue;
-        enum osr_qtype ts[] = { OSR_QTYPE_F16, OSR_QTYPE_BF16 };
+        enum osr_qtype ts[] = {OSR_QTYPE_F16, OSR_QTYPE_BF16};
         for (int t = 0; t < 2; t++) {
             for (int n = 0; n <= N; n += n < 40 ? 1 : 321) {
                 memset(hs, 0, sizeof(hs));
@@ -270,15 +269,26 @@ static void test_float_conversions_all_isas(void)
 static double roundtrip_bound(enum osr_qtype t)
 {
     switch (t) {
-    case OSR_QTYPE_F32: return 0.0;
-    case OSR_QTYPE_F16: return 5e-4;
-    case OSR_QTYPE_BF16: return 4e-3;
-    case OSR_QTYPE_Q8_0: return 0.01;
-    case OSR_QTYPE_Q8_1: return 0.01;
-    case OSR_QTYPE_Q8_K: return 0.012;
-    case OSR_QTYPE_Q6_K: return 0.04;
-    case OSR_QTYPE_Q5_0: case OSR_QTYPE_Q5_1: case OSR_QTYPE_Q5_K: return 0.065;
-    default: return 0.13; /* 4-bit types */
+    case OSR_QTYPE_F32:
+        return 0.0;
+    case OSR_QTYPE_F16:
+        return 5e-4;
+    case OSR_QTYPE_BF16:
+        return 4e-3;
+    case OSR_QTYPE_Q8_0:
+        return 0.01;
+    case OSR_QTYPE_Q8_1:
+        return 0.01;
+    case OSR_QTYPE_Q8_K:
+        return 0.012;
+    case OSR_QTYPE_Q6_K:
+        return 0.04;
+    case OSR_QTYPE_Q5_0:
+    case OSR_QTYPE_Q5_1:
+    case OSR_QTYPE_Q5_K:
+        return 0.065;
+    default:
+        return 0.13; /* 4-bit types */
     }
 }
 
@@ -287,10 +297,10 @@ static void test_quantize_roundtrip(void)
     enum { N = 4096 };
     static float x[N], y[N];
     static uint8_t q[N * 4];
-    enum osr_qtype types[] = { OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0,
-                               OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0,
-                               OSR_QTYPE_Q8_1, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K,
-                               OSR_QTYPE_Q8_K };
+    enum osr_qtype types[] = {OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0,
+                              OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0,
+                              OSR_QTYPE_Q8_1, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K,
+                              OSR_QTYPE_Q8_K};
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
         fill_normal(x, N, 0.02f);
         x[7] = 0.3f; /* an outlier, as real weights have */
@@ -304,8 +314,8 @@ static void test_quantize_roundtrip(void)
         }
         double rel = sqrt(err / ref);
         if (rel > roundtrip_bound(types[t]))
-            fprintf(stderr, "%s: round trip error %g > %g\n",
-                    osr_quant_type_info(types[t])->name, rel, roundtrip_bound(types[t]));
+            fprintf(stderr, "%s: round trip error %g > %g\n", osr_quant_type_info(types[t])->name,
+                    rel, roundtrip_bound(types[t]));
         CHECK(rel <= roundtrip_bound(types[t]));
         if (types[t] != OSR_QTYPE_F32)
             CHECK(rel > 0.0); /* it really quantized */
@@ -326,7 +336,7 @@ static void test_activation_quantizers_all_isas(void)
     enum { N = 2048 };
     static float x[N];
     static uint8_t qs[N * 2], qk[N * 2];
-    enum osr_qtype types[] = { OSR_QTYPE_Q8_0, OSR_QTYPE_Q8_1, OSR_QTYPE_Q8_K };
+    enum osr_qtype types[] = {OSR_QTYPE_Q8_0, OSR_QTYPE_Q8_1, OSR_QTYPE_Q8_K};
     for (int isa = 1; isa < OSR_ISA_COUNT; isa++) {
         const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
         if (!k)
@@ -348,8 +358,8 @@ static void test_activation_quantizers_all_isas(void)
 
 /* Makes a weight row of type t and the matching activation row (in the dot type) from random
  * data; returns the float vectors the quantized rows stand for in wf / xf. */
-static void make_dot_inputs(enum osr_qtype t, int64_t n, void *w, void *xq, float *wf,
-                            float *xf, float *tmp)
+static void make_dot_inputs(enum osr_qtype t, int64_t n, void *w, void *xq, float *wf, float *xf,
+                            float *tmp)
 {
     const struct osr_qtype_info *ti = osr_quant_type_info(t);
     fill_normal(tmp, n, 0.02f);
@@ -406,8 +416,8 @@ static int dot_matches_dequantized(enum osr_qtype t, int64_t n, const void *w, c
     float ref = scalar()->vec_dot[t](n, w, xq);
     if (fabs(ref - exact) <= 1e-5 * *mag + q8_1_allowance(t, n, w, xq) + 1e-30)
         return 1;
-    fprintf(stderr, "%s n=%lld: scalar dot %.9g, dequantized dot %.9g\n", ti->name,
-            (long long)n, ref, exact);
+    fprintf(stderr, "%s n=%lld: scalar dot %.9g, dequantized dot %.9g\n", ti->name, (long long)n,
+            ref, exact);
     return 0;
 }
 
@@ -451,8 +461,8 @@ static void test_vec_dot(void)
                 float got = k->vec_dot[t](n, w, xq);
                 if (!(fabs(got - ref) <= dot_tolerance(t) * mag + 1e-30)) {
                     if (!bad_isa++)
-                        fprintf(stderr, "%s %s n=%lld: dot %.9g, scalar %.9g (mag %g)\n",
-                                k->name, ti->name, (long long)n, got, ref, mag);
+                        fprintf(stderr, "%s %s n=%lld: dot %.9g, scalar %.9g (mag %g)\n", k->name,
+                                ti->name, (long long)n, got, ref, mag);
                 }
             }
         }
@@ -605,21 +615,20 @@ static void test_elementwise(void)
             k->softmax(yk, n);
             bad += !close_rel(yk, ys, n, 1e-5, 1e-12);
             if (bad) {
-                fprintf(stderr, "%s: elementwise op differs at n=%lld\n", k->name,
-                        (long long)n);
+                fprintf(stderr, "%s: elementwise op differs at n=%lld\n", k->name, (long long)n);
                 break;
             }
         }
         CHECK_INT_EQ(bad, 0);
     }
     /* the scalar ops against first principles */
-    float v[4] = { 1.0f, 2.0f, 3.0f, 4.0f }, o[4];
+    float v[4] = {1.0f, 2.0f, 3.0f, 4.0f}, o[4];
     s->rmsnorm(o, v, NULL, 4, 0.0f);
     CHECK(fabsf(o[3] - 4.0f / sqrtf(7.5f)) < 1e-6f);
     s->softmax(v, 4);
     CHECK(fabsf(v[0] + v[1] + v[2] + v[3] - 1.0f) < 1e-6f);
     CHECK(fabsf(v[3] / v[2] - expf(1.0f)) < 1e-5f);
-    float sx[3] = { 0.0f, 1.0f, -1.0f }, so[3];
+    float sx[3] = {0.0f, 1.0f, -1.0f}, so[3];
     s->silu(so, sx, 3);
     CHECK(so[0] == 0.0f && fabsf(so[1] - 0.7310586f) < 1e-6f && fabsf(so[2] + 0.2689414f) < 1e-6f);
 }
@@ -653,8 +662,8 @@ static void test_rope(void)
         CHECK_INT_EQ(bad, 0);
     }
     /* frequency factors divide the angle */
-    float ff[4] = { 1.0f, 2.0f, 4.0f, 8.0f };
-    float p[8] = { 1, 0, 1, 0, 1, 0, 1, 0 };
+    float ff[4] = {1.0f, 2.0f, 4.0f, 8.0f};
+    float p[8] = {1, 0, 1, 0, 1, 0, 1, 0};
     osr_kernels_rope(p, 1, 8, 8, 3, 10000.0f, 1.0f, ff, 0);
     double th3 = 3.0 * pow(10000.0, -6.0 / 8.0) / 8.0;
     CHECK(fabs(p[6] - cos(th3)) < 1e-6 && fabs(p[7] - sin(th3)) < 1e-6);
@@ -685,8 +694,8 @@ static void test_matmul(void)
             if (!k)
                 continue;
             for (int nv = 1; nv <= NV; nv += NV - 1) {
-                CHECK_INT_EQ(osr_kernels_matmul(k, NULL, t, w, rb, ROWS, COLS, x, nv, y1,
-                                                scratch, sizeof(scratch)),
+                CHECK_INT_EQ(osr_kernels_matmul(k, NULL, t, w, rb, ROWS, COLS, x, nv, y1, scratch,
+                                                sizeof(scratch)),
                              OSR_OK);
                 /* equals the vec_dot of each row, and that is near the float product */
                 int bad = 0;
@@ -715,11 +724,11 @@ static void test_matmul(void)
                     fprintf(stderr, "%s %s: matmul differs\n", k->name, ti->name);
                 CHECK_INT_EQ(bad, 0);
                 /* same result with 2 and 3 threads */
-                struct osr_threadpool *pools[2] = { tp2, tp3 };
+                struct osr_threadpool *pools[2] = {tp2, tp3};
                 for (int p = 0; p < 2; p++) {
                     memset(y2, 0, sizeof(y2));
-                    CHECK_INT_EQ(osr_kernels_matmul(k, pools[p], t, w, rb, ROWS, COLS, x, nv,
-                                                    y2, scratch, sizeof(scratch)),
+                    CHECK_INT_EQ(osr_kernels_matmul(k, pools[p], t, w, rb, ROWS, COLS, x, nv, y2,
+                                                    scratch, sizeof(scratch)),
                                  OSR_OK);
                     CHECK(memcmp(y1, y2, (size_t)(nv * ROWS) * sizeof(float)) == 0);
                 }
@@ -750,7 +759,7 @@ static void test_matmul(void)
     osr_threadpool_free(tp3);
 }
 
-TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values, test_bf16_known_values,
-          test_float_conversions_all_isas, test_quantize_roundtrip,
+TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values,
+          test_bf16_known_values, test_float_conversions_all_isas, test_quantize_roundtrip,
           test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes, test_gemm4,
           test_elementwise, test_rope, test_matmul)

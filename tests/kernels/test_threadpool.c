@@ -39,7 +39,7 @@ static void test_runs_every_thread(void)
         REQUIRE(osr_threadpool_new(n, &tp) == OSR_OK);
         CHECK_INT_EQ(osr_threadpool_size(tp), n);
         for (int r = 0; r < 200; r++) {
-            struct count_job j = { 0 };
+            struct count_job j = {0};
             osr_threadpool_run(tp, count_fn, &j);
             if (atomic_load(&j.calls) != n || atomic_load(&j.mask) != (1 << n) - 1 ||
                 j.nth_seen != n) {
@@ -50,7 +50,7 @@ static void test_runs_every_thread(void)
         CHECK(1);
         osr_threadpool_free(tp);
     }
-    struct count_job j = { 0 };
+    struct count_job j = {0};
     osr_threadpool_run(NULL, count_fn, &j);
     CHECK_INT_EQ(atomic_load(&j.calls), 1);
     CHECK_INT_EQ(j.nth_seen, 1);
@@ -85,7 +85,7 @@ static void test_barrier(void)
         struct osr_threadpool *tp;
         REQUIRE(osr_threadpool_new(n, &tp) == OSR_OK);
         for (int rep = 0; rep < 5; rep++) {
-            struct barrier_job j = { .tp = tp };
+            struct barrier_job j = {.tp = tp};
             osr_threadpool_run(tp, barrier_fn, &j);
             CHECK_INT_EQ(atomic_load(&j.errors), 0);
         }
@@ -120,7 +120,7 @@ static void test_results_visible_after_run(void)
     REQUIRE(osr_threadpool_new(3, &tp) == OSR_OK);
     int bad = 0;
     for (int r = 0; r < 300; r++) {
-        struct sum_job j = { .v = v, .n = 10000 };
+        struct sum_job j = {.v = v, .n = 10000};
         osr_threadpool_run(tp, sum_fn, &j);
         if (j.partial[0] + j.partial[1] + j.partial[2] != want)
             bad++;

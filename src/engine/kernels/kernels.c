@@ -22,7 +22,7 @@
 
 /* ---- types ------------------------------------------------------------------------------ */
 
-#define INFO(id, nm, bv, bb, k, dt) [id] = { nm, bv, bb, k, dt }
+#define INFO(id, nm, bv, bb, k, dt) [id] = {nm, bv, bb, k, dt}
 static const struct osr_qtype_info type_info[OSR_QTYPE_COUNT] = {
     INFO(OSR_QTYPE_F32, "f32", 1, 4, true, OSR_QTYPE_F32),
     INFO(OSR_QTYPE_F16, "f16", 1, 2, true, OSR_QTYPE_F32),
@@ -62,7 +62,7 @@ size_t osr_quant_row_bytes(uint32_t t, int64_t n)
 
 /* ---- dispatch --------------------------------------------------------------------------- */
 
-static const char *const isa_names[OSR_ISA_COUNT] = { "scalar", "avx2", "avx512", "avx512vnni" };
+static const char *const isa_names[OSR_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni"};
 static struct osr_kernels tables[OSR_ISA_COUNT];
 static bool supported[OSR_ISA_COUNT];
 static const struct osr_kernels *chosen;
@@ -223,8 +223,7 @@ static void matmul_worker(void *arg, int ith, int nth)
             int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
             for (int64_t r = r0; r < r4; r += 4)
                 gemm4(j->cols, j->w + (size_t)r * j->row_bytes, j->row_bytes,
-                      xq + (size_t)v * xq_stride, xq_stride, nv, j->y + v * j->rows + r,
-                      j->rows);
+                      xq + (size_t)v * xq_stride, xq_stride, nv, j->y + v * j->rows + r, j->rows);
         }
         for (int64_t v = v0; v < v1; v++) {
             const char *xv = xq + (size_t)v * xq_stride;
@@ -235,10 +234,9 @@ static void matmul_worker(void *arg, int ith, int nth)
     }
 }
 
-int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp,
-                       enum osr_qtype wtype, const void *w, size_t row_bytes, int64_t rows,
-                       int64_t cols, const float *x, int64_t nvec, float *y, void *scratch,
-                       size_t scratch_bytes)
+int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, enum osr_qtype wtype,
+                       const void *w, size_t row_bytes, int64_t rows, int64_t cols, const float *x,
+                       int64_t nvec, float *y, void *scratch, size_t scratch_bytes)
 {
     const struct osr_qtype_info *ti = osr_quant_type_info(wtype);
     if (!k || !ti || !ti->has_kernels || !k->vec_dot[wtype] || rows < 0 || cols < 0 || nvec < 0)
@@ -284,8 +282,8 @@ int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp,
 
 /* ---- RoPE ------------------------------------------------------------------------------- */
 
-void osr_kernels_rope(float *x, int n_heads, int head_dim, int n_rot, int64_t pos,
-                      float freq_base, float freq_scale, const float *freq_factors, int neox)
+void osr_kernels_rope(float *x, int n_heads, int head_dim, int n_rot, int64_t pos, float freq_base,
+                      float freq_scale, const float *freq_factors, int neox)
 {
     int half = n_rot / 2;
     /* theta_i = pos * scale * base^(-2i/n_rot): computed once per call, shared by all heads. */

@@ -8,6 +8,7 @@
  * is not here falls back to the AVX2 table.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels_impl.h"
 
@@ -39,8 +40,8 @@ static float vec_dot_f32(int64_t n, const void *w, const void *x)
         int64_t r = n - i;
         __mmask16 m0 = (__mmask16)(r >= 16 ? 0xFFFF : (1u << r) - 1);
         __mmask16 m1 = (__mmask16)(r > 16 ? (1u << (r - 16)) - 1 : 0);
-        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, a + i), _mm512_maskz_loadu_ps(m0, b + i),
-                             s0);
+        s0 =
+            _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m0, a + i), _mm512_maskz_loadu_ps(m0, b + i), s0);
         s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m1, a + i + 16),
                              _mm512_maskz_loadu_ps(m1, b + i + 16), s1);
     }
@@ -79,8 +80,8 @@ static float vec_dot_bf16(int64_t n, const void *w, const void *x)
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(a + i)));
-        s0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)),
-                             _mm512_loadu_ps(b + i), s0);
+        s0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(b + i),
+                             s0);
     }
     if (i < n) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
@@ -146,68 +147,68 @@ static inline __m256i q4_0_one(const struct osr_block_q4_0 *p)
     return _mm256_sub_epi8(v, _mm256_set1_epi8(8));
 }
 
-#define DEFINE_Q4_0(name, dot, attr)                                                             \
-    attr static float name(int64_t n, const void *w, const void *x)                              \
-    {                                                                                            \
-        const struct osr_block_q4_0 *a = w;                                                      \
-        const struct osr_block_q8_0 *b = x;                                                      \
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                           \
-        int64_t nb = n / OSR_QK, i = 0;                                                          \
-        for (; i + 4 <= nb; i += 4) {                                                            \
-            __m512i d0 = dot(q4_0_pair(a + i), load_pair32(b[i].qs, b[i + 1].qs));               \
-            __m512i d1 = dot(q4_0_pair(a + i + 2), load_pair32(b[i + 2].qs, b[i + 3].qs));       \
-            acc0 = _mm512_fmadd_ps(scales_pair(f16(a[i].d) * f16(b[i].d),                        \
-                                               f16(a[i + 1].d) * f16(b[i + 1].d)),               \
-                                   _mm512_cvtepi32_ps(d0), acc0);                                \
-            acc1 = _mm512_fmadd_ps(scales_pair(f16(a[i + 2].d) * f16(b[i + 2].d),                \
-                                               f16(a[i + 3].d) * f16(b[i + 3].d)),               \
-                                   _mm512_cvtepi32_ps(d1), acc1);                                \
-        }                                                                                        \
-        for (; i + 2 <= nb; i += 2) {                                                            \
-            __m512i d0 = dot(q4_0_pair(a + i), load_pair32(b[i].qs, b[i + 1].qs));               \
-            acc0 = _mm512_fmadd_ps(scales_pair(f16(a[i].d) * f16(b[i].d),                        \
-                                               f16(a[i + 1].d) * f16(b[i + 1].d)),               \
-                                   _mm512_cvtepi32_ps(d0), acc0);                                \
-        }                                                                                        \
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                               \
-        if (i < nb)                                                                              \
-            s += f16(a[i].d) * f16(b[i].d) *                                                     \
-                 dot_ss_256(q4_0_one(a + i), _mm256_loadu_si256((const __m256i *)b[i].qs));      \
-        return s;                                                                                \
+#define DEFINE_Q4_0(name, dot, attr)                                                               \
+    attr static float name(int64_t n, const void *w, const void *x)                                \
+    {                                                                                              \
+        const struct osr_block_q4_0 *a = w;                                                        \
+        const struct osr_block_q8_0 *b = x;                                                        \
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                             \
+        int64_t nb = n / OSR_QK, i = 0;                                                            \
+        for (; i + 4 <= nb; i += 4) {                                                              \
+            __m512i d0 = dot(q4_0_pair(a + i), load_pair32(b[i].qs, b[i + 1].qs));                 \
+            __m512i d1 = dot(q4_0_pair(a + i + 2), load_pair32(b[i + 2].qs, b[i + 3].qs));         \
+            acc0 = _mm512_fmadd_ps(                                                                \
+                scales_pair(f16(a[i].d) * f16(b[i].d), f16(a[i + 1].d) * f16(b[i + 1].d)),         \
+                _mm512_cvtepi32_ps(d0), acc0);                                                     \
+            acc1 = _mm512_fmadd_ps(                                                                \
+                scales_pair(f16(a[i + 2].d) * f16(b[i + 2].d), f16(a[i + 3].d) * f16(b[i + 3].d)), \
+                _mm512_cvtepi32_ps(d1), acc1);                                                     \
+        }                                                                                          \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            __m512i d0 = dot(q4_0_pair(a + i), load_pair32(b[i].qs, b[i + 1].qs));                 \
+            acc0 = _mm512_fmadd_ps(                                                                \
+                scales_pair(f16(a[i].d) * f16(b[i].d), f16(a[i + 1].d) * f16(b[i + 1].d)),         \
+                _mm512_cvtepi32_ps(d0), acc0);                                                     \
+        }                                                                                          \
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                                 \
+        if (i < nb)                                                                                \
+            s += f16(a[i].d) * f16(b[i].d) *                                                       \
+                 dot_ss_256(q4_0_one(a + i), _mm256_loadu_si256((const __m256i *)b[i].qs));        \
+        return s;                                                                                  \
     }
 
-#define DEFINE_Q8_0(name, dot, attr)                                                             \
-    attr static float name(int64_t n, const void *w, const void *x)                              \
-    {                                                                                            \
-        const struct osr_block_q8_0 *a = w;                                                      \
-        const struct osr_block_q8_0 *b = x;                                                      \
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                           \
-        int64_t nb = n / OSR_QK, i = 0;                                                          \
-        for (; i + 4 <= nb; i += 4) {                                                            \
-            __m512i d0 = dot(load_pair32(a[i].qs, a[i + 1].qs),                                  \
-                             load_pair32(b[i].qs, b[i + 1].qs));                                 \
-            __m512i d1 = dot(load_pair32(a[i + 2].qs, a[i + 3].qs),                              \
-                             load_pair32(b[i + 2].qs, b[i + 3].qs));                             \
-            acc0 = _mm512_fmadd_ps(scales_pair(f16(a[i].d) * f16(b[i].d),                        \
-                                               f16(a[i + 1].d) * f16(b[i + 1].d)),               \
-                                   _mm512_cvtepi32_ps(d0), acc0);                                \
-            acc1 = _mm512_fmadd_ps(scales_pair(f16(a[i + 2].d) * f16(b[i + 2].d),                \
-                                               f16(a[i + 3].d) * f16(b[i + 3].d)),               \
-                                   _mm512_cvtepi32_ps(d1), acc1);                                \
-        }                                                                                        \
-        for (; i + 2 <= nb; i += 2) {                                                            \
-            __m512i d0 = dot(load_pair32(a[i].qs, a[i + 1].qs),                                  \
-                             load_pair32(b[i].qs, b[i + 1].qs));                                 \
-            acc0 = _mm512_fmadd_ps(scales_pair(f16(a[i].d) * f16(b[i].d),                        \
-                                               f16(a[i + 1].d) * f16(b[i + 1].d)),               \
-                                   _mm512_cvtepi32_ps(d0), acc0);                                \
-        }                                                                                        \
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                               \
-        if (i < nb)                                                                              \
-            s += f16(a[i].d) * f16(b[i].d) *                                                     \
-                 dot_ss_256(_mm256_loadu_si256((const __m256i *)a[i].qs),                        \
-                            _mm256_loadu_si256((const __m256i *)b[i].qs));                       \
-        return s;                                                                                \
+#define DEFINE_Q8_0(name, dot, attr)                                                               \
+    attr static float name(int64_t n, const void *w, const void *x)                                \
+    {                                                                                              \
+        const struct osr_block_q8_0 *a = w;                                                        \
+        const struct osr_block_q8_0 *b = x;                                                        \
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                             \
+        int64_t nb = n / OSR_QK, i = 0;                                                            \
+        for (; i + 4 <= nb; i += 4) {                                                              \
+            __m512i d0 =                                                                           \
+                dot(load_pair32(a[i].qs, a[i + 1].qs), load_pair32(b[i].qs, b[i + 1].qs));         \
+            __m512i d1 =                                                                           \
+                dot(load_pair32(a[i + 2].qs, a[i + 3].qs), load_pair32(b[i + 2].qs, b[i + 3].qs)); \
+            acc0 = _mm512_fmadd_ps(                                                                \
+                scales_pair(f16(a[i].d) * f16(b[i].d), f16(a[i + 1].d) * f16(b[i + 1].d)),         \
+                _mm512_cvtepi32_ps(d0), acc0);                                                     \
+            acc1 = _mm512_fmadd_ps(                                                                \
+                scales_pair(f16(a[i + 2].d) * f16(b[i + 2].d), f16(a[i + 3].d) * f16(b[i + 3].d)), \
+                _mm512_cvtepi32_ps(d1), acc1);                                                     \
+        }                                                                                          \
+        for (; i + 2 <= nb; i += 2) {                                                              \
+            __m512i d0 =                                                                           \
+                dot(load_pair32(a[i].qs, a[i + 1].qs), load_pair32(b[i].qs, b[i + 1].qs));         \
+            acc0 = _mm512_fmadd_ps(                                                                \
+                scales_pair(f16(a[i].d) * f16(b[i].d), f16(a[i + 1].d) * f16(b[i + 1].d)),         \
+                _mm512_cvtepi32_ps(d0), acc0);                                                     \
+        }                                                                                          \
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                                 \
+        if (i < nb)                                                                                \
+            s += f16(a[i].d) * f16(b[i].d) *                                                       \
+                 dot_ss_256(_mm256_loadu_si256((const __m256i *)a[i].qs),                          \
+                            _mm256_loadu_si256((const __m256i *)b[i].qs));                         \
+        return s;                                                                                  \
     }
 
 #define NO_ATTR
@@ -237,8 +238,7 @@ VNNI_ATTR static float vec_dot_q4_k_vnni(int64_t n, const void *w, const void *x
         osr_quant_k4_unpack(a[i].scales, sc, m);
         __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)b[i].bsums),
                                        _mm_loadu_si128((const __m128i *)(b[i].bsums + 8)));
-        __m128i pm = _mm_madd_epi16(pairs,
-                                    _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)));
+        __m128i pm = _mm_madd_epi16(pairs, _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m)));
         pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, _MM_SHUFFLE(1, 0, 3, 2)));
         pm = _mm_add_epi32(pm, _mm_shuffle_epi32(pm, _MM_SHUFFLE(2, 3, 0, 1)));
         int summ = _mm_cvtsi128_si32(pm);
@@ -287,8 +287,8 @@ VNNI_ATTR static float vec_dot_q6_k_vnni(int64_t n, const void *w, const void *x
             __m512i L = _mm512_inserti64x4(_mm512_castsi256_si512(l0), l1, 1);
             __m512i H = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_slli_epi16(hb, 4)),
                                            _mm256_slli_epi16(hb, 2), 1);
-            __m512i H2 = _mm512_inserti64x4(_mm512_castsi256_si512(hb),
-                                            _mm256_srli_epi16(hb, 2), 1);
+            __m512i H2 =
+                _mm512_inserti64x4(_mm512_castsi256_si512(hb), _mm256_srli_epi16(hb, 2), 1);
             __m512i q01 = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(H, m30));
             __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
                                           _mm512_and_si512(H2, m30));
@@ -297,14 +297,12 @@ VNNI_ATTR static float vec_dot_q6_k_vnni(int64_t n, const void *w, const void *x
             __m512i d01 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q01, y01);
             __m512i d23 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q23, y23);
             /* lanes 4k..4k+3 cover 16 values = scale group k of this half */
-            __m512i s01 = _mm512_cvtepi8_epi32(_mm_set_epi8(sc[3], sc[3], sc[3], sc[3], sc[2],
-                                                            sc[2], sc[2], sc[2], sc[1], sc[1],
-                                                            sc[1], sc[1], sc[0], sc[0], sc[0],
-                                                            sc[0]));
-            __m512i s23 = _mm512_cvtepi8_epi32(_mm_set_epi8(sc[7], sc[7], sc[7], sc[7], sc[6],
-                                                            sc[6], sc[6], sc[6], sc[5], sc[5],
-                                                            sc[5], sc[5], sc[4], sc[4], sc[4],
-                                                            sc[4]));
+            __m512i s01 = _mm512_cvtepi8_epi32(
+                _mm_set_epi8(sc[3], sc[3], sc[3], sc[3], sc[2], sc[2], sc[2], sc[2], sc[1], sc[1],
+                             sc[1], sc[1], sc[0], sc[0], sc[0], sc[0]));
+            __m512i s23 = _mm512_cvtepi8_epi32(
+                _mm_set_epi8(sc[7], sc[7], sc[7], sc[7], sc[6], sc[6], sc[6], sc[6], sc[5], sc[5],
+                             sc[5], sc[5], sc[4], sc[4], sc[4], sc[4]));
             sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(d01, s01));
             sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(d23, s23));
         }
@@ -339,63 +337,6 @@ static inline __m512i q8_0_pair_u(const struct osr_block_q8_0 *p)
     return _mm512_xor_si512(load_pair32(p[0].qs, p[1].qs), _mm512_set1_epi8((char)0x80));
 }
 
-#define GEMM4_BODY(WBLOCK, UNPACK, OFFSET)                                                      \
-    const WBLOCK *a[4];                                                                          \
-    const struct osr_block_q8_0 *b[4];                                                           \
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                                                  \
-        a[r] = (const WBLOCK *)((const char *)w + (size_t)r * row_bytes);                        \
-    _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)                                                                 \
-        b[v] = (const struct osr_block_q8_0 *)((const char *)x + (size_t)v * x_stride);          \
-    __m512 acc[4][4];                                                                            \
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                                                  \
-        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)                                                             \
-            acc[r][v] = _mm512_setzero_ps();                                                     \
-    const __m512i idx[4] = {                                                                     \
-        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),                       \
-        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),                       \
-        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),                       \
-        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),                       \
-    };                                                                                           \
-    const __m512i off = _mm512_set1_epi8((char)(OFFSET));                                        \
-    int64_t nb = n / OSR_QK, i = 0;                                                              \
-    for (; i + 2 <= nb; i += 2) {                                                                \
-        __m512i Y[4], Y0[4];                                                                     \
-        __m512 DX[4];                                                                            \
-        /* built in registers: a store + wider reload here would stall on store forwarding */  \
-        __m128i xh = _mm_setr_epi16(                                                             \
-            (short)b[0][i].d, (short)b[0][i + 1].d, nv > 1 ? (short)b[1][i].d : 0,               \
-            nv > 1 ? (short)b[1][i + 1].d : 0, nv > 2 ? (short)b[2][i].d : 0,                    \
-            nv > 2 ? (short)b[2][i + 1].d : 0, nv > 3 ? (short)b[3][i].d : 0,                    \
-            nv > 3 ? (short)b[3][i + 1].d : 0);                                                  \
-        __m512 xs = _mm512_zextps256_ps512(_mm256_cvtph_ps(xh));                                 \
-        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) {                                                           \
-            Y[v] = load_pair32(b[v][i].qs, b[v][i + 1].qs);                                      \
-            Y0[v] = _mm512_sub_epi32(_mm512_setzero_si512(),                                     \
-                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, Y[v]));    \
-            DX[v] = _mm512_permutexvar_ps(idx[v], xs);                                           \
-        }                                                                                        \
-        __m128i wh = _mm_setr_epi16((short)a[0][i].d, (short)a[0][i + 1].d, (short)a[1][i].d,    \
-                                    (short)a[1][i + 1].d, (short)a[2][i].d,                      \
-                                    (short)a[2][i + 1].d, (short)a[3][i].d,                      \
-                                    (short)a[3][i + 1].d);                                       \
-        __m512 ws = _mm512_zextps256_ps512(_mm256_cvtph_ps(wh));                                 \
-        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) {                                                            \
-            __m512i Q = UNPACK(a[r] + i);                                                        \
-            __m512 DW = _mm512_permutexvar_ps(idx[r], ws);                                       \
-            _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)                                                         \
-                acc[r][v] = _mm512_fmadd_ps(                                                     \
-                    _mm512_mul_ps(DW, DX[v]),                                                    \
-                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(Y0[v], Q, Y[v])), acc[r][v]);         \
-        }                                                                                        \
-    }                                                                                            \
-    _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++)                                                                  \
-        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) {                                                           \
-            float s = _mm512_reduce_add_ps(acc[r][v]);                                           \
-            if (i < nb)                                                                          \
-                s += single_block_dot(a[r] + i, b[v] + i);                                       \
-            y[v * y_stride + r] = s;                                                             \
-        }
-
 static inline float single_q4_0(const struct osr_block_q4_0 *a, const struct osr_block_q8_0 *b)
 {
     return f16(a->d) * f16(b->d) *
@@ -409,38 +350,140 @@ static inline float single_q8_0(const struct osr_block_q8_0 *a, const struct osr
                       _mm256_loadu_si256((const __m256i *)b->qs));
 }
 
-#define single_block_dot single_q4_0
-VNNI_ATTR static inline __attribute__((always_inline)) void
-gemm4_q4_0_nv(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
-              const int nv, float *y, int64_t y_stride)
+/* The weight side of both types: Q4_0 and Q8_0 blocks both start with the fp16 d, so only
+ * the block size, the unpacking and the offset differ (is_q8 is a constant after inlining). */
+static inline __m512i unpack_pair_u(const char *blk, int is_q8)
 {
-    GEMM4_BODY(struct osr_block_q4_0, q4_0_pair_u, 8)
+    if (is_q8)
+        return q8_0_pair_u((const struct osr_block_q8_0 *)blk);
+    return q4_0_pair_u((const struct osr_block_q4_0 *)blk);
 }
-#undef single_block_dot
 
-#define single_block_dot single_q8_0
-VNNI_ATTR static inline __attribute__((always_inline)) void
-gemm4_q8_0_nv(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
-              const int nv, float *y, int64_t y_stride)
+static inline uint16_t block_d(const char *blk)
 {
-    GEMM4_BODY(struct osr_block_q8_0, q8_0_pair_u, 0x80)
+    uint16_t d;
+    memcpy(&d, blk, 2);
+    return d;
 }
-#undef single_block_dot
 
-/* One instance per nv so the loops over vectors unroll and the accumulators stay in registers. */
-#define GEMM4_DISPATCH(name, body)                                                               \
-    VNNI_ATTR static void name(int64_t n, const void *w, size_t row_bytes, const void *x,        \
-                               size_t x_stride, int nv, float *y, int64_t y_stride)              \
-    {                                                                                            \
-        switch (nv) {                                                                            \
-        case 1: body(n, w, row_bytes, x, x_stride, 1, y, y_stride); break;                       \
-        case 2: body(n, w, row_bytes, x, x_stride, 2, y, y_stride); break;                       \
-        case 3: body(n, w, row_bytes, x, x_stride, 3, y, y_stride); break;                       \
-        default: body(n, w, row_bytes, x, x_stride, 4, y, y_stride); break;                      \
-        }                                                                                        \
+VNNI_ATTR static inline __attribute__((always_inline)) void
+gemm4_0(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride, const int nv,
+        float *y, int64_t y_stride, const int is_q8)
+{
+    const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
+    const char *a[4];
+    const struct osr_block_q8_0 *b[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+        a[r] = (const char *)w + (size_t)r * row_bytes;
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        b[v] = (const struct osr_block_q8_0 *)((const char *)x + (size_t)v * x_stride);
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = _mm512_setzero_ps();
     }
-GEMM4_DISPATCH(gemm4_q4_0_vnni, gemm4_q4_0_nv)
-GEMM4_DISPATCH(gemm4_q8_0_vnni, gemm4_q8_0_nv)
+    const __m512i idx[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7),
+    };
+    const __m512i off = _mm512_set1_epi8(is_q8 ? (char)0x80 : 8);
+    int64_t nb = n / OSR_QK, i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m512i Y[4], Y0[4];
+        __m512 DX[4];
+        /* built in registers: stores plus a wider reload would stall on store forwarding */
+        __m128i xh =
+            _mm_setr_epi16((short)b[0][i].d, (short)b[0][i + 1].d, nv > 1 ? (short)b[1][i].d : 0,
+                           nv > 1 ? (short)b[1][i + 1].d : 0, nv > 2 ? (short)b[2][i].d : 0,
+                           nv > 2 ? (short)b[2][i + 1].d : 0, nv > 3 ? (short)b[3][i].d : 0,
+                           nv > 3 ? (short)b[3][i + 1].d : 0);
+        __m512 xs = _mm512_zextps256_ps512(_mm256_cvtph_ps(xh));
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            Y[v] = load_pair32(b[v][i].qs, b[v][i + 1].qs);
+            Y0[v] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, Y[v]));
+            DX[v] = _mm512_permutexvar_ps(idx[v], xs);
+        }
+        const char *blk[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++)
+            blk[r] = a[r] + (size_t)i * bb;
+        __m128i wh = _mm_setr_epi16((short)block_d(blk[0]), (short)block_d(blk[0] + bb),
+                                    (short)block_d(blk[1]), (short)block_d(blk[1] + bb),
+                                    (short)block_d(blk[2]), (short)block_d(blk[2] + bb),
+                                    (short)block_d(blk[3]), (short)block_d(blk[3] + bb));
+        __m512 ws = _mm512_zextps256_ps512(_mm256_cvtph_ps(wh));
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512i q = unpack_pair_u(blk[r], is_q8);
+            __m512 dw = _mm512_permutexvar_ps(idx[r], ws);
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = _mm512_fmadd_ps(_mm512_mul_ps(dw, DX[v]),
+                                            _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(Y0[v], q, Y[v])),
+                                            acc[r][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) {
+            float s = _mm512_reduce_add_ps(acc[r][v]);
+            if (i < nb) {
+                const char *blk = a[r] + (size_t)i * bb;
+                s += is_q8 ? single_q8_0((const struct osr_block_q8_0 *)blk, b[v] + i)
+                           : single_q4_0((const struct osr_block_q4_0 *)blk, b[v] + i);
+            }
+            y[v * y_stride + r] = s;
+        }
+    }
+}
+
+/* One instance per (type, nv) so the loops unroll and the accumulators stay in registers. */
+VNNI_ATTR static void gemm4_q4_0_vnni(int64_t n, const void *w, size_t row_bytes, const void *x,
+                                      size_t x_stride, int nv, float *y, int64_t y_stride)
+{
+    switch (nv) {
+    case 1:
+        gemm4_0(n, w, row_bytes, x, x_stride, 1, y, y_stride, 0);
+        break;
+    case 2:
+        gemm4_0(n, w, row_bytes, x, x_stride, 2, y, y_stride, 0);
+        break;
+    case 3:
+        gemm4_0(n, w, row_bytes, x, x_stride, 3, y, y_stride, 0);
+        break;
+    default:
+        gemm4_0(n, w, row_bytes, x, x_stride, 4, y, y_stride, 0);
+        break;
+    }
+}
+
+VNNI_ATTR static void gemm4_q8_0_vnni(int64_t n, const void *w, size_t row_bytes, const void *x,
+                                      size_t x_stride, int nv, float *y, int64_t y_stride)
+{
+    switch (nv) {
+    case 1:
+        gemm4_0(n, w, row_bytes, x, x_stride, 1, y, y_stride, 1);
+        break;
+    case 2:
+        gemm4_0(n, w, row_bytes, x, x_stride, 2, y, y_stride, 1);
+        break;
+    case 3:
+        gemm4_0(n, w, row_bytes, x, x_stride, 3, y, y_stride, 1);
+        break;
+    default:
+        gemm4_0(n, w, row_bytes, x, x_stride, 4, y, y_stride, 1);
+        break;
+    }
+}
 
 void osr_kernels_fill_avx512(struct osr_kernels *k)
 {

@@ -774,8 +774,8 @@ void osr_kernels_fill_scalar(struct osr_kernels *k)
     k->isa = OSR_ISA_SCALAR;
     k->name = "scalar";
 
-#define TYPE(id, suffix)                                                                         \
-    k->dequantize[id] = dequantize_##suffix;                                                     \
+#define TYPE(id, suffix)                                                                           \
+    k->dequantize[id] = dequantize_##suffix;                                                       \
     k->quantize[id] = quantize_##suffix;
     TYPE(OSR_QTYPE_F32, f32)
     TYPE(OSR_QTYPE_F16, f16)
