@@ -98,12 +98,37 @@ int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, e
                        const void *w, size_t row_bytes, int64_t rows, int64_t cols, const float *x,
                        int64_t nvec, float *y, void *scratch, size_t scratch_bytes);
 
-/* RoPE on n_heads heads of head_dim floats at x (head h at x + h * head_dim), position pos.
- * The first n_rot dimensions of each head are rotated (n_rot even, <= head_dim) by angles
- * pos * freq_scale * base^(-2i/n_rot) / (freq_factors ? freq_factors[i] : 1), i < n_rot/2.
- * neox = 0 rotates pairs (2i, 2i+1) (llama); neox = 1 rotates pairs (i, i + n_rot/2) (neox,
- * qwen2, phi3, gemma).  Scalar on purpose: the sin/cos per pair dominate, not the rotation. */
-void osr_kernels_rope(float *x, int n_heads, int head_dim, int n_rot, int64_t pos, float freq_base,
-                      float freq_scale, const float *freq_factors, int neox);
+/* Quantizes nvec vectors of cols floats at x (vector v at x + v * cols) into scratch exactly as
+ * osr_kernels_matmul would for weights of type wtype, so several matmuls over the same input
+ * (attention Q/K/V, FFN gate/up) share one quantization.  When the weight type's dot_type is
+ * F32 there is nothing to do (scratch need is 0) and the prepared activations are x itself.
+ * Returns OSR_OK or OSR_EINVAL (as osr_kernels_matmul). */
+int osr_kernels_matmul_prepare(const struct osr_kernels *k, struct osr_threadpool *tp,
+                               enum osr_qtype wtype, int64_t cols, const float *x, int64_t nvec,
+                               void *scratch, size_t scratch_bytes);
+
+/* osr_kernels_matmul over activations already prepared by osr_kernels_matmul_prepare (for any
+ * weight type with the same dot_type and the same cols): xq is that scratch, or x for the
+ * float types.  Borrows everything; allocates nothing. */
+int osr_kernels_matmul_prepared(const struct osr_kernels *k, struct osr_threadpool *tp,
+                                enum osr_qtype wtype, const void *w, size_t row_bytes, int64_t rows,
+                                int64_t cols, const void *xq, int64_t nvec, float *y);
+
+struct osr_rope {
+    int n_rot;                 /* dimensions rotated per head: even, <= head_dim */
+    int neox;                  /* 0: pairs (2i, 2i+1) (llama); 1: (i, i + n_rot/2) (neox, qwen2,
+                                * phi3, gemma) */
+    float freq_base;           /* e.g. 10000 */
+    float freq_scale;          /* linear position scaling; 1 = none */
+    float attn_factor;         /* multiplies cos and sin (YaRN/longrope magnitude); 1 = none */
+    const float *freq_factors; /* n_rot/2 divisors of the angles (llama 3, longrope) or NULL */
+};
+
+/* RoPE in place on n_heads heads of head_dim floats at x (head h at x + h * head_dim) for
+ * position pos: pair i of each head is rotated by
+ *   theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factors[i]
+ * and scaled by attn_factor.  Scalar on purpose: the sin/cos dominate and are computed once
+ * per call for all heads.  YaRN's extrapolation ramp is not implemented. */
+void osr_kernels_rope(float *x, int n_heads, int head_dim, int64_t pos, const struct osr_rope *p);
 
 #endif

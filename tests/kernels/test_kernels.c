@@ -639,13 +639,17 @@ static void test_rope(void)
     float x[HEADS * DIM], y[HEADS * DIM];
     fill_normal(x, HEADS * DIM, 1.0f);
     memcpy(y, x, sizeof(x));
-    osr_kernels_rope(y, HEADS, DIM, DIM, 0, 10000.0f, 1.0f, NULL, 0);
+    struct osr_rope rp = {
+        .n_rot = DIM, .freq_base = 10000.0f, .freq_scale = 1.0f, .attn_factor = 1.0f};
+    osr_kernels_rope(y, HEADS, DIM, 0, &rp);
     CHECK(memcmp(x, y, sizeof(x)) == 0); /* position 0: identity */
 
     for (int neox = 0; neox <= 1; neox++) {
         memcpy(y, x, sizeof(x));
         int64_t pos = 7;
-        osr_kernels_rope(y, HEADS, DIM, 6, pos, 100.0f, 0.5f, NULL, neox);
+        struct osr_rope r6 = {
+            .n_rot = 6, .neox = neox, .freq_base = 100.0f, .freq_scale = 0.5f, .attn_factor = 1.0f};
+        osr_kernels_rope(y, HEADS, DIM, pos, &r6);
         int bad = 0;
         for (int h = 0; h < HEADS; h++) {
             const float *xi = x + h * DIM;
@@ -664,9 +668,14 @@ static void test_rope(void)
     /* frequency factors divide the angle */
     float ff[4] = {1.0f, 2.0f, 4.0f, 8.0f};
     float p[8] = {1, 0, 1, 0, 1, 0, 1, 0};
-    osr_kernels_rope(p, 1, 8, 8, 3, 10000.0f, 1.0f, ff, 0);
+    struct osr_rope rf = {.n_rot = 8,
+                          .freq_base = 10000.0f,
+                          .freq_scale = 1.0f,
+                          .attn_factor = 2.0f,
+                          .freq_factors = ff};
+    osr_kernels_rope(p, 1, 8, 3, &rf);
     double th3 = 3.0 * pow(10000.0, -6.0 / 8.0) / 8.0;
-    CHECK(fabs(p[6] - cos(th3)) < 1e-6 && fabs(p[7] - sin(th3)) < 1e-6);
+    CHECK(fabs(p[6] - 2.0 * cos(th3)) < 1e-6 && fabs(p[7] - 2.0 * sin(th3)) < 1e-6);
 }
 
 /* ---- matmul ------------------------------------------------------------------------------- */
@@ -735,7 +744,35 @@ static void test_matmul(void)
             }
         }
     }
+    /* prepare once, multiply twice: the same numbers as the one-shot matmul */
+    for (size_t ti_i = 0; ti_i < N_WEIGHT_TYPES; ti_i++) {
+        enum osr_qtype t = weight_types[ti_i];
+        const struct osr_kernels *kk = osr_kernels_get();
+        size_t rb = osr_quant_row_bytes(t, COLS);
+        for (int r = 0; r < ROWS; r++)
+            scalar()->quantize[t](wsrc + r * COLS, w + r * rb, COLS);
+        CHECK_INT_EQ(
+            osr_kernels_matmul(kk, tp2, t, w, rb, ROWS, COLS, x, NV, y1, scratch, sizeof(scratch)),
+            OSR_OK);
+        memset(scratch, 0xAB, sizeof(scratch));
+        CHECK_INT_EQ(osr_kernels_matmul_prepare(kk, tp3, t, COLS, x, NV, scratch, sizeof(scratch)),
+                     OSR_OK);
+        const void *xq = osr_kernels_matmul_scratch(t, COLS, NV) ? (const void *)scratch : x;
+        for (int rep = 0; rep < 2; rep++) {
+            memset(y2, 0, sizeof(y2));
+            CHECK_INT_EQ(
+                osr_kernels_matmul_prepared(kk, rep ? tp2 : NULL, t, w, rb, ROWS, COLS, xq, NV, y2),
+                OSR_OK);
+            CHECK(memcmp(y1, y2, sizeof(y1)) == 0);
+        }
+    }
     const struct osr_kernels *k = osr_kernels_get();
+    CHECK_INT_EQ(osr_kernels_matmul_prepare(k, NULL, OSR_QTYPE_Q4_0, 33, x, 1, scratch, 100),
+                 OSR_EINVAL);
+    CHECK_INT_EQ(osr_kernels_matmul_prepare(k, NULL, OSR_QTYPE_Q4_0, 64, x, 1, scratch, 67),
+                 OSR_EINVAL);
+    CHECK_INT_EQ(osr_kernels_matmul_prepared(k, NULL, OSR_QTYPE_Q4_0, w, 36, 1, 64, NULL, 1, y1),
+                 OSR_EINVAL);
     /* argument errors */
     CHECK_INT_EQ(osr_kernels_matmul(k, NULL, OSR_QTYPE_Q4_0, w, 18, 1, 33, x, 1, y1, scratch,
                                     sizeof(scratch)),

@@ -157,6 +157,8 @@ struct matmul_job {
     const float *x;
     float *y;
     char *xq;         /* quantized activations, or NULL to use x as is */
+    int quantize;     /* phase 1: quantize x into xq */
+    int multiply;     /* phase 2: the dot products */
     size_t xq_stride; /* bytes per quantized vector */
     int block_values;
     _Atomic int64_t next; /* next work item */
@@ -183,7 +185,7 @@ static void matmul_worker(void *arg, int ith, int nth)
     const char *xq = (const char *)j->x;
     size_t xq_stride = (size_t)j->cols * sizeof(float);
 
-    if (j->xq) {
+    if (j->xq && j->quantize) {
         /* Quantize the activations: all vectors' blocks form one flat range split evenly. */
         int64_t blocks_per_vec = j->cols / j->block_values;
         int64_t total = blocks_per_vec * j->nvec;
@@ -197,7 +199,11 @@ static void matmul_worker(void *arg, int ith, int nth)
                      cnt * j->block_values);
             b0 += cnt;
         }
+        if (!j->multiply)
+            return;
         osr_threadpool_barrier(j->tp);
+    }
+    if (j->xq) {
         xq = j->xq;
         xq_stride = j->xq_stride;
     }
@@ -234,14 +240,48 @@ static void matmul_worker(void *arg, int ith, int nth)
     }
 }
 
+/* Checks the arguments shared by all entry points; fills the job's type fields. */
+static int matmul_setup(struct matmul_job *j, const struct osr_kernels *k, enum osr_qtype wtype,
+                        int64_t cols, int64_t nvec)
+{
+    const struct osr_qtype_info *ti = osr_quant_type_info(wtype);
+    if (!k || !ti || !ti->has_kernels || !k->vec_dot[wtype] || cols < 0 || nvec < 0)
+        return OSR_EINVAL;
+    if (cols % ti->block_values != 0)
+        return OSR_EINVAL;
+    j->k = k;
+    j->wtype = wtype;
+    j->dot = k->vec_dot[wtype];
+    j->cols = cols;
+    j->nvec = nvec;
+    atomic_init(&j->next, 0);
+    if (ti->dot_type != OSR_QTYPE_F32) {
+        const struct osr_qtype_info *di = osr_quant_type_info(ti->dot_type);
+        j->quant = k->quantize[ti->dot_type];
+        j->xq_stride = osr_quant_row_bytes(ti->dot_type, cols);
+        j->block_values = di->block_values;
+        if (!j->quant)
+            return OSR_EINVAL;
+    }
+    return OSR_OK;
+}
+
 int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, enum osr_qtype wtype,
                        const void *w, size_t row_bytes, int64_t rows, int64_t cols, const float *x,
                        int64_t nvec, float *y, void *scratch, size_t scratch_bytes)
 {
-    const struct osr_qtype_info *ti = osr_quant_type_info(wtype);
-    if (!k || !ti || !ti->has_kernels || !k->vec_dot[wtype] || rows < 0 || cols < 0 || nvec < 0)
-        return OSR_EINVAL;
-    if (cols % ti->block_values != 0 || row_bytes < osr_quant_row_bytes(wtype, cols))
+    struct matmul_job j = {.tp = tp,
+                           .w = w,
+                           .row_bytes = row_bytes,
+                           .rows = rows,
+                           .x = x,
+                           .y = y,
+                           .quantize = 1,
+                           .multiply = 1};
+    int rc = matmul_setup(&j, k, wtype, cols, nvec);
+    if (rc)
+        return rc;
+    if (rows < 0 || row_bytes < osr_quant_row_bytes(wtype, cols))
         return OSR_EINVAL;
     size_t need = osr_kernels_matmul_scratch(wtype, cols, nvec);
     if (need == (size_t)-1 || scratch_bytes < need || (need > 0 && !scratch))
@@ -252,49 +292,74 @@ int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, e
         memset(y, 0, (size_t)(rows * nvec) * sizeof(float));
         return OSR_OK;
     }
-
-    struct matmul_job j = {
-        .k = k,
-        .wtype = wtype,
-        .dot = k->vec_dot[wtype],
-        .tp = tp,
-        .w = w,
-        .row_bytes = row_bytes,
-        .rows = rows,
-        .cols = cols,
-        .nvec = nvec,
-        .x = x,
-        .y = y,
-    };
-    atomic_init(&j.next, 0);
-    if (ti->dot_type != OSR_QTYPE_F32) {
-        const struct osr_qtype_info *di = osr_quant_type_info(ti->dot_type);
-        j.quant = k->quantize[ti->dot_type];
+    if (need > 0)
         j.xq = scratch;
-        j.xq_stride = osr_quant_row_bytes(ti->dot_type, cols);
-        j.block_values = di->block_values;
-        if (!j.quant)
-            return OSR_EINVAL;
+    osr_threadpool_run(tp, matmul_worker, &j);
+    return OSR_OK;
+}
+
+int osr_kernels_matmul_prepare(const struct osr_kernels *k, struct osr_threadpool *tp,
+                               enum osr_qtype wtype, int64_t cols, const float *x, int64_t nvec,
+                               void *scratch, size_t scratch_bytes)
+{
+    struct matmul_job j = {.tp = tp, .x = x, .quantize = 1, .multiply = 0};
+    int rc = matmul_setup(&j, k, wtype, cols, nvec);
+    if (rc)
+        return rc;
+    size_t need = osr_kernels_matmul_scratch(wtype, cols, nvec);
+    if (need == (size_t)-1 || scratch_bytes < need || (need > 0 && !scratch))
+        return OSR_EINVAL;
+    if (need == 0 || nvec == 0 || cols == 0)
+        return OSR_OK;
+    j.xq = scratch;
+    osr_threadpool_run(tp, matmul_worker, &j);
+    return OSR_OK;
+}
+
+int osr_kernels_matmul_prepared(const struct osr_kernels *k, struct osr_threadpool *tp,
+                                enum osr_qtype wtype, const void *w, size_t row_bytes, int64_t rows,
+                                int64_t cols, const void *xq, int64_t nvec, float *y)
+{
+    struct matmul_job j = {.tp = tp,
+                           .w = w,
+                           .row_bytes = row_bytes,
+                           .rows = rows,
+                           .y = y,
+                           .quantize = 0,
+                           .multiply = 1};
+    int rc = matmul_setup(&j, k, wtype, cols, nvec);
+    if (rc)
+        return rc;
+    if (rows < 0 || row_bytes < osr_quant_row_bytes(wtype, cols) || (!xq && nvec > 0))
+        return OSR_EINVAL;
+    if (rows == 0 || nvec == 0)
+        return OSR_OK;
+    if (cols == 0) {
+        memset(y, 0, (size_t)(rows * nvec) * sizeof(float));
+        return OSR_OK;
     }
+    if (j.quant)
+        j.xq = (char *)(uintptr_t)xq; /* read only in this phase */
+    else
+        j.x = xq;
     osr_threadpool_run(tp, matmul_worker, &j);
     return OSR_OK;
 }
 
 /* ---- RoPE ------------------------------------------------------------------------------- */
 
-void osr_kernels_rope(float *x, int n_heads, int head_dim, int n_rot, int64_t pos, float freq_base,
-                      float freq_scale, const float *freq_factors, int neox)
+void osr_kernels_rope(float *x, int n_heads, int head_dim, int64_t pos, const struct osr_rope *p)
 {
-    int half = n_rot / 2;
-    /* theta_i = pos * scale * base^(-2i/n_rot): computed once per call, shared by all heads. */
-    float theta_scale = powf(freq_base, -2.0f / (float)n_rot);
-    float theta = (float)pos * freq_scale;
+    int half = p->n_rot / 2;
+    /* theta advances multiplicatively in float, as ggml does, so angles match its rounding */
+    float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
+    float theta = (float)pos * p->freq_scale;
     for (int i = 0; i < half; i++) {
-        float t = freq_factors ? theta / freq_factors[i] : theta;
-        float c = cosf(t), s = sinf(t);
+        float t = p->freq_factors ? theta / p->freq_factors[i] : theta;
+        float c = cosf(t) * p->attn_factor, s = sinf(t) * p->attn_factor;
+        int a = p->neox ? i : 2 * i, b = p->neox ? i + half : 2 * i + 1;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + (size_t)h * (size_t)head_dim;
-            int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
             float x0 = v[a], x1 = v[b];
             v[a] = x0 * c - x1 * s;
             v[b] = x0 * s + x1 * c;
