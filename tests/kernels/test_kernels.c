@@ -505,7 +505,7 @@ static void test_gemm4(void)
 {
     enum { NMAX = 256 * 7, NV = 4 };
     static float tmp[NMAX];
-    static uint8_t w[4 * NMAX * 2], xq[NV * NMAX * 2];
+    static uint8_t w[4 * (NMAX * 4 + 8)], xq[NV * (NMAX * 4 + 8)];
     for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
         const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
         if (!k)
@@ -515,9 +515,10 @@ static void test_gemm4(void)
                 continue;
             const struct osr_qtype_info *ti = osr_quant_type_info((uint32_t)t);
             int bad = 0;
-            for (int64_t n = ti->block_values; n <= NMAX; n += ti->block_values * 3) {
-                size_t rb = osr_quant_row_bytes((uint32_t)t, n) + 6; /* a padded stride */
-                size_t xs = osr_quant_row_bytes(ti->dot_type, n) + 2;
+            int64_t step = ti->block_values == 1 ? 37 : ti->block_values * 3;
+            for (int64_t n = ti->block_values; n <= NMAX; n += step) {
+                size_t rb = osr_quant_row_bytes((uint32_t)t, n) + 8; /* padded strides */
+                size_t xs = osr_quant_row_bytes(ti->dot_type, n) + 8;
                 for (int r = 0; r < 4; r++) {
                     fill_normal(tmp, n, 0.02f);
                     scalar()->quantize[t](tmp, w + r * rb, n);

@@ -485,6 +485,70 @@ VNNI_ATTR static void gemm4_q8_0_vnni(int64_t n, const void *w, size_t row_bytes
     }
 }
 
+/* F16 weights x F32 vectors, 4 rows x up to 4 vectors: each 16-value slice of a row is
+ * converted once for all vectors. */
+static inline __attribute__((always_inline)) void gemm4_f16_nv(int64_t n, const void *w,
+                                                               size_t row_bytes, const void *x,
+                                                               size_t x_stride, const int nv,
+                                                               float *y, int64_t y_stride)
+{
+    const uint16_t *a[4];
+    const float *b[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+        a[r] = (const uint16_t *)((const char *)w + (size_t)r * row_bytes);
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++)
+        b[v] = (const float *)((const char *)x + (size_t)v * x_stride);
+    __m512 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = _mm512_setzero_ps();
+    }
+    int64_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = (__mmask16)(n - i >= 16 ? 0xFFFF : (1u << (n - i)) - 1);
+        __m512 X[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            X[v] = _mm512_maskz_loadu_ps(m, b[v] + i);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m512 W = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a[r] + i));
+#pragma GCC unroll 4
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = _mm512_fmadd_ps(W, X[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++)
+            y[v * y_stride + r] = _mm512_reduce_add_ps(acc[r][v]);
+    }
+}
+
+static void gemm4_f16(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
+                      int nv, float *y, int64_t y_stride)
+{
+    switch (nv) {
+    case 1:
+        gemm4_f16_nv(n, w, row_bytes, x, x_stride, 1, y, y_stride);
+        break;
+    case 2:
+        gemm4_f16_nv(n, w, row_bytes, x, x_stride, 2, y, y_stride);
+        break;
+    case 3:
+        gemm4_f16_nv(n, w, row_bytes, x, x_stride, 3, y, y_stride);
+        break;
+    default:
+        gemm4_f16_nv(n, w, row_bytes, x, x_stride, 4, y, y_stride);
+        break;
+    }
+}
+
 void osr_kernels_fill_avx512(struct osr_kernels *k)
 {
     k->vec_dot[OSR_QTYPE_F32] = vec_dot_f32;
@@ -492,6 +556,7 @@ void osr_kernels_fill_avx512(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_BF16] = vec_dot_bf16;
     k->vec_dot[OSR_QTYPE_Q4_0] = vec_dot_q4_0;
     k->vec_dot[OSR_QTYPE_Q8_0] = vec_dot_q8_0;
+    k->gemm4[OSR_QTYPE_F16] = gemm4_f16;
 }
 
 void osr_kernels_fill_avx512vnni(struct osr_kernels *k)
