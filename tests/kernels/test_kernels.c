@@ -500,6 +500,59 @@ static void test_vec_dot_extremes(void)
     }
 }
 
+/* Weight blocks of random bytes (every bit pattern of the quants, Q8_0's -128, any Q6_K scale)
+ * with unit fp16 scales, against activations at full scale: the SIMD paths must still match
+ * the scalar integer sums, so nothing saturates or drops a bit. */
+static void test_vec_dot_random_bits(void)
+{
+    enum { N = 1024 };
+    static uint8_t w[N * 2], xq[N * 2];
+    static float tmp[N];
+    const enum osr_qtype types[] = {OSR_QTYPE_Q4_0, OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1,
+                                    OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K};
+    for (size_t ti_i = 0; ti_i < sizeof(types) / sizeof(types[0]); ti_i++) {
+        enum osr_qtype t = types[ti_i];
+        const struct osr_qtype_info *ti = osr_quant_type_info(t);
+        int bad = 0;
+        for (int rep = 0; rep < 20; rep++) {
+            for (size_t i = 0; i < sizeof(w); i++)
+                w[i] = (uint8_t)rng_next();
+            size_t nb = N / (size_t)ti->block_values;
+            for (size_t b = 0; b < nb; b++) {
+                uint8_t *blk = w + b * ti->block_bytes;
+                const uint8_t one[2] = {0x00, 0x3C}, half[2] = {0x00, 0x38};
+                if (t == OSR_QTYPE_Q6_K) {
+                    memcpy(blk + 208, one, 2);
+                } else {
+                    memcpy(blk, one, 2);
+                    if (t == OSR_QTYPE_Q4_1 || t == OSR_QTYPE_Q5_1 || t == OSR_QTYPE_Q4_K ||
+                        t == OSR_QTYPE_Q5_K)
+                        memcpy(blk + 2, half, 2);
+                }
+            }
+            for (int i = 0; i < N; i++)
+                tmp[i] = (rng_next() & 1 ? 1.0f : -1.0f) * (0.9f + 0.1f * rng_uniform());
+            scalar()->quantize[ti->dot_type](tmp, xq, N);
+            double mag;
+            bad += !dot_matches_dequantized(t, N, w, xq, &mag);
+            float ref = scalar()->vec_dot[t](N, w, xq);
+            for (int isa = 1; isa < OSR_ISA_COUNT; isa++) {
+                const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
+                if (!k)
+                    continue;
+                float got = k->vec_dot[t](N, w, xq);
+                if (!(fabs(got - ref) <= 1e-5 * mag)) {
+                    if (!bad)
+                        fprintf(stderr, "%s %s random bits: %g vs scalar %g\n", k->name, ti->name,
+                                got, ref);
+                    bad++;
+                }
+            }
+        }
+        CHECK_INT_EQ(bad, 0);
+    }
+}
+
 /* The 4-row kernels against the scalar dot, for every vector count, and independent of it. */
 static void test_gemm4(void)
 {
@@ -799,5 +852,5 @@ static void test_matmul(void)
 
 TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values,
           test_bf16_known_values, test_float_conversions_all_isas, test_quantize_roundtrip,
-          test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes, test_gemm4,
-          test_elementwise, test_rope, test_matmul)
+          test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes,
+          test_vec_dot_random_bits, test_gemm4, test_elementwise, test_rope, test_matmul)
