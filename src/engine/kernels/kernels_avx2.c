@@ -414,6 +414,49 @@ static void gemm4_f16(int64_t n, const void *w, size_t row_bytes, const void *x,
     }
 }
 
+/* Same blocks as the scalar Q8_K quantizer (d = max|x| / 127 as a float, round-to-even), with
+ * the 16-value sums taken from the packed bytes. */
+static void quantize_q8_k(const float *src, void *dst, int64_t n)
+{
+    struct osr_block_q8_k *y = dst;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < n / OSR_QK_K; b++) {
+        const float *x = src + b * OSR_QK_K;
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < OSR_QK_K; j += 8)
+            m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + j), absmask));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float d = _mm_cvtss_f32(m4) / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = d;
+        __m256 vid = _mm256_set1_ps(id);
+        for (int j = 0; j < OSR_QK_K; j += 32) {
+            __m256i i0 = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid), RND));
+            __m256i i1 = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), vid), RND));
+            __m256i i2 = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), vid), RND));
+            __m256i i3 = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), vid), RND));
+            __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+            p = _mm256_permutevar8x32_epi32(p, perm);
+            _mm256_storeu_si256((__m256i *)(y[b].qs + j), p);
+            /* lanes 0..3 of the 4-byte sums hold values j..j+15, lanes 4..7 the next 16 */
+            /* maddubs(1 unsigned, q signed) sums signed byte pairs */
+            __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, p), ones16);
+            s4 = _mm256_hadd_epi32(s4, s4);
+            s4 = _mm256_hadd_epi32(s4, s4);
+            y[b].bsums[j / 16] = (int16_t)_mm256_cvtsi256_si32(s4);
+            y[b].bsums[j / 16 + 1] = (int16_t)_mm256_extract_epi32(s4, 4);
+        }
+    }
+}
+
 /* ---- K-quants --------------------------------------------------------------------------- */
 
 static inline int hsum_epi32(__m256i v)
@@ -709,6 +752,7 @@ void osr_kernels_fill_avx2(struct osr_kernels *k)
     k->quantize[OSR_QTYPE_F16] = quantize_f16;
     k->dequantize[OSR_QTYPE_BF16] = dequantize_bf16;
     k->quantize[OSR_QTYPE_Q8_0] = quantize_q8_0;
+    k->quantize[OSR_QTYPE_Q8_K] = quantize_q8_k;
 
     k->vec_dot[OSR_QTYPE_F32] = vec_dot_f32;
     k->vec_dot[OSR_QTYPE_F16] = vec_dot_f16;
