@@ -17,7 +17,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* ggml type ids (ggml.h enum ggml_type).  Ids not listed here (4, 5 removed long ago; the
+/* ggml type ids (ggml.h enum ggml_type; the same numbers as the GGUF reader's type enum, so a
+ * tensor's type converts by a cast).  Ids not listed here (4, 5 removed long ago; the
  * IQ* and integer types) are valid in a GGUF file but unsupported by our kernels. */
 enum osr_qtype {
     OSR_QTYPE_F32 = 0,
