@@ -268,7 +268,9 @@ struct osr_usage {
 /* One event.  All pointers are borrowed and valid only during the emit call.
  *
  * Order a producer follows: ROLE, then any mix of deltas (TOOL_CALL_START before the
- * TOOL_CALL_ARGS_DELTA of the same index; indexes count from 0 in order of appearance), then
+ * TOOL_CALL_ARGS_DELTA of the same index; indexes count from 0 in order of appearance; a
+ * call's arguments arrive before the next call or text starts, as streaming protocols such as
+ * Anthropic's cannot reopen a closed block), then
  * FINISH; USAGE may come at any time (a producer that knows the prompt size early sends it
  * right after ROLE) and the last one counts.  ERROR ends the stream in place of FINISH. */
 struct osr_event {

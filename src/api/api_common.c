@@ -594,6 +594,7 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
     enc->proto = proto;
     switch (proto) {
     case OSR_API_OPENAI_CHAT: enc->ops = &osr_api_openai_chat_ops; break;
+    case OSR_API_ANTHROPIC: enc->ops = &osr_api_anthropic_ops; break;
     /*@PROTOS@*/
     default: break;
     }
