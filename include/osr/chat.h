@@ -150,6 +150,7 @@ struct osr_chat_extras {
     int64_t num_ctx;                  /* Ollama options.num_ctx, 0 when unset */
     const char *template_override;    /* Ollama "template", or NULL */
     const char *previous_response_id; /* Responses: chain onto a stored response */
+    const char *instructions;         /* Responses "instructions" (also a system message) */
     int store;                        /* Responses "store": -1 unset, 0, 1 */
     struct json_object *model_options; /* Osaurus "modelOptions", held; or NULL */
 };

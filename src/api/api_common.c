@@ -595,6 +595,7 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
     switch (proto) {
     case OSR_API_OPENAI_CHAT: enc->ops = &osr_api_openai_chat_ops; break;
     case OSR_API_ANTHROPIC: enc->ops = &osr_api_anthropic_ops; break;
+    case OSR_API_RESPONSES: enc->ops = &osr_api_responses_ops; break;
     /*@PROTOS@*/
     default: break;
     }
@@ -641,6 +642,9 @@ void osr_api_encoder_free(struct osr_api_encoder *enc)
         free(enc->tools[i].name);
         osr_buf_release(&enc->tools[i].args);
     }
+    for (size_t i = 0; i < enc->n_items; i++)
+        osr_buf_release(&enc->items[i].text);
+    free(enc->items);
     osr_buf_release(&enc->text);
     osr_buf_release(&enc->reasoning);
     free(enc->model);
@@ -729,8 +733,10 @@ int osr_api_encoder_event(struct osr_api_encoder *enc, const struct osr_event *e
         return OSR_OK; /* deltas after FINISH would break every protocol's grammar */
     bool skip;
     int rc = accumulate(enc, ev, &skip);
-    if (rc || skip || !enc->stream)
+    if (rc || skip)
         return rc;
+    if (!enc->stream)
+        return enc->ops->track ? enc->ops->event(enc, ev, NULL) : OSR_OK;
     return enc->ops->event(enc, ev, out);
 }
 

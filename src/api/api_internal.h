@@ -106,6 +106,21 @@ struct api_tool_acc {
     struct osr_buf args;
 };
 
+enum api_item_kind {
+    API_ITEM_MESSAGE,
+    API_ITEM_REASONING,
+    API_ITEM_FUNCTION_CALL,
+};
+
+/* An output item of a Responses answer, in the order it opened. */
+struct api_item {
+    enum api_item_kind kind;
+    int tool;          /* tools[] slot of a function call */
+    char id[64];
+    struct osr_buf text; /* message / reasoning text of this item */
+    bool done;
+};
+
 struct osr_api_encoder;
 
 struct api_encoder_ops {
@@ -116,6 +131,8 @@ struct api_encoder_ops {
     int (*stream_end)(struct osr_api_encoder *enc, struct osr_buf *out);
     /* Not streaming: the whole body (enc->failed: an error body). */
     int (*body)(struct osr_api_encoder *enc, struct osr_buf *out);
+    /* true: event is called when not streaming too, with out NULL (to track items). */
+    bool track;
 };
 
 enum api_block {
@@ -160,8 +177,9 @@ struct osr_api_encoder {
     int block_index;       /* index of the open block (Anthropic) or output item (Responses) */
     int next_block;
     int64_t seq;           /* Responses sequence_number */
-    char text_item_id[64]; /* Responses message item id */
-    char reasoning_item_id[64];
+    struct api_item *items; /* Responses output items */
+    size_t n_items;
+    size_t cap_items;
 };
 
 /* Per-protocol tables. */

@@ -328,6 +328,7 @@ static int dump_extras(const struct osr_chat_extras *x, struct osr_buf *out)
         rc = rc ? rc : dump_int(out, &first, "num_ctx", x->num_ctx);
     rc = rc ? rc : dump_str(out, &first, "template", x->template_override);
     rc = rc ? rc : dump_str(out, &first, "previous_response_id", x->previous_response_id);
+    rc = rc ? rc : dump_str(out, &first, "instructions", x->instructions);
     if (x->store >= 0)
         rc = rc ? rc : dump_bool(out, &first, "store", x->store);
     rc = rc ? rc : dump_json(out, &first, "model_options", x->model_options);
