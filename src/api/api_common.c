@@ -596,8 +596,8 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
     case OSR_API_OPENAI_CHAT: enc->ops = &osr_api_openai_chat_ops; break;
     case OSR_API_ANTHROPIC: enc->ops = &osr_api_anthropic_ops; break;
     case OSR_API_RESPONSES: enc->ops = &osr_api_responses_ops; break;
-    /*@PROTOS@*/
-    default: break;
+    case OSR_API_OLLAMA_CHAT: enc->ops = &osr_api_ollama_chat_ops; break;
+    case OSR_API_OLLAMA_GENERATE: enc->ops = &osr_api_ollama_generate_ops; break;
     }
     OSR_ASSERT(enc->ops != NULL);
     enc->model = osr_xstrdup(opts->model ? opts->model : "");
