@@ -625,6 +625,11 @@ static int stream_end(struct osr_api_encoder *enc, struct osr_buf *out)
     if (enc->failed)
         return OSR_OK; /* the error event was the last word, as Anthropic's own streams do */
     int rc = message_start(enc, out);
+    if (!rc && enc->next_block == 0) {
+        /* An empty answer is still one (empty) text block, as the API returns it. */
+        rc = block_start(enc, API_BLOCK_TEXT, out);
+        rc = rc ? rc : osr_buf_puts(out, "{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    }
     rc = rc ? rc : block_stop(enc, out);
     rc = rc ? rc : osr_api_sse_event(out, "message_delta");
     rc = rc ? rc : osr_buf_puts(out, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"");

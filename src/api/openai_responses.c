@@ -774,12 +774,22 @@ static int event(struct osr_api_encoder *enc, const struct osr_event *ev, struct
     }
 }
 
+/* A finished response always holds at least one item: an empty answer is an empty message. */
+static int empty_answer(struct osr_api_encoder *enc, struct osr_buf *out)
+{
+    if (enc->n_items)
+        return OSR_OK;
+    int rc = open_item(enc, out, API_ITEM_MESSAGE, -1);
+    return rc ? rc : close_item(enc, out);
+}
+
 static int stream_end(struct osr_api_encoder *enc, struct osr_buf *out)
 {
     if (enc->failed)
         return OSR_OK; /* response.failed was the terminal event */
     int rc = start(enc, out);
     rc = rc ? rc : close_item(enc, out);
+    rc = rc ? rc : empty_answer(enc, out);
     if (incomplete(enc))
         return rc ? rc : terminal(enc, out, "response.incomplete", "incomplete");
     return rc ? rc : terminal(enc, out, "response.completed", "completed");
@@ -793,6 +803,7 @@ static int body(struct osr_api_encoder *enc, struct osr_buf *out)
         return osr_api_error_body(P, &e, out);
     }
     int rc = close_item(enc, NULL);
+    rc = rc ? rc : empty_answer(enc, NULL);
     return rc ? rc : put_response(enc, out, incomplete(enc) ? "incomplete" : "completed");
 }
 
