@@ -17,8 +17,7 @@
 #include "osr/api_responses.h"
 #include "osr/json.h"
 
-typedef int (*decode_fn)(struct osr_chat_request *, const char *, size_t,
-                         struct osr_api_error *);
+typedef int (*decode_fn)(struct osr_chat_request *, const char *, size_t, struct osr_api_error *);
 
 static void must_be_json(const struct osr_buf *b, const char *what)
 {
@@ -40,13 +39,18 @@ static void make_id(void *ctx, const char *prefix, char *out, size_t cap)
 static void answer(enum osr_api_proto proto, const struct osr_chat_request *req, bool stream)
 {
     int ids = 0;
-    struct osr_api_encode_opts o = { .model = req->model, .stream = stream,
-                                     .include_usage = true, .now_ms = 1, .make_id = make_id,
-                                     .id_ctx = &ids, .req = req, .max_text = 1 << 20 };
+    struct osr_api_encode_opts o = {.model = req->model,
+                                    .stream = stream,
+                                    .include_usage = true,
+                                    .now_ms = 1,
+                                    .make_id = make_id,
+                                    .id_ctx = &ids,
+                                    .req = req,
+                                    .max_text = 1 << 20};
     struct osr_api_encoder *enc = osr_api_encoder_new(proto, &o);
     struct osr_buf out;
     osr_buf_init(&out, 8u << 20);
-    struct osr_event ev = { .kind = OSR_EV_ROLE };
+    struct osr_event ev = {.kind = OSR_EV_ROLE};
     osr_api_encoder_event(enc, &ev, &out);
     for (size_t i = 0; i < req->n_messages && i < 8; i++) {
         const struct osr_message *m = &req->messages[i];
@@ -62,8 +66,8 @@ static void answer(enum osr_api_proto proto, const struct osr_chat_request *req,
                 ev.kind = OSR_EV_TOOL_CALL_ARGS_DELTA;
                 ev.text = p->call.arguments;
             } else {
-                ev.kind = p->kind == OSR_PART_REASONING ? OSR_EV_REASONING_DELTA
-                                                        : OSR_EV_TEXT_DELTA;
+                ev.kind =
+                    p->kind == OSR_PART_REASONING ? OSR_EV_REASONING_DELTA : OSR_EV_TEXT_DELTA;
                 ev.text = p->text;
             }
             osr_api_encoder_event(enc, &ev, &out);
@@ -88,16 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum osr_api_proto proto;
         decode_fn decode;
     } decoders[] = {
-        { OSR_API_OPENAI_CHAT, osr_openai_chat_decode },
-        { OSR_API_ANTHROPIC, osr_anthropic_decode },
-        { OSR_API_ANTHROPIC, osr_anthropic_decode_count_tokens },
-        { OSR_API_RESPONSES, osr_responses_decode },
-        { OSR_API_OLLAMA_CHAT, osr_ollama_chat_decode },
-        { OSR_API_OLLAMA_GENERATE, osr_ollama_generate_decode },
+        {OSR_API_OPENAI_CHAT, osr_openai_chat_decode},
+        {OSR_API_ANTHROPIC, osr_anthropic_decode},
+        {OSR_API_ANTHROPIC, osr_anthropic_decode_count_tokens},
+        {OSR_API_RESPONSES, osr_responses_decode},
+        {OSR_API_OLLAMA_CHAT, osr_ollama_chat_decode},
+        {OSR_API_OLLAMA_GENERATE, osr_ollama_generate_decode},
     };
     for (size_t k = 0; k < sizeof(decoders) / sizeof(decoders[0]); k++) {
         struct osr_chat_request req;
-        struct osr_api_error err = { 0 };
+        struct osr_api_error err = {0};
         struct osr_buf out;
         osr_chat_request_init(&req, 16u << 20);
         osr_buf_init(&out, 16u << 20);

@@ -38,8 +38,8 @@ struct osr_api_error {
 };
 
 /* Fills err: status, a printf-style message, and param (may be NULL). */
-void osr_api_error_set(struct osr_api_error *err, int status, const char *param,
-                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void osr_api_error_set(struct osr_api_error *err, int status, const char *param, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
 
 /* Returns the protocol's error "type" for an HTTP status ("invalid_request_error",
  * "not_found_error", ...); Ollama has none and gets the OpenAI names. */
@@ -62,10 +62,10 @@ int osr_api_error_body(enum osr_api_proto proto, const struct osr_api_error *err
 typedef void (*osr_api_id_fn)(void *ctx, const char *prefix, char *out, size_t cap);
 
 struct osr_api_encode_opts {
-    const char *model;  /* echoed in every frame; copied */
-    bool stream;        /* frames while streaming, else one body at the end */
-    bool include_usage; /* OpenAI chat: the final usage chunk */
-    int64_t now_ms;     /* wall clock for "created" fields; 0: the real clock */
+    const char *model;     /* echoed in every frame; copied */
+    bool stream;           /* frames while streaming, else one body at the end */
+    bool include_usage;    /* OpenAI chat: the final usage chunk */
+    int64_t now_ms;        /* wall clock for "created" fields; 0: the real clock */
     osr_api_id_fn make_id; /* NULL: random hex ids as the original forms them */
     void *id_ctx;
     /* The decoded request, borrowed for the encoder's life, or NULL.  The Responses encoder

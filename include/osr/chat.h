@@ -52,15 +52,15 @@ enum osr_part_kind {
 };
 
 struct osr_image {
-    const char *url;          /* a remote URL (http/https), or NULL when data is set */
+    const char *url;           /* a remote URL (http/https), or NULL when data is set */
     const unsigned char *data; /* decoded bytes of a data URL or base64 payload */
     size_t len;
-    const char *mime;         /* "image/png", ...; NULL when unknown */
-    const char *detail;       /* OpenAI "detail" (auto|low|high) or NULL */
+    const char *mime;   /* "image/png", ...; NULL when unknown */
+    const char *detail; /* OpenAI "detail" (auto|low|high) or NULL */
 };
 
 struct osr_tool_call {
-    const char *id;          /* never NULL ("" when the client gave none) */
+    const char *id; /* never NULL ("" when the client gave none) */
     const char *name;
     struct osr_str arguments; /* JSON text of the arguments object */
 };
@@ -142,22 +142,22 @@ enum osr_source {
 
 /* Settings only some protocols carry; backends may use or ignore them. */
 struct osr_chat_extras {
-    int think;                        /* -1 unset, 0 off, 1 on (Ollama think, reasoning) */
-    const char *reasoning_effort;     /* "low", "medium", "high", ... or NULL */
-    bool raw;                         /* Ollama generate: no chat template */
-    const char *suffix;               /* Ollama generate: text after the insertion point */
-    const char *keep_alive;           /* Ollama: "5m", "0", "-1", ... as given, or NULL */
-    int64_t num_ctx;                  /* Ollama options.num_ctx, 0 when unset */
-    const char *template_override;    /* Ollama "template", or NULL */
-    const char *previous_response_id; /* Responses: chain onto a stored response */
-    const char *instructions;         /* Responses "instructions" (also a system message) */
-    int store;                        /* Responses "store": -1 unset, 0, 1 */
+    int think;                         /* -1 unset, 0 off, 1 on (Ollama think, reasoning) */
+    const char *reasoning_effort;      /* "low", "medium", "high", ... or NULL */
+    bool raw;                          /* Ollama generate: no chat template */
+    const char *suffix;                /* Ollama generate: text after the insertion point */
+    const char *keep_alive;            /* Ollama: "5m", "0", "-1", ... as given, or NULL */
+    int64_t num_ctx;                   /* Ollama options.num_ctx, 0 when unset */
+    const char *template_override;     /* Ollama "template", or NULL */
+    const char *previous_response_id;  /* Responses: chain onto a stored response */
+    const char *instructions;          /* Responses "instructions" (also a system message) */
+    int store;                         /* Responses "store": -1 unset, 0, 1 */
     struct json_object *model_options; /* Osaurus "modelOptions", held; or NULL */
 };
 
 struct osr_chat_request {
-    struct osr_arena arena;    /* owns every string and array below */
-    struct json_object *held;  /* json-c values the request keeps alive (an array) */
+    struct osr_arena arena;   /* owns every string and array below */
+    struct json_object *held; /* json-c values the request keeps alive (an array) */
 
     const char *model; /* never NULL after a successful decode */
     struct osr_message *messages;
@@ -209,8 +209,8 @@ struct osr_part *osr_chat_message_add_part(struct osr_chat_request *req, struct 
                                            enum osr_part_kind kind);
 
 /* Convenience: appends a text part copying n bytes at s.  Returns OSR_OK or OSR_ETOOBIG. */
-int osr_chat_message_add_text(struct osr_chat_request *req, struct osr_message *msg,
-                              const char *s, size_t n);
+int osr_chat_message_add_text(struct osr_chat_request *req, struct osr_message *msg, const char *s,
+                              size_t n);
 
 /* Appends a tool.  Returns it, or NULL past the caps. */
 struct osr_tool *osr_chat_request_add_tool(struct osr_chat_request *req);
@@ -229,20 +229,20 @@ const char *osr_chat_role_name(enum osr_role role);
 /* ---------------------------------------------------------------- events */
 
 enum osr_event_kind {
-    OSR_EV_ROLE,                /* the answer begins (role assistant) */
-    OSR_EV_TEXT_DELTA,          /* text */
-    OSR_EV_REASONING_DELTA,     /* text */
-    OSR_EV_TOOL_CALL_START,     /* index, id, name */
+    OSR_EV_ROLE,                 /* the answer begins (role assistant) */
+    OSR_EV_TEXT_DELTA,           /* text */
+    OSR_EV_REASONING_DELTA,      /* text */
+    OSR_EV_TOOL_CALL_START,      /* index, id, name */
     OSR_EV_TOOL_CALL_ARGS_DELTA, /* index, text (a fragment of the arguments' JSON text) */
-    OSR_EV_FINISH,              /* finish, text = the matched stop sequence (STOP_SEQUENCE) */
-    OSR_EV_USAGE,               /* usage */
-    OSR_EV_ERROR,               /* status, text = message */
+    OSR_EV_FINISH,               /* finish, text = the matched stop sequence (STOP_SEQUENCE) */
+    OSR_EV_USAGE,                /* usage */
+    OSR_EV_ERROR,                /* status, text = message */
     /* Agent extensions; protocol encoders that have no frame for them skip them. */
-    OSR_EV_TOOL_STARTED, /* id, name, text = arguments */
-    OSR_EV_TOOL_DONE,    /* id, name, text = result, is_error */
-    OSR_EV_TODO,         /* text = the todo list (JSON) */
+    OSR_EV_TOOL_STARTED,     /* id, name, text = arguments */
+    OSR_EV_TOOL_DONE,        /* id, name, text = result, is_error */
+    OSR_EV_TODO,             /* text = the todo list (JSON) */
     OSR_EV_PREFILL_PROGRESS, /* progress in [0, 1] */
-    OSR_EV_ARTIFACT,     /* name, text = content */
+    OSR_EV_ARTIFACT,         /* name, text = content */
 };
 
 enum osr_finish {

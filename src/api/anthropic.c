@@ -170,13 +170,12 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
                     return osr_api_fail(err, 413, NULL, "request is too large");
                 char cpath[API_PATH_MAX];
                 osr_api_path(cpath, ipath, "content");
-                rc = osr_api_get_str(req, err, b, ipath, "tool_use_id", true,
-                                     &p->result.call_id, NULL);
+                rc = osr_api_get_str(req, err, b, ipath, "tool_use_id", true, &p->result.call_id,
+                                     NULL);
                 rc = rc ? rc
                         : osr_api_get_bool(err, b, ipath, "is_error", &p->result.is_error, NULL);
                 rc = rc ? rc
-                        : tool_result_text(req, err, osr_api_field(b, "content"), cpath,
-                                           &p->text);
+                        : tool_result_text(req, err, osr_api_field(b, "content"), cpath, &p->text);
                 if (rc)
                     return rc;
                 continue;
@@ -199,8 +198,9 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
                 p->text = osr_str_make(t, tn);
             } else if (strcmp(type, "image") == 0) {
                 if (!user)
-                    return osr_api_fail(err, 400, tpath, "image blocks are only allowed in user "
-                                                         "turns");
+                    return osr_api_fail(err, 400, tpath,
+                                        "image blocks are only allowed in user "
+                                        "turns");
                 p = osr_chat_message_add_part(req, m, OSR_PART_IMAGE);
                 if (!p)
                     return osr_api_fail(err, 413, NULL, "request is too large");
@@ -217,8 +217,7 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
                 rc = rc ? rc
                         : osr_api_get_str(req, err, b, ipath, "name", true, &p->call.name, NULL);
                 rc = rc ? rc
-                        : osr_api_get_typed(err, b, ipath, "input", json_type_object, true,
-                                            &input);
+                        : osr_api_get_typed(err, b, ipath, "input", json_type_object, true, &input);
                 rc = rc ? rc : osr_api_json_text(req, err, input, &p->call.arguments);
             } else if (strcmp(type, "thinking") == 0) {
                 if (user)
@@ -262,8 +261,9 @@ static int decode_system(struct osr_chat_request *req, struct osr_api_error *err
         return osr_api_string_value(req, err, sys, "system", &p->text);
     }
     if (!json_object_is_type(sys, json_type_array))
-        return osr_api_fail(err, 400, "system", "'system' must be a string or an array of text "
-                                                "blocks");
+        return osr_api_fail(err, 400, "system",
+                            "'system' must be a string or an array of text "
+                            "blocks");
     size_t n = json_object_array_length(sys);
     for (size_t i = 0; i < n; i++) {
         char ipath[API_PATH_MAX], tpath[API_PATH_MAX];
@@ -322,15 +322,14 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
                 : osr_api_get_str(req, err, t, ipath, "description", false, &tool->description,
                                   NULL);
         rc = rc ? rc
-                : osr_api_get_typed(err, t, ipath, "input_schema", json_type_object, true,
-                                    &schema);
+                : osr_api_get_typed(err, t, ipath, "input_schema", json_type_object, true, &schema);
         if (rc)
             return rc;
         if (!osr_api_valid_tool_name(tool->name)) {
             osr_api_path(tpath, ipath, "name");
             return osr_api_fail(err, 400, tpath,
-                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')",
-                                tpath, tool->name);
+                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')", tpath,
+                                tool->name);
         }
         tool->parameters = osr_api_hold(req, schema);
     }
@@ -418,19 +417,15 @@ static int decode(struct osr_chat_request *req, const char *body, size_t n,
             return rc;
     }
     rc = decode_tool_choice(req, err, root);
-    rc = rc ? rc : osr_api_get_double(err, root, "", "temperature", 0, 1,
-                                      &req->sampling.temperature);
+    rc = rc ? rc
+            : osr_api_get_double(err, root, "", "temperature", 0, 1, &req->sampling.temperature);
     rc = rc ? rc : osr_api_get_double(err, root, "", "top_p", 0, 1, &req->sampling.top_p);
-    rc = rc ? rc : osr_api_get_int(err, root, "", "top_k", 0, 100000, &req->sampling.top_k,
-                                   NULL);
-    rc = rc ? rc : osr_api_stop(req, err, osr_api_field(root, "stop_sequences"),
-                                "stop_sequences");
+    rc = rc ? rc : osr_api_get_int(err, root, "", "top_k", 0, 100000, &req->sampling.top_k, NULL);
+    rc = rc ? rc : osr_api_stop(req, err, osr_api_field(root, "stop_sequences"), "stop_sequences");
     rc = rc ? rc : osr_api_get_bool(err, root, "", "stream", &req->stream, NULL);
     rc = rc ? rc : osr_api_get_typed(err, root, "", "metadata", json_type_object, false, &meta);
-    rc = rc ? rc : osr_api_get_str(req, err, meta, "metadata", "user_id", false, &req->user,
-                                   NULL);
-    rc = rc ? rc
-            : osr_api_get_typed(err, root, "", "thinking", json_type_object, false, &thinking);
+    rc = rc ? rc : osr_api_get_str(req, err, meta, "metadata", "user_id", false, &req->user, NULL);
+    rc = rc ? rc : osr_api_get_typed(err, root, "", "thinking", json_type_object, false, &thinking);
     if (rc)
         return rc;
     if (osr_api_field(root, "stop_sequences") &&
@@ -478,12 +473,16 @@ static const char *stop_reason(const struct osr_api_encoder *enc)
     if (enc->n_tools)
         return "tool_use";
     switch (enc->finish) {
-    case OSR_FINISH_LENGTH: return "max_tokens";
-    case OSR_FINISH_TOOL_CALLS: return "tool_use";
-    case OSR_FINISH_STOP_SEQUENCE: return enc->stop_seq ? "stop_sequence" : "end_turn";
+    case OSR_FINISH_LENGTH:
+        return "max_tokens";
+    case OSR_FINISH_TOOL_CALLS:
+        return "tool_use";
+    case OSR_FINISH_STOP_SEQUENCE:
+        return enc->stop_seq ? "stop_sequence" : "end_turn";
     case OSR_FINISH_STOP:
     case OSR_FINISH_CANCELLED:
-    case OSR_FINISH_ERROR: return "end_turn";
+    case OSR_FINISH_ERROR:
+        return "end_turn";
     }
     return "end_turn";
 }
@@ -646,7 +645,7 @@ static int stream_end(struct osr_api_encoder *enc, struct osr_buf *out)
 static int body(struct osr_api_encoder *enc, struct osr_buf *out)
 {
     if (enc->failed) {
-        struct osr_api_error e = { 0 };
+        struct osr_api_error e = {0};
         osr_api_error_set(&e, enc->status, NULL, "%s", enc->error_msg);
         return osr_api_error_body(P, &e, out);
     }
@@ -663,8 +662,9 @@ static int body(struct osr_api_encoder *enc, struct osr_buf *out)
         any = true;
     }
     if (enc->text.len || (!enc->n_tools && !any)) {
-        rc = rc ? rc : osr_buf_puts(out, any ? ",{\"type\":\"text\",\"text\":"
-                                             : "{\"type\":\"text\",\"text\":");
+        rc = rc ? rc
+                : osr_buf_puts(out, any ? ",{\"type\":\"text\",\"text\":"
+                                        : "{\"type\":\"text\",\"text\":");
         rc = rc ? rc : osr_api_put_str(out, enc->text.data, enc->text.len);
         rc = rc ? rc : osr_buf_putc(out, '}');
         any = true;

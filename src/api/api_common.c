@@ -23,8 +23,8 @@
 
 /* ---------------------------------------------------------------- errors */
 
-void osr_api_error_set(struct osr_api_error *err, int status, const char *param,
-                       const char *fmt, ...)
+void osr_api_error_set(struct osr_api_error *err, int status, const char *param, const char *fmt,
+                       ...)
 {
     if (!err)
         return;
@@ -55,23 +55,35 @@ const char *osr_api_error_type(enum osr_api_proto proto, int status)
 {
     if (proto == OSR_API_ANTHROPIC) {
         switch (status) {
-        case 401: return "authentication_error";
-        case 403: return "permission_error";
-        case 404: return "not_found_error";
-        case 413: return "request_too_large";
-        case 429: return "rate_limit_error";
+        case 401:
+            return "authentication_error";
+        case 403:
+            return "permission_error";
+        case 404:
+            return "not_found_error";
+        case 413:
+            return "request_too_large";
+        case 429:
+            return "rate_limit_error";
         case 503:
-        case 529: return "overloaded_error";
-        default: return status >= 500 ? "api_error" : "invalid_request_error";
+        case 529:
+            return "overloaded_error";
+        default:
+            return status >= 500 ? "api_error" : "invalid_request_error";
         }
     }
     /* OpenAI answers an unknown model with invalid_request_error + code model_not_found. */
     switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 429: return "rate_limit_error";
-    case 503: return "service_unavailable";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 429:
+        return "rate_limit_error";
+    case 503:
+        return "service_unavailable";
+    default:
+        return status >= 500 ? "server_error" : "invalid_request_error";
     }
 }
 
@@ -137,7 +149,7 @@ void osr_api_path_index(char out[API_PATH_MAX], const char *where, size_t i)
 int osr_api_parse_body(struct osr_chat_request *req, const char *body, size_t n,
                        struct json_object **root, struct osr_api_error *err)
 {
-    struct osr_diag d = { 0 };
+    struct osr_diag d = {0};
     struct json_object *obj = NULL;
     *root = NULL;
     int rc = osr_json_parse(body ? body : "", body ? n : 0, &obj, &d);
@@ -167,19 +179,25 @@ struct json_object *osr_api_field(struct json_object *obj, const char *key)
 static const char *type_words(enum json_type t)
 {
     switch (t) {
-    case json_type_object: return "an object";
-    case json_type_array: return "an array";
-    case json_type_string: return "a string";
-    case json_type_boolean: return "a boolean";
+    case json_type_object:
+        return "an object";
+    case json_type_array:
+        return "an array";
+    case json_type_string:
+        return "a string";
+    case json_type_boolean:
+        return "a boolean";
     case json_type_int:
-    case json_type_double: return "a number";
-    case json_type_null: return "null";
+    case json_type_double:
+        return "a number";
+    case json_type_null:
+        return "null";
     }
     return "a value";
 }
 
-int osr_api_copy(struct osr_chat_request *req, struct osr_api_error *err, const char *s,
-                 size_t n, const char **out)
+int osr_api_copy(struct osr_chat_request *req, struct osr_api_error *err, const char *s, size_t n,
+                 const char **out)
 {
     char *p = osr_chat_request_strndup(req, s, n);
     if (!p)
@@ -294,8 +312,7 @@ int osr_api_get_bool(struct osr_api_error *err, struct json_object *obj, const c
 }
 
 int osr_api_get_typed(struct osr_api_error *err, struct json_object *obj, const char *where,
-                      const char *key, enum json_type type, bool required,
-                      struct json_object **out)
+                      const char *key, enum json_type type, bool required, struct json_object **out)
 {
     char path[API_PATH_MAX];
     osr_api_path(path, where, key);
@@ -391,9 +408,8 @@ static const char *sniff_mime(const unsigned char *p, size_t n)
     return NULL;
 }
 
-int osr_api_image_base64(struct osr_chat_request *req, struct osr_api_error *err,
-                         const char *b64, size_t n, const char *mime, const char *path,
-                         struct osr_image *img)
+int osr_api_image_base64(struct osr_chat_request *req, struct osr_api_error *err, const char *b64,
+                         size_t n, const char *mime, const char *path, struct osr_image *img)
 {
     struct osr_buf raw;
     size_t room = req->arena.max > req->arena.total ? req->arena.max - req->arena.total : 0;
@@ -459,15 +475,14 @@ int osr_api_image_url(struct osr_chat_request *req, struct osr_api_error *err, c
             if (mime.n >= sizeof(mbuf))
                 return osr_api_fail(err, 400, path, "'%s' has an over-long media type", path);
             if (!osr_str_has_prefix(mime, OSR_STR_LIT("image/")))
-                return osr_api_fail(err, 400, path,
-                                    "'%s' must be an image, not '%.*s'", path, (int)mime.n,
-                                    mime.p);
+                return osr_api_fail(err, 400, path, "'%s' must be an image, not '%.*s'", path,
+                                    (int)mime.n, mime.p);
             memcpy(mbuf, mime.p, mime.n);
             mbuf[mime.n] = '\0';
         }
         const char *data = comma + 1;
-        return osr_api_image_base64(req, err, data, (size_t)(url + n - data),
-                                    mbuf[0] ? mbuf : NULL, path, img);
+        return osr_api_image_base64(req, err, data, (size_t)(url + n - data), mbuf[0] ? mbuf : NULL,
+                                    path, img);
     }
     if (osr_str_has_prefix(u, OSR_STR_LIT("http://")) ||
         osr_str_has_prefix(u, OSR_STR_LIT("https://"))) {
@@ -496,12 +511,12 @@ bool osr_api_valid_tool_name(const char *s)
     return true;
 }
 
-int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err,
-                         const char *name, const char *path)
+int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err, const char *name,
+                         const char *path)
 {
     if (!osr_chat_request_find_tool(req, name))
-        return osr_api_fail(err, 400, path, "'%s' names tool '%s', which is not in 'tools'",
-                            path, name);
+        return osr_api_fail(err, 400, path, "'%s' names tool '%s', which is not in 'tools'", path,
+                            name);
     req->tool_choice = OSR_TOOL_CHOICE_NAMED;
     req->tool_choice_name = name;
     return OSR_OK;
@@ -593,11 +608,21 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
     struct osr_api_encoder *enc = osr_xcalloc(1, sizeof(*enc));
     enc->proto = proto;
     switch (proto) {
-    case OSR_API_OPENAI_CHAT: enc->ops = &osr_api_openai_chat_ops; break;
-    case OSR_API_ANTHROPIC: enc->ops = &osr_api_anthropic_ops; break;
-    case OSR_API_RESPONSES: enc->ops = &osr_api_responses_ops; break;
-    case OSR_API_OLLAMA_CHAT: enc->ops = &osr_api_ollama_chat_ops; break;
-    case OSR_API_OLLAMA_GENERATE: enc->ops = &osr_api_ollama_generate_ops; break;
+    case OSR_API_OPENAI_CHAT:
+        enc->ops = &osr_api_openai_chat_ops;
+        break;
+    case OSR_API_ANTHROPIC:
+        enc->ops = &osr_api_anthropic_ops;
+        break;
+    case OSR_API_RESPONSES:
+        enc->ops = &osr_api_responses_ops;
+        break;
+    case OSR_API_OLLAMA_CHAT:
+        enc->ops = &osr_api_ollama_chat_ops;
+        break;
+    case OSR_API_OLLAMA_GENERATE:
+        enc->ops = &osr_api_ollama_generate_ops;
+        break;
     }
     OSR_ASSERT(enc->ops != NULL);
     enc->model = osr_xstrdup(opts->model ? opts->model : "");
@@ -674,8 +699,8 @@ static int accumulate(struct osr_api_encoder *enc, const struct osr_event *ev, b
             t->id = osr_xstrndup(ev->id.p, ev->id.n);
         } else {
             char id[64];
-            osr_api_new_id(enc, enc->proto == OSR_API_ANTHROPIC ? "toolu_" : "call_", 24, false,
-                           id, sizeof(id));
+            osr_api_new_id(enc, enc->proto == OSR_API_ANTHROPIC ? "toolu_" : "call_", 24, false, id,
+                           sizeof(id));
             t->id = osr_xstrdup(id);
         }
         t->name = osr_xstrndup(ev->name.p ? ev->name.p : "", ev->name.n);
@@ -745,7 +770,7 @@ int osr_api_encoder_end(struct osr_api_encoder *enc, struct osr_buf *out)
     if (enc->ended)
         return OSR_EINVAL;
     if (!enc->finished && !enc->failed) {
-        struct osr_event ev = { 0 };
+        struct osr_event ev = {0};
         ev.kind = OSR_EV_ERROR;
         ev.status = 500;
         ev.text = OSR_STR_LIT("the model stopped without finishing its answer");

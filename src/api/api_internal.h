@@ -57,8 +57,8 @@ int osr_api_get_typed(struct osr_api_error *err, struct json_object *obj, const 
                       struct json_object **out);
 
 /* Copies n bytes into req's arena; OSR_ETOOBIG (413) when it is full. */
-int osr_api_copy(struct osr_chat_request *req, struct osr_api_error *err, const char *s,
-                 size_t n, const char **out);
+int osr_api_copy(struct osr_chat_request *req, struct osr_api_error *err, const char *s, size_t n,
+                 const char **out);
 
 /* A string-valued JSON value, copied; 400 naming path when v is not a string. */
 int osr_api_string_value(struct osr_chat_request *req, struct osr_api_error *err,
@@ -81,16 +81,15 @@ int osr_api_image_url(struct osr_chat_request *req, struct osr_api_error *err, c
                       size_t n, const char *path, struct osr_image *img);
 
 /* Fills img from base64 data; mime may be NULL (then sniffed from the bytes). */
-int osr_api_image_base64(struct osr_chat_request *req, struct osr_api_error *err,
-                         const char *b64, size_t n, const char *mime, const char *path,
-                         struct osr_image *img);
+int osr_api_image_base64(struct osr_chat_request *req, struct osr_api_error *err, const char *b64,
+                         size_t n, const char *mime, const char *path, struct osr_image *img);
 
 /* Checks a function name: 1-64 of [A-Za-z0-9_-] (and '.', ':' which local models emit). */
 bool osr_api_valid_tool_name(const char *s);
 
 /* Sets req->tool_choice from a NAMED choice after checking the tool exists. */
-int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err,
-                         const char *name, const char *path);
+int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err, const char *name,
+                         const char *path);
 
 /* Rough prompt size of req in tokens (bytes / 4, at least 1), for protocols that must report
  * one when the backend did not. */
@@ -115,7 +114,7 @@ enum api_item_kind {
 /* An output item of a Responses answer, in the order it opened. */
 struct api_item {
     enum api_item_kind kind;
-    int tool;          /* tools[] slot of a function call */
+    int tool; /* tools[] slot of a function call */
     char id[64];
     struct osr_buf text; /* message / reasoning text of this item */
     bool done;
@@ -171,12 +170,12 @@ struct osr_api_encoder {
     size_t n_tools;
 
     /* Streaming state, used as each protocol needs. */
-    bool started;          /* the opening frames are out */
-    enum api_block open;   /* the open content block / output item */
-    int open_tool;         /* tools[] slot of an open tool block */
-    int block_index;       /* index of the open block (Anthropic) or output item (Responses) */
+    bool started;        /* the opening frames are out */
+    enum api_block open; /* the open content block / output item */
+    int open_tool;       /* tools[] slot of an open tool block */
+    int block_index;     /* index of the open block (Anthropic) or output item (Responses) */
     int next_block;
-    int64_t seq;           /* Responses sequence_number */
+    int64_t seq;            /* Responses sequence_number */
     struct api_item *items; /* Responses output items */
     size_t n_items;
     size_t cap_items;

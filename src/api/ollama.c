@@ -124,8 +124,8 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
             return osr_api_fail(err, 413, NULL, "request is too large");
         rc = osr_api_get_str(req, err, msg, where, "tool_name", false, &p->result.name, NULL);
         rc = rc ? rc
-                : osr_api_get_str(req, err, msg, where, "tool_call_id", false,
-                                  &p->result.call_id, NULL);
+                : osr_api_get_str(req, err, msg, where, "tool_call_id", false, &p->result.call_id,
+                                  NULL);
         p->text = osr_str_make(content, cn);
         return rc;
     }
@@ -143,8 +143,7 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
     }
     struct json_object *images = NULL, *calls = NULL;
     rc = osr_api_get_typed(err, msg, where, "images", json_type_array, false, &images);
-    rc = rc ? rc : osr_api_get_typed(err, msg, where, "tool_calls", json_type_array, false,
-                                     &calls);
+    rc = rc ? rc : osr_api_get_typed(err, msg, where, "tool_calls", json_type_array, false, &calls);
     if (rc)
         return rc;
     if (images) {
@@ -156,8 +155,7 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
     if (calls) {
         osr_api_path(path, where, "tool_calls");
         if (role != OSR_ROLE_ASSISTANT)
-            return osr_api_fail(err, 400, path, "'%s' is only allowed on assistant messages",
-                                path);
+            return osr_api_fail(err, 400, path, "'%s' is only allowed on assistant messages", path);
         return decode_tool_calls(req, err, m, calls, path);
     }
     return OSR_OK;
@@ -182,8 +180,9 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
             return rc;
         osr_api_path(tpath, ipath, "type");
         if (type && strcmp(type, "function") != 0)
-            return osr_api_fail(err, 400, tpath, "tool type '%s' is not supported; use "
-                                                 "\"function\"",
+            return osr_api_fail(err, 400, tpath,
+                                "tool type '%s' is not supported; use "
+                                "\"function\"",
                                 type);
         struct osr_tool *tool = osr_chat_request_add_tool(req);
         if (!tool)
@@ -195,15 +194,14 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
                 : osr_api_get_str(req, err, fn, fpath, "description", false, &tool->description,
                                   NULL);
         rc = rc ? rc
-                : osr_api_get_typed(err, fn, fpath, "parameters", json_type_object, false,
-                                    &params);
+                : osr_api_get_typed(err, fn, fpath, "parameters", json_type_object, false, &params);
         if (rc)
             return rc;
         if (!osr_api_valid_tool_name(tool->name)) {
             osr_api_path(tpath, fpath, "name");
             return osr_api_fail(err, 400, tpath,
-                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')",
-                                tpath, tool->name);
+                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')", tpath,
+                                tool->name);
         }
         tool->parameters = osr_api_hold(req, params);
     }
@@ -241,8 +239,7 @@ static int decode_options(struct osr_chat_request *req, struct osr_api_error *er
     rc = rc ? rc
             : osr_api_get_int(err, o, "options", "num_predict", -2, INT32_MAX, &num_predict,
                               &has_np);
-    rc = rc ? rc
-            : osr_api_get_int(err, o, "options", "num_ctx", 0, 1 << 24, &req->x.num_ctx, NULL);
+    rc = rc ? rc : osr_api_get_int(err, o, "options", "num_ctx", 0, 1 << 24, &req->x.num_ctx, NULL);
     rc = rc ? rc : osr_api_stop(req, err, osr_api_field(o, "stop"), "options.stop");
     if (rc)
         return rc;
@@ -286,8 +283,7 @@ static int decode_common(struct osr_chat_request *req, struct osr_api_error *err
     }
     if (ka) {
         if (json_object_is_type(ka, json_type_string)) {
-            rc = osr_api_get_str(req, err, root, "", "keep_alive", false, &req->x.keep_alive,
-                                 NULL);
+            rc = osr_api_get_str(req, err, root, "", "keep_alive", false, &req->x.keep_alive, NULL);
         } else if (json_object_is_type(ka, json_type_int) ||
                    json_object_is_type(ka, json_type_double)) {
             /* A number is seconds; keep it in Ollama's duration spelling. */
@@ -336,8 +332,7 @@ int osr_ollama_chat_decode(struct osr_chat_request *req, const char *body, size_
     rc = rc ? rc : osr_api_get_typed(err, root, "", "tools", json_type_array, false, &tools);
     if (!rc && tools)
         rc = decode_tools(req, err, tools);
-    rc = rc ? rc
-            : osr_api_get_typed(err, root, "", "messages", json_type_array, false, &messages);
+    rc = rc ? rc : osr_api_get_typed(err, root, "", "messages", json_type_array, false, &messages);
     if (rc)
         return rc;
     size_t nm = messages ? json_object_array_length(messages) : 0;
@@ -454,23 +449,20 @@ static int content_line(struct osr_api_encoder *enc, struct osr_buf *out, struct
     }
     if (!done)
         return rc ? rc : osr_buf_puts(out, ",\"done\":false}\n");
-    const char *reason = enc->finished && enc->finish == OSR_FINISH_LENGTH && !enc->n_tools
-                             ? "length"
-                             : "stop";
+    const char *reason =
+        enc->finished && enc->finish == OSR_FINISH_LENGTH && !enc->n_tools ? "length" : "stop";
     const struct osr_usage *u = &enc->usage;
     bool known = enc->have_usage;
     rc = rc ? rc
-            : osr_buf_appendf(out,
-                              ",\"done\":true,\"done_reason\":\"%s\",\"total_duration\":%lld,"
-                              "\"load_duration\":%lld,\"prompt_eval_count\":%lld,"
-                              "\"prompt_eval_duration\":%lld,\"eval_count\":%lld,"
-                              "\"eval_duration\":%lld}",
-                              reason, (long long)(known ? u->total_ns : 0),
-                              (long long)(known ? u->load_ns : 0),
-                              (long long)osr_api_prompt_tokens(enc),
-                              (long long)(known ? u->prompt_ns : 0),
-                              (long long)osr_api_completion_tokens(enc),
-                              (long long)(known ? u->eval_ns : 0));
+            : osr_buf_appendf(
+                  out,
+                  ",\"done\":true,\"done_reason\":\"%s\",\"total_duration\":%lld,"
+                  "\"load_duration\":%lld,\"prompt_eval_count\":%lld,"
+                  "\"prompt_eval_duration\":%lld,\"eval_count\":%lld,"
+                  "\"eval_duration\":%lld}",
+                  reason, (long long)(known ? u->total_ns : 0), (long long)(known ? u->load_ns : 0),
+                  (long long)osr_api_prompt_tokens(enc), (long long)(known ? u->prompt_ns : 0),
+                  (long long)osr_api_completion_tokens(enc), (long long)(known ? u->eval_ns : 0));
     return rc;
 }
 
@@ -512,13 +504,12 @@ static int stream_end(struct osr_api_encoder *enc, struct osr_buf *out)
 static int body(struct osr_api_encoder *enc, struct osr_buf *out)
 {
     if (enc->failed) {
-        struct osr_api_error e = { 0 };
+        struct osr_api_error e = {0};
         osr_api_error_set(&e, enc->status, NULL, "%s", enc->error_msg);
         return osr_api_error_body(enc->proto, &e, out);
     }
     return content_line(enc, out, osr_str_make(osr_buf_str(&enc->text), enc->text.len),
-                        osr_str_make(osr_buf_str(&enc->reasoning), enc->reasoning.len), true,
-                        true);
+                        osr_str_make(osr_buf_str(&enc->reasoning), enc->reasoning.len), true, true);
 }
 
 const struct api_encoder_ops osr_api_ollama_chat_ops = {

@@ -22,9 +22,8 @@
 /* ---------------------------------------------------------------- decoding */
 
 static int decode_text_parts(struct osr_chat_request *req, struct osr_api_error *err,
-                             struct osr_message *m, struct json_object *content,
-                             const char *where, bool allow_images, bool join_as_result,
-                             struct osr_str *joined)
+                             struct osr_message *m, struct json_object *content, const char *where,
+                             bool allow_images, bool join_as_result, struct osr_str *joined)
 {
     size_t n = json_object_array_length(content);
     struct osr_buf acc;
@@ -95,8 +94,8 @@ static int decode_text_parts(struct osr_chat_request *req, struct osr_api_error 
             p->image.detail = detail;
         } else {
             osr_api_path(tpath, ipath, "type");
-            rc = osr_api_fail(err, 400, tpath, "content part type '%s' is not supported here",
-                              type);
+            rc =
+                osr_api_fail(err, 400, tpath, "content part type '%s' is not supported here", type);
         }
     }
     if (!rc && join_as_result) {
@@ -127,8 +126,7 @@ static int decode_tool_calls(struct osr_chat_request *req, struct osr_api_error 
             osr_api_path(fpath, ipath, "type");
             rc = osr_api_fail(err, 400, fpath, "'%s' must be \"function\"", fpath);
         }
-        rc = rc ? rc
-                : osr_api_get_typed(err, tc, ipath, "function", json_type_object, true, &fn);
+        rc = rc ? rc : osr_api_get_typed(err, tc, ipath, "function", json_type_object, true, &fn);
         osr_api_path(fpath, ipath, "function");
         rc = rc ? rc : osr_api_get_str(req, err, fn, fpath, "name", true, &name, NULL);
         if (rc)
@@ -256,8 +254,7 @@ static int decode_message(struct osr_chat_request *req, struct osr_api_error *er
     if (calls) {
         osr_api_path(path, where, "tool_calls");
         if (role != OSR_ROLE_ASSISTANT)
-            return osr_api_fail(err, 400, path, "'%s' is only allowed on assistant messages",
-                                path);
+            return osr_api_fail(err, 400, path, "'%s' is only allowed on assistant messages", path);
         rc = decode_tool_calls(req, err, m, calls, path);
         if (rc)
             return rc;
@@ -287,8 +284,9 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
             return rc;
         osr_api_path(tpath, ipath, "type");
         if (strcmp(type, "function") != 0)
-            return osr_api_fail(err, 400, tpath, "tool type '%s' is not supported; use "
-                                                 "\"function\"",
+            return osr_api_fail(err, 400, tpath,
+                                "tool type '%s' is not supported; use "
+                                "\"function\"",
                                 type);
         struct json_object *fn = NULL, *params = NULL;
         rc = osr_api_get_typed(err, t, ipath, "function", json_type_object, true, &fn);
@@ -303,16 +301,15 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
                 : osr_api_get_str(req, err, fn, fpath, "description", false, &tool->description,
                                   NULL);
         rc = rc ? rc
-                : osr_api_get_typed(err, fn, fpath, "parameters", json_type_object, false,
-                                    &params);
+                : osr_api_get_typed(err, fn, fpath, "parameters", json_type_object, false, &params);
         rc = rc ? rc : osr_api_get_bool(err, fn, fpath, "strict", &tool->strict, NULL);
         if (rc)
             return rc;
         if (!osr_api_valid_tool_name(tool->name)) {
             osr_api_path(tpath, fpath, "name");
             return osr_api_fail(err, 400, tpath,
-                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')",
-                                tpath, tool->name);
+                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')", tpath,
+                                tool->name);
         }
         tool->parameters = osr_api_hold(req, params);
     }
@@ -347,8 +344,7 @@ static int decode_tool_choice(struct osr_chat_request *req, struct osr_api_error
                                 "'tool_choice.type' must be \"function\"");
         rc = osr_api_get_typed(err, v, "tool_choice", "function", json_type_object, true, &fn);
         rc = rc ? rc
-                : osr_api_get_str(req, err, fn, "tool_choice.function", "name", true, &name,
-                                  NULL);
+                : osr_api_get_str(req, err, fn, "tool_choice.function", "name", true, &name, NULL);
         if (rc)
             return rc;
         if (req->n_tools == 0)
@@ -356,8 +352,9 @@ static int decode_tool_choice(struct osr_chat_request *req, struct osr_api_error
                                 "'tool_choice' names a tool but no 'tools' were given");
         return osr_api_named_choice(req, err, name, "tool_choice.function.name");
     } else {
-        return osr_api_fail(err, 400, "tool_choice", "'tool_choice' must be a string or an "
-                                                     "object");
+        return osr_api_fail(err, 400, "tool_choice",
+                            "'tool_choice' must be a string or an "
+                            "object");
     }
     if (req->tool_choice == OSR_TOOL_CHOICE_REQUIRED && req->n_tools == 0)
         return osr_api_fail(err, 400, "tool_choice",
@@ -382,8 +379,8 @@ static int decode_response_format(struct osr_chat_request *req, struct osr_api_e
         req->format.kind = OSR_FORMAT_JSON_OBJECT;
     } else if (strcmp(type, "json_schema") == 0) {
         req->format.kind = OSR_FORMAT_JSON_SCHEMA;
-        rc = osr_api_get_typed(err, rf, "response_format", "json_schema", json_type_object,
-                               true, &js);
+        rc = osr_api_get_typed(err, rf, "response_format", "json_schema", json_type_object, true,
+                               &js);
         rc = rc ? rc
                 : osr_api_get_str(req, err, js, "response_format.json_schema", "name", true,
                                   &req->format.name, NULL);
@@ -417,25 +414,24 @@ static int decode_sampling(struct osr_chat_request *req, struct osr_api_error *e
     rc = rc ? rc
             : osr_api_get_double(err, root, "", "presence_penalty", -2, 2, &s->presence_penalty);
     rc = rc ? rc
-            : osr_api_get_double(err, root, "", "frequency_penalty", -2, 2,
-                                 &s->frequency_penalty);
+            : osr_api_get_double(err, root, "", "frequency_penalty", -2, 2, &s->frequency_penalty);
     rc = rc ? rc
             : osr_api_get_double(err, root, "", "repetition_penalty", 0, 10, &s->repeat_penalty);
     rc = rc ? rc : osr_api_get_int(err, root, "", "top_k", 0, 100000, &top_k, NULL);
-    rc = rc ? rc : osr_api_get_int(err, root, "", "seed", INT64_MIN, INT64_MAX, &s->seed,
-                                   &has_seed);
+    rc =
+        rc ? rc : osr_api_get_int(err, root, "", "seed", INT64_MIN, INT64_MAX, &s->seed, &has_seed);
+    rc = rc ? rc : osr_api_get_int(err, root, "", "max_tokens", 1, INT32_MAX, &max_tokens, &has_mt);
     rc = rc ? rc
-            : osr_api_get_int(err, root, "", "max_tokens", 1, INT32_MAX, &max_tokens, &has_mt);
-    rc = rc ? rc
-            : osr_api_get_int(err, root, "", "max_completion_tokens", 1, INT32_MAX,
-                              &max_completion, &has_mct);
+            : osr_api_get_int(err, root, "", "max_completion_tokens", 1, INT32_MAX, &max_completion,
+                              &has_mct);
     rc = rc ? rc : osr_api_get_int(err, root, "", "n", 1, 128, &n, NULL);
     rc = rc ? rc : osr_api_get_bool(err, root, "", "logprobs", &logprobs, NULL);
     if (rc)
         return rc;
     if (n != 1)
-        return osr_api_fail(err, 400, "n", "'n' must be 1: only one choice per request is "
-                                           "supported");
+        return osr_api_fail(err, 400, "n",
+                            "'n' must be 1: only one choice per request is "
+                            "supported");
     if (logprobs)
         return osr_api_fail(err, 400, "logprobs", "'logprobs' is not supported");
     s->top_k = top_k;
@@ -495,19 +491,16 @@ int osr_openai_chat_decode(struct osr_chat_request *req, const char *body, size_
     rc = rc ? rc : decode_response_format(req, err, root);
     rc = rc ? rc : decode_sampling(req, err, root);
     rc = rc ? rc : osr_api_get_bool(err, root, "", "stream", &req->stream, NULL);
-    rc = rc ? rc
-            : osr_api_get_typed(err, root, "", "stream_options", json_type_object, false, &so);
+    rc = rc ? rc : osr_api_get_typed(err, root, "", "stream_options", json_type_object, false, &so);
     rc = rc ? rc
             : osr_api_get_bool(err, so, "stream_options", "include_usage", &req->include_usage,
                                NULL);
     rc = rc ? rc : osr_api_get_str(req, err, root, "", "user", false, &req->user, NULL);
     rc = rc ? rc : osr_api_get_typed(err, root, "", "metadata", json_type_object, false, &meta);
-    rc = rc ? rc
-            : osr_api_get_str(req, err, root, "", "session_id", false, &req->session_id, NULL);
-    rc = rc ? rc
-            : osr_api_get_str(req, err, root, "", "cache_hint", false, &req->cache_hint, NULL);
-    rc = rc ? rc
-            : osr_api_get_typed(err, root, "", "modelOptions", json_type_object, false, &mopts);
+    rc = rc ? rc : osr_api_get_str(req, err, root, "", "session_id", false, &req->session_id, NULL);
+    rc = rc ? rc : osr_api_get_str(req, err, root, "", "cache_hint", false, &req->cache_hint, NULL);
+    rc =
+        rc ? rc : osr_api_get_typed(err, root, "", "modelOptions", json_type_object, false, &mopts);
     rc = rc ? rc
             : osr_api_get_str(req, err, root, "", "reasoning_effort", false,
                               &req->x.reasoning_effort, NULL);
@@ -525,12 +518,15 @@ int osr_openai_chat_decode(struct osr_chat_request *req, const char *body, size_
 static const char *finish_reason(enum osr_finish f)
 {
     switch (f) {
-    case OSR_FINISH_LENGTH: return "length";
-    case OSR_FINISH_TOOL_CALLS: return "tool_calls";
+    case OSR_FINISH_LENGTH:
+        return "length";
+    case OSR_FINISH_TOOL_CALLS:
+        return "tool_calls";
     case OSR_FINISH_STOP:
     case OSR_FINISH_STOP_SEQUENCE:
     case OSR_FINISH_CANCELLED:
-    case OSR_FINISH_ERROR: return "stop";
+    case OSR_FINISH_ERROR:
+        return "stop";
     }
     return "stop";
 }
@@ -541,8 +537,9 @@ static int chunk_open(struct osr_api_encoder *enc, struct osr_buf *out)
     int rc = osr_buf_puts(out, "data: {\"id\":");
     rc = rc ? rc : osr_api_put_cstr(out, enc->id);
     rc = rc ? rc
-            : osr_buf_appendf(out, ",\"object\":\"chat.completion.chunk\",\"created\":%lld,"
-                                   "\"model\":",
+            : osr_buf_appendf(out,
+                              ",\"object\":\"chat.completion.chunk\",\"created\":%lld,"
+                              "\"model\":",
                               (long long)(enc->now_ms / 1000));
     rc = rc ? rc : osr_api_put_cstr(out, enc->model);
     return rc ? rc : osr_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":");
@@ -582,8 +579,7 @@ static int usage_object(struct osr_api_encoder *enc, struct osr_buf *out)
         rc = osr_buf_appendf(out, ",\"prompt_tokens_details\":{\"cached_tokens\":%lld}",
                              (long long)enc->usage.cached_tokens);
     if (!rc && enc->have_usage && enc->usage.reasoning_tokens > 0)
-        rc = osr_buf_appendf(out,
-                             ",\"completion_tokens_details\":{\"reasoning_tokens\":%lld}",
+        rc = osr_buf_appendf(out, ",\"completion_tokens_details\":{\"reasoning_tokens\":%lld}",
                              (long long)enc->usage.reasoning_tokens);
     return rc ? rc : osr_buf_putc(out, '}');
 }
@@ -616,7 +612,7 @@ static int stream_event(struct osr_api_encoder *enc, const struct osr_event *ev,
         rc = chunk_open(enc, out);
         rc = rc ? rc
                 : osr_buf_puts(out, ev->kind == OSR_EV_TEXT_DELTA ? "{\"content\":"
-                                                                   : "{\"reasoning_content\":");
+                                                                  : "{\"reasoning_content\":");
         rc = rc ? rc : osr_api_put_str(out, ev->text.p, ev->text.n);
         rc = rc ? rc : osr_buf_putc(out, '}');
         return rc ? rc : chunk_close(out, NULL);
@@ -624,8 +620,8 @@ static int stream_event(struct osr_api_encoder *enc, const struct osr_event *ev,
         struct api_tool_acc *t = osr_api_tool_find(enc, ev->index);
         rc = chunk_open(enc, out);
         rc = rc ? rc
-                : osr_buf_appendf(out, "{\"tool_calls\":[{\"index\":%d,\"id\":",
-                                  (int)(t - enc->tools));
+                : osr_buf_appendf(out,
+                                  "{\"tool_calls\":[{\"index\":%d,\"id\":", (int)(t - enc->tools));
         rc = rc ? rc : osr_api_put_cstr(out, t->id);
         rc = rc ? rc : osr_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
         rc = rc ? rc : osr_api_put_cstr(out, t->name);
@@ -638,8 +634,9 @@ static int stream_event(struct osr_api_encoder *enc, const struct osr_event *ev,
             return OSR_OK;
         rc = chunk_open(enc, out);
         rc = rc ? rc
-                : osr_buf_appendf(out, "{\"tool_calls\":[{\"index\":%d,\"function\":"
-                                       "{\"arguments\":",
+                : osr_buf_appendf(out,
+                                  "{\"tool_calls\":[{\"index\":%d,\"function\":"
+                                  "{\"arguments\":",
                                   (int)(t - enc->tools));
         rc = rc ? rc : osr_api_put_str(out, ev->text.p, ev->text.n);
         rc = rc ? rc : osr_buf_puts(out, "}}]}");
@@ -679,7 +676,7 @@ static int stream_end(struct osr_api_encoder *enc, struct osr_buf *out)
 static int body(struct osr_api_encoder *enc, struct osr_buf *out)
 {
     if (enc->failed) {
-        struct osr_api_error e = { 0 };
+        struct osr_api_error e = {0};
         osr_api_error_set(&e, enc->status, NULL, "%s", enc->error_msg);
         return osr_api_error_body(P, &e, out);
     }

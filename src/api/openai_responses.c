@@ -84,8 +84,7 @@ static int decode_parts(struct osr_chat_request *req, struct osr_api_error *err,
             osr_api_path(tpath, ipath, "image_url");
             if (!url)
                 return osr_api_fail(err, 400, tpath,
-                                    "'%s' is required (file_id images are not supported)",
-                                    tpath);
+                                    "'%s' is required (file_id images are not supported)", tpath);
             p = osr_chat_message_add_part(req, m, OSR_PART_IMAGE);
             if (!p)
                 return osr_api_fail(err, 413, path, "too many content parts in '%s'", path);
@@ -177,8 +176,7 @@ static int decode_item(struct osr_chat_request *req, struct osr_api_error *err,
         if (json_object_is_type(output, json_type_string))
             return osr_api_string_value(req, err, output, path, &p->text);
         if (!json_object_is_type(output, json_type_array))
-            return osr_api_fail(err, 400, path, "'%s' must be a string or an array of parts",
-                                path);
+            return osr_api_fail(err, 400, path, "'%s' must be a string or an array of parts", path);
         /* Parts: keep the text ones, joined. */
         struct osr_buf acc;
         osr_buf_init(&acc, req->arena.max);
@@ -223,8 +221,9 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
             return rc;
         osr_api_path(tpath, ipath, "type");
         if (strcmp(type, "function") != 0)
-            return osr_api_fail(err, 400, tpath, "tool type '%s' is not supported; use "
-                                                 "\"function\"",
+            return osr_api_fail(err, 400, tpath,
+                                "tool type '%s' is not supported; use "
+                                "\"function\"",
                                 type);
         struct osr_tool *tool = osr_chat_request_add_tool(req);
         if (!tool)
@@ -241,8 +240,8 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
         if (!osr_api_valid_tool_name(tool->name)) {
             osr_api_path(tpath, ipath, "name");
             return osr_api_fail(err, 400, tpath,
-                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')",
-                                tpath, tool->name);
+                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')", tpath,
+                                tool->name);
         }
         tool->parameters = osr_api_hold(req, params);
     }
@@ -272,15 +271,17 @@ static int decode_tool_choice(struct osr_chat_request *req, struct osr_api_error
         return OSR_OK;
     }
     if (!json_object_is_type(v, json_type_object))
-        return osr_api_fail(err, 400, "tool_choice", "'tool_choice' must be a string or an "
-                                                     "object");
+        return osr_api_fail(err, 400, "tool_choice",
+                            "'tool_choice' must be a string or an "
+                            "object");
     const char *type = NULL, *name = NULL;
     int rc = osr_api_get_str(req, err, v, "tool_choice", "type", true, &type, NULL);
     if (rc)
         return rc;
     if (strcmp(type, "function") != 0)
-        return osr_api_fail(err, 400, "tool_choice.type", "'tool_choice.type' must be "
-                                                          "\"function\"");
+        return osr_api_fail(err, 400, "tool_choice.type",
+                            "'tool_choice.type' must be "
+                            "\"function\"");
     rc = osr_api_get_str(req, err, v, "tool_choice", "name", true, &name, NULL);
     return rc ? rc : osr_api_named_choice(req, err, name, "tool_choice.name");
 }
@@ -311,10 +312,8 @@ static int decode_text_format(struct osr_chat_request *req, struct osr_api_error
     req->format.kind = OSR_FORMAT_JSON_SCHEMA;
     rc = osr_api_get_str(req, err, fmt, "text.format", "name", true, &req->format.name, NULL);
     rc = rc ? rc
-            : osr_api_get_typed(err, fmt, "text.format", "schema", json_type_object, true,
-                                &schema);
-    rc = rc ? rc
-            : osr_api_get_bool(err, fmt, "text.format", "strict", &req->format.strict, NULL);
+            : osr_api_get_typed(err, fmt, "text.format", "schema", json_type_object, true, &schema);
+    rc = rc ? rc : osr_api_get_bool(err, fmt, "text.format", "strict", &req->format.strict, NULL);
     if (!rc)
         req->format.schema = osr_api_hold(req, schema);
     return rc;
@@ -337,9 +336,9 @@ int osr_responses_decode(struct osr_chat_request *req, const char *body, size_t 
     if (!rc && tools)
         rc = decode_tools(req, err, tools);
     size_t iln = 0;
-    rc = rc ? rc
-            : osr_api_get_str(req, err, root, "", "instructions", false, &req->x.instructions,
-                              &iln);
+    rc =
+        rc ? rc
+           : osr_api_get_str(req, err, root, "", "instructions", false, &req->x.instructions, &iln);
     if (rc)
         return rc;
     if (req->x.instructions) {
@@ -413,8 +412,7 @@ int osr_responses_decode(struct osr_chat_request *req, const char *body, size_t 
 
 /* ---------------------------------------------------------------- encoding */
 
-static struct api_item *item_add(struct osr_api_encoder *enc, enum api_item_kind kind,
-                                 int tool)
+static struct api_item *item_add(struct osr_api_encoder *enc, enum api_item_kind kind, int tool)
 {
     if (enc->n_items >= MAX_ITEMS)
         return NULL;
@@ -470,14 +468,16 @@ static int put_item(struct osr_api_encoder *enc, struct osr_buf *out, const stru
 {
     int rc = osr_buf_puts(out, "{\"id\":");
     rc = rc ? rc : osr_api_put_cstr(out, it->id);
-    const char *status = !done                              ? "in_progress"
+    const char *status = !done                            ? "in_progress"
                          : incomplete(enc) || enc->failed ? "incomplete"
-                                                           : "completed";
+                                                          : "completed";
     switch (it->kind) {
     case API_ITEM_MESSAGE:
-        rc = rc ? rc : osr_buf_appendf(out, ",\"type\":\"message\",\"status\":\"%s\","
-                                            "\"role\":\"assistant\",\"content\":[",
-                                       status);
+        rc = rc ? rc
+                : osr_buf_appendf(out,
+                                  ",\"type\":\"message\",\"status\":\"%s\","
+                                  "\"role\":\"assistant\",\"content\":[",
+                                  status);
         if (done)
             rc = rc ? rc : put_part(out, it);
         return rc ? rc : osr_buf_puts(out, "]}");
@@ -488,9 +488,11 @@ static int put_item(struct osr_api_encoder *enc, struct osr_buf *out, const stru
         return rc ? rc : osr_buf_puts(out, "]}");
     case API_ITEM_FUNCTION_CALL: {
         const struct api_tool_acc *t = &enc->tools[it->tool];
-        rc = rc ? rc : osr_buf_appendf(out, ",\"type\":\"function_call\",\"status\":\"%s\","
-                                            "\"call_id\":",
-                                       status);
+        rc = rc ? rc
+                : osr_buf_appendf(out,
+                                  ",\"type\":\"function_call\",\"status\":\"%s\","
+                                  "\"call_id\":",
+                                  status);
         rc = rc ? rc : osr_api_put_cstr(out, t->id);
         rc = rc ? rc : osr_buf_puts(out, ",\"name\":");
         rc = rc ? rc : osr_api_put_cstr(out, t->name);
@@ -527,11 +529,12 @@ static int put_tools(struct osr_api_encoder *enc, struct osr_buf *out)
                                  : "{\"type\":\"function\",\"name\":");
         rc = rc ? rc : osr_api_put_cstr(out, t->name);
         rc = rc ? rc : osr_buf_puts(out, ",\"description\":");
-        rc = rc ? rc : (t->description ? osr_api_put_cstr(out, t->description)
-                                       : osr_buf_puts(out, "null"));
+        rc = rc ? rc
+                : (t->description ? osr_api_put_cstr(out, t->description)
+                                  : osr_buf_puts(out, "null"));
         rc = rc ? rc : osr_buf_puts(out, ",\"parameters\":");
-        rc = rc ? rc : (t->parameters ? osr_json_append(out, t->parameters)
-                                      : osr_buf_puts(out, "null"));
+        rc = rc ? rc
+                : (t->parameters ? osr_json_append(out, t->parameters) : osr_buf_puts(out, "null"));
         rc = rc ? rc : osr_buf_appendf(out, ",\"strict\":%s}", t->strict ? "true" : "false");
     }
     return rc ? rc : osr_buf_putc(out, ']');
@@ -560,11 +563,13 @@ static int put_response(struct osr_api_encoder *enc, struct osr_buf *out, const 
                                     ? ",\"incomplete_details\":{\"reason\":\"max_output_tokens\"}"
                                     : ",\"incomplete_details\":null");
     rc = rc ? rc : osr_buf_puts(out, ",\"instructions\":");
-    rc = rc ? rc : (req && req->x.instructions ? osr_api_put_cstr(out, req->x.instructions)
-                                               : osr_buf_puts(out, "null"));
+    rc = rc ? rc
+            : (req && req->x.instructions ? osr_api_put_cstr(out, req->x.instructions)
+                                          : osr_buf_puts(out, "null"));
     if (req && req->sampling.max_tokens)
-        rc = rc ? rc : osr_buf_appendf(out, ",\"max_output_tokens\":%lld",
-                                       (long long)req->sampling.max_tokens);
+        rc = rc ? rc
+                : osr_buf_appendf(out, ",\"max_output_tokens\":%lld",
+                                  (long long)req->sampling.max_tokens);
     else
         rc = rc ? rc : osr_buf_puts(out, ",\"max_output_tokens\":null");
     rc = rc ? rc : osr_buf_puts(out, ",\"model\":");
@@ -602,8 +607,9 @@ static int put_response(struct osr_api_encoder *enc, struct osr_buf *out, const 
         rc = rc ? rc : osr_buf_puts(out, "null");
     }
     rc = rc ? rc : osr_buf_puts(out, ",\"metadata\":");
-    rc = rc ? rc : (req && req->metadata ? osr_json_append(out, req->metadata)
-                                         : osr_buf_puts(out, "{}"));
+    rc =
+        rc ? rc
+           : (req && req->metadata ? osr_json_append(out, req->metadata) : osr_buf_puts(out, "{}"));
     return rc ? rc : osr_buf_putc(out, '}');
 }
 
@@ -722,8 +728,9 @@ static int text_delta(struct osr_api_encoder *enc, struct osr_buf *out, enum api
     rc = osr_buf_append(&it->text, s.p, s.n);
     if (rc || !out)
         return rc;
-    rc = frame(enc, out, kind == API_ITEM_MESSAGE ? "response.output_text.delta"
-                                                  : "response.reasoning_text.delta");
+    rc = frame(enc, out,
+               kind == API_ITEM_MESSAGE ? "response.output_text.delta"
+                                        : "response.reasoning_text.delta");
     rc = rc ? rc : item_ref(enc, out, (size_t)enc->block_index, true);
     rc = rc ? rc : osr_buf_puts(out, ",\"delta\":");
     rc = rc ? rc : osr_api_put_str(out, s.p, s.n);
@@ -798,7 +805,7 @@ static int stream_end(struct osr_api_encoder *enc, struct osr_buf *out)
 static int body(struct osr_api_encoder *enc, struct osr_buf *out)
 {
     if (enc->failed) {
-        struct osr_api_error e = { 0 };
+        struct osr_api_error e = {0};
         osr_api_error_set(&e, enc->status, NULL, "%s", enc->error_msg);
         return osr_api_error_body(P, &e, out);
     }

@@ -55,8 +55,7 @@ char *osr_chat_request_strndup(struct osr_chat_request *req, const char *s, size
 }
 
 /* Grows an arena array of elem-sized items so one more fits.  Returns false past max. */
-static bool grow(struct osr_arena *a, void **items, size_t *cap, size_t n, size_t elem,
-                 size_t max)
+static bool grow(struct osr_arena *a, void **items, size_t *cap, size_t n, size_t elem, size_t max)
 {
     if (n < *cap)
         return true;
@@ -100,8 +99,8 @@ struct osr_part *osr_chat_message_add_part(struct osr_chat_request *req, struct 
     return p;
 }
 
-int osr_chat_message_add_text(struct osr_chat_request *req, struct osr_message *msg,
-                              const char *s, size_t n)
+int osr_chat_message_add_text(struct osr_chat_request *req, struct osr_message *msg, const char *s,
+                              size_t n)
 {
     struct osr_part *p = osr_chat_message_add_part(req, msg, OSR_PART_TEXT);
     if (!p)
@@ -135,11 +134,16 @@ const struct osr_tool *osr_chat_request_find_tool(const struct osr_chat_request 
 const char *osr_chat_role_name(enum osr_role role)
 {
     switch (role) {
-    case OSR_ROLE_SYSTEM: return "system";
-    case OSR_ROLE_DEVELOPER: return "developer";
-    case OSR_ROLE_USER: return "user";
-    case OSR_ROLE_ASSISTANT: return "assistant";
-    case OSR_ROLE_TOOL: return "tool";
+    case OSR_ROLE_SYSTEM:
+        return "system";
+    case OSR_ROLE_DEVELOPER:
+        return "developer";
+    case OSR_ROLE_USER:
+        return "user";
+    case OSR_ROLE_ASSISTANT:
+        return "assistant";
+    case OSR_ROLE_TOOL:
+        return "tool";
     }
     return "?";
 }
@@ -147,19 +151,32 @@ const char *osr_chat_role_name(enum osr_role role)
 const char *osr_event_kind_name(enum osr_event_kind kind)
 {
     switch (kind) {
-    case OSR_EV_ROLE: return "role";
-    case OSR_EV_TEXT_DELTA: return "text";
-    case OSR_EV_REASONING_DELTA: return "reasoning";
-    case OSR_EV_TOOL_CALL_START: return "tool_start";
-    case OSR_EV_TOOL_CALL_ARGS_DELTA: return "tool_args";
-    case OSR_EV_FINISH: return "finish";
-    case OSR_EV_USAGE: return "usage";
-    case OSR_EV_ERROR: return "error";
-    case OSR_EV_TOOL_STARTED: return "tool_started";
-    case OSR_EV_TOOL_DONE: return "tool_done";
-    case OSR_EV_TODO: return "todo";
-    case OSR_EV_PREFILL_PROGRESS: return "prefill_progress";
-    case OSR_EV_ARTIFACT: return "artifact";
+    case OSR_EV_ROLE:
+        return "role";
+    case OSR_EV_TEXT_DELTA:
+        return "text";
+    case OSR_EV_REASONING_DELTA:
+        return "reasoning";
+    case OSR_EV_TOOL_CALL_START:
+        return "tool_start";
+    case OSR_EV_TOOL_CALL_ARGS_DELTA:
+        return "tool_args";
+    case OSR_EV_FINISH:
+        return "finish";
+    case OSR_EV_USAGE:
+        return "usage";
+    case OSR_EV_ERROR:
+        return "error";
+    case OSR_EV_TOOL_STARTED:
+        return "tool_started";
+    case OSR_EV_TOOL_DONE:
+        return "tool_done";
+    case OSR_EV_TODO:
+        return "todo";
+    case OSR_EV_PREFILL_PROGRESS:
+        return "prefill_progress";
+    case OSR_EV_ARTIFACT:
+        return "artifact";
     }
     return "?";
 }
@@ -167,12 +184,18 @@ const char *osr_event_kind_name(enum osr_event_kind kind)
 const char *osr_finish_name(enum osr_finish finish)
 {
     switch (finish) {
-    case OSR_FINISH_STOP: return "stop";
-    case OSR_FINISH_LENGTH: return "length";
-    case OSR_FINISH_TOOL_CALLS: return "tool_calls";
-    case OSR_FINISH_CANCELLED: return "cancelled";
-    case OSR_FINISH_ERROR: return "error";
-    case OSR_FINISH_STOP_SEQUENCE: return "stop_sequence";
+    case OSR_FINISH_STOP:
+        return "stop";
+    case OSR_FINISH_LENGTH:
+        return "length";
+    case OSR_FINISH_TOOL_CALLS:
+        return "tool_calls";
+    case OSR_FINISH_CANCELLED:
+        return "cancelled";
+    case OSR_FINISH_ERROR:
+        return "error";
+    case OSR_FINISH_STOP_SEQUENCE:
+        return "stop_sequence";
     }
     return "?";
 }
@@ -274,10 +297,14 @@ static int dump_part(const struct osr_part *p, struct osr_buf *out)
 static const char *tool_choice_name(enum osr_tool_choice c)
 {
     switch (c) {
-    case OSR_TOOL_CHOICE_AUTO: return "auto";
-    case OSR_TOOL_CHOICE_NONE: return "none";
-    case OSR_TOOL_CHOICE_REQUIRED: return "required";
-    case OSR_TOOL_CHOICE_NAMED: return "named";
+    case OSR_TOOL_CHOICE_AUTO:
+        return "auto";
+    case OSR_TOOL_CHOICE_NONE:
+        return "none";
+    case OSR_TOOL_CHOICE_REQUIRED:
+        return "required";
+    case OSR_TOOL_CHOICE_NAMED:
+        return "named";
     }
     return "?";
 }
@@ -381,9 +408,10 @@ int osr_chat_request_dump(const struct osr_chat_request *req, struct osr_buf *ou
     rc = rc ? rc : dump_key(out, &first, "sampling");
     rc = rc ? rc : dump_sampling(&req->sampling, out);
     if (req->format.kind != OSR_FORMAT_TEXT) {
-        rc = rc ? rc : dump_str(out, &first, "format",
-                                req->format.kind == OSR_FORMAT_JSON_OBJECT ? "json_object"
-                                                                           : "json_schema");
+        rc = rc ? rc
+                : dump_str(out, &first, "format",
+                           req->format.kind == OSR_FORMAT_JSON_OBJECT ? "json_object"
+                                                                      : "json_schema");
         rc = rc ? rc : dump_str(out, &first, "format_name", req->format.name);
         rc = rc ? rc : dump_json(out, &first, "format_schema", req->format.schema);
         if (req->format.strict)
@@ -405,7 +433,7 @@ int osr_chat_request_dump(const struct osr_chat_request *req, struct osr_buf *ou
 
 struct osr_usage osr_usage_unknown(void)
 {
-    struct osr_usage u = { 0 };
+    struct osr_usage u = {0};
     u.prompt_tokens = -1;
     u.completion_tokens = -1;
     return u;
@@ -413,7 +441,7 @@ struct osr_usage osr_usage_unknown(void)
 
 static int emit_simple(struct osr_sink *sink, enum osr_event_kind kind, const char *s, size_t n)
 {
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     ev.kind = kind;
     ev.text = osr_str_make(s ? s : "", s ? n : 0);
     return osr_sink_emit(sink, &ev);
@@ -436,7 +464,7 @@ int osr_sink_reasoning(struct osr_sink *sink, const char *s, size_t n)
 
 int osr_sink_tool_start(struct osr_sink *sink, int index, const char *id, const char *name)
 {
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     ev.kind = OSR_EV_TOOL_CALL_START;
     ev.index = index;
     ev.id = osr_str_cstr(id ? id : "");
@@ -446,7 +474,7 @@ int osr_sink_tool_start(struct osr_sink *sink, int index, const char *id, const 
 
 int osr_sink_tool_args(struct osr_sink *sink, int index, const char *s, size_t n)
 {
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     ev.kind = OSR_EV_TOOL_CALL_ARGS_DELTA;
     ev.index = index;
     ev.text = osr_str_make(s ? s : "", s ? n : 0);
@@ -455,7 +483,7 @@ int osr_sink_tool_args(struct osr_sink *sink, int index, const char *s, size_t n
 
 int osr_sink_finish(struct osr_sink *sink, enum osr_finish finish, const char *stop_seq)
 {
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     ev.kind = OSR_EV_FINISH;
     ev.finish = finish;
     ev.text = osr_str_cstr(stop_seq ? stop_seq : "");
@@ -464,7 +492,7 @@ int osr_sink_finish(struct osr_sink *sink, enum osr_finish finish, const char *s
 
 int osr_sink_usage(struct osr_sink *sink, const struct osr_usage *usage)
 {
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     ev.kind = OSR_EV_USAGE;
     ev.usage = *usage;
     return osr_sink_emit(sink, &ev);
@@ -472,7 +500,7 @@ int osr_sink_usage(struct osr_sink *sink, const struct osr_usage *usage)
 
 int osr_sink_error(struct osr_sink *sink, int status, const char *message)
 {
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     ev.kind = OSR_EV_ERROR;
     ev.status = status ? status : 500;
     ev.text = osr_str_cstr(message ? message : "");

@@ -112,8 +112,8 @@ static long long fixture_ll(const char *s)
 
 static int fixture_finish(const char *s, enum osr_finish *out)
 {
-    static const char *names[] = { "stop", "length", "tool_calls", "cancelled", "error",
-                                   "stop_sequence" };
+    static const char *names[] = {"stop",      "length", "tool_calls",
+                                  "cancelled", "error",  "stop_sequence"};
     for (int i = 0; i < 6; i++)
         if (s && strcmp(s, names[i]) == 0) {
             *out = (enum osr_finish)i;
@@ -128,7 +128,7 @@ static int fixture_emit_line(struct osr_sink *sink, const char *line)
     const char *p = line;
     char *kind = fixture_token(&p, NULL);
     int rc = 0;
-    struct osr_event ev = { 0 };
+    struct osr_event ev = {0};
     char *a = NULL, *b = NULL, *c = NULL;
     size_t alen = 0, blen = 0, clen = 0;
     if (!kind)
@@ -245,7 +245,7 @@ static void fixture_run_case(const char *dir, const char *name, enum osr_api_pro
     char *body = fixture_read(dir, "request.json", &req_len);
     char *expect_err = fixture_read(dir, "error", &n);
     struct osr_chat_request req;
-    struct osr_api_error err = { 0 };
+    struct osr_api_error err = {0};
     struct osr_buf out;
     osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
     osr_buf_init(&out, 64u * 1024 * 1024);
@@ -269,8 +269,8 @@ static void fixture_run_case(const char *dir, const char *name, enum osr_api_pro
         goto out;
     }
     if (rc != OSR_OK)
-        fprintf(stderr, "%s: decode failed: %d %s (param %s)\n", name, err.status,
-                err.diag.msg, err.diag.param);
+        fprintf(stderr, "%s: decode failed: %d %s (param %s)\n", name, err.status, err.diag.msg,
+                err.diag.param);
     REQUIRE(rc == OSR_OK);
 
     size_t dn = 0;
@@ -281,8 +281,7 @@ static void fixture_run_case(const char *dir, const char *name, enum osr_api_pro
         CHECK(osr_chat_request_dump(&req, &dump) == OSR_OK);
         int eq = fixture_json_equal(dump.data, dump.len, decoded, dn);
         if (!eq)
-            fprintf(stderr, "%s: decoded request differs:\n  got:  %s\n", name,
-                    osr_buf_str(&dump));
+            fprintf(stderr, "%s: decoded request differs:\n  got:  %s\n", name, osr_buf_str(&dump));
         CHECK(eq);
         osr_buf_release(&dump);
         free(decoded);
@@ -292,7 +291,7 @@ static void fixture_run_case(const char *dir, const char *name, enum osr_api_pro
     char *events = fixture_read(dir, "events", &en);
     if (events) {
         int ids = 0;
-        struct osr_api_encode_opts o = { 0 };
+        struct osr_api_encode_opts o = {0};
         o.model = req.model;
         o.stream = req.stream;
         o.include_usage = req.include_usage;
@@ -304,8 +303,7 @@ static void fixture_run_case(const char *dir, const char *name, enum osr_api_pro
         struct osr_api_stream_sink ss;
         osr_api_stream_sink_init(&ss, enc, fixture_append, &out);
         char *save = NULL;
-        for (char *line = strtok_r(events, "\n", &save); line;
-             line = strtok_r(NULL, "\n", &save)) {
+        for (char *line = strtok_r(events, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
             if (line[0] == '#' || line[0] == '\0')
                 continue;
             int erc = fixture_emit_line(&ss.sink, line);

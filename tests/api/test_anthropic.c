@@ -13,7 +13,7 @@ static void test_count_tokens(void)
 {
     const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
     struct osr_chat_request req;
-    struct osr_api_error err = { 0 };
+    struct osr_api_error err = {0};
     osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
     /* No max_tokens: fine for count_tokens, a 400 for messages. */
     CHECK(osr_anthropic_decode_count_tokens(&req, body, strlen(body), &err) == OSR_OK);
@@ -37,7 +37,7 @@ static void test_base64_image(void)
                        "\"content\":[{\"type\":\"image\",\"source\":{\"type\":\"base64\","
                        "\"media_type\":\"image/gif\",\"data\":\"R0lGODlh\"}}]}]}";
     struct osr_chat_request req;
-    struct osr_api_error err = { 0 };
+    struct osr_api_error err = {0};
     osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
     REQUIRE(osr_anthropic_decode(&req, body, strlen(body), &err) == OSR_OK);
     REQUIRE(req.n_messages == 1 && req.messages[0].n_parts == 1);

@@ -10,14 +10,14 @@ static void test_chat_fixtures(void)
 
 static void test_generate_fixtures(void)
 {
-    CHECK(fixture_run_all("ollama_generate", OSR_API_OLLAMA_GENERATE,
-                          osr_ollama_generate_decode) >= 5);
+    CHECK(fixture_run_all("ollama_generate", OSR_API_OLLAMA_GENERATE, osr_ollama_generate_decode) >=
+          5);
 }
 
 /* Every streamed line is one JSON object; only the last says done:true. */
 static void test_ndjson_lines(void)
 {
-    struct osr_api_encode_opts o = { .model = "m", .stream = true, .now_ms = 1000 };
+    struct osr_api_encode_opts o = {.model = "m", .stream = true, .now_ms = 1000};
     struct osr_api_encoder *enc = osr_api_encoder_new(OSR_API_OLLAMA_CHAT, &o);
     struct osr_buf out;
     osr_buf_init(&out, 1 << 20);

@@ -17,7 +17,7 @@ static void test_data_url_image_bytes(void)
                        "{\"type\":\"image_url\",\"image_url\":{\"url\":"
                        "\"data:image/png;base64,iVBORw0KGgo=\",\"detail\":\"low\"}}]}]}";
     struct osr_chat_request req;
-    struct osr_api_error err = { 0 };
+    struct osr_api_error err = {0};
     osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
     REQUIRE(osr_openai_chat_decode(&req, body, strlen(body), &err) == OSR_OK);
     REQUIRE(req.n_messages == 1);
@@ -41,8 +41,8 @@ static int gone_after_two(void *ctx, const char *p, size_t n)
 static void test_sink_reports_disconnect(void)
 {
     int calls = 0, ids = 0;
-    struct osr_api_encode_opts o = { .model = "m", .stream = true, .now_ms = 1000,
-                                     .make_id = fixture_make_id, .id_ctx = &ids };
+    struct osr_api_encode_opts o = {
+        .model = "m", .stream = true, .now_ms = 1000, .make_id = fixture_make_id, .id_ctx = &ids};
     struct osr_api_encoder *enc = osr_api_encoder_new(OSR_API_OPENAI_CHAT, &o);
     struct osr_api_stream_sink ss;
     osr_api_stream_sink_init(&ss, enc, gone_after_two, &calls);
@@ -58,7 +58,7 @@ static void test_sink_reports_disconnect(void)
 
 static void test_encoder_misuse(void)
 {
-    struct osr_api_encode_opts o = { .model = "m", .stream = false, .now_ms = 1000 };
+    struct osr_api_encode_opts o = {.model = "m", .stream = false, .now_ms = 1000};
     struct osr_api_encoder *enc = osr_api_encoder_new(OSR_API_OPENAI_CHAT, &o);
     struct osr_buf out;
     osr_buf_init(&out, 1 << 20);
@@ -71,7 +71,7 @@ static void test_encoder_misuse(void)
     /* Ending without FINISH is an error answer, never a fake success. */
     CHECK_INT_EQ(osr_api_encoder_status(enc), 500);
     CHECK(strstr(osr_buf_str(&out), "\"error\"") != NULL);
-    struct osr_event ev = { .kind = OSR_EV_TEXT_DELTA, .text = OSR_STR_LIT("late") };
+    struct osr_event ev = {.kind = OSR_EV_TEXT_DELTA, .text = OSR_STR_LIT("late")};
     CHECK(osr_api_encoder_event(enc, &ev, &out) == OSR_EINVAL);
     CHECK(osr_api_encoder_end(enc, &out) == OSR_EINVAL);
     osr_buf_release(&out);
@@ -80,12 +80,11 @@ static void test_encoder_misuse(void)
 
 static void test_text_cap(void)
 {
-    struct osr_api_encode_opts o = { .model = "m", .stream = false, .now_ms = 1000,
-                                     .max_text = 4 };
+    struct osr_api_encode_opts o = {.model = "m", .stream = false, .now_ms = 1000, .max_text = 4};
     struct osr_api_encoder *enc = osr_api_encoder_new(OSR_API_OPENAI_CHAT, &o);
     struct osr_buf out;
     osr_buf_init(&out, 1 << 20);
-    struct osr_event ev = { .kind = OSR_EV_TEXT_DELTA, .text = OSR_STR_LIT("abc") };
+    struct osr_event ev = {.kind = OSR_EV_TEXT_DELTA, .text = OSR_STR_LIT("abc")};
     CHECK(osr_api_encoder_event(enc, &ev, &out) == OSR_OK);
     CHECK(osr_api_encoder_event(enc, &ev, &out) == OSR_ETOOBIG);
     osr_buf_release(&out);
@@ -94,7 +93,7 @@ static void test_text_cap(void)
 
 static void test_error_body_shape(void)
 {
-    struct osr_api_error e = { 0 };
+    struct osr_api_error e = {0};
     struct osr_buf out;
     osr_buf_init(&out, 4096);
     osr_api_error_set(&e, 404, "model", "model '%s' not found", "x\"y");

@@ -14,8 +14,8 @@ static void test_fixtures(void)
 static void test_stream_grammar(void)
 {
     int ids = 0;
-    struct osr_api_encode_opts o = { .model = "m", .stream = true, .now_ms = 5000,
-                                     .make_id = fixture_make_id, .id_ctx = &ids };
+    struct osr_api_encode_opts o = {
+        .model = "m", .stream = true, .now_ms = 5000, .make_id = fixture_make_id, .id_ctx = &ids};
     struct osr_api_encoder *enc = osr_api_encoder_new(OSR_API_RESPONSES, &o);
     struct osr_buf out;
     osr_buf_init(&out, 1 << 20);

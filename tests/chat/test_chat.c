@@ -108,8 +108,8 @@ static int record(struct osr_sink *sink, const struct osr_event *ev)
 
 static void test_sink_helpers(void)
 {
-    struct recorder r = { 0 };
-    struct osr_sink sink = { record, &r };
+    struct recorder r = {0};
+    struct osr_sink sink = {record, &r};
     struct osr_usage u = osr_usage_unknown();
     CHECK_INT_EQ(u.prompt_tokens, -1);
     CHECK(osr_sink_role(&sink) == 0);
@@ -124,8 +124,8 @@ static void test_sink_helpers(void)
     CHECK_STR_EQ(r.text, "role:;text:hi;reasoning:hm;tool_start:;tool_args:{};usage:;"
                          "finish:END;error:boom;");
     /* A consumer that is gone says so through the return value. */
-    struct recorder gone = { .stop_after = 1 };
-    struct osr_sink s2 = { record, &gone };
+    struct recorder gone = {.stop_after = 1};
+    struct osr_sink s2 = {record, &gone};
     CHECK(osr_sink_text(&s2, "x", 1) != 0);
 }
 
