@@ -56,6 +56,11 @@ int osr_api_error_body(enum osr_api_proto proto, const struct osr_api_error *err
 /* The content type of an error body ("application/json; charset=utf-8"). */
 #define OSR_API_JSON_CONTENT_TYPE "application/json; charset=utf-8"
 
+/* Decodes body with proto's decoder (osr_openai_chat_decode, osr_anthropic_decode, ...), so a
+ * route table can hold just the protocol.  Same contract as those functions. */
+int osr_api_decode(enum osr_api_proto proto, struct osr_chat_request *req, const char *body,
+                   size_t n, struct osr_api_error *err);
+
 /* ---------------------------------------------------------------- encoder */
 
 /* Writes prefix followed by a unique suffix into out (of size cap). */

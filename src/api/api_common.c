@@ -12,6 +12,10 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "osr/api_anthropic.h"
+#include "osr/api_ollama.h"
+#include "osr/api_openai_chat.h"
+#include "osr/api_responses.h"
 #include "osr/alloc.h"
 #include "osr/clock.h"
 #include "osr/codec.h"
@@ -129,6 +133,24 @@ int osr_api_error_body(enum osr_api_proto proto, const struct osr_api_error *err
     else
         rc = rc ? rc : osr_buf_puts(out, "null");
     return rc ? rc : osr_buf_puts(out, "}}");
+}
+
+int osr_api_decode(enum osr_api_proto proto, struct osr_chat_request *req, const char *body,
+                   size_t n, struct osr_api_error *err)
+{
+    switch (proto) {
+    case OSR_API_OPENAI_CHAT:
+        return osr_openai_chat_decode(req, body, n, err);
+    case OSR_API_ANTHROPIC:
+        return osr_anthropic_decode(req, body, n, err);
+    case OSR_API_RESPONSES:
+        return osr_responses_decode(req, body, n, err);
+    case OSR_API_OLLAMA_CHAT:
+        return osr_ollama_chat_decode(req, body, n, err);
+    case OSR_API_OLLAMA_GENERATE:
+        return osr_ollama_generate_decode(req, body, n, err);
+    }
+    return osr_api_fail(err, 500, NULL, "unknown protocol");
 }
 
 /* ---------------------------------------------------------------- decoding helpers */

@@ -105,5 +105,20 @@ static void test_error_body_shape(void)
     osr_buf_release(&out);
 }
 
-TEST_MAIN(test_fixtures, test_data_url_image_bytes, test_sink_reports_disconnect,
-          test_encoder_misuse, test_text_cap, test_error_body_shape)
+static void test_decode_dispatch(void)
+{
+    const char *body = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    struct osr_chat_request req;
+    struct osr_api_error err = {0};
+    osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
+    CHECK(osr_api_decode(OSR_API_OPENAI_CHAT, &req, body, strlen(body), &err) == OSR_OK);
+    osr_chat_request_release(&req);
+    /* The same body lacks Anthropic's max_tokens: the dispatcher really picks the decoder. */
+    osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
+    CHECK(osr_api_decode(OSR_API_ANTHROPIC, &req, body, strlen(body), &err) == OSR_EINVAL);
+    CHECK_STR_EQ(err.diag.param, "max_tokens");
+    osr_chat_request_release(&req);
+}
+
+TEST_MAIN(test_decode_dispatch, test_fixtures, test_data_url_image_bytes,
+          test_sink_reports_disconnect, test_encoder_misuse, test_text_cap, test_error_body_shape)
