@@ -1,4 +1,4 @@
-/* fuzz_api_decode.c - every protocol decoder over the same bytes.
+/* fuzz_api_decode.c - every protocol decoder (chat and embeddings) over the same bytes.
  *
  * For each decoder: a rejected body must produce an error body that is valid JSON with a 4xx
  * or 5xx status; an accepted one is dumped, then answered through its protocol's encoder (as a
@@ -12,6 +12,7 @@
 
 #include "osr/api.h"
 #include "osr/api_anthropic.h"
+#include "osr/api_embed.h"
 #include "osr/api_ollama.h"
 #include "osr/api_openai_chat.h"
 #include "osr/api_responses.h"
@@ -84,6 +85,32 @@ static void answer(enum osr_api_proto proto, const struct osr_chat_request *req,
     osr_api_encoder_free(enc);
 }
 
+/* The embedding decoders, answered with a small vector per input. */
+static void embed(const uint8_t *data, size_t size)
+{
+    static const float vec[3] = {0.25f, -1.0f, 3.5f};
+    for (int api = OSR_EMBED_OPENAI; api <= OSR_EMBED_OLLAMA_LEGACY; api++) {
+        struct osr_embed_request req;
+        struct osr_api_error err = {0};
+        struct osr_buf out;
+        osr_embed_request_init(&req);
+        osr_buf_init(&out, 16u << 20);
+        if (osr_embed_decode((enum osr_embed_api)api, &req, (const char *)data, size, &err)) {
+            if (osr_api_error_body(osr_embed_error_proto((enum osr_embed_api)api), &err, &out) ==
+                OSR_OK)
+                must_be_json(&out, "embedding error body");
+        } else if (req.n_inputs <= 64) {
+            float vectors[64 * 3];
+            for (size_t i = 0; i < req.n_inputs; i++)
+                memcpy(vectors + 3 * i, vec, sizeof(vec));
+            if (osr_embed_encode(&req, vectors, req.n_inputs, 3, 1, NULL, &out) == OSR_OK)
+                must_be_json(&out, "embedding body");
+        }
+        osr_buf_release(&out);
+        osr_embed_request_release(&req);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -122,5 +149,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         osr_buf_release(&out);
         osr_chat_request_release(&req);
     }
+    embed(data, size);
     return 0;
 }
