@@ -123,7 +123,8 @@ struct osr_api_stream_sink {
 
 void osr_api_stream_sink_init(struct osr_api_stream_sink *s, struct osr_api_encoder *enc,
                               int (*flush)(void *ctx, const char *p, size_t n), void *ctx);
-/* Ends the encoder and flushes the closing frames.  Returns the first failure or OSR_OK. */
+/* Ends the encoder and flushes the closing frames (nothing, once a flush has failed).
+ * Returns the first failure or OSR_OK. */
 int osr_api_stream_sink_end(struct osr_api_stream_sink *s);
 void osr_api_stream_sink_release(struct osr_api_stream_sink *s);
 

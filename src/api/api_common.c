@@ -852,6 +852,8 @@ void osr_api_stream_sink_init(struct osr_api_stream_sink *s, struct osr_api_enco
 
 int osr_api_stream_sink_end(struct osr_api_stream_sink *s)
 {
+    if (s->rc)
+        return s->rc; /* the consumer is gone: nothing more to say to it */
     osr_buf_reset(&s->buf);
     int rc = osr_api_encoder_end(s->enc, &s->buf);
     if (!rc && s->buf.len && s->flush)
