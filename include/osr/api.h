@@ -102,6 +102,11 @@ int osr_api_encoder_end(struct osr_api_encoder *enc, struct osr_buf *out);
  * status.  A stream's status is fixed at 200 once its first frame is out. */
 int osr_api_encoder_status(const struct osr_api_encoder *enc);
 
+/* Returns true when an ERROR event was seen, and fills err (when non-NULL) with its status and
+ * message.  A handler that has sent nothing yet may answer such a stream with err's status and
+ * osr_api_error_body instead of the in-stream error frame. */
+bool osr_api_encoder_error(const struct osr_api_encoder *enc, struct osr_api_error *err);
+
 /* The Content-Type of the answer ("text/event-stream", "application/x-ndjson", JSON). */
 const char *osr_api_encoder_content_type(const struct osr_api_encoder *enc);
 

@@ -813,6 +813,15 @@ int osr_api_encoder_status(const struct osr_api_encoder *enc)
     return enc->stream ? 200 : enc->status;
 }
 
+bool osr_api_encoder_error(const struct osr_api_encoder *enc, struct osr_api_error *err)
+{
+    if (!enc->failed)
+        return false;
+    if (err)
+        osr_api_error_set(err, enc->status, NULL, "%s", enc->error_msg);
+    return true;
+}
+
 const char *osr_api_encoder_content_type(const struct osr_api_encoder *enc)
 {
     return enc->stream ? enc->ops->stream_type : enc->ops->body_type;

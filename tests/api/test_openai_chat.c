@@ -67,7 +67,12 @@ static void test_encoder_misuse(void)
     CHECK(strncmp(id, "chatcmpl-", 9) == 0 && strlen(id) == 21);
     for (size_t i = 9; i < strlen(id); i++)
         CHECK((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'A' && id[i] <= 'F'));
+    CHECK(!osr_api_encoder_error(enc, NULL));
     CHECK(osr_api_encoder_end(enc, &out) == OSR_OK);
+    struct osr_api_error e = {0};
+    CHECK(osr_api_encoder_error(enc, &e));
+    CHECK_INT_EQ(e.status, 500);
+    CHECK_STR_EQ(e.diag.msg, "the model stopped without finishing its answer");
     /* Ending without FINISH is an error answer, never a fake success. */
     CHECK_INT_EQ(osr_api_encoder_status(enc), 500);
     CHECK(strstr(osr_buf_str(&out), "\"error\"") != NULL);
