@@ -15,6 +15,7 @@
 #include "osr/api_embed.h"
 #include "osr/api_ollama.h"
 #include "osr/api_openai_chat.h"
+#include "osr/api_openai_completions.h"
 #include "osr/api_responses.h"
 #include "osr/json.h"
 
@@ -125,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {OSR_API_RESPONSES, osr_responses_decode},
         {OSR_API_OLLAMA_CHAT, osr_ollama_chat_decode},
         {OSR_API_OLLAMA_GENERATE, osr_ollama_generate_decode},
+        {OSR_API_OPENAI_COMPLETIONS, osr_openai_completions_decode},
     };
     for (size_t k = 0; k < sizeof(decoders) / sizeof(decoders[0]); k++) {
         struct osr_chat_request req;

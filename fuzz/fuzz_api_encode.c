@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    for (int proto = OSR_API_OPENAI_CHAT; proto <= OSR_API_OLLAMA_GENERATE; proto++) {
+    for (int proto = OSR_API_OPENAI_CHAT; proto <= OSR_API_OPENAI_COMPLETIONS; proto++) {
         run((enum osr_api_proto)proto, false, data, size);
         run((enum osr_api_proto)proto, true, data, size);
     }

@@ -23,11 +23,12 @@
 #include "osr/err.h"
 
 enum osr_api_proto {
-    OSR_API_OPENAI_CHAT,     /* /v1/chat/completions */
-    OSR_API_ANTHROPIC,       /* /v1/messages */
-    OSR_API_RESPONSES,       /* /v1/responses */
-    OSR_API_OLLAMA_CHAT,     /* /api/chat */
-    OSR_API_OLLAMA_GENERATE, /* /api/generate */
+    OSR_API_OPENAI_CHAT,        /* /v1/chat/completions */
+    OSR_API_ANTHROPIC,          /* /v1/messages */
+    OSR_API_RESPONSES,          /* /v1/responses */
+    OSR_API_OLLAMA_CHAT,        /* /api/chat */
+    OSR_API_OLLAMA_GENERATE,    /* /api/generate */
+    OSR_API_OPENAI_COMPLETIONS, /* /v1/completions (legacy text completions) */
 };
 
 /* A request the protocol refuses, described well enough to answer it. */

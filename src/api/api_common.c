@@ -15,6 +15,7 @@
 #include "osr/api_anthropic.h"
 #include "osr/api_ollama.h"
 #include "osr/api_openai_chat.h"
+#include "osr/api_openai_completions.h"
 #include "osr/api_responses.h"
 #include "osr/alloc.h"
 #include "osr/clock.h"
@@ -116,6 +117,7 @@ int osr_api_error_body(enum osr_api_proto proto, const struct osr_api_error *err
         return rc ? rc : osr_buf_putc(out, '}');
     case OSR_API_OPENAI_CHAT:
     case OSR_API_RESPONSES:
+    case OSR_API_OPENAI_COMPLETIONS:
         break;
     }
     rc = osr_buf_puts(out, "{\"error\":{\"message\":");
@@ -149,6 +151,8 @@ int osr_api_decode(enum osr_api_proto proto, struct osr_chat_request *req, const
         return osr_ollama_chat_decode(req, body, n, err);
     case OSR_API_OLLAMA_GENERATE:
         return osr_ollama_generate_decode(req, body, n, err);
+    case OSR_API_OPENAI_COMPLETIONS:
+        return osr_openai_completions_decode(req, body, n, err);
     }
     return osr_api_fail(err, 500, NULL, "unknown protocol");
 }
@@ -645,6 +649,9 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
     case OSR_API_OLLAMA_GENERATE:
         enc->ops = &osr_api_ollama_generate_ops;
         break;
+    case OSR_API_OPENAI_COMPLETIONS:
+        enc->ops = &osr_api_openai_completions_ops;
+        break;
     }
     OSR_ASSERT(enc->ops != NULL);
     enc->model = osr_xstrdup(opts->model ? opts->model : "");
@@ -671,6 +678,9 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
         break;
     case OSR_API_RESPONSES:
         osr_api_new_id(enc, "resp_", 24, false, enc->id, sizeof(enc->id));
+        break;
+    case OSR_API_OPENAI_COMPLETIONS:
+        osr_api_new_id(enc, "cmpl-", 24, false, enc->id, sizeof(enc->id));
         break;
     case OSR_API_OLLAMA_CHAT:
     case OSR_API_OLLAMA_GENERATE:

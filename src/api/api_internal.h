@@ -187,6 +187,7 @@ extern const struct api_encoder_ops osr_api_anthropic_ops;
 extern const struct api_encoder_ops osr_api_responses_ops;
 extern const struct api_encoder_ops osr_api_ollama_chat_ops;
 extern const struct api_encoder_ops osr_api_ollama_generate_ops;
+extern const struct api_encoder_ops osr_api_openai_completions_ops;
 
 /* Writes a new id: prefix + nhex random hex digits (upper case when upper), or what the
  * injected make_id writes. */

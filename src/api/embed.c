@@ -58,7 +58,7 @@ static int field_str(struct osr_embed_request *req, struct osr_api_error *err,
     }
     if (!json_object_is_type(v, json_type_string))
         return osr_api_fail(err, 400, key, "'%s' must be a string", key);
-    struct osr_str s = { 0 };
+    struct osr_str s = {0};
     int rc = copy_str(req, err, v, &s);
     if (!rc)
         *out = s.p;

@@ -393,6 +393,19 @@ static void ollama_line(struct json_object *o, struct answer *a)
         snprintf(a->finish, sizeof(a->finish), "%s", str(o, "done_reason"));
 }
 
+/* ---------------------------------------------------------------- OpenAI completions */
+
+static void completions_chunk(struct json_object *o, struct answer *a)
+{
+    struct json_object *choices = get(o, "choices");
+    if (!choices || json_object_array_length(choices) == 0)
+        return;
+    struct json_object *c = json_object_array_get_idx(choices, 0);
+    add(&a->text, str(c, "text"));
+    if (str(c, "finish_reason"))
+        snprintf(a->finish, sizeof(a->finish), "%s", str(c, "finish_reason"));
+}
+
 /* ---------------------------------------------------------------- driver */
 
 static void roundtrip(enum osr_api_proto proto, const char *name,
@@ -457,4 +470,10 @@ static void test_ollama(void)
     roundtrip(OSR_API_OLLAMA_GENERATE, "ollama_generate", ollama_line, ollama_line, true);
 }
 
-TEST_MAIN(test_openai_chat, test_anthropic, test_responses, test_ollama)
+static void test_completions(void)
+{
+    roundtrip(OSR_API_OPENAI_COMPLETIONS, "openai_completions", completions_chunk,
+              completions_chunk, false);
+}
+
+TEST_MAIN(test_completions, test_openai_chat, test_anthropic, test_responses, test_ollama)
