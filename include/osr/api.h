@@ -6,8 +6,9 @@
  *   - encode: an osr_api_encoder fed canonical events (osr_api_encoder_event) appends wire
  *     frames to an osr_buf: SSE or NDJSON while streaming, or one JSON body built from the
  *     same events at osr_api_encoder_end.
- * The per-protocol decoders and the encoder constructors are declared in api_openai_chat.h,
- * api_anthropic.h, api_responses.h and api_ollama.h.
+ * The per-protocol decoders are declared in api_openai_chat.h, api_openai_completions.h,
+ * api_anthropic.h, api_responses.h and api_ollama.h; embeddings, which are not a chat, have
+ * their own small translator in api_embed.h.
  *
  * Thread rules: an encoder belongs to one thread (the producer's); the functions are reentrant.
  */
@@ -43,11 +44,13 @@ void osr_api_error_set(struct osr_api_error *err, int status, const char *param,
                        ...) __attribute__((format(printf, 4, 5)));
 
 /* Returns the protocol's error "type" for an HTTP status ("invalid_request_error",
- * "not_found_error", ...); Ollama has none and gets the OpenAI names. */
+ * "not_found_error", ...); Ollama has none and gets the OpenAI names.  OpenAI answers an
+ * unknown model with invalid_request_error: set err.code to "model_not_found" for it. */
 const char *osr_api_error_type(enum osr_api_proto proto, int status);
 
 /* Appends the protocol's error body for err to out:
- *   OpenAI, Responses: {"error":{"message":..,"type":..,"param":..|null,"code":..|null}}
+ *   OpenAI, Responses, Completions:
+ *                      {"error":{"message":..,"type":..,"param":..|null,"code":..|null}}
  *   Anthropic:         {"type":"error","error":{"type":..,"message":..}}
  *   Ollama:            {"error":".."}
  * Returns OSR_OK or OSR_ETOOBIG. */
