@@ -113,7 +113,7 @@ static void test_errors(void)
     expect_error(OSR_EMBED_OLLAMA, "{\"model\":\"e\",\"input\":5}", 400,
                  "{\"error\":\"'input' must be a string or an array of strings\"}");
     expect_error(OSR_EMBED_OLLAMA, "{\"input\":\"x\"", 400,
-                 "{\"error\":\"invalid JSON: unexpected end of input\"}");
+                 "{\"error\":\"invalid JSON at byte 12: unexpected end of input\"}");
     expect_error(OSR_EMBED_OLLAMA_LEGACY, "{\"model\":\"e\",\"prompt\":[\"x\"]}", 400,
                  "{\"error\":\"'prompt' must be a string\"}");
 }
