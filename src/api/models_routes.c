@@ -168,6 +168,19 @@ static void handle_tags(struct osr_http_request *req, void *ctx)
 
 /* ---- POST /show --------------------------------------------------------------------------- */
 
+/* A float32 written with the fewest digits that read back as the same float (1e-05, not
+ * 9.9999997473787516e-06), as Ollama shows them. */
+static struct json_object *float_value(float f)
+{
+    char buf[32];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return json_object_new_double_s((double)f, buf);
+}
+
 static struct json_object *scalar_value(const struct osr_gguf *g, size_t i)
 {
     enum osr_gguf_type t = osr_gguf_kv_type(g, i);
@@ -189,7 +202,7 @@ static struct json_object *scalar_value(const struct osr_gguf *g, size_t i)
         osr_gguf_kv_f64(g, i, &d);
         if (d != d || d > 1.7e308 || d < -1.7e308)
             return NULL; /* JSON has no NaN or infinities */
-        return json_object_new_double(d);
+        return t == OSR_GGUF_TYPE_FLOAT32 ? float_value((float)d) : json_object_new_double(d);
     }
     case OSR_GGUF_TYPE_UINT64: {
         uint64_t v = 0;

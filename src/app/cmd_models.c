@@ -390,8 +390,10 @@ static int cmd_inspect(const struct args *a)
     osr_diag_clear(&diag);
     int rc = osr_gguf_open(a->pos[0], &g, &diag);
     if (rc) {
-        fprintf(stderr, "osaurus models inspect: '%s': %s\n", a->pos[0],
-                diag.msg[0] ? diag.msg : osr_strerror(rc));
+        if (diag.msg[0])
+            fprintf(stderr, "osaurus models inspect: %s\n", diag.msg);
+        else
+            fprintf(stderr, "osaurus models inspect: '%s': %s\n", a->pos[0], osr_strerror(rc));
         return OSR_EXIT_FAILURE;
     }
     size_t nkv = osr_gguf_n_kv(g), nt = osr_gguf_n_tensors(g);

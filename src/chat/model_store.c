@@ -281,7 +281,12 @@ int osr_model_store_add(const char *home, const char *path,
         goto out;
     for (unsigned i = 0; i < n; i++) {
         struct stat st;
-        if (stat(parts[i], &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (stat(parts[i], &st) != 0) {
+            rc = osr_diag_set(diag, errno == ENOENT ? OSR_ENOTFOUND : OSR_EIO,
+                              "cannot read '%s': %s", parts[i], strerror(errno));
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode)) {
             rc = osr_diag_set(diag, OSR_EINVAL, "'%s' is not a regular file", parts[i]);
             goto out;
         }
@@ -291,7 +296,7 @@ int osr_model_store_add(const char *home, const char *path,
         rc = osr_gguf_open(parts[i], &g, &gd);
         osr_gguf_close(g);
         if (rc) {
-            rc = osr_diag_set(diag, rc, "'%s' is not a GGUF model file: %s", parts[i], gd.msg);
+            rc = osr_diag_set(diag, rc, "not a GGUF model file: %s", gd.msg);
             goto out;
         }
         cs.total += (uint64_t)st.st_size;

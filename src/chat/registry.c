@@ -383,7 +383,7 @@ static int read_model(struct osr_model *m, const char *stem, struct osr_diag *di
         osr_diag_clear(&gd);
         rc = osr_gguf_open(m->paths[i], &g, &gd);
         if (rc)
-            return osr_diag_set(diag, rc, "'%s' is not a usable GGUF file: %s", m->paths[i],
+            return osr_diag_set(diag, rc, "not a usable GGUF file: %s",
                                 gd.msg[0] ? gd.msg : osr_strerror(rc));
         for (size_t t = 0; t < osr_gguf_n_tensors(g); t++)
             params += osr_gguf_tensor(g, t)->n_elements;

@@ -189,6 +189,15 @@ static void test_show(void)
     CHECK(caps && json_object_array_length(caps) == 1);
     json_object_put(o);
 
+    /* float32 metadata is written as short as it reads back (1e-05, as Ollama shows). */
+    char url[512];
+    snprintf(url, sizeof(url), "%s/api/show", base);
+    const char *body = "{\"model\":\"tiny\"}";
+    struct test_resp raw = test_request(NULL, "POST", url, body, strlen(body), NULL);
+    CHECK(strstr(osr_buf_str(&raw.body), "\"llama.attention.layer_norm_rms_epsilon\":1e-05,") !=
+          NULL);
+    test_resp_release(&raw);
+
     o = req_json("POST", "/api/show", "{\"model\":\"no-such-model\"}", &st);
     CHECK_INT_EQ(st, 404);
     CHECK_STR_EQ(str_at(o, "error"), "model 'no-such-model' not found");

@@ -257,8 +257,12 @@ static void make_fixture(void)
     const struct gb_kv half[] = {{"general.architecture", GB_STR, "llama", 0}};
     snprintf(b, sizeof(b), "%s/half-00001-of-00003.gguf", fx.store);
     gb_write(b, half, 1, 8);
+    /* A real header claiming a billion tensors in a 64-byte file. */
+    static const unsigned char corrupt[64] = {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0xca, 0x9a, 0x3b};
     snprintf(b, sizeof(b), "%s/corrupt.gguf", fx.store);
-    fx_write(b, "GGUF\x03\0\0\0this is not a model at all");
+    FILE *cf = fopen(b, "wb");
+    OSR_ASSERT(cf && fwrite(corrupt, 1, sizeof(corrupt), cf) == sizeof(corrupt));
+    fclose(cf);
 
     /* A folder of OSU_MODELS_DIR. */
     snprintf(a, sizeof(a), "%s/sub", fx.extra);
