@@ -40,7 +40,7 @@ enum osr_model_source {
 
 /* One model.  Every string is owned by the snapshot and valid until its release. */
 struct osr_model {
-    char *id;           /* unique; lowercase display name, spaces -> '-' ("llama3.2:latest") */
+    char *id; /* unique: lowercase display name, spaces -> '-'; Ollama's name:tag as it is */
     char *name;         /* display name (general.name, the file stem, or Ollama's name:tag) */
     char **paths;       /* the GGUF file of each part, in part order */
     size_t n_paths;     /* 1 unless split */

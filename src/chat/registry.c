@@ -164,6 +164,13 @@ static bool is_hex64(const char *s, size_t n)
     return true;
 }
 
+/* Copies a checked 64-digit hex string (is_hex64) into out. */
+static void copy_hex(char out[OSR_SHA256_HEX_LEN + 1], const char *hex)
+{
+    memcpy(out, hex, OSR_SHA256_HEX_LEN);
+    out[OSR_SHA256_HEX_LEN] = '\0';
+}
+
 static bool has_gguf_ext(const char *name)
 {
     size_t n = strlen(name);
@@ -459,7 +466,7 @@ static void cached_digest(struct json_object *cache, const struct osr_model *m,
         return;
     const char *s = json_object_get_string(v);
     if (is_hex64(s, strlen(s)))
-        snprintf(out, OSR_SHA256_HEX_LEN + 1, "%s", s);
+        copy_hex(out, s);
 }
 
 /* A Hugging Face cache file is a link to blobs/<sha256>: the name is the digest. */
@@ -473,7 +480,7 @@ static void hf_blob_digest(const char *path, char out[OSR_SHA256_HEX_LEN + 1])
     const char *base = strrchr(target, '/');
     base = base ? base + 1 : target;
     if (is_hex64(base, strlen(base)))
-        snprintf(out, OSR_SHA256_HEX_LEN + 1, "%s", base);
+        copy_hex(out, base);
 }
 
 /* Adds a model built from paths (taken over) unless it fails to read. */
@@ -500,7 +507,7 @@ static void add_model(struct scan *sc, struct osr_model *m, const char *stem,
     char *d = sc->digests[sc->n];
     d[0] = '\0';
     if (free_digest && is_hex64(free_digest, strlen(free_digest)))
-        snprintf(d, OSR_SHA256_HEX_LEN + 1, "%s", free_digest);
+        copy_hex(d, free_digest);
     else if (m->source == OSR_MODEL_SOURCE_HUGGINGFACE && m->n_paths == 1)
         hf_blob_digest(m->paths[0], d);
     if (!d[0]) {
@@ -659,7 +666,7 @@ static void scan_ollama_manifest(struct scan *sc, const char *root, const char *
             if (m.n_paths >= OSR_MODEL_MAX_PARTS)
                 continue;
             if (!digest[0])
-                snprintf(digest, sizeof(digest), "%s", dg + 7);
+                copy_hex(digest, dg + 7);
             char p[4096];
             snprintf(p, sizeof(p), "%s/blobs/sha256-%s", root, dg + 7);
             m.paths = osr_xrealloc(m.paths, (m.n_paths + 1) * sizeof(char *));
@@ -819,7 +826,11 @@ static void assign_ids(struct scan *sc)
     for (size_t i = 0; i < sc->n; i++) {
         struct osr_model *m = &sc->models[i];
         char base[1024], id[1100];
-        osr_registry_make_id(m->name, base, sizeof(base));
+        /* Ollama's names are kept as Ollama shows them; the rest follow the original's rule. */
+        if (m->source == OSR_MODEL_SOURCE_OLLAMA)
+            snprintf(base, sizeof(base), "%s", m->name);
+        else
+            osr_registry_make_id(m->name, base, sizeof(base));
         if (!base[0])
             snprintf(base, sizeof(base), "model");
         snprintf(id, sizeof(id), "%s", base);
@@ -1004,17 +1015,17 @@ const struct osr_model *osr_registry_find(const struct osr_registry_snapshot *sn
     snprintf(tagged, sizeof(tagged), "%s:latest", want);
     bool has_tag = strchr(want, ':') != NULL;
     for (size_t i = 0; i < snap->n; i++)
-        if (strcasecmp(snap->models[i].id, name) == 0 || strcmp(snap->models[i].id, want) == 0)
+        if (strcasecmp(snap->models[i].id, name) == 0 || strcasecmp(snap->models[i].id, want) == 0)
             return &snap->models[i];
     for (size_t i = 0; i < snap->n; i++) {
         const struct osr_model *m = &snap->models[i];
         if (m->source != OSR_MODEL_SOURCE_OLLAMA)
             continue;
         const char *key = has_tag ? want : tagged;
-        if (strcmp(m->id, key) == 0)
+        if (strcasecmp(m->id, key) == 0)
             return m;
         size_t il = strlen(m->id), kl = strlen(key);
-        if (il > kl && m->id[il - kl - 1] == '/' && strcmp(m->id + il - kl, key) == 0)
+        if (il > kl && m->id[il - kl - 1] == '/' && strcasecmp(m->id + il - kl, key) == 0)
             return m;
     }
     return NULL;
