@@ -20,8 +20,8 @@
 typedef void (*osr_api_models_remote_fn)(struct json_object *data, void *ctx);
 
 struct osr_api_models {
-    struct osr_registry *reg;          /* borrowed */
-    osr_api_models_remote_fn remote;   /* may be NULL */
+    struct osr_registry *reg;        /* borrowed */
+    osr_api_models_remote_fn remote; /* may be NULL */
     void *remote_ctx;
 };
 

@@ -40,14 +40,14 @@ enum osr_model_source {
 
 /* One model.  Every string is owned by the snapshot and valid until its release. */
 struct osr_model {
-    char *id; /* unique: lowercase display name, spaces -> '-'; Ollama's name:tag as it is */
-    char *name;         /* display name (general.name, the file stem, or Ollama's name:tag) */
-    char **paths;       /* the GGUF file of each part, in part order */
-    size_t n_paths;     /* 1 unless split */
-    uint64_t size;      /* bytes, all parts */
-    char *family;       /* general.architecture ("llama"), "" when absent */
-    char *parameter_size; /* "8.0B", "135M", "" when unknown */
-    char *quantization;   /* "Q4_K_M", "F16", ... or "unknown" */
+    char *id;       /* unique: lowercase display name, spaces -> '-'; Ollama's name:tag as it is */
+    char *name;     /* display name (general.name, the file stem, or Ollama's name:tag) */
+    char **paths;   /* the GGUF file of each part, in part order */
+    size_t n_paths; /* 1 unless split */
+    uint64_t size;  /* bytes, all parts */
+    char *family;   /* general.architecture ("llama"), "" when absent */
+    char *parameter_size;     /* "8.0B", "135M", "" when unknown */
+    char *quantization;       /* "Q4_K_M", "F16", ... or "unknown" */
     uint64_t parameter_count; /* sum of tensor elements, 0 when unknown */
     uint32_t context_length;  /* <arch>.context_length, 0 when absent */
     bool has_template;        /* tokenizer.chat_template or an Ollama template layer */
@@ -64,10 +64,10 @@ struct osr_registry;
 struct osr_registry_snapshot;
 
 struct osr_registry_options {
-    const char *home;  /* the Osaurus home (borrowed, copied); NULL: osr_home_resolve(NULL) */
-    bool no_env_dirs;  /* ignore OSU_MODELS_DIR */
-    bool no_ollama;    /* do not look at Ollama's store */
-    bool no_hf;        /* do not look at the Hugging Face cache */
+    const char *home; /* the Osaurus home (borrowed, copied); NULL: osr_home_resolve(NULL) */
+    bool no_env_dirs; /* ignore OSU_MODELS_DIR */
+    bool no_ollama;   /* do not look at Ollama's store */
+    bool no_hf;       /* do not look at the Hugging Face cache */
 };
 
 /* Creates a registry and runs the first scan.  opts may be NULL.  The caller frees it with
@@ -112,8 +112,8 @@ int osr_registry_wait_digests(struct osr_registry *reg, int64_t timeout_ms);
 /* Records in <home>/models/.digests.json that the n files (a model's parts, in order) hash to
  * hex, so no registry hashes them again (used by `osaurus models add`, which hashes while
  * copying).  Returns OSR_OK, OSR_EINVAL or OSR_EIO. */
-int osr_registry_remember_digest(const char *home, char *const *paths, size_t n,
-                                 const char *hex, struct osr_diag *diag);
+int osr_registry_remember_digest(const char *home, char *const *paths, size_t n, const char *hex,
+                                 struct osr_diag *diag);
 
 /* "osaurus", "dir", "ollama" or "huggingface". */
 const char *osr_model_source_name(enum osr_model_source s);
@@ -131,8 +131,7 @@ void osr_registry_make_id(const char *name, char *out, size_t cap);
 
 /* Recognizes a split part name "<stem>-00001-of-00003.gguf": returns true and the part number
  * (1-based), the count and the length of the stem. */
-bool osr_registry_split_name(const char *file, unsigned *part, unsigned *count,
-                             size_t *stem_len);
+bool osr_registry_split_name(const char *file, unsigned *part, unsigned *count, size_t *stem_len);
 
 /* Writes the sha256 (lower-case hex) of the n files' contents concatenated in order (one
  * file: its sha256).  progress (may be NULL) is called after every chunk with the bytes done

@@ -231,8 +231,7 @@ static struct json_object *array_value(const struct osr_gguf_array *a)
         if (a->type == OSR_GGUF_TYPE_STRING && osr_gguf_arr_str(a, k, &s) == OSR_OK)
             v = osr_json_new_string(s.p, s.n);
         else if ((a->type == OSR_GGUF_TYPE_FLOAT32 || a->type == OSR_GGUF_TYPE_FLOAT64) &&
-                 osr_gguf_arr_f64(a, k, &dv) == OSR_OK && dv == dv && dv < 1.7e308 &&
-                 dv > -1.7e308)
+                 osr_gguf_arr_f64(a, k, &dv) == OSR_OK && dv == dv && dv < 1.7e308 && dv > -1.7e308)
             v = json_object_new_double(dv);
         else if (a->type == OSR_GGUF_TYPE_BOOL && osr_gguf_arr_int(a, k, &iv) == OSR_OK)
             v = json_object_new_boolean(iv != 0);
@@ -276,8 +275,7 @@ static void param_value(struct osr_buf *b, const char *key, struct json_object *
 {
     if (json_object_is_type(v, json_type_string)) {
         osr_buf_appendf(b, "%s ", key);
-        osr_json_append_string(b, json_object_get_string(v),
-                               (size_t)json_object_get_string_len(v));
+        osr_json_append_string(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
         osr_buf_putc(b, '\n');
     } else {
         osr_buf_appendf(b, "%s %s\n", key,
@@ -290,9 +288,8 @@ char *osr_api_models_params_text(const char *params_json)
     struct osr_buf b;
     osr_buf_init(&b, MODELFILE_MAX);
     struct json_object *doc = NULL;
-    if (params_json &&
-        osr_json_parse(params_json, strlen(params_json), &doc, NULL) == OSR_OK && doc &&
-        json_object_is_type(doc, json_type_object)) {
+    if (params_json && osr_json_parse(params_json, strlen(params_json), &doc, NULL) == OSR_OK &&
+        doc && json_object_is_type(doc, json_type_object)) {
         json_object_object_foreach(doc, key, val)
         {
             if (json_object_is_type(val, json_type_array)) {
@@ -330,8 +327,7 @@ static char *modelfile_of(const struct osr_model *m, const char *tmpl, const cha
 {
     struct osr_buf b;
     osr_buf_init(&b, MODELFILE_MAX);
-    osr_buf_appendf(&b, "# Modelfile of %s, written by Osaurus from the model's files\n\n",
-                    m->id);
+    osr_buf_appendf(&b, "# Modelfile of %s, written by Osaurus from the model's files\n\n", m->id);
     for (size_t i = 0; i < m->n_paths; i++)
         osr_buf_appendf(&b, "FROM %s\n", m->paths[i]);
     if (tmpl[0])

@@ -130,13 +130,11 @@ static int cmd_list(const struct args *a)
             json_object_object_add(e, "size", json_object_new_int64((int64_t)m->size));
             json_object_object_add(e, "digest", json_object_new_string(digest));
             json_object_object_add(e, "family", json_object_new_string(m->family));
-            json_object_object_add(e, "parameter_size",
-                                   json_object_new_string(m->parameter_size));
+            json_object_object_add(e, "parameter_size", json_object_new_string(m->parameter_size));
             json_object_object_add(e, "parameter_count",
                                    json_object_new_uint64(m->parameter_count));
             json_object_object_add(e, "quantization", json_object_new_string(m->quantization));
-            json_object_object_add(e, "context_length",
-                                   json_object_new_int64(m->context_length));
+            json_object_object_add(e, "context_length", json_object_new_int64(m->context_length));
             json_object_object_add(e, "chat_template", json_object_new_boolean(m->has_template));
             json_object_object_add(e, "modified_at", json_object_new_string(ts));
             json_object_array_add(arr, e);
@@ -147,8 +145,8 @@ static int cmd_list(const struct args *a)
     } else if (osr_registry_count(s) == 0) {
         puts("no models found (add one with 'osaurus models add FILE')");
     } else {
-        printf("%-40s %-10s %-8s %-9s %-10s %-12s %s\n", "ID", "SIZE", "PARAMS", "QUANT",
-               "FAMILY", "SOURCE", "DIGEST");
+        printf("%-40s %-10s %-8s %-9s %-10s %-12s %s\n", "ID", "SIZE", "PARAMS", "QUANT", "FAMILY",
+               "SOURCE", "DIGEST");
         for (size_t i = 0; i < osr_registry_count(s); i++) {
             const struct osr_model *m = osr_registry_model(s, i);
             char size[32], digest[OSR_SHA256_HEX_LEN + 1];
@@ -216,8 +214,8 @@ static int cmd_add(const struct args *a)
         return OSR_EXIT_FAILURE;
     }
     /* Find the id the registry gives the new files. */
-    struct osr_registry_options ro = {.home = home, .no_env_dirs = true, .no_ollama = true,
-                                      .no_hf = true};
+    struct osr_registry_options ro = {
+        .home = home, .no_env_dirs = true, .no_ollama = true, .no_hf = true};
     struct osr_registry *reg = osr_registry_new(&ro);
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
     const char *id = NULL;
@@ -228,8 +226,8 @@ static int cmd_add(const struct args *a)
     }
     char size[32];
     human_size(added.size, size, sizeof(size));
-    printf("%s %s (%s, %u file%s)\nsha256 %s\n", a->link ? "linked" : "added", id ? id : "?",
-           size, added.n_parts, added.n_parts == 1 ? "" : "s", added.digest);
+    printf("%s %s (%s, %u file%s)\nsha256 %s\n", a->link ? "linked" : "added", id ? id : "?", size,
+           added.n_parts, added.n_parts == 1 ? "" : "s", added.digest);
     osr_registry_snapshot_release(s);
     osr_registry_free(reg);
     free(home);

@@ -36,8 +36,8 @@ struct json_object *osr_model_store_names_load(const char *store_dir)
     size_t n = 0;
     struct json_object *doc = NULL;
     int rc = osr_read_file(p, MAX_NAMES_BYTES, &text, &n, NULL);
-    if (rc == OSR_OK &&
-        (osr_json_parse(text, n, &doc, NULL) != OSR_OK || !json_object_is_type(doc, json_type_object))) {
+    if (rc == OSR_OK && (osr_json_parse(text, n, &doc, NULL) != OSR_OK ||
+                         !json_object_is_type(doc, json_type_object))) {
         OSR_WARN("ignoring unreadable '%s'", p);
         json_object_put(doc);
         doc = NULL;
@@ -168,8 +168,7 @@ struct copy_state {
 };
 
 /* Copies src to dst through a temporary file, hashing the bytes. */
-static int copy_part(const char *src, const char *dst, struct copy_state *cs,
-                     struct osr_diag *diag)
+static int copy_part(const char *src, const char *dst, struct copy_state *cs, struct osr_diag *diag)
 {
     int rc = OSR_OK;
     char tmp[PATH_MAX];
@@ -390,13 +389,13 @@ out:
 int osr_model_store_remove(const char *home, const struct osr_model *m, struct osr_diag *diag)
 {
     if (m->source != OSR_MODEL_SOURCE_OSAURUS)
-        return osr_diag_set(diag, OSR_EPERM, "model '%s' is not in the Osaurus store: %s",
-                            m->id, osr_model_store_owner_hint(m->source));
+        return osr_diag_set(diag, OSR_EPERM, "model '%s' is not in the Osaurus store: %s", m->id,
+                            osr_model_store_owner_hint(m->source));
     int rc = OSR_OK;
     for (size_t i = 0; i < m->n_paths; i++) {
         if (unlink(m->paths[i]) != 0 && errno != ENOENT)
-            rc = osr_diag_set(diag, OSR_EIO, "cannot delete '%s': %s", m->paths[i],
-                              strerror(errno));
+            rc =
+                osr_diag_set(diag, OSR_EIO, "cannot delete '%s': %s", m->paths[i], strerror(errno));
     }
     if (rc == OSR_OK && m->store_file) {
         char *store = osr_path_join(home, "models");
@@ -434,8 +433,8 @@ int osr_model_store_copy(const char *home, const struct osr_model *m, const char
                          struct osr_diag *diag)
 {
     if (m->source != OSR_MODEL_SOURCE_OSAURUS)
-        return osr_diag_set(diag, OSR_EPERM, "model '%s' is not in the Osaurus store: %s",
-                            m->id, osr_model_store_owner_hint(m->source));
+        return osr_diag_set(diag, OSR_EPERM, "model '%s' is not in the Osaurus store: %s", m->id,
+                            osr_model_store_owner_hint(m->source));
     if (!dest || !*dest)
         return osr_diag_set(diag, OSR_EINVAL, "the destination name must not be empty");
     char stem[256];

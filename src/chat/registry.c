@@ -33,7 +33,7 @@
 #include "osr/model_store.h"
 #include "osr/registry.h"
 
-#define MAX_MODELS 4096          /* models per scan */
+#define MAX_MODELS 4096            /* models per scan */
 #define MAX_FILES_PER_SOURCE 20000 /* directory entries looked at per source */
 #define MAX_WALK_DEPTH 8
 #define MAX_MANIFEST_BYTES (1u << 20)
@@ -46,9 +46,9 @@ struct osr_registry_snapshot {
     struct osr_model *models;
     size_t n;
     int64_t scanned_ns;
-    pthread_mutex_t dmu;                        /* guards digests and tried */
-    char (*digests)[OSR_SHA256_HEX_LEN + 1];    /* guarded by dmu */
-    bool *tried;                                /* guarded by dmu: hashing was attempted */
+    pthread_mutex_t dmu;                     /* guards digests and tried */
+    char (*digests)[OSR_SHA256_HEX_LEN + 1]; /* guarded by dmu */
+    bool *tried;                             /* guarded by dmu: hashing was attempted */
 };
 
 struct osr_registry {
@@ -87,15 +87,13 @@ const char *osr_model_source_name(enum osr_model_source s)
 const char *osr_registry_ftype_name(uint32_t ftype)
 {
     static const char *const names[] = {
-        [0] = "F32",      [1] = "F16",      [2] = "Q4_0",     [3] = "Q4_1",
-        [4] = "Q4_1_F16", [7] = "Q8_0",     [8] = "Q5_0",     [9] = "Q5_1",
-        [10] = "Q2_K",    [11] = "Q3_K_S",  [12] = "Q3_K_M",  [13] = "Q3_K_L",
-        [14] = "Q4_K_S",  [15] = "Q4_K_M",  [16] = "Q5_K_S",  [17] = "Q5_K_M",
-        [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS",  [21] = "Q2_K_S",
-        [22] = "IQ3_XS",  [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL",
-        [26] = "IQ3_S",   [27] = "IQ3_M",   [28] = "IQ2_S",   [29] = "IQ2_M",
-        [30] = "IQ4_XS",  [31] = "IQ1_M",   [32] = "BF16",    [36] = "TQ1_0",
-        [37] = "TQ2_0",   [38] = "MXFP4",
+        [0] = "F32",     [1] = "F16",      [2] = "Q4_0",     [3] = "Q4_1",    [4] = "Q4_1_F16",
+        [7] = "Q8_0",    [8] = "Q5_0",     [9] = "Q5_1",     [10] = "Q2_K",   [11] = "Q3_K_S",
+        [12] = "Q3_K_M", [13] = "Q3_K_L",  [14] = "Q4_K_S",  [15] = "Q4_K_M", [16] = "Q5_K_S",
+        [17] = "Q5_K_M", [18] = "Q6_K",    [19] = "IQ2_XXS", [20] = "IQ2_XS", [21] = "Q2_K_S",
+        [22] = "IQ3_XS", [23] = "IQ3_XXS", [24] = "IQ1_S",   [25] = "IQ4_NL", [26] = "IQ3_S",
+        [27] = "IQ3_M",  [28] = "IQ2_S",   [29] = "IQ2_M",   [30] = "IQ4_XS", [31] = "IQ1_M",
+        [32] = "BF16",   [36] = "TQ1_0",   [37] = "TQ2_0",   [38] = "MXFP4",
     };
     if (ftype >= sizeof(names) / sizeof(names[0]))
         return NULL;
@@ -206,8 +204,7 @@ int osr_registry_sha256_files(char *const *paths, size_t n, char out[OSR_SHA256_
             if (r < 0 && errno == EINTR)
                 continue;
             if (r < 0) {
-                rc = osr_diag_set(diag, OSR_EIO, "cannot read '%s': %s", paths[i],
-                                  strerror(errno));
+                rc = osr_diag_set(diag, OSR_EIO, "cannot read '%s': %s", paths[i], strerror(errno));
                 break;
             }
             if (r == 0)
@@ -400,8 +397,8 @@ static int read_model(struct osr_model *m, const char *stem, struct osr_diag *di
                 split_count != m->n_paths) {
                 osr_gguf_close(g);
                 return osr_diag_set(diag, OSR_ECORRUPT,
-                                    "'%s' says it has %u parts but %zu were found",
-                                    m->paths[i], split_count, m->n_paths);
+                                    "'%s' says it has %u parts but %zu were found", m->paths[i],
+                                    split_count, m->n_paths);
             }
             struct osr_str s;
             if (!m->name) {
@@ -425,8 +422,7 @@ static int read_model(struct osr_model *m, const char *stem, struct osr_diag *di
                 m->has_template = true;
                 m->template_tools = mentions_tools(s);
             }
-            if (osr_gguf_get_str(g, "general.size_label", &s) == OSR_OK && s.n > 0 &&
-                s.n < 32) {
+            if (osr_gguf_get_str(g, "general.size_label", &s) == OSR_OK && s.n > 0 && s.n < 32) {
                 m->parameter_size = str_dup_view(s);
             }
         }
@@ -539,8 +535,8 @@ static void add_files(struct scan *sc, struct strlist *files, enum osr_model_sou
                 snprintf(first, sizeof(first), "%.*s%s-00001-of-%05u.gguf", (int)dir_len, path,
                          stem, count);
                 if (access(first, F_OK) != 0)
-                    OSR_WARN("model scan: skipping '%s': part %u of %u without part 1", path,
-                             part, count);
+                    OSR_WARN("model scan: skipping '%s': part %u of %u without part 1", path, part,
+                             count);
                 continue;
             }
             if (count > OSR_MODEL_MAX_PARTS) {
@@ -610,7 +606,8 @@ static char *read_text(const char *path, size_t max)
 static char *layer_text(const char *root, struct json_object *layer)
 {
     struct json_object *d;
-    if (!json_object_object_get_ex(layer, "digest", &d) || !json_object_is_type(d, json_type_string))
+    if (!json_object_object_get_ex(layer, "digest", &d) ||
+        !json_object_is_type(d, json_type_string))
         return NULL;
     const char *digest = json_object_get_string(d);
     if (strncmp(digest, "sha256:", 7) != 0 || !is_hex64(digest + 7, strlen(digest + 7)))
@@ -674,11 +671,9 @@ static void scan_ollama_manifest(struct scan *sc, const char *root, const char *
         } else if (strcmp(type, "application/vnd.ollama.image.template") == 0 &&
                    !m.ollama_template) {
             m.ollama_template = layer_text(root, l);
-        } else if (strcmp(type, "application/vnd.ollama.image.params") == 0 &&
-                   !m.ollama_params) {
+        } else if (strcmp(type, "application/vnd.ollama.image.params") == 0 && !m.ollama_params) {
             m.ollama_params = layer_text(root, l);
-        } else if (strcmp(type, "application/vnd.ollama.image.system") == 0 &&
-                   !m.ollama_system) {
+        } else if (strcmp(type, "application/vnd.ollama.image.system") == 0 && !m.ollama_system) {
             m.ollama_system = layer_text(root, l);
         }
     }
@@ -913,7 +908,8 @@ static void load_digest_cache(struct osr_registry *reg)
     size_t n = 0;
     struct json_object *doc = NULL;
     if (osr_read_file(p, MAX_DIGEST_CACHE_BYTES, &text, &n, NULL) == OSR_OK &&
-        (osr_json_parse(text, n, &doc, NULL) != OSR_OK || !json_object_is_type(doc, json_type_object))) {
+        (osr_json_parse(text, n, &doc, NULL) != OSR_OK ||
+         !json_object_is_type(doc, json_type_object))) {
         OSR_WARN("ignoring unreadable digest cache '%s'", p);
         json_object_put(doc);
         doc = NULL;
@@ -1194,8 +1190,8 @@ int osr_registry_wait_digests(struct osr_registry *reg, int64_t timeout_ms)
     return running ? OSR_ETIMEOUT : OSR_OK;
 }
 
-int osr_registry_remember_digest(const char *home, char *const *paths, size_t n,
-                                 const char *hex, struct osr_diag *diag)
+int osr_registry_remember_digest(const char *home, char *const *paths, size_t n, const char *hex,
+                                 struct osr_diag *diag)
 {
     if (n == 0 || !is_hex64(hex, strlen(hex)))
         return osr_diag_set(diag, OSR_EINVAL, "invalid digest");

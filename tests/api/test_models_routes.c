@@ -176,8 +176,8 @@ static void test_show(void)
     const char *tmpl = str_at(o, "template");
     CHECK(tmpl && strstr(tmpl, "{% if tools %}") == tmpl);
     CHECK_STR_EQ(str_at(o, "parameters"), "");
-    CHECK(get_at(o, "model_info") && !json_object_object_get_ex(get_at(o, "model_info"),
-                                                                 "tokenizer.chat_template", NULL));
+    CHECK(get_at(o, "model_info") &&
+          !json_object_object_get_ex(get_at(o, "model_info"), "tokenizer.chat_template", NULL));
     CHECK_INT_EQ(json_object_get_int64(get_at(get_at(o, "model_info"), "qwen2.context_length")),
                  32768);
     json_object_put(o);

@@ -286,8 +286,8 @@ static void test_concurrent_refresh(void)
 
 static void test_options_and_missing_sources(void)
 {
-    struct osr_registry_options o = {.home = fx.home, .no_env_dirs = true, .no_ollama = true,
-                                     .no_hf = true};
+    struct osr_registry_options o = {
+        .home = fx.home, .no_env_dirs = true, .no_ollama = true, .no_hf = true};
     struct osr_registry *reg = osr_registry_new(&o);
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
     CHECK_INT_EQ(osr_registry_count(s), 4);
