@@ -167,6 +167,22 @@ static void test_find(void)
     m = osr_registry_find(s, "Llama-V2");
     CHECK(m && strcmp(m->id, "llama-v2") == 0);
     CHECK(osr_registry_find(s, "tiny:other") == NULL);
+
+    /* Ollama names keep their spelling; lookups ignore case. */
+    char src[700], dir[700], dst[800];
+    snprintf(src, sizeof(src), "%s/manifests/models.example/library/tiny/latest", fx.ollama);
+    snprintf(dir, sizeof(dir), "%s/manifests/models.example/library/Upper", fx.ollama);
+    fx_mkdirs(dir);
+    snprintf(dst, sizeof(dst), "%s/Q4_K_M", dir);
+    fx_copy(src, dst);
+    osr_registry_snapshot_release(s);
+    osr_registry_refresh(reg);
+    s = osr_registry_acquire(reg, -1);
+    CHECK(by_id(s, "Upper:Q4_K_M") != NULL);
+    m = osr_registry_find(s, "upper:q4_k_m");
+    CHECK(m && strcmp(m->id, "Upper:Q4_K_M") == 0);
+    unlink(dst);
+    rmdir(dir);
     CHECK(osr_registry_find(s, "nope") == NULL);
     CHECK(osr_registry_find(s, "") == NULL);
     osr_registry_snapshot_release(s);
@@ -308,6 +324,28 @@ static void test_options_and_missing_sources(void)
     setenv("OSU_MODELS_DIR", fx.extra, 1);
 }
 
+/* Skipped files are logged with their reason, one warning each. */
+static void test_skips_are_logged(void)
+{
+    FILE *logf = tmpfile();
+    REQUIRE(logf);
+    int old_fd = osr_log_set_fd(fileno(logf));
+    osr_log_set_level(OSR_LOG_WARN);
+    struct osr_registry *reg = osr_registry_new(NULL);
+    osr_log_set_level(OSR_LOG_ERROR);
+    osr_log_set_fd(old_fd);
+    osr_registry_free(reg);
+    static char text[16384];
+    rewind(logf);
+    size_t n = fread(text, 1, sizeof(text) - 1, logf);
+    text[n] = '\0';
+    fclose(logf);
+    CHECK(strstr(text, "corrupt.gguf': tensor count") != NULL);
+    CHECK(strstr(text, "incomplete split model") && strstr(text, "part 2 of 3 is missing"));
+    CHECK(strstr(text, "broken/latest") != NULL);
+    CHECK(strstr(text, "llama-2-tiny-random") == NULL); /* good files are not mentioned */
+}
+
 static bool skipped;
 
 static void test_setup(void)
@@ -332,6 +370,7 @@ RUN(test_digests_cached)
 RUN(test_refresh_keeps_snapshots)
 RUN(test_concurrent_refresh)
 RUN(test_options_and_missing_sources)
+RUN(test_skips_are_logged)
 
 static void cleanup(void)
 {
@@ -340,4 +379,4 @@ static void cleanup(void)
 
 TEST_MAIN(test_setup, test_helpers, run_test_sha256_known, run_test_scan_all_sources, run_test_find,
           run_test_digests_cached, run_test_refresh_keeps_snapshots, run_test_concurrent_refresh,
-          run_test_options_and_missing_sources, cleanup)
+          run_test_options_and_missing_sources, run_test_skips_are_logged, cleanup)
