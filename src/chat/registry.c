@@ -962,27 +962,41 @@ const char *osr_registry_home(const struct osr_registry *reg)
     return reg->home;
 }
 
-int osr_registry_refresh(struct osr_registry *reg)
+/* Scans and swaps in the result; the caller holds scan_mu. */
+static void refresh_locked(struct osr_registry *reg)
 {
-    pthread_mutex_lock(&reg->scan_mu);
     struct osr_registry_snapshot *s = scan_all(reg);
     pthread_mutex_lock(&reg->mu);
     struct osr_registry_snapshot *old = reg->current;
     reg->current = s;
     pthread_mutex_unlock(&reg->mu);
-    pthread_mutex_unlock(&reg->scan_mu);
     osr_registry_snapshot_release(old);
+}
+
+int osr_registry_refresh(struct osr_registry *reg)
+{
+    pthread_mutex_lock(&reg->scan_mu);
+    refresh_locked(reg);
+    pthread_mutex_unlock(&reg->scan_mu);
     return OSR_OK;
+}
+
+static bool is_stale(struct osr_registry *reg, int64_t max_age_ms)
+{
+    pthread_mutex_lock(&reg->mu);
+    bool stale = osr_mono_ns() - reg->current->scanned_ns > max_age_ms * 1000000;
+    pthread_mutex_unlock(&reg->mu);
+    return stale;
 }
 
 struct osr_registry_snapshot *osr_registry_acquire(struct osr_registry *reg, int64_t max_age_ms)
 {
-    if (max_age_ms >= 0) {
-        pthread_mutex_lock(&reg->mu);
-        bool stale = osr_mono_ns() - reg->current->scanned_ns > max_age_ms * 1000000;
-        pthread_mutex_unlock(&reg->mu);
-        if (stale)
-            osr_registry_refresh(reg);
+    if (max_age_ms >= 0 && is_stale(reg, max_age_ms)) {
+        /* Requests that find the snapshot stale together wait for one scan, not one each. */
+        pthread_mutex_lock(&reg->scan_mu);
+        if (is_stale(reg, max_age_ms))
+            refresh_locked(reg);
+        pthread_mutex_unlock(&reg->scan_mu);
     }
     pthread_mutex_lock(&reg->mu);
     struct osr_registry_snapshot *s = reg->current;
