@@ -1,11 +1,15 @@
-/* fuzz_models.c - libFuzzer target for the registry's parsers of names it finds on disk and of
- * Ollama's params layer: the input (as one string) goes through the split-name parser, the id
- * rule and the params-to-text conversion of /api/show. */
+/* fuzz_models.c - libFuzzer target for what the model routes make of untrusted bytes: the input
+ * (as one string) goes through the split-name parser, the id rule and the params-to-text
+ * conversion of /api/show; when it opens as a GGUF buffer, it becomes /api/show's model_info,
+ * serialized. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "osr/api_models.h"
+#include "osr/buf.h"
+#include "osr/gguf.h"
+#include "osr/json.h"
 #include "osr/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char id[64];
     osr_registry_make_id(s, id, sizeof(id));
     sink += strlen(id);
+
+    struct osr_gguf *g = NULL;
+    if (osr_gguf_open_memory(data, size, &g, NULL) == OSR_OK) {
+        struct json_object *info = osr_api_models_model_info_gguf(g, 12345);
+        struct osr_buf b;
+        osr_buf_init(&b, 1u << 24);
+        if (osr_json_append(&b, info) != OSR_OK)
+            abort(); /* model_info must always serialize (no NaN, valid UTF-8 out) */
+        sink += b.len;
+        osr_buf_release(&b);
+        json_object_put(info);
+        osr_gguf_close(g);
+    }
 
     char *text = osr_api_models_params_text(s);
     sink += strlen(text);

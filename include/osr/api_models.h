@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "osr/gguf.h"
 #include "osr/http_server.h"
 #include "osr/registry.h"
 
@@ -42,5 +43,9 @@ char *osr_api_models_params_text(const char *params_json);
  * when the file cannot be read.  The caller releases it with json_object_put. */
 struct json_object *osr_api_models_model_info(const char *path, uint64_t parameter_count,
                                               struct osr_diag *diag);
+
+/* The same for an opened file (borrowed). */
+struct json_object *osr_api_models_model_info_gguf(const struct osr_gguf *g,
+                                                   uint64_t parameter_count);
 
 #endif

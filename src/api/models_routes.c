@@ -242,12 +242,9 @@ static struct json_object *array_value(const struct osr_gguf_array *a)
     return arr;
 }
 
-struct json_object *osr_api_models_model_info(const char *path, uint64_t parameter_count,
-                                              struct osr_diag *diag)
+struct json_object *osr_api_models_model_info_gguf(const struct osr_gguf *g,
+                                                   uint64_t parameter_count)
 {
-    struct osr_gguf *g = NULL;
-    if (osr_gguf_open(path, &g, diag) != OSR_OK)
-        return NULL;
     struct json_object *info = json_object_new_object();
     for (size_t i = 0; i < osr_gguf_n_kv(g); i++) {
         const char *key = osr_gguf_kv_key(g, i);
@@ -266,6 +263,16 @@ struct json_object *osr_api_models_model_info(const char *path, uint64_t paramet
     if (parameter_count && !json_object_object_get_ex(info, "general.parameter_count", NULL))
         json_object_object_add(info, "general.parameter_count",
                                json_object_new_uint64(parameter_count));
+    return info;
+}
+
+struct json_object *osr_api_models_model_info(const char *path, uint64_t parameter_count,
+                                              struct osr_diag *diag)
+{
+    struct osr_gguf *g = NULL;
+    if (osr_gguf_open(path, &g, diag) != OSR_OK)
+        return NULL;
+    struct json_object *info = osr_api_models_model_info_gguf(g, parameter_count);
     osr_gguf_close(g);
     return info;
 }
