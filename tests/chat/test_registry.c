@@ -6,6 +6,7 @@
 #include "check.h"
 #include "chat/model_fixture.h"
 #include "osr/log.h"
+#include "osr/model_store.h"
 #include "osr/registry.h"
 
 static const struct osr_model *by_id(struct osr_registry_snapshot *s, const char *id)
@@ -346,6 +347,78 @@ static void test_skips_are_logged(void)
     CHECK(strstr(text, "llama-2-tiny-random") == NULL); /* good files are not mentioned */
 }
 
+struct prog {
+    int calls;
+    uint64_t last_done, last_total;
+};
+
+static void on_progress(uint64_t done, uint64_t total, void *ctx)
+{
+    struct prog *p = ctx;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+}
+
+/* The store module directly: progress, names, copy, remove, and refusals. */
+static void test_store_operations(void)
+{
+    char src[1200];
+    fx_testfile("reference/synth-micro-Q4_0.gguf", src, sizeof(src));
+    struct prog pg = {0};
+    struct osr_model_store_add_opts o = {.name = "Store Test", .progress = on_progress, .ctx = &pg};
+    struct osr_model_store_added added;
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    REQUIRE(osr_model_store_add(fx.home, src, &o, &added, &d) == OSR_OK);
+    CHECK_STR_EQ(added.digest, FIXTURE_Q4_0_SHA256);
+    CHECK_STR_EQ(added.first_file, "Store_Test.gguf");
+    CHECK(pg.calls >= 1 && pg.last_done == 3072320 && pg.last_total == 3072320);
+    struct json_object *names = osr_model_store_names_load(fx.store), *v;
+    CHECK(json_object_object_get_ex(names, "Store_Test.gguf", &v) &&
+          strcmp(json_object_get_string(v), "Store Test") == 0);
+    json_object_put(names);
+
+    struct osr_registry *reg = osr_registry_new(NULL);
+    struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
+    const struct osr_model *m = by_id(s, "store-test");
+    REQUIRE(m);
+    char dg[OSR_SHA256_HEX_LEN + 1];
+    osr_registry_digest(s, m, dg);
+    CHECK_STR_EQ(dg, FIXTURE_Q4_0_SHA256); /* remembered by add, not recomputed */
+    CHECK_INT_EQ(osr_model_store_copy(fx.home, m, "Second Name", &d), OSR_OK);
+    CHECK_INT_EQ(osr_model_store_copy(fx.home, m, "Second Name", &d), OSR_EEXIST);
+    CHECK_INT_EQ(osr_model_store_copy(fx.home, m, "", &d), OSR_EINVAL);
+    const struct osr_model *ol = by_id(s, "tiny:latest");
+    REQUIRE(ol);
+    CHECK_INT_EQ(osr_model_store_remove(fx.home, ol, &d), OSR_EPERM);
+    CHECK(strstr(d.msg, "Ollama") != NULL);
+    CHECK_INT_EQ(osr_model_store_copy(fx.home, ol, "x", &d), OSR_EPERM);
+    CHECK_INT_EQ(osr_model_store_remove(fx.home, m, &d), OSR_OK);
+    osr_registry_snapshot_release(s);
+
+    osr_registry_refresh(reg);
+    s = osr_registry_acquire(reg, -1);
+    CHECK(by_id(s, "store-test") == NULL);
+    m = by_id(s, "second-name");
+    REQUIRE(m);
+    CHECK_INT_EQ(m->size, 3072320);
+    CHECK_INT_EQ(osr_model_store_remove(fx.home, m, &d), OSR_OK);
+    osr_registry_snapshot_release(s);
+    osr_registry_free(reg);
+    names = osr_model_store_names_load(fx.store);
+    CHECK_INT_EQ(json_object_object_length(names), 0);
+    json_object_put(names);
+
+    /* Nothing half-copied stays behind when the source is refused. */
+    char bad[700];
+    snprintf(bad, sizeof(bad), "%s/corrupt.gguf", fx.store);
+    struct osr_model_store_add_opts o2 = {.name = "never"};
+    CHECK_INT_EQ(osr_model_store_add(fx.home, bad, &o2, &added, &d), OSR_ECORRUPT);
+    snprintf(bad, sizeof(bad), "%s/never.gguf", fx.store);
+    CHECK(access(bad, F_OK) != 0);
+}
+
 static bool skipped;
 
 static void test_setup(void)
@@ -371,6 +444,7 @@ RUN(test_refresh_keeps_snapshots)
 RUN(test_concurrent_refresh)
 RUN(test_options_and_missing_sources)
 RUN(test_skips_are_logged)
+RUN(test_store_operations)
 
 static void cleanup(void)
 {
@@ -379,4 +453,5 @@ static void cleanup(void)
 
 TEST_MAIN(test_setup, test_helpers, run_test_sha256_known, run_test_scan_all_sources, run_test_find,
           run_test_digests_cached, run_test_refresh_keeps_snapshots, run_test_concurrent_refresh,
-          run_test_options_and_missing_sources, run_test_skips_are_logged, cleanup)
+          run_test_options_and_missing_sources, run_test_skips_are_logged,
+          run_test_store_operations, cleanup)
