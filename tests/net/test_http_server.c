@@ -118,6 +118,7 @@ static void start_server(struct server *s, void (*tweak)(struct osr_server_confi
         OSR_ASSERT(mkdtemp(empty_home) != NULL);
         struct osr_registry_options o = {empty_home, true, true, true};
         models_api.reg = osr_registry_new(&o);
+        rmdir(empty_home); /* a missing store is an empty one */
     }
     osr_api_models_register_with(s->srv, &models_api);
     const struct osr_route routes[] = {
