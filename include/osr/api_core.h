@@ -1,4 +1,5 @@
-/* api_core.h - the server's own routes: GET / (banner), GET /health, GET /models.
+/* api_core.h - the server's own routes: GET / (banner) and GET /health
+ * (GET /models: api_models.h).
  *
  * Thread rules: register before the server starts; handlers run on connection threads and
  * only read the struct.

@@ -1,8 +1,8 @@
-/* core_routes.c - GET /, GET /health and GET /models.
+/* core_routes.c - GET / and GET /health.
  *
  * /health answers the original's {"status":"healthy","timestamp":...} plus what its newer
  * versions add (loaded, current_model, inflight, resident_models) and our version and uptime.
- * /models lists nothing until the model registry exists; its shape is OpenAI's list.
+ * GET /models lives with the other model routes in models_routes.c.
  */
 #include <json-c/json.h>
 
@@ -38,22 +38,11 @@ static void handle_health(struct osr_http_request *req, void *ctx)
     json_object_put(o);
 }
 
-static void handle_models(struct osr_http_request *req, void *ctx)
-{
-    (void)ctx;
-    struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "object", json_object_new_string("list"));
-    json_object_object_add(o, "data", json_object_new_array());
-    osr_http_respond_json(req, 200, o);
-    json_object_put(o);
-}
-
 void osr_api_core_register(struct osr_http_server *srv, struct osr_api_core *core)
 {
     const struct osr_route routes[] = {
         {"GET", "/", handle_root, OSR_AUTH_PUBLIC, core, 0},
         {"GET", "/health", handle_health, OSR_AUTH_PUBLIC, core, 0},
-        {"GET", "/models", handle_models, OSR_AUTH_GATED, core, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(srv, &routes[i]);

@@ -8,6 +8,7 @@
 
 #include "osr/cli.h"
 #include "osr/cli_identity.h"
+#include "osr/cli_models.h"
 #include "osr/cli_serve.h"
 #include "osr/cli_storage.h"
 #include "osr/cli_tokenize.h"
@@ -28,6 +29,7 @@ static const struct command commands[] = {
     {"identity", osr_cmd_identity, "show, create, back up or recover this install's identity"},
     {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
+    {"models", osr_cmd_models, "list, add, remove and inspect local GGUF models"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},

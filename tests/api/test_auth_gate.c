@@ -9,6 +9,7 @@
 #include "check.h"
 #include "net/http_test_client.h"
 #include "osr/api_core.h"
+#include "osr/api_models.h"
 #include "osr/auth_gate.h"
 #include "osr/clock.h"
 #include "osr/http_server.h"
@@ -39,6 +40,7 @@ static void start(struct fixture *f, bool expose)
     f->cfg.expose = expose;
     f->srv = osr_http_server_new(&f->cfg, 0);
     osr_api_core_register(f->srv, &core);
+    osr_api_models_register(f->srv, home);
     struct osr_route r = {"GET", "/agents/{id}/run", handle_agent, OSR_AUTH_GATED, NULL, 0};
     osr_http_server_add_route(f->srv, &r);
     f->gate = osr_auth_gate_new(home);

@@ -8,12 +8,15 @@
 #include "check.h"
 #include "net/http_test_client.h"
 #include "osr/api_core.h"
+#include "osr/api_models.h"
 #include "osr/clock.h"
 #include "osr/http_server.h"
 #include "osr/json.h"
 #include "osr/log.h"
 
 static struct osr_api_core core;
+/* GET /models from a registry that finds nothing (an empty home, no other sources). */
+static struct osr_api_models models_api;
 
 struct server {
     struct osr_http_server *srv;
@@ -110,6 +113,14 @@ static void start_server(struct server *s, void (*tweak)(struct osr_server_confi
     core.started_wall_ms = osr_wall_ms();
     core.instance_id = "test-instance";
     osr_api_core_register(s->srv, &core);
+    if (!models_api.reg) {
+        static char empty_home[] = "/tmp/osr-http-home-XXXXXX";
+        OSR_ASSERT(mkdtemp(empty_home) != NULL);
+        struct osr_registry_options o = {empty_home, true, true, true};
+        models_api.reg = osr_registry_new(&o);
+        rmdir(empty_home); /* a missing store is an empty one */
+    }
+    osr_api_models_register_with(s->srv, &models_api);
     const struct osr_route routes[] = {
         {"POST", "/echo", handle_echo, OSR_AUTH_GATED, NULL, 0},
         {"POST", "/small", handle_echo, OSR_AUTH_GATED, NULL, 2048},

@@ -1,0 +1,51 @@
+/* api_models.h - the model routes: GET /models (OpenAI), and Ollama's GET /tags, POST /show,
+ * GET /ps, DELETE /delete, POST /copy and POST /pull, all answered from the model registry.
+ *
+ * Thread rules: register before the server starts; handlers run on connection threads and
+ * share the registry, which is thread-safe.
+ */
+#ifndef OSR_API_MODELS_H
+#define OSR_API_MODELS_H
+
+#include <json-c/json.h>
+
+#include "osr/gguf.h"
+#include "osr/http_server.h"
+#include "osr/registry.h"
+
+/* Snapshots older than this are rescanned when a listing route asks. */
+#define OSR_API_MODELS_RESCAN_MS 2000
+
+/* Appends remote providers' models ({"id","object":"model","created","owned_by"} objects) to
+ * the array of GET /models.  The hook for remote providers: NULL until they exist. */
+typedef void (*osr_api_models_remote_fn)(struct json_object *data, void *ctx);
+
+struct osr_api_models {
+    struct osr_registry *reg;        /* borrowed */
+    osr_api_models_remote_fn remote; /* may be NULL */
+    void *remote_ctx;
+};
+
+/* Adds the routes; api (and its registry) is borrowed and must outlive the server. */
+void osr_api_models_register_with(struct osr_http_server *srv, struct osr_api_models *api);
+
+/* For `osaurus serve`: creates the process's registry for home (copied) - it lives until the
+ * process exits - and adds the routes. */
+void osr_api_models_register(struct osr_http_server *srv, const char *home);
+
+/* Ollama's "parameters" text for a params layer's JSON ("stop \"<|eot|>\"\ntemperature 0.7");
+ * the caller frees it with free().  Returns "" for NULL or malformed JSON. */
+char *osr_api_models_params_text(const char *params_json);
+
+/* The model_info object of POST /show for the GGUF file at path: general.* and <arch>.*
+ * scalars and every other key, arrays of up to 16 scalars in full and longer ones as null
+ * (Ollama's non-verbose form), plus general.parameter_count.  Returns NULL (diag says why)
+ * when the file cannot be read.  The caller releases it with json_object_put. */
+struct json_object *osr_api_models_model_info(const char *path, uint64_t parameter_count,
+                                              struct osr_diag *diag);
+
+/* The same for an opened file (borrowed). */
+struct json_object *osr_api_models_model_info_gguf(const struct osr_gguf *g,
+                                                   uint64_t parameter_count);
+
+#endif
