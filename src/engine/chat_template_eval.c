@@ -854,7 +854,7 @@ static int call_macro(struct ct_render *r, const struct ct_expr *at, const struc
         if ((rc = scope_set(r, s, d->params[i], v)))
             return rc;
     }
-    struct ct_value vv = { .type = V_LIST }, kv = { .type = V_DICT };
+    struct ct_value vv = { .type = V_LIST, .flags = VF_TUPLE }, kv = { .type = V_DICT };
     vv.u.l = varargs;
     kv.u.d = kwargs;
     if ((rc = scope_set(r, s, "varargs", vv)) || (rc = scope_set(r, s, "kwargs", kv)))
@@ -1055,12 +1055,12 @@ static int assign(struct ct_render *r, struct ct_scope *s, const struct ct_targe
     if (t->name)
         return scope_set(r, s, t->name, v);
     struct ct_list *items;
+    if (v.type != V_LIST && v.type != V_DICT && v.type != V_STR && v.type != V_UNDEF)
+        return ct_fail(r, at->line, at->col, "TypeError", "cannot unpack non-iterable %s object",
+                       ct_type_name(v));
     int rc = ct_iterate(r, NULL, v, &items);
-    if (rc) {
-        r->err.e.line = at->line;
-        r->err.e.col = at->col;
+    if (rc)
         return rc;
-    }
     if (items->n != t->nitems)
         return ct_fail(r, at->line, at->col, "ValueError",
                        items->n < t->nitems ? "not enough values to unpack (expected %zu, got %zu)"

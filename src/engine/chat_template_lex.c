@@ -609,7 +609,7 @@ int ct_lex(struct osr_arena *a, const char *src, size_t len, struct ct_tokens *o
                 }
             }
             if (!found) {
-                rc = lex_fail(&L, t, "%s", "missing end of comment tag");
+                rc = lex_fail(&L, t, "%s", "Missing end of comment tag");
                 break;
             }
             continue;

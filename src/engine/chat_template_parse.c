@@ -213,7 +213,7 @@ static int parse_tuple(struct parser *P, bool with_condexpr, const char *extra_e
             return OSR_OK;
         }
         if (!explicit_parens)
-            return pfail(P, "expected an expression, got '%s'", tok_desc(cur(P)));
+            return pfail(P, "Expected an expression, got '%s'", tok_desc(cur(P)));
     }
     struct ct_expr *t = new_expr(P, E_TUPLE, start);
     if (!t)
@@ -459,6 +459,8 @@ static int parse_call(struct parser *P, struct ct_expr **node)
     if (parse_call_args(P, &c->args))
         return OSR_EINVAL;
     c->a = *node;
+    c->line = (*node)->line; /* errors point at what is called, not at its "(" */
+    c->col = (*node)->col;
     *node = c;
     return OSR_OK;
 }
@@ -1219,6 +1221,26 @@ static int body_push(struct parser *P, struct vec *v, struct ct_node *n)
     return vec_push(P, v, n);
 }
 
+/* "<what> Jinja was looking for the following tags: 'a' or 'b'. The innermost block that
+ * needs to be closed is 'x'." - the block name comes from its last end tag ("endif"). */
+static int looking_for(struct parser *P, const struct ct_token *at, const char *what,
+                       const char *const *end)
+{
+    char tags[256] = "";
+    size_t k = 0;
+    const char *last = end[0];
+    for (const char *const *e = end; *e; e++) {
+        k += (size_t)snprintf(tags + k, sizeof(tags) - k, "%s'%s'", e == end ? "" : " or ", *e);
+        if (k >= sizeof(tags))
+            k = sizeof(tags) - 1;
+        last = *e;
+    }
+    return pfail_at(P, at,
+                    "%s Jinja was looking for the following tags: %s. The innermost block that "
+                    "needs to be closed is '%s'.",
+                    what, tags, last + 3);
+}
+
 /* Parses nodes until "{% <one of end>" (left unconsumed, at the name) or the end. */
 static int subparse(struct parser *P, const char *const *end, struct ct_body *body)
 {
@@ -1228,10 +1250,7 @@ static int subparse(struct parser *P, const char *const *end, struct ct_body *bo
         const struct ct_token *t = cur(P);
         if (t->type == T_EOF) {
             if (end)
-                return pfail_at(P, opened,
-                                "Unexpected end of template. Jinja was looking for the "
-                                "following tags: '%s'.",
-                                end[0]);
+                return looking_for(P, opened, "Unexpected end of template.", end);
             break;
         }
         if (t->type == T_TEXT) {
@@ -1262,15 +1281,15 @@ static int subparse(struct parser *P, const char *const *end, struct ct_body *bo
                     if (strcmp(cur(P)->s, *e) == 0)
                         goto done;
             }
-            if (cur(P)->type == T_NAME && strncmp(cur(P)->s, "end", 3) == 0 &&
-                strcmp(cur(P)->s, "endraw") != 0) {
+            if (cur(P)->type == T_NAME &&
+                ((strncmp(cur(P)->s, "end", 3) == 0 && strcmp(cur(P)->s, "endraw") != 0) ||
+                 strcmp(cur(P)->s, "elif") == 0 || strcmp(cur(P)->s, "else") == 0)) {
+                char what[160];
+                snprintf(what, sizeof(what), "Encountered unknown tag '%s'.", cur(P)->s);
                 if (end)
-                    return pfail(P, "Encountered unknown tag '%s'.", cur(P)->s);
-                return pfail(P, "Encountered unknown tag '%s'.", cur(P)->s);
+                    return looking_for(P, cur(P), what, end);
+                return pfail(P, "%s", what);
             }
-            if ((cur(P)->type == T_NAME) &&
-                (strcmp(cur(P)->s, "elif") == 0 || strcmp(cur(P)->s, "else") == 0))
-                return pfail(P, "Encountered unknown tag '%s'.", cur(P)->s);
             struct ct_node *n = NULL;
             if (parse_statement(P, &n) || body_push(P, &nodes, n))
                 return OSR_EINVAL;
