@@ -411,7 +411,8 @@ int ct_iterate(struct ct_render *r, const struct ct_expr *at, struct ct_value v,
         struct ct_list *l = ct_list_new(r, v.u.d->n);
         if (!l)
             return ct_fail_limit(r, "render memory cap reached");
-        memcpy(l->v, v.u.d->keys, v.u.d->n * sizeof(*l->v));
+        if (v.u.d->n)
+            memcpy(l->v, v.u.d->keys, v.u.d->n * sizeof(*l->v));
         l->n = v.u.d->n;
         *items = l;
         return OSR_OK;
@@ -444,7 +445,7 @@ int ct_iterate(struct ct_render *r, const struct ct_expr *at, struct ct_value v,
 
 static int64_t int_of(struct ct_value v)
 {
-    return v.type == V_INT ? v.u.i : (int64_t)v.u.b;
+    return v.type == V_INT ? v.u.i : v.type == V_BOOL ? (int64_t)v.u.b : 0;
 }
 
 static double dbl_of(struct ct_value v)
@@ -469,6 +470,14 @@ static int repeat(struct ct_render *r, const struct ct_expr *at, struct ct_value
 {
     if (times < 0)
         times = 0;
+    /* Nothing to repeat: answer at once (looping "times" times could take forever). */
+    if ((seq.type == V_STR ? seq.u.s.n : seq.u.l->n) == 0 || times == 0) {
+        if (seq.type == V_STR)
+            return ct_new_str(r, "", 0, out);
+        *out = (struct ct_value){ .type = V_LIST, .flags = seq.flags & VF_TUPLE };
+        out->u.l = ct_list_new(r, 0);
+        return out->u.l ? OSR_OK : ct_fail_limit(r, "render memory cap reached");
+    }
     if (seq.type == V_STR) {
         size_t total;
         if (!osr_size_mul(seq.u.s.n, (size_t)times, &total) || total > r->lim.max_output)
@@ -486,10 +495,8 @@ static int repeat(struct ct_render *r, const struct ct_expr *at, struct ct_value
     if (!osr_size_mul(seq.u.l->n, (size_t)times, &total) || total > (r->lim.max_memory / 16))
         return ct_fail_limit(r, "list repetition result is too large");
     struct ct_list *l = ct_list_new(r, total);
-    if (!l && total)
-        return ct_fail_limit(r, "render memory cap reached");
     if (!l)
-        l = ct_list_new(r, 0);
+        return ct_fail_limit(r, "render memory cap reached");
     for (int64_t k = 0; k < times; k++)
         memcpy(l->v + (size_t)k * seq.u.l->n, seq.u.l->v, seq.u.l->n * sizeof(*l->v));
     l->n = total;
@@ -774,7 +781,7 @@ static int eval_args(struct ct_render *r, struct ct_scope *s, const struct ct_ar
     for (size_t i = 0; i < a->npos; i++)
         if ((rc = ct_eval(r, s, a->pos[i], &out->pos[i])))
             return rc;
-    if (star)
+    if (star && star->n)
         memcpy(out->pos + a->npos, star->v, star->n * sizeof(*star->v));
     out->npos = npos;
     for (size_t i = 0; i < a->nkw; i++) {
