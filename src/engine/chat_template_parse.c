@@ -1204,6 +1204,21 @@ static int parse_statement(struct parser *P, struct ct_node **out)
         rc = parse_filter_block(P, at, out);
     } else if (strcmp(name, "with") == 0) {
         rc = parse_with(P, at, out);
+    } else if (strcmp(name, "generation") == 0) {
+        /* transformers' AssistantTracker tag: the body renders as it is, in its own scope
+         * (a with-block without names). */
+        static const char *const endgen[] = { "endgeneration", NULL };
+        struct ct_node *n = new_node(P, N_WITH, at);
+        if (!n)
+            return pfail(P, "%s", "template too large");
+        *out = n;
+        rc = end_block(P);
+        if (rc == OSR_OK)
+            rc = subparse(P, endgen, &n->body);
+        if (rc == OSR_OK) {
+            take_end_name(P);
+            rc = end_block(P);
+        }
     } else if (strcmp(name, "break") == 0 || strcmp(name, "continue") == 0) {
         if (P->loop_depth == 0)
             return pfail_at(P, at, "'%s' outside of a loop", name);

@@ -458,6 +458,12 @@ static void test_whitespace_control(void)
     r = render("{% raw %}{{ x }}{% endraw %}");
     CHECK_STR_EQ(r.text, "{{ x }}");
     free(r.text);
+    /* transformers' {% generation %} tag renders its body; sets inside stay inside */
+    r = render("{% for m in messages %}{% if m.role == 'system' %}{% generation %}"
+               "{% set q = 1 %}<{{ m.content }}>{% endgeneration %}{{ q is defined }}"
+               "{% endif %}{% endfor %}");
+    CHECK_STR_EQ(r.text, "<Be nice.>False");
+    free(r.text);
 }
 
 TEST_MAIN(test_language_matches_jinja2, test_errors_name_kind_and_position,
