@@ -329,8 +329,8 @@ static int str_split(struct ct_render *r, const struct ct_expr *at, struct ct_va
             return rc;
         return list_value(r, l, 0, out);
     }
-    if ((rc = need_str(r, at, "split", sep)))
-        return rc;
+    if (sep.type != V_STR)
+        return ct_fail(r, POS(at), "TypeError", "must be str or None, not %s", ct_type_name(sep));
     if (sep.u.s.n == 0)
         return ct_fail(r, POS(at), "ValueError", "empty separator");
     for (;;) {

@@ -1068,11 +1068,12 @@ static int assign(struct ct_render *r, struct ct_scope *s, const struct ct_targe
     int rc = ct_iterate(r, NULL, v, &items);
     if (rc)
         return rc;
-    if (items->n != t->nitems)
+    if (items->n < t->nitems)
         return ct_fail(r, at->line, at->col, "ValueError",
-                       items->n < t->nitems ? "not enough values to unpack (expected %zu, got %zu)"
-                                            : "too many values to unpack (expected %zu, got %zu)",
-                       t->nitems, items->n);
+                       "not enough values to unpack (expected %zu, got %zu)", t->nitems, items->n);
+    if (items->n > t->nitems)
+        return ct_fail(r, at->line, at->col, "ValueError",
+                       "too many values to unpack (expected %zu)", t->nitems);
     for (size_t i = 0; i < t->nitems; i++)
         if ((rc = assign(r, s, &t->items[i], items->v[i], at)))
             return rc;

@@ -305,6 +305,12 @@ static const struct error_case ERRORS[] = {
     { "{% set d2 = {} %}{% set d2.a = 1 %}", OSR_EINVAL, "TemplateRuntimeError",
       "cannot assign attribute on non-namespace object", 1, 21 },
     { "{{ x|nosuch }}", OSR_EINVAL, "TemplateAssertionError", "No filter named 'nosuch'.", 1, 6 },
+    { "{% set a, b = [1, 2, 3] %}", OSR_EINVAL, "ValueError",
+      "too many values to unpack (expected 2)", 1, 4 },
+    { "{{ s.split(1) }}", OSR_EINVAL, "TypeError", "must be str or None, not int", 1, 5 },
+    { "{{ l[0]['x'] + 1 }}", OSR_EINVAL, "UndefinedError", "'int object' has no attribute 'x'",
+      1, 14 },
+    { "{{ e[0]['x'] }}", OSR_EINVAL, "UndefinedError", "str object has no element 0", 1, 8 },
     { "{{ range(200000)|length }}", OSR_EINVAL, "OverflowError",
       "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).", 1, 4 },
 };
