@@ -91,6 +91,40 @@ static bool is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+/* Byte length of the whitespace code point at i (Python's str.isspace()), or 0. */
+static size_t ws_at(const struct lexer *L, size_t i)
+{
+    if (i >= L->n)
+        return 0;
+    if ((unsigned char)L->s[i] < 0x80)
+        return is_ws(L->s[i]) || (L->s[i] >= 0x1c && L->s[i] <= 0x1f) ? 1 : 0;
+    size_t len;
+    uint32_t cp = ct_utf8_decode(L->s + i, L->n - i, &len);
+    return ct_py_isspace(cp) ? len : 0;
+}
+
+static size_t skip_ws(const struct lexer *L, size_t i)
+{
+    size_t k;
+    while ((k = ws_at(L, i)) > 0)
+        i += k;
+    return i;
+}
+
+/* Moves end back over whitespace, not before start. */
+static size_t back_ws(const struct lexer *L, size_t start, size_t end)
+{
+    while (end > start) {
+        size_t st = end - 1;
+        while (st > start && ((unsigned char)L->s[st] & 0xc0) == 0x80)
+            st--;
+        if (ws_at(L, st) != end - st)
+            break;
+        end = st;
+    }
+    return end;
+}
+
 static bool starts(const struct lexer *L, size_t at, const char *lit)
 {
     size_t k = strlen(lit);
@@ -113,16 +147,15 @@ static int emit_text(struct lexer *L, size_t start, size_t end)
 static size_t strip_before(const struct lexer *L, size_t start, size_t end, char sign,
                            bool lstrip)
 {
-    if (sign == '-') {
-        while (end > start && is_ws(L->s[end - 1]))
-            end--;
-        return end;
-    }
+    if (sign == '-')
+        return back_ws(L, start, end);
     if (sign == '+' || !lstrip)
         return end;
-    size_t l = end;
-    while (l > start && (L->s[l - 1] == ' ' || L->s[l - 1] == '\t'))
-        l--;
+    /* Jinja2 3: only whitespace (\s, Unicode) between the line start and the tag. */
+    size_t l = back_ws(L, start, end);
+    const char *nl = l < end ? memrchr(L->s + l, '\n', end - l) : NULL;
+    if (nl)
+        l = (size_t)(nl - L->s) + 1;
     bool line_start = (l > start) ? L->s[l - 1] == '\n' : (l == 0 || L->s[l - 1] == '\n');
     return line_start ? l : end;
 }
@@ -377,9 +410,7 @@ static int lex_tag(struct lexer *L, size_t *pos, bool block, size_t tag_start)
                     if (L->s[i] == '+') {
                         i += 3;
                     } else if (L->s[i] == '-') {
-                        i += 3;
-                        while (i < L->n && is_ws(L->s[i]))
-                            i++;
+                        i = skip_ws(L, i + 3);
                     } else {
                         i += 2;
                         if (i < L->n && L->s[i] == '\n') /* trim_blocks */
@@ -392,9 +423,7 @@ static int lex_tag(struct lexer *L, size_t *pos, bool block, size_t tag_start)
                 if (!push(L, T_VAR_END, i))
                     return lex_fail(L, i, "%s", "template has too many tokens");
                 if (L->s[i] == '-') {
-                    i += 3;
-                    while (i < L->n && is_ws(L->s[i]))
-                        i++;
+                    i = skip_ws(L, i + 3);
                 } else {
                     i += 2;
                 }
@@ -403,8 +432,9 @@ static int lex_tag(struct lexer *L, size_t *pos, bool block, size_t tag_start)
             }
         }
         char c = L->s[i];
-        if (is_ws(c)) {
-            i++;
+        size_t wl = ws_at(L, i);
+        if (wl) {
+            i += wl;
             continue;
         }
         int rc = OSR_OK;
@@ -469,19 +499,16 @@ static size_t find_endraw(const struct lexer *L, size_t from, size_t *after, cha
         char sg = 0;
         if (j < L->n && (L->s[j] == '-' || L->s[j] == '+'))
             sg = L->s[j++];
-        while (j < L->n && is_ws(L->s[j]))
-            j++;
+        j = skip_ws(L, j);
         if (!starts(L, j, "endraw"))
             continue;
         j += 6;
-        while (j < L->n && is_ws(L->s[j]))
-            j++;
+        j = skip_ws(L, j);
         if (starts(L, j, "+%}")) {
             j += 3;
         } else if (starts(L, j, "-%}")) {
             j += 3;
-            while (j < L->n && is_ws(L->s[j]))
-                j++;
+            j = skip_ws(L, j);
         } else if (starts(L, j, "%}")) {
             j += 2;
             if (j < L->n && L->s[j] == '\n')
@@ -502,19 +529,16 @@ static size_t match_raw_begin(const struct lexer *L, size_t i)
     size_t j = i + 2;
     if (j < L->n && (L->s[j] == '-' || L->s[j] == '+'))
         j++;
-    while (j < L->n && is_ws(L->s[j]))
-        j++;
+    j = skip_ws(L, j);
     if (!starts(L, j, "raw"))
         return 0;
     j += 3;
     if (j < L->n && (is_name_start(L->s[j]) || is_digit(L->s[j])))
         return 0;
-    while (j < L->n && is_ws(L->s[j]))
-        j++;
+    j = skip_ws(L, j);
     if (starts(L, j, "-%}")) {
         j += 3;
-        while (j < L->n && is_ws(L->s[j]))
-            j++;
+        j = skip_ws(L, j);
         return j;
     }
     if (starts(L, j, "%}"))
@@ -594,9 +618,7 @@ int ct_lex(struct osr_arena *a, const char *src, size_t len, struct ct_tokens *o
                     break;
                 }
                 if (s[e] == '-' && e + 2 < n && s[e + 1] == '#' && s[e + 2] == '}') {
-                    i = e + 3;
-                    while (i < n && is_ws(s[i]))
-                        i++;
+                    i = skip_ws(&L, e + 3);
                     found = true;
                     break;
                 }

@@ -461,6 +461,10 @@ static void test_whitespace_control(void)
     r = render("a\r\nb {%- if t %} c {% endif -%}\r\n d");
     CHECK_STR_EQ(r.text, "a\nb c d");
     free(r.text);
+    /* "-" and lstrip_blocks strip Unicode whitespace too (no-break space, em space) */
+    r = render("a\xc2\xa0\xe3\x80\x80 {{- n -}} \xe2\x80\x83" "b|x\n\xc2\xa0 {% if t %}z{% endif %}");
+    CHECK_STR_EQ(r.text, "a5b|x\nz");
+    free(r.text);
     r = render("{% raw %}{{ x }}{% endraw %}");
     CHECK_STR_EQ(r.text, "{{ x }}");
     free(r.text);
