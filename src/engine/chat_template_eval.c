@@ -67,9 +67,7 @@ static const char *obj_type_repr(struct ct_value v)
 static struct ct_value missing_attr(struct ct_render *r, struct ct_value obj, const char *name)
 {
     const char *t = obj_type_repr(obj);
-    return ct_undef(osr_arena_printf(r->arena, obj.type == V_NONE ? "'%s' has no attribute '%s'"
-                                                                  : "'%s' has no attribute '%s'",
-                                     t, name));
+    return ct_undef(osr_arena_printf(r->arena, "'%s' has no attribute '%s'", t, name));
 }
 
 /* ---- scopes ------------------------------------------------------------------------------ */

@@ -819,8 +819,7 @@ static int minmax(struct ct_render *r, const struct ct_expr *at, struct ct_value
     if (rc)
         return rc;
     if (items->n == 0) {
-        *out = ct_undef(want_max ? "No aggregated item, sequence was empty." :
-                                   "No aggregated item, sequence was empty.");
+        *out = ct_undef("No aggregated item, sequence was empty.");
         return OSR_OK;
     }
     size_t best = 0;
@@ -1136,8 +1135,6 @@ int ct_apply_test(struct ct_render *r, struct ct_scope *s, const struct ct_expr 
         break;
     }
     case TS_IN: {
-        struct ct_expr cmp = *at;
-        (void)cmp;
         if (x.type == V_STR) {
             if (v.type != V_STR)
                 return ct_fail(r, POS(at), "TypeError",

@@ -337,7 +337,6 @@ struct ct_value *ct_dict_get(const struct ct_dict *d, struct ct_value k);
 struct ct_value *ct_dict_get_cstr(const struct ct_dict *d, const char *k);
 
 bool ct_truthy(struct ct_value v);
-bool ct_is_str(struct ct_value v);
 bool ct_is_number(struct ct_value v); /* int, float or bool, as Python's numbers.Number */
 /* Python type name for error messages ("str", "NoneType", "dict", ...). */
 const char *ct_type_name(struct ct_value v);
@@ -347,9 +346,8 @@ bool ct_equal(struct ct_value a, struct ct_value b);
 int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
                struct ct_value b, const char *op, int *cmp);
 
-/* Appends Python str(v) / repr(v). */
+/* Appends Python str(v) (containers inside are shown with repr()). */
 int ct_append_str(struct ct_render *r, struct osr_buf *b, struct ct_value v);
-int ct_append_repr(struct ct_render *r, struct osr_buf *b, struct ct_value v);
 /* Returns str(v) as an arena string value (strings are returned as they are). */
 int ct_to_str(struct ct_render *r, struct ct_value v, struct ct_value *out);
 /* json.dumps(v, ensure_ascii=False, indent=indent (<0: None), separators default). */

@@ -221,11 +221,6 @@ bool ct_truthy(struct ct_value v)
     }
 }
 
-bool ct_is_str(struct ct_value v)
-{
-    return v.type == V_STR;
-}
-
 bool ct_is_number(struct ct_value v)
 {
     return v.type == V_INT || v.type == V_FLOAT || v.type == V_BOOL;
@@ -565,11 +560,6 @@ static int append_repr_depth(struct ct_render *r, struct osr_buf *b, struct ct_v
 int ct_append_str(struct ct_render *r, struct osr_buf *b, struct ct_value v)
 {
     return append_str_depth(r, b, v, 0);
-}
-
-int ct_append_repr(struct ct_render *r, struct osr_buf *b, struct ct_value v)
-{
-    return append_repr_depth(r, b, v, 0);
 }
 
 int ct_new_str(struct ct_render *r, const char *p, size_t n, struct ct_value *out)
