@@ -822,6 +822,9 @@ static int call_macro(struct ct_render *r, const struct ct_expr *at, const struc
             if ((rc = scope_set(r, s, d->params[i], pos[i])))
                 return rc;
             given[i] = true;
+        } else if (!d->uses_varargs) {
+            return ct_fail(r, POS(at), "TypeError", "macro '%s' takes not more than %zu argument(s)",
+                           d->name, d->nparams);
         } else if ((rc = ct_list_push(r, varargs, pos[i]))) {
             return rc;
         }
@@ -841,6 +844,9 @@ static int call_macro(struct ct_render *r, const struct ct_expr *at, const struc
         } else if (strcmp(kwn[k], "caller") == 0) {
             if ((rc = scope_set(r, s, "caller", kwv[k])))
                 return rc;
+        } else if (!d->uses_kwargs) {
+            return ct_fail(r, POS(at), "TypeError", "macro '%s' takes no keyword argument '%s'",
+                           d->name, kwn[k]);
         } else if ((rc = ct_dict_set(r, kwargs, ct_str(kwn[k], strlen(kwn[k])), kwv[k]))) {
             return rc;
         }

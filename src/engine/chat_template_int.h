@@ -219,7 +219,7 @@ struct ct_macro_def {
     struct ct_expr **defaults; /* NULL entries for parameters without a default */
     size_t nparams;
     struct ct_body body;
-    bool uses_caller;
+    bool uses_caller, uses_varargs, uses_kwargs; /* the body names them (Jinja2's rule) */
 };
 
 struct ct_node {

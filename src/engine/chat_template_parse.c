@@ -952,10 +952,10 @@ static int parse_signature(struct parser *P, struct ct_macro_def *m)
     return OSR_OK;
 }
 
-static bool body_uses_caller(const struct ct_token *from, const struct ct_token *to)
+static bool body_uses(const struct ct_token *from, const struct ct_token *to, const char *name)
 {
     for (const struct ct_token *t = from; t < to; t++)
-        if (t->type == T_NAME && strcmp(t->s, "caller") == 0)
+        if (t->type == T_NAME && strcmp(t->s, name) == 0)
             return true;
     return false;
 }
@@ -1103,7 +1103,9 @@ static int parse_macro(struct parser *P, const struct ct_token *at, struct ct_no
     P->loop_depth = saved_loops;
     if (rc)
         return rc;
-    m->uses_caller = body_uses_caller(body_start, cur(P));
+    m->uses_caller = body_uses(body_start, cur(P), "caller");
+    m->uses_varargs = body_uses(body_start, cur(P), "varargs");
+    m->uses_kwargs = body_uses(body_start, cur(P), "kwargs");
     take_end_name(P);
     return end_block(P);
 }
@@ -1124,8 +1126,11 @@ static int parse_call_block(struct parser *P, const struct ct_token *at, struct 
         return OSR_EINVAL;
     if (n->expr->kind != E_CALL)
         return pfail(P, "%s", "expected call");
+    const struct ct_token *body_start = cur(P);
     if (end_block(P) || subparse(P, endcall, &m->body))
         return OSR_EINVAL;
+    m->uses_varargs = body_uses(body_start, cur(P), "varargs");
+    m->uses_kwargs = body_uses(body_start, cur(P), "kwargs");
     take_end_name(P);
     return end_block(P);
 }

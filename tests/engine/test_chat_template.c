@@ -311,6 +311,10 @@ static const struct error_case ERRORS[] = {
     { "{{ l[0]['x'] + 1 }}", OSR_EINVAL, "UndefinedError", "'int object' has no attribute 'x'",
       1, 14 },
     { "{{ e[0]['x'] }}", OSR_EINVAL, "UndefinedError", "str object has no element 0", 1, 8 },
+    { "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}", OSR_EINVAL, "TypeError",
+      "macro 'm' takes not more than 1 argument(s)", 1, 41 },
+    { "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}", OSR_EINVAL, "TypeError",
+      "macro 'm' takes no keyword argument 'b'", 1, 41 },
     { "{{ range(200000)|length }}", OSR_EINVAL, "OverflowError",
       "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).", 1, 4 },
 };
