@@ -894,7 +894,31 @@ int ct_call_value(struct ct_render *r, struct ct_scope *s, const struct ct_expr 
 
 /* ---- expressions ------------------------------------------------------------------------- */
 
+/* Left-associative chains (a + b + c ..., x|f|g ..., a.b.c ...) are parsed without
+ * recursion, so a long one makes a deep tree: this bounds the C stack evaluation uses. */
+#define EVAL_MAX_DEPTH 1000
+
+static int eval_expr(struct ct_render *r, struct ct_scope *s, const struct ct_expr *e,
+                     struct ct_value *out);
+
 int ct_eval(struct ct_render *r, struct ct_scope *s, const struct ct_expr *e, struct ct_value *out)
+{
+    if (r->eval_depth >= EVAL_MAX_DEPTH) {
+        int rc = ct_fail_limit(r, "expression nested too deeply to evaluate");
+        if (r->err.e.line == 0) {
+            r->err.e.line = e->line;
+            r->err.e.col = e->col;
+        }
+        return rc;
+    }
+    r->eval_depth++;
+    int rc = eval_expr(r, s, e, out);
+    r->eval_depth--;
+    return rc;
+}
+
+static int eval_expr(struct ct_render *r, struct ct_scope *s, const struct ct_expr *e,
+                     struct ct_value *out)
 {
     int rc = ct_step(r, e);
     if (rc)
@@ -1148,8 +1172,12 @@ static int apply_filter_chain(struct ct_render *r, struct ct_scope *s, const str
         *out = v;
         return OSR_OK;
     }
+    if (r->eval_depth >= EVAL_MAX_DEPTH)
+        return ct_fail_limit(r, "filter chain too long to evaluate");
     struct ct_value inner;
+    r->eval_depth++;
     int rc = apply_filter_chain(r, s, f->a, v, &inner);
+    r->eval_depth--;
     if (rc)
         return rc;
     struct argv av;

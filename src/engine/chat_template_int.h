@@ -265,7 +265,8 @@ struct ct_render {
     struct ct_scope *root;
     struct osr_chat_template_limits lim;
     uint64_t steps;
-    int depth;
+    int depth;      /* macro calls */
+    int eval_depth; /* nested expression evaluation (C stack) */
     bool has_fixed_time;
     int64_t fixed_time;
     struct ct_error_state err;

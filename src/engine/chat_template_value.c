@@ -317,9 +317,21 @@ bool ct_equal(struct ct_value a, struct ct_value b)
     return equal_depth(a, b, 0);
 }
 
+static int compare_depth(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
+                         struct ct_value b, const char *op, int *cmp, int depth);
+
 int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
                struct ct_value b, const char *op, int *cmp)
 {
+    return compare_depth(r, at, a, b, op, cmp, 0);
+}
+
+static int compare_depth(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
+                         struct ct_value b, const char *op, int *cmp, int depth)
+{
+    if (depth > CT_NEST_MAX)
+        return ct_fail(r, at ? at->line : 0, at ? at->col : 0, "RecursionError",
+                       "maximum recursion depth exceeded in comparison");
     if (a.type == V_UNDEF)
         return ct_undefined_error(r, at, a);
     if (b.type == V_UNDEF)
@@ -350,7 +362,7 @@ int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
         for (size_t i = 0; i < n; i++) {
             if (ct_equal(a.u.l->v[i], b.u.l->v[i]))
                 continue;
-            return ct_compare(r, at, a.u.l->v[i], b.u.l->v[i], op, cmp);
+            return compare_depth(r, at, a.u.l->v[i], b.u.l->v[i], op, cmp, depth + 1);
         }
         *cmp = a.u.l->n < b.u.l->n ? -1 : a.u.l->n > b.u.l->n;
         return OSR_OK;

@@ -373,6 +373,29 @@ static void test_limits_stop_hostile_templates(void)
     CHECK_INT_EQ(r.rc, OSR_ETOOBIG);
     free(r.text);
 
+    /* long left-associative chains and deeply nested values do not exhaust the C stack */
+    struct osr_buf chain;
+    osr_buf_init(&chain, 1u << 20);
+    osr_buf_puts(&chain, "{{ 1");
+    for (int i = 0; i < 5000; i++)
+        osr_buf_puts(&chain, "+1");
+    osr_buf_puts(&chain, " }}{{ l");
+    for (int i = 0; i < 3000; i++)
+        osr_buf_puts(&chain, "|first");
+    osr_buf_puts(&chain, " }}");
+    r = render_opts(osr_buf_str(&chain), NULL, NULL);
+    CHECK_INT_EQ(r.rc, OSR_ETOOBIG);
+    CHECK_STR_EQ(r.err.msg, "expression nested too deeply to evaluate");
+    free(r.text);
+    osr_buf_release(&chain);
+    r = render_opts("{% set ns = namespace(a=[], b=[]) %}{% for i in range(5000) %}"
+                    "{% set ns.a = [ns.a] %}{% set ns.b = [ns.b] %}{% endfor %}"
+                    "{{ ns.a < ns.b }}",
+                    NULL, NULL);
+    CHECK_INT_EQ(r.rc, OSR_EINVAL);
+    CHECK_STR_EQ(r.err.kind, "RecursionError");
+    free(r.text);
+
     /* nesting the parser refuses instead of recursing without bound */
     char deep[4096];
     size_t k = 0;
