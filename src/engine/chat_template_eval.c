@@ -1271,7 +1271,21 @@ static int exec_node(struct ct_render *r, struct ct_scope *s, const struct ct_no
     return OSR_OK;
 }
 
+static int exec_body(struct ct_render *r, struct ct_scope *s, const struct ct_body *body);
+
 int ct_exec_body(struct ct_render *r, struct ct_scope *s, const struct ct_body *body)
+{
+    /* Nested bodies share the expression depth budget: recursion through macros nests
+     * statements as well as expressions. */
+    if (r->eval_depth >= EVAL_MAX_DEPTH)
+        return ct_fail_limit(r, "statements nested too deeply to execute");
+    r->eval_depth++;
+    int rc = exec_body(r, s, body);
+    r->eval_depth--;
+    return rc;
+}
+
+static int exec_body(struct ct_render *r, struct ct_scope *s, const struct ct_body *body)
 {
     for (size_t i = 0; i < body->n; i++) {
         const struct ct_node *n = body->v[i];
