@@ -69,6 +69,7 @@ static bool valid_utf8(const char *s, size_t n)
 int osr_chat_template_compile(const char *src, size_t len, struct osr_chat_template **out,
                               struct osr_chat_template_error *err, struct osr_diag *diag)
 {
+    OSR_ASSERT(out && (src || len == 0));
     struct osr_chat_template_error local;
     struct osr_chat_template_error *e = err ? err : &local;
     memset(e, 0, sizeof(*e));
@@ -119,6 +120,7 @@ int osr_chat_template_render(const struct osr_chat_template *t, struct json_obje
                              const struct osr_chat_template_opts *opts, struct osr_buf *out,
                              struct osr_chat_template_error *err, struct osr_diag *diag)
 {
+    OSR_ASSERT(t && out); /* caller bugs, not input */
     struct osr_arena arena;
     struct ct_render r;
     memset(&r, 0, sizeof(r));
