@@ -28,8 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (osr_chat_template_compile((const char *)data, size, &t, NULL, NULL) != OSR_OK)
         return 0;
     struct osr_chat_template_opts opts = {
-        .limits = { .max_output = 1u << 16, .max_memory = 8u << 20, .max_steps = 200000,
-                    .max_depth = 32 },
+        .limits = {.max_output = 1u << 16,
+                   .max_memory = 8u << 20,
+                   .max_steps = 200000,
+                   .max_depth = 32},
         .has_fixed_time = true,
         .fixed_time = 1740130200,
     };

@@ -89,7 +89,7 @@ int osr_chat_template_compile(const char *src, size_t len, struct osr_chat_templ
     struct osr_chat_template *t = osr_xcalloc(1, sizeof(*t));
     /* Tokens and tree are a small multiple of the source; the cap only stops pathologies. */
     osr_arena_init(&t->arena, 64 * (size_t)len + (1u << 20));
-    struct ct_tokens toks = { 0 };
+    struct ct_tokens toks = {0};
     int rc = ct_lex(&t->arena, src, len, &toks, e);
     if (rc == OSR_OK) {
         rc = ct_parse(&t->arena, &toks, &t->root, e);

@@ -19,13 +19,35 @@
 #define MAX_RANGE 100000 /* as Jinja2's sandbox */
 
 enum fid {
-    F_STR_STRIP, F_STR_LSTRIP, F_STR_RSTRIP, F_STR_SPLIT, F_STR_STARTSWITH, F_STR_ENDSWITH,
-    F_STR_LOWER, F_STR_UPPER, F_STR_REPLACE, F_STR_TITLE, F_STR_CAPITALIZE, F_STR_JOIN,
-    F_STR_FIND, F_STR_COUNT, F_STR_SPLITLINES, F_STR_ISDIGIT, F_STR_ISSPACE,
-    F_DICT_ITEMS, F_DICT_KEYS, F_DICT_VALUES, F_DICT_GET,
-    F_LIST_INDEX, F_LIST_COUNT,
+    F_STR_STRIP,
+    F_STR_LSTRIP,
+    F_STR_RSTRIP,
+    F_STR_SPLIT,
+    F_STR_STARTSWITH,
+    F_STR_ENDSWITH,
+    F_STR_LOWER,
+    F_STR_UPPER,
+    F_STR_REPLACE,
+    F_STR_TITLE,
+    F_STR_CAPITALIZE,
+    F_STR_JOIN,
+    F_STR_FIND,
+    F_STR_COUNT,
+    F_STR_SPLITLINES,
+    F_STR_ISDIGIT,
+    F_STR_ISSPACE,
+    F_DICT_ITEMS,
+    F_DICT_KEYS,
+    F_DICT_VALUES,
+    F_DICT_GET,
+    F_LIST_INDEX,
+    F_LIST_COUNT,
     F_LOOP_CYCLE,
-    F_G_RANGE, F_G_NAMESPACE, F_G_DICT, F_G_RAISE, F_G_STRFTIME,
+    F_G_RANGE,
+    F_G_NAMESPACE,
+    F_G_DICT,
+    F_G_RAISE,
+    F_G_STRFTIME,
 };
 
 struct method {
@@ -35,25 +57,35 @@ struct method {
 };
 
 static const struct method METHODS[] = {
-    { V_STR, "strip", F_STR_STRIP }, { V_STR, "lstrip", F_STR_LSTRIP },
-    { V_STR, "rstrip", F_STR_RSTRIP }, { V_STR, "split", F_STR_SPLIT },
-    { V_STR, "startswith", F_STR_STARTSWITH }, { V_STR, "endswith", F_STR_ENDSWITH },
-    { V_STR, "lower", F_STR_LOWER }, { V_STR, "upper", F_STR_UPPER },
-    { V_STR, "replace", F_STR_REPLACE }, { V_STR, "title", F_STR_TITLE },
-    { V_STR, "capitalize", F_STR_CAPITALIZE }, { V_STR, "join", F_STR_JOIN },
-    { V_STR, "find", F_STR_FIND }, { V_STR, "count", F_STR_COUNT },
-    { V_STR, "splitlines", F_STR_SPLITLINES }, { V_STR, "isdigit", F_STR_ISDIGIT },
-    { V_STR, "isspace", F_STR_ISSPACE },
-    { V_DICT, "items", F_DICT_ITEMS }, { V_DICT, "keys", F_DICT_KEYS },
-    { V_DICT, "values", F_DICT_VALUES }, { V_DICT, "get", F_DICT_GET },
-    { V_LIST, "index", F_LIST_INDEX }, { V_LIST, "count", F_LIST_COUNT },
-    { V_LOOP, "cycle", F_LOOP_CYCLE },
+    {V_STR, "strip", F_STR_STRIP},
+    {V_STR, "lstrip", F_STR_LSTRIP},
+    {V_STR, "rstrip", F_STR_RSTRIP},
+    {V_STR, "split", F_STR_SPLIT},
+    {V_STR, "startswith", F_STR_STARTSWITH},
+    {V_STR, "endswith", F_STR_ENDSWITH},
+    {V_STR, "lower", F_STR_LOWER},
+    {V_STR, "upper", F_STR_UPPER},
+    {V_STR, "replace", F_STR_REPLACE},
+    {V_STR, "title", F_STR_TITLE},
+    {V_STR, "capitalize", F_STR_CAPITALIZE},
+    {V_STR, "join", F_STR_JOIN},
+    {V_STR, "find", F_STR_FIND},
+    {V_STR, "count", F_STR_COUNT},
+    {V_STR, "splitlines", F_STR_SPLITLINES},
+    {V_STR, "isdigit", F_STR_ISDIGIT},
+    {V_STR, "isspace", F_STR_ISSPACE},
+    {V_DICT, "items", F_DICT_ITEMS},
+    {V_DICT, "keys", F_DICT_KEYS},
+    {V_DICT, "values", F_DICT_VALUES},
+    {V_DICT, "get", F_DICT_GET},
+    {V_LIST, "index", F_LIST_INDEX},
+    {V_LIST, "count", F_LIST_COUNT},
+    {V_LOOP, "cycle", F_LOOP_CYCLE},
 };
 
-static const char *const UNSAFE_LIST[] = { "append", "extend", "insert", "pop", "remove",
-                                           "reverse", "sort", "clear", NULL };
-static const char *const UNSAFE_DICT[] = { "pop", "popitem", "update", "setdefault", "clear",
-                                           NULL };
+static const char *const UNSAFE_LIST[] = {"append",  "extend", "insert", "pop", "remove",
+                                          "reverse", "sort",   "clear",  NULL};
+static const char *const UNSAFE_DICT[] = {"pop", "popitem", "update", "setdefault", "clear", NULL};
 
 static int make_func(struct ct_render *r, const char *name, struct ct_value self, int id,
                      struct ct_value *out)
@@ -64,7 +96,7 @@ static int make_func(struct ct_render *r, const char *name, struct ct_value self
     f->name = name;
     f->self = self;
     f->id = id;
-    *out = (struct ct_value){ .type = V_FUNC };
+    *out = (struct ct_value){.type = V_FUNC};
     out->u.fn = f;
     return OSR_OK;
 }
@@ -96,8 +128,11 @@ bool ct_global_lookup(struct ct_render *r, const char *name, struct ct_value *ou
     static const struct {
         const char *name;
         int id;
-    } G[] = { { "range", F_G_RANGE }, { "namespace", F_G_NAMESPACE }, { "dict", F_G_DICT },
-              { "raise_exception", F_G_RAISE }, { "strftime_now", F_G_STRFTIME } };
+    } G[] = {{"range", F_G_RANGE},
+             {"namespace", F_G_NAMESPACE},
+             {"dict", F_G_DICT},
+             {"raise_exception", F_G_RAISE},
+             {"strftime_now", F_G_STRFTIME}};
     for (size_t i = 0; i < sizeof(G) / sizeof(G[0]); i++)
         if (strcmp(G[i].name, name) == 0)
             return make_func(r, G[i].name, ct_undef(NULL), G[i].id, out) == OSR_OK;
@@ -153,8 +188,8 @@ int ct_str_case(struct ct_render *r, struct ct_value s, enum ct_case mode, struc
             break;
         case CASE_TITLE_FILTER: /* Jinja2: words start after - ( { [ < or whitespace */
             up = word_start;
-            word_start = ct_py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' ||
-                         cp == '<';
+            word_start =
+                ct_py_isspace(cp) || cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<';
             break;
         default: /* str.title(): a cased letter after an uncased character starts a word */
             up = !prev_cased;
@@ -273,7 +308,7 @@ static int list_value(struct ct_render *r, struct ct_list *l, uint8_t flags, str
 {
     if (!l)
         return ct_fail_limit(r, "render memory cap reached");
-    *out = (struct ct_value){ .type = V_LIST, .flags = flags };
+    *out = (struct ct_value){.type = V_LIST, .flags = flags};
     out->u.l = l;
     return OSR_OK;
 }
@@ -334,9 +369,8 @@ static int str_split(struct ct_render *r, const struct ct_expr *at, struct ct_va
     if (sep.u.s.n == 0)
         return ct_fail(r, POS(at), "ValueError", "empty separator");
     for (;;) {
-        const char *hit = (maxsplit < 0 || splits < maxsplit)
-                              ? memmem(p + i, n - i, sep.u.s.p, sep.u.s.n)
-                              : NULL;
+        const char *hit =
+            (maxsplit < 0 || splits < maxsplit) ? memmem(p + i, n - i, sep.u.s.p, sep.u.s.n) : NULL;
         if (!hit) {
             rc = ct_list_push(r, l, ct_str(p + i, n - i));
             break;
@@ -359,7 +393,7 @@ static int str_affix(struct ct_render *r, const struct ct_expr *at, struct ct_va
     if (!ct_arg(a, 0, NULL, &x))
         return ct_fail(r, POS(at), "TypeError", "%s() takes at least 1 argument (0 given)",
                        start ? "startswith" : "endswith");
-    struct ct_value one[1] = { x };
+    struct ct_value one[1] = {x};
     const struct ct_value *cands = one;
     size_t nc = 1;
     if (x.type == V_LIST && (x.flags & VF_TUPLE)) {
@@ -395,8 +429,9 @@ static int str_join(struct ct_render *r, const struct ct_expr *at, struct ct_val
     for (size_t i = 0; rc == OSR_OK && i < items->n; i++) {
         if (items->v[i].type != V_STR) {
             osr_buf_release(&b);
-            return ct_fail(r, POS(at), "TypeError", "sequence item %zu: expected str instance, %s found",
-                           i, ct_type_name(items->v[i]));
+            return ct_fail(r, POS(at), "TypeError",
+                           "sequence item %zu: expected str instance, %s found", i,
+                           ct_type_name(items->v[i]));
         }
         if (i)
             rc = osr_buf_append(&b, sep.u.s.p, sep.u.s.n);
@@ -475,7 +510,7 @@ int ct_call_func(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
                  const struct ct_func *fn, struct ct_value *pos, size_t npos, const char **kwn,
                  struct ct_value *kwv, size_t nkw, struct ct_value *out)
 {
-    const struct ct_fargs A = { pos, npos, kwn, kwv, nkw };
+    const struct ct_fargs A = {pos, npos, kwn, kwv, nkw};
     const struct ct_fargs *a = &A;
     struct ct_value self = fn->self, x, y;
     int rc;
@@ -521,7 +556,8 @@ int ct_call_func(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
         if ((rc = need_str(r, at, fn->name, x)))
             return rc;
         if (fn->id == F_STR_FIND) {
-            const char *hit = x.u.s.n ? memmem(self.u.s.p, self.u.s.n, x.u.s.p, x.u.s.n) : self.u.s.p;
+            const char *hit =
+                x.u.s.n ? memmem(self.u.s.p, self.u.s.n, x.u.s.p, x.u.s.n) : self.u.s.p;
             *out = ct_int(hit ? (int64_t)ct_utf8_len(self.u.s.p, (size_t)(hit - self.u.s.p)) : -1);
             return OSR_OK;
         }
@@ -607,9 +643,10 @@ int ct_call_func(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
         *out = pos[self.u.loop->i % npos];
         return OSR_OK;
     case F_G_RANGE: {
-        int64_t v[3] = { 0, 0, 1 };
+        int64_t v[3] = {0, 0, 1};
         if (npos < 1 || npos > 3)
-            return ct_fail(r, POS(at), "TypeError", "range expected 1 to 3 arguments, got %zu", npos);
+            return ct_fail(r, POS(at), "TypeError", "range expected 1 to 3 arguments, got %zu",
+                           npos);
         for (size_t i = 0; i < npos; i++) {
             if (pos[i].type != V_INT && pos[i].type != V_BOOL)
                 return ct_fail(r, POS(at), "TypeError",
@@ -622,8 +659,9 @@ int ct_call_func(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
         double cnt = v[2] > 0 ? ((double)v[1] - (double)v[0]) / (double)v[2]
                               : ((double)v[0] - (double)v[1]) / (double)-v[2];
         if (cnt > MAX_RANGE)
-            return ct_fail(r, POS(at), "OverflowError",
-                           "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
+            return ct_fail(
+                r, POS(at), "OverflowError",
+                "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
         struct ct_list *l = ct_list_new(r, 0);
         if (!l)
             return ct_fail_limit(r, "render memory cap reached");
@@ -651,7 +689,7 @@ int ct_call_func(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
         for (size_t i = 0; i < nkw; i++)
             if ((rc = ct_dict_set(r, d, ct_str(kwn[i], strlen(kwn[i])), kwv[i])))
                 return rc;
-        *out = (struct ct_value){ .type = fn->id == F_G_NAMESPACE ? V_NS : V_DICT };
+        *out = (struct ct_value){.type = fn->id == F_G_NAMESPACE ? V_NS : V_DICT};
         out->u.d = d;
         return OSR_OK;
     }

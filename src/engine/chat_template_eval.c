@@ -157,7 +157,8 @@ static int capture(struct ct_render *r, struct ct_scope *s, const struct ct_body
 
 /* ---- attribute and item access ----------------------------------------------------------- */
 
-static int loop_attr(struct ct_render *r, struct ct_value lv, const char *name, struct ct_value *out)
+static int loop_attr(struct ct_render *r, struct ct_value lv, const char *name,
+                     struct ct_value *out)
 {
     const struct ct_loop *L = lv.u.loop;
     size_t n = L->items->n, i = L->i;
@@ -188,8 +189,8 @@ static int loop_attr(struct ct_render *r, struct ct_value lv, const char *name, 
     return OSR_OK;
 }
 
-int ct_getattr(struct ct_render *r, const struct ct_expr *at, struct ct_value obj,
-               const char *name, struct ct_value *out)
+int ct_getattr(struct ct_render *r, const struct ct_expr *at, struct ct_value obj, const char *name,
+               struct ct_value *out)
 {
     if (obj.type == V_UNDEF)
         return ct_undefined_error(r, at, obj);
@@ -320,15 +321,17 @@ static void slice_bounds(int64_t n, bool hs, int64_t start, bool he, int64_t sto
                          int64_t *first, int64_t *count)
 {
     if (step > 0) {
-        int64_t lo = hs ? (start < 0 ? (start + n < 0 ? 0 : start + n) : (start > n ? n : start)) : 0;
+        int64_t lo =
+            hs ? (start < 0 ? (start + n < 0 ? 0 : start + n) : (start > n ? n : start)) : 0;
         int64_t hi = he ? (stop < 0 ? (stop + n < 0 ? 0 : stop + n) : (stop > n ? n : stop)) : n;
         *first = lo;
         *count = hi > lo ? (hi - lo + step - 1) / step : 0;
     } else {
-        int64_t lo = hs ? (start < 0 ? (start + n < 0 ? -1 : start + n) : (start >= n ? n - 1 : start))
-                        : n - 1;
-        int64_t hi = he ? (stop < 0 ? (stop + n < 0 ? -1 : stop + n) : (stop >= n ? n - 1 : stop))
-                        : -1;
+        int64_t lo =
+            hs ? (start < 0 ? (start + n < 0 ? -1 : start + n) : (start >= n ? n - 1 : start))
+               : n - 1;
+        int64_t hi =
+            he ? (stop < 0 ? (stop + n < 0 ? -1 : stop + n) : (stop >= n ? n - 1 : stop)) : -1;
         *first = lo;
         *count = lo > hi ? (lo - hi + (-step) - 1) / (-step) : 0;
     }
@@ -340,7 +343,8 @@ static int eval_slice(struct ct_render *r, struct ct_scope *s, const struct ct_e
     bool hs, he, hstep;
     int64_t start = 0, stop = 0, step = 1;
     int rc;
-    if ((rc = slice_index(r, s, sl->a, &hs, &start)) || (rc = slice_index(r, s, sl->b, &he, &stop)) ||
+    if ((rc = slice_index(r, s, sl->a, &hs, &start)) ||
+        (rc = slice_index(r, s, sl->b, &he, &stop)) ||
         (rc = slice_index(r, s, sl->c, &hstep, &step)))
         return rc;
     if (!hstep)
@@ -358,7 +362,7 @@ static int eval_slice(struct ct_render *r, struct ct_scope *s, const struct ct_e
         for (int64_t k = 0; k < count; k++)
             l->v[k] = obj.u.l->v[first + k * step];
         l->n = (size_t)count;
-        *out = (struct ct_value){ .type = V_LIST, .flags = obj.flags & VF_TUPLE };
+        *out = (struct ct_value){.type = V_LIST, .flags = obj.flags & VF_TUPLE};
         out->u.l = l;
         return OSR_OK;
     }
@@ -454,8 +458,8 @@ static double dbl_of(struct ct_value v)
 static int unsupported(struct ct_render *r, const struct ct_expr *at, const char *op,
                        struct ct_value a, struct ct_value b)
 {
-    return ct_fail(r, POS(at), "TypeError", "unsupported operand type(s) for %s: '%s' and '%s'",
-                   op, ct_type_name(a), ct_type_name(b));
+    return ct_fail(r, POS(at), "TypeError", "unsupported operand type(s) for %s: '%s' and '%s'", op,
+                   ct_type_name(a), ct_type_name(b));
 }
 
 static int overflow(struct ct_render *r, const struct ct_expr *at)
@@ -472,7 +476,7 @@ static int repeat(struct ct_render *r, const struct ct_expr *at, struct ct_value
     if ((seq.type == V_STR ? seq.u.s.n : seq.u.l->n) == 0 || times == 0) {
         if (seq.type == V_STR)
             return ct_new_str(r, "", 0, out);
-        *out = (struct ct_value){ .type = V_LIST, .flags = seq.flags & VF_TUPLE };
+        *out = (struct ct_value){.type = V_LIST, .flags = seq.flags & VF_TUPLE};
         out->u.l = ct_list_new(r, 0);
         return out->u.l ? OSR_OK : ct_fail_limit(r, "render memory cap reached");
     }
@@ -498,7 +502,7 @@ static int repeat(struct ct_render *r, const struct ct_expr *at, struct ct_value
     for (int64_t k = 0; k < times; k++)
         memcpy(l->v + (size_t)k * seq.u.l->n, seq.u.l->v, seq.u.l->n * sizeof(*l->v));
     l->n = total;
-    *out = (struct ct_value){ .type = V_LIST, .flags = seq.flags & VF_TUPLE };
+    *out = (struct ct_value){.type = V_LIST, .flags = seq.flags & VF_TUPLE};
     out->u.l = l;
     (void)at;
     return OSR_OK;
@@ -548,7 +552,8 @@ static int add_values(struct ct_render *r, const struct ct_expr *at, struct ct_v
         return OSR_OK;
     }
     if (a.type == V_LIST && !(a.flags & VF_GENERATOR)) {
-        if (b.type != V_LIST || (b.flags & VF_GENERATOR) || (a.flags & VF_TUPLE) != (b.flags & VF_TUPLE))
+        if (b.type != V_LIST || (b.flags & VF_GENERATOR) ||
+            (a.flags & VF_TUPLE) != (b.flags & VF_TUPLE))
             return ct_fail(r, POS(at), "TypeError", "can only concatenate %s (not \"%s\") to %s",
                            ct_type_name(a), ct_type_name(b), ct_type_name(a));
         struct ct_list *l = ct_list_new(r, a.u.l->n + b.u.l->n);
@@ -559,7 +564,7 @@ static int add_values(struct ct_render *r, const struct ct_expr *at, struct ct_v
         if (b.u.l->n)
             memcpy(l->v + a.u.l->n, b.u.l->v, b.u.l->n * sizeof(*l->v));
         l->n = a.u.l->n + b.u.l->n;
-        *out = (struct ct_value){ .type = V_LIST, .flags = a.flags & VF_TUPLE };
+        *out = (struct ct_value){.type = V_LIST, .flags = a.flags & VF_TUPLE};
         out->u.l = l;
         return OSR_OK;
     }
@@ -575,8 +580,9 @@ static int binop(struct ct_render *r, const struct ct_expr *at, enum ct_tok op, 
         return ct_undefined_error(r, at, b);
     if (op == T_ADD)
         return add_values(r, at, a, b, out);
-    static const char *const names[] = { [T_SUB] = "-", [T_MUL] = "*", [T_DIV] = "/",
-                                         [T_FLOORDIV] = "//", [T_MOD] = "%", [T_POW] = "** or pow()" };
+    static const char *const names[] = {
+        [T_SUB] = "-",       [T_MUL] = "*", [T_DIV] = "/",
+        [T_FLOORDIV] = "//", [T_MOD] = "%", [T_POW] = "** or pow()"};
     const char *opname = names[op];
     if (op == T_MUL) {
         if ((a.type == V_STR || (a.type == V_LIST && !(a.flags & VF_GENERATOR))) &&
@@ -586,8 +592,8 @@ static int binop(struct ct_render *r, const struct ct_expr *at, enum ct_tok op, 
             (a.type == V_INT || a.type == V_BOOL))
             return repeat(r, at, b, int_of(a), out);
         if (a.type == V_STR || a.type == V_LIST)
-            return ct_fail(r, POS(at), "TypeError", "can't multiply sequence by non-int of type '%s'",
-                           ct_type_name(b));
+            return ct_fail(r, POS(at), "TypeError",
+                           "can't multiply sequence by non-int of type '%s'", ct_type_name(b));
     }
     if (op == T_MOD && a.type == V_STR)
         return ct_fail(r, POS(at), "TypeError", "printf-style string formatting is not supported");
@@ -617,7 +623,8 @@ static int binop(struct ct_render *r, const struct ct_expr *at, enum ct_tok op, 
         return OSR_OK;
     case T_DIV:
         if (fy == 0.0)
-            return ct_fail(r, POS(at), "ZeroDivisionError", fl ? "float division by zero" : "division by zero");
+            return ct_fail(r, POS(at), "ZeroDivisionError",
+                           fl ? "float division by zero" : "division by zero");
         *out = ct_float(fx / fy);
         return OSR_OK;
     case T_FLOORDIV:
@@ -634,7 +641,8 @@ static int binop(struct ct_render *r, const struct ct_expr *at, enum ct_tok op, 
         }
         if (y == 0)
             return ct_fail(r, POS(at), "ZeroDivisionError",
-                           op == T_MOD ? "integer modulo by zero" : "integer division or modulo by zero");
+                           op == T_MOD ? "integer modulo by zero"
+                                       : "integer division or modulo by zero");
         if (x == INT64_MIN && y == -1)
             return op == T_MOD ? (*out = ct_int(0), OSR_OK) : overflow(r, at);
         {
@@ -728,7 +736,10 @@ static int eval_compare(struct ct_render *r, struct ct_scope *s, const struct ct
             int c;
             if ((rc = ct_compare(r, e, left, right, opname, &c)))
                 return rc;
-            ok = c != 2 && (op == T_LT ? c < 0 : op == T_LTEQ ? c <= 0 : op == T_GT ? c > 0 : c >= 0);
+            ok = c != 2 && (op == T_LT     ? c < 0
+                            : op == T_LTEQ ? c <= 0
+                            : op == T_GT   ? c > 0
+                                           : c >= 0);
         }
         if (!ok) {
             *out = ct_bool(false);
@@ -823,8 +834,8 @@ static int call_macro(struct ct_render *r, const struct ct_expr *at, const struc
                 return rc;
             given[i] = true;
         } else if (!d->uses_varargs) {
-            return ct_fail(r, POS(at), "TypeError", "macro '%s' takes not more than %zu argument(s)",
-                           d->name, d->nparams);
+            return ct_fail(r, POS(at), "TypeError",
+                           "macro '%s' takes not more than %zu argument(s)", d->name, d->nparams);
         } else if ((rc = ct_list_push(r, varargs, pos[i]))) {
             return rc;
         }
@@ -836,8 +847,8 @@ static int call_macro(struct ct_render *r, const struct ct_expr *at, const struc
                 break;
         if (i < d->nparams) {
             if (given[i])
-                return ct_fail(r, POS(at), "TypeError", "macro '%s' got multiple values for argument '%s'",
-                               d->name, kwn[k]);
+                return ct_fail(r, POS(at), "TypeError",
+                               "macro '%s' got multiple values for argument '%s'", d->name, kwn[k]);
             given[i] = true;
             if ((rc = scope_set(r, s, d->params[i], kwv[k])))
                 return rc;
@@ -860,12 +871,13 @@ static int call_macro(struct ct_render *r, const struct ct_expr *at, const struc
             if ((rc = ct_eval(r, s, d->defaults[i], &v)))
                 return rc;
         } else {
-            v = ct_undef(osr_arena_printf(r->arena, "parameter '%s' was not provided", d->params[i]));
+            v = ct_undef(
+                osr_arena_printf(r->arena, "parameter '%s' was not provided", d->params[i]));
         }
         if ((rc = scope_set(r, s, d->params[i], v)))
             return rc;
     }
-    struct ct_value vv = { .type = V_LIST, .flags = VF_TUPLE }, kv = { .type = V_DICT };
+    struct ct_value vv = {.type = V_LIST, .flags = VF_TUPLE}, kv = {.type = V_DICT};
     vv.u.l = varargs;
     kv.u.d = kwargs;
     if ((rc = scope_set(r, s, "varargs", vv)) || (rc = scope_set(r, s, "kwargs", kv)))
@@ -941,7 +953,7 @@ static int eval_expr(struct ct_render *r, struct ct_scope *s, const struct ct_ex
             if ((rc = ct_eval(r, s, e->items[i], &l->v[i])))
                 return rc;
         l->n = e->nitems;
-        *out = (struct ct_value){ .type = V_LIST, .flags = e->kind == E_TUPLE ? VF_TUPLE : 0 };
+        *out = (struct ct_value){.type = V_LIST, .flags = e->kind == E_TUPLE ? VF_TUPLE : 0};
         out->u.l = l;
         return OSR_OK;
     }
@@ -959,7 +971,7 @@ static int eval_expr(struct ct_render *r, struct ct_scope *s, const struct ct_ex
             if ((rc = ct_dict_set(r, d, a, b)))
                 return rc;
         }
-        *out = (struct ct_value){ .type = V_DICT };
+        *out = (struct ct_value){.type = V_DICT};
         out->u.d = d;
         return OSR_OK;
     }
@@ -1057,7 +1069,8 @@ static int eval_expr(struct ct_render *r, struct ct_scope *s, const struct ct_ex
             return ct_eval(r, s, e->b, out);
         if (e->c)
             return ct_eval(r, s, e->c, out);
-        *out = ct_undef("the inline if-expression evaluated to false and no else section was defined");
+        *out =
+            ct_undef("the inline if-expression evaluated to false and no else section was defined");
         return OSR_OK;
     case E_CONCAT: {
         struct osr_buf buf;
@@ -1142,7 +1155,7 @@ static int exec_for(struct ct_render *r, struct ct_scope *s, const struct ct_nod
     if (!loop)
         return ct_fail_limit(r, "render memory cap reached");
     loop->items = items;
-    struct ct_value lv = { .type = V_LOOP };
+    struct ct_value lv = {.type = V_LOOP};
     lv.u.loop = loop;
     for (size_t i = 0; i < items->n; i++) {
         loop->i = i;
@@ -1212,7 +1225,8 @@ static int exec_node(struct ct_render *r, struct ct_scope *s, const struct ct_no
         if (!bs)
             return ct_fail_limit(r, "render memory cap reached");
         struct ct_value body;
-        if ((rc = capture(r, bs, &n->body, &body)) || (rc = apply_filter_chain(r, s, n->filter, body, &v)))
+        if ((rc = capture(r, bs, &n->body, &body)) ||
+            (rc = apply_filter_chain(r, s, n->filter, body, &v)))
             return rc;
         return assign(r, s, &n->target, v, n);
     }
@@ -1221,7 +1235,8 @@ static int exec_node(struct ct_render *r, struct ct_scope *s, const struct ct_no
         if (!bs)
             return ct_fail_limit(r, "render memory cap reached");
         struct ct_value body;
-        if ((rc = capture(r, bs, &n->body, &body)) || (rc = apply_filter_chain(r, s, n->filter, body, &v)))
+        if ((rc = capture(r, bs, &n->body, &body)) ||
+            (rc = apply_filter_chain(r, s, n->filter, body, &v)))
             return rc;
         return emit_value(r, v);
     }
@@ -1231,7 +1246,7 @@ static int exec_node(struct ct_render *r, struct ct_scope *s, const struct ct_no
             return ct_fail_limit(r, "render memory cap reached");
         m->def = n->macro;
         m->closure = s;
-        v = (struct ct_value){ .type = V_MACRO };
+        v = (struct ct_value){.type = V_MACRO};
         v.u.m = m;
         return scope_set(r, s, n->macro->name, v);
     }
@@ -1241,7 +1256,7 @@ static int exec_node(struct ct_render *r, struct ct_scope *s, const struct ct_no
             return ct_fail_limit(r, "render memory cap reached");
         m->def = n->macro;
         m->closure = s;
-        struct ct_value caller = { .type = V_MACRO }, fn;
+        struct ct_value caller = {.type = V_MACRO}, fn;
         caller.u.m = m;
         const struct ct_expr *call = n->expr;
         struct argv av;
@@ -1258,7 +1273,8 @@ static int exec_node(struct ct_render *r, struct ct_scope *s, const struct ct_no
         if (!ws)
             return ct_fail_limit(r, "render memory cap reached");
         for (size_t i = 0; i < n->nwith; i++) {
-            if ((rc = ct_eval(r, s, n->wvals[i], &v)) || (rc = assign(r, ws, &n->wtargets[i], v, n)))
+            if ((rc = ct_eval(r, s, n->wvals[i], &v)) ||
+                (rc = assign(r, ws, &n->wtargets[i], v, n)))
                 return rc;
         }
         return ct_exec_body(r, ws, &n->body);

@@ -30,7 +30,7 @@ static int list_out(struct ct_render *r, struct ct_list *l, uint8_t flags, struc
 {
     if (!l)
         return oom(r);
-    *out = (struct ct_value){ .type = V_LIST, .flags = flags };
+    *out = (struct ct_value){.type = V_LIST, .flags = flags};
     out->u.l = l;
     return OSR_OK;
 }
@@ -218,7 +218,8 @@ static int f_escape(struct ct_render *r, struct ct_scope *s, const struct ct_exp
     struct osr_buf b;
     osr_buf_init(&b, r->lim.max_output);
     rc = ct_append_escaped(&b, sv.u.s.p, sv.u.s.n);
-    rc = rc ? ct_fail_limit(r, "string result is too large") : ct_buf_to_value(r, &b, VF_MARKUP, out);
+    rc = rc ? ct_fail_limit(r, "string result is too large")
+            : ct_buf_to_value(r, &b, VF_MARKUP, out);
     osr_buf_release(&b);
     return rc;
 }
@@ -251,7 +252,10 @@ static int f_tojson(struct ct_render *r, struct ct_scope *s, const struct ct_exp
     int indent = -1;
     if (ct_arg(a, 1, "indent", &iv) && iv.type != V_NONE) {
         if (iv.type == V_INT || iv.type == V_BOOL)
-            indent = (int)(iv.type == V_INT ? (iv.u.i < 0 ? 0 : iv.u.i > 64 ? 64 : iv.u.i) : iv.u.b);
+            indent = (int)(iv.type == V_INT ? (iv.u.i < 0    ? 0
+                                               : iv.u.i > 64 ? 64
+                                                             : iv.u.i)
+                                            : iv.u.b);
         else
             return ct_fail(r, POS(at), "TypeError", "tojson indent must be an integer");
     }
@@ -390,7 +394,7 @@ static int f_items(struct ct_render *r, struct ct_scope *s, const struct ct_expr
         t->v[0] = v.u.d->keys[i];
         t->v[1] = v.u.d->vals[i];
         t->n = 2;
-        l->v[i] = (struct ct_value){ .type = V_LIST, .flags = VF_TUPLE };
+        l->v[i] = (struct ct_value){.type = V_LIST, .flags = VF_TUPLE};
         l->v[i].u.l = t;
     }
     l->n = v.u.d->n;
@@ -523,7 +527,8 @@ static int f_abs(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
     else if ((v.type == V_INT && v.u.i != INT64_MIN) || v.type == V_BOOL)
         *out = ct_int(v.type == V_INT ? llabs(v.u.i) : v.u.b);
     else
-        return ct_fail(r, POS(at), "TypeError", "bad operand type for abs(): '%s'", ct_type_name(v));
+        return ct_fail(r, POS(at), "TypeError", "bad operand type for abs(): '%s'",
+                       ct_type_name(v));
     return OSR_OK;
 }
 
@@ -665,8 +670,8 @@ static int f_map(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
 }
 
 /* Sort key: the (optionally attribute-selected, optionally lower-cased) value. */
-static int sort_key(struct ct_render *r, const struct ct_expr *at, struct ct_value v,
-                    bool has_attr, struct ct_value attr, bool cs, struct ct_value *key)
+static int sort_key(struct ct_render *r, const struct ct_expr *at, struct ct_value v, bool has_attr,
+                    struct ct_value attr, bool cs, struct ct_value *key)
 {
     int rc = OSR_OK;
     *key = v;
@@ -785,12 +790,15 @@ static int f_sum(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
         if (has_attr && (rc = attr_path(r, at, x, attr, &x)))
             break;
         if (!ct_is_number(x) || !ct_is_number(acc)) {
-            rc = ct_fail(r, POS(at), "TypeError", "unsupported operand type(s) for +: '%s' and '%s'",
-                         ct_type_name(acc), ct_type_name(x));
+            rc =
+                ct_fail(r, POS(at), "TypeError", "unsupported operand type(s) for +: '%s' and '%s'",
+                        ct_type_name(acc), ct_type_name(x));
             break;
         }
         if (acc.type == V_FLOAT || x.type == V_FLOAT) {
-            double xa = acc.type == V_FLOAT ? acc.u.f : acc.type == V_INT ? (double)acc.u.i : acc.u.b;
+            double xa = acc.type == V_FLOAT ? acc.u.f
+                        : acc.type == V_INT ? (double)acc.u.i
+                                            : acc.u.b;
             double xb = x.type == V_FLOAT ? x.u.f : x.type == V_INT ? (double)x.u.i : x.u.b;
             acc = ct_float(xa + xb);
         } else {
@@ -905,8 +913,8 @@ static int f_dictsort(struct ct_render *r, struct ct_scope *s, const struct ct_e
     if (rc)
         return rc;
     struct ct_value idx = ct_int(by_value ? 1 : 0);
-    struct ct_fargs sa = { NULL, 0, (const char *[]){ "reverse", "case_sensitive", "attribute" },
-                           (struct ct_value[]){ ct_bool(rev), ct_bool(cs), idx }, 3 };
+    struct ct_fargs sa = {NULL, 0, (const char *[]){"reverse", "case_sensitive", "attribute"},
+                          (struct ct_value[]){ct_bool(rev), ct_bool(cs), idx}, 3};
     items.flags = 0;
     return f_sort(r, s, at, items, &sa, out);
 }
@@ -945,18 +953,47 @@ struct filter {
 };
 
 static const struct filter FILTERS[] = {
-    { "abs", f_abs }, { "attr", f_attr }, { "capitalize", f_capitalize }, { "center", f_center },
-    { "count", f_length }, { "d", f_default }, { "default", f_default },
-    { "dictsort", f_dictsort }, { "e", f_escape }, { "escape", f_escape }, { "first", f_first },
-    { "float", f_float }, { "forceescape", f_escape }, { "indent", f_indent }, { "int", f_int },
-    { "items", f_items }, { "join", f_join }, { "last", f_last }, { "length", f_length },
-    { "list", f_list }, { "lower", f_lower }, { "map", f_map }, { "max", f_max },
-    { "min", f_min }, { "reject", f_reject }, { "rejectattr", f_rejectattr },
-    { "replace", f_replace }, { "reverse", f_reverse }, { "round", f_round },
-    { "safe", f_safe }, { "select", f_select }, { "selectattr", f_selectattr },
-    { "sort", f_sort }, { "string", f_string }, { "sum", f_sum }, { "title", f_title },
-    { "tojson", f_tojson }, { "trim", f_trim }, { "unique", f_unique }, { "upper", f_upper },
-    { "wordcount", f_wordcount },
+    {"abs", f_abs},
+    {"attr", f_attr},
+    {"capitalize", f_capitalize},
+    {"center", f_center},
+    {"count", f_length},
+    {"d", f_default},
+    {"default", f_default},
+    {"dictsort", f_dictsort},
+    {"e", f_escape},
+    {"escape", f_escape},
+    {"first", f_first},
+    {"float", f_float},
+    {"forceescape", f_escape},
+    {"indent", f_indent},
+    {"int", f_int},
+    {"items", f_items},
+    {"join", f_join},
+    {"last", f_last},
+    {"length", f_length},
+    {"list", f_list},
+    {"lower", f_lower},
+    {"map", f_map},
+    {"max", f_max},
+    {"min", f_min},
+    {"reject", f_reject},
+    {"rejectattr", f_rejectattr},
+    {"replace", f_replace},
+    {"reverse", f_reverse},
+    {"round", f_round},
+    {"safe", f_safe},
+    {"select", f_select},
+    {"selectattr", f_selectattr},
+    {"sort", f_sort},
+    {"string", f_string},
+    {"sum", f_sum},
+    {"title", f_title},
+    {"tojson", f_tojson},
+    {"trim", f_trim},
+    {"unique", f_unique},
+    {"upper", f_upper},
+    {"wordcount", f_wordcount},
 };
 
 static const struct filter *find_filter(const char *name)
@@ -982,34 +1019,88 @@ int ct_apply_filter(struct ct_render *r, struct ct_scope *s, const struct ct_exp
     int rc = ct_step(r, at);
     if (rc)
         return rc;
-    const struct ct_fargs a = { pos, npos, kwn, kwv, nkw };
+    const struct ct_fargs a = {pos, npos, kwn, kwv, nkw};
     return f->fn(r, s, at, v, &a, out);
 }
 
 /* ---- tests ------------------------------------------------------------------------------- */
 
 enum test_id {
-    TS_DEFINED, TS_UNDEFINED, TS_NONE, TS_BOOLEAN, TS_FALSE, TS_TRUE, TS_INTEGER, TS_FLOAT,
-    TS_NUMBER, TS_STRING, TS_MAPPING, TS_ITERABLE, TS_SEQUENCE, TS_CALLABLE, TS_SAMEAS,
-    TS_ESCAPED, TS_ODD, TS_EVEN, TS_DIVISIBLEBY, TS_LOWER, TS_UPPER, TS_IN, TS_EQ, TS_NE,
-    TS_LT, TS_LE, TS_GT, TS_GE, TS_FILTER, TS_TEST,
+    TS_DEFINED,
+    TS_UNDEFINED,
+    TS_NONE,
+    TS_BOOLEAN,
+    TS_FALSE,
+    TS_TRUE,
+    TS_INTEGER,
+    TS_FLOAT,
+    TS_NUMBER,
+    TS_STRING,
+    TS_MAPPING,
+    TS_ITERABLE,
+    TS_SEQUENCE,
+    TS_CALLABLE,
+    TS_SAMEAS,
+    TS_ESCAPED,
+    TS_ODD,
+    TS_EVEN,
+    TS_DIVISIBLEBY,
+    TS_LOWER,
+    TS_UPPER,
+    TS_IN,
+    TS_EQ,
+    TS_NE,
+    TS_LT,
+    TS_LE,
+    TS_GT,
+    TS_GE,
+    TS_FILTER,
+    TS_TEST,
 };
 
 static const struct {
     const char *name;
     enum test_id id;
 } TESTS[] = {
-    { "defined", TS_DEFINED }, { "undefined", TS_UNDEFINED }, { "none", TS_NONE },
-    { "boolean", TS_BOOLEAN }, { "false", TS_FALSE }, { "true", TS_TRUE },
-    { "integer", TS_INTEGER }, { "float", TS_FLOAT }, { "number", TS_NUMBER },
-    { "string", TS_STRING }, { "mapping", TS_MAPPING }, { "iterable", TS_ITERABLE },
-    { "sequence", TS_SEQUENCE }, { "callable", TS_CALLABLE }, { "sameas", TS_SAMEAS },
-    { "escaped", TS_ESCAPED }, { "odd", TS_ODD }, { "even", TS_EVEN },
-    { "divisibleby", TS_DIVISIBLEBY }, { "lower", TS_LOWER }, { "upper", TS_UPPER },
-    { "in", TS_IN }, { "eq", TS_EQ }, { "equalto", TS_EQ }, { "==", TS_EQ }, { "ne", TS_NE },
-    { "!=", TS_NE }, { "lt", TS_LT }, { "lessthan", TS_LT }, { "<", TS_LT }, { "le", TS_LE },
-    { "<=", TS_LE }, { "gt", TS_GT }, { "greaterthan", TS_GT }, { ">", TS_GT },
-    { "ge", TS_GE }, { ">=", TS_GE }, { "filter", TS_FILTER }, { "test", TS_TEST },
+    {"defined", TS_DEFINED},
+    {"undefined", TS_UNDEFINED},
+    {"none", TS_NONE},
+    {"boolean", TS_BOOLEAN},
+    {"false", TS_FALSE},
+    {"true", TS_TRUE},
+    {"integer", TS_INTEGER},
+    {"float", TS_FLOAT},
+    {"number", TS_NUMBER},
+    {"string", TS_STRING},
+    {"mapping", TS_MAPPING},
+    {"iterable", TS_ITERABLE},
+    {"sequence", TS_SEQUENCE},
+    {"callable", TS_CALLABLE},
+    {"sameas", TS_SAMEAS},
+    {"escaped", TS_ESCAPED},
+    {"odd", TS_ODD},
+    {"even", TS_EVEN},
+    {"divisibleby", TS_DIVISIBLEBY},
+    {"lower", TS_LOWER},
+    {"upper", TS_UPPER},
+    {"in", TS_IN},
+    {"eq", TS_EQ},
+    {"equalto", TS_EQ},
+    {"==", TS_EQ},
+    {"ne", TS_NE},
+    {"!=", TS_NE},
+    {"lt", TS_LT},
+    {"lessthan", TS_LT},
+    {"<", TS_LT},
+    {"le", TS_LE},
+    {"<=", TS_LE},
+    {"gt", TS_GT},
+    {"greaterthan", TS_GT},
+    {">", TS_GT},
+    {"ge", TS_GE},
+    {">=", TS_GE},
+    {"filter", TS_FILTER},
+    {"test", TS_TEST},
 };
 
 static int find_test(const char *name)
@@ -1037,8 +1128,7 @@ static int int_value(struct ct_render *r, const struct ct_expr *at, struct ct_va
 }
 
 int ct_apply_test(struct ct_render *r, struct ct_scope *s, const struct ct_expr *at,
-                  const char *name, struct ct_value v, struct ct_value *pos, size_t npos,
-                  bool *out)
+                  const char *name, struct ct_value v, struct ct_value *pos, size_t npos, bool *out)
 {
     int id = find_test(name);
     if (id < 0)
@@ -1095,8 +1185,7 @@ int ct_apply_test(struct ct_render *r, struct ct_scope *s, const struct ct_expr 
         break;
     case TS_SAMEAS:
         *out = v.type == x.type &&
-               ((v.type == V_NONE || v.type == V_UNDEF) ||
-                (v.type == V_BOOL && v.u.b == x.u.b) ||
+               ((v.type == V_NONE || v.type == V_UNDEF) || (v.type == V_BOOL && v.u.b == x.u.b) ||
                 (v.type == V_LIST && v.u.l == x.u.l) ||
                 ((v.type == V_DICT || v.type == V_NS) && v.u.d == x.u.d) ||
                 (v.type == V_INT && v.u.i == x.u.i && v.u.i >= -5 && v.u.i <= 256) ||
@@ -1168,7 +1257,10 @@ int ct_apply_test(struct ct_render *r, struct ct_scope *s, const struct ct_expr 
         const char *op = id == TS_LT ? "<" : id == TS_LE ? "<=" : id == TS_GT ? ">" : ">=";
         if ((rc = ct_compare(r, at, v, x, op, &c)))
             return rc;
-        *out = c != 2 && (id == TS_LT ? c < 0 : id == TS_LE ? c <= 0 : id == TS_GT ? c > 0 : c >= 0);
+        *out = c != 2 && (id == TS_LT   ? c < 0
+                          : id == TS_LE ? c <= 0
+                          : id == TS_GT ? c > 0
+                                        : c >= 0);
         break;
     }
     case TS_FILTER:

@@ -35,9 +35,31 @@ enum ct_tok {
     T_STRING, /* already unescaped */
     T_INT,
     T_FLOAT,
-    T_ADD, T_SUB, T_MUL, T_DIV, T_FLOORDIV, T_MOD, T_POW, T_TILDE,
-    T_LBRACKET, T_RBRACKET, T_LPAREN, T_RPAREN, T_LBRACE, T_RBRACE,
-    T_EQ, T_NE, T_GT, T_GTEQ, T_LT, T_LTEQ, T_ASSIGN, T_DOT, T_COLON, T_PIPE, T_COMMA,
+    T_ADD,
+    T_SUB,
+    T_MUL,
+    T_DIV,
+    T_FLOORDIV,
+    T_MOD,
+    T_POW,
+    T_TILDE,
+    T_LBRACKET,
+    T_RBRACKET,
+    T_LPAREN,
+    T_RPAREN,
+    T_LBRACE,
+    T_RBRACE,
+    T_EQ,
+    T_NE,
+    T_GT,
+    T_GTEQ,
+    T_LT,
+    T_LTEQ,
+    T_ASSIGN,
+    T_DOT,
+    T_COLON,
+    T_PIPE,
+    T_COMMA,
     T_SEMICOLON,
 };
 
@@ -64,19 +86,20 @@ enum ct_vtype {
     V_INT,
     V_FLOAT,
     V_STR,
-    V_LIST,  /* list, tuple (VF_TUPLE) or the result of map/select (VF_GENERATOR) */
+    V_LIST, /* list, tuple (VF_TUPLE) or the result of map/select (VF_GENERATOR) */
     V_DICT,
-    V_NS,    /* namespace(): a dict whose attributes may be assigned */
+    V_NS, /* namespace(): a dict whose attributes may be assigned */
     V_MACRO,
-    V_FUNC,  /* built-in global function or bound method */
+    V_FUNC, /* built-in global function or bound method */
     V_LOOP,
 };
 
-#define VF_MARKUP 1u    /* a str that came from |safe: concatenation HTML-escapes the other side */
+#define VF_MARKUP 1u /* a str that came from |safe: concatenation HTML-escapes the other side */
 #define VF_TUPLE 2u
 #define VF_GENERATOR 4u /* Jinja2 returns a generator here: not JSON-serializable, no len() */
-#define VF_UNSAFE 8u    /* V_UNDEF standing for a sandbox-blocked attribute: using it raises
-                         * SecurityError instead of UndefinedError */
+#define VF_UNSAFE                                                                                  \
+    8u /* V_UNDEF standing for a sandbox-blocked attribute: using it raises                        \
+        * SecurityError instead of UndefinedError */
 
 struct ct_list;
 struct ct_dict;
@@ -161,23 +184,23 @@ struct ct_args {
     const char **kwname;
     struct ct_expr **kwval;
     size_t nkw;
-    struct ct_expr *star;   /* *args, or NULL */
-    struct ct_expr *dstar;  /* **kwargs, or NULL */
+    struct ct_expr *star;  /* *args, or NULL */
+    struct ct_expr *dstar; /* **kwargs, or NULL */
 };
 
 struct ct_expr {
     enum ct_ekind kind;
     int line, col;
-    enum ct_tok op;        /* E_BINOP operator; E_COMPARE uses ops[] */
-    bool negated;          /* E_TEST: "is not" */
-    struct ct_value cval;  /* E_CONST */
-    const char *name;      /* E_NAME, E_GETATTR attribute, E_FILTER / E_TEST name */
+    enum ct_tok op;            /* E_BINOP operator; E_COMPARE uses ops[] */
+    bool negated;              /* E_TEST: "is not" */
+    struct ct_value cval;      /* E_CONST */
+    const char *name;          /* E_NAME, E_GETATTR attribute, E_FILTER / E_TEST name */
     struct ct_expr *a, *b, *c; /* operands: object/index, slice start/stop/step, cond parts */
-    struct ct_expr **items; /* E_LIST/E_TUPLE/E_CONCAT items, E_DICT keys, E_COMPARE operands */
-    struct ct_expr **vals;  /* E_DICT values */
-    enum ct_tok *ops;       /* E_COMPARE operators (T_EQ..., T_NAME for "in", T_NE+100 "not in") */
+    struct ct_expr **items;    /* E_LIST/E_TUPLE/E_CONCAT items, E_DICT keys, E_COMPARE operands */
+    struct ct_expr **vals;     /* E_DICT values */
+    enum ct_tok *ops; /* E_COMPARE operators (T_EQ..., T_NAME for "in", T_NE+100 "not in") */
     size_t nitems;
-    struct ct_args args;    /* E_CALL, E_FILTER, E_TEST */
+    struct ct_args args; /* E_CALL, E_FILTER, E_TEST */
 };
 
 #define CT_OP_IN 200
@@ -207,8 +230,8 @@ struct ct_body {
 
 /* An assignment target: a name, a namespace attribute (ns.attr) or a tuple of names. */
 struct ct_target {
-    const char *name;       /* NULL for a tuple */
-    const char *attr;       /* ns.attr when non-NULL */
+    const char *name; /* NULL for a tuple */
+    const char *attr; /* ns.attr when non-NULL */
     struct ct_target *items;
     size_t nitems;
 };
@@ -227,12 +250,12 @@ struct ct_node {
     int line, col;
     const char *text; /* N_TEXT */
     size_t ntext;
-    struct ct_expr *expr;      /* N_OUTPUT, N_IF test, N_FOR iterable, N_SET value, N_CALL_BLOCK */
-    struct ct_expr *cond;      /* N_FOR filter condition */
-    struct ct_expr *filter;    /* N_SET_BLOCK / N_FILTER_BLOCK filter chain (operand NULL) */
-    struct ct_target target;   /* N_FOR, N_SET, N_SET_BLOCK */
+    struct ct_expr *expr;    /* N_OUTPUT, N_IF test, N_FOR iterable, N_SET value, N_CALL_BLOCK */
+    struct ct_expr *cond;    /* N_FOR filter condition */
+    struct ct_expr *filter;  /* N_SET_BLOCK / N_FILTER_BLOCK filter chain (operand NULL) */
+    struct ct_target target; /* N_FOR, N_SET, N_SET_BLOCK */
     struct ct_body body;
-    struct ct_body else_body;  /* N_IF else/elif, N_FOR else */
+    struct ct_body else_body;   /* N_IF else/elif, N_FOR else */
     struct ct_macro_def *macro; /* N_MACRO, N_CALL_BLOCK (the caller) */
     struct ct_target *wtargets; /* N_WITH */
     struct ct_expr **wvals;
@@ -260,8 +283,8 @@ struct ct_scope {
 
 struct ct_render {
     struct osr_arena *arena;
-    struct osr_buf *out;      /* where output goes now (a macro call swaps in its own) */
-    struct ct_dict *vars;     /* the caller's variables */
+    struct osr_buf *out;  /* where output goes now (a macro call swaps in its own) */
+    struct ct_dict *vars; /* the caller's variables */
     struct ct_scope *root;
     struct osr_chat_template_limits lim;
     uint64_t steps;
@@ -287,35 +310,35 @@ int ct_parse(struct osr_arena *a, const struct ct_tokens *toks, struct ct_body *
 
 static inline struct ct_value ct_undef(const char *hint)
 {
-    struct ct_value v = { .type = V_UNDEF };
+    struct ct_value v = {.type = V_UNDEF};
     v.u.hint = hint;
     return v;
 }
 static inline struct ct_value ct_none(void)
 {
-    return (struct ct_value){ .type = V_NONE };
+    return (struct ct_value){.type = V_NONE};
 }
 static inline struct ct_value ct_bool(bool b)
 {
-    struct ct_value v = { .type = V_BOOL };
+    struct ct_value v = {.type = V_BOOL};
     v.u.b = b;
     return v;
 }
 static inline struct ct_value ct_int(int64_t i)
 {
-    struct ct_value v = { .type = V_INT };
+    struct ct_value v = {.type = V_INT};
     v.u.i = i;
     return v;
 }
 static inline struct ct_value ct_float(double f)
 {
-    struct ct_value v = { .type = V_FLOAT };
+    struct ct_value v = {.type = V_FLOAT};
     v.u.f = f;
     return v;
 }
 static inline struct ct_value ct_str(const char *p, size_t n)
 {
-    struct ct_value v = { .type = V_STR };
+    struct ct_value v = {.type = V_STR};
     v.u.s.p = p;
     v.u.s.n = n;
     return v;
@@ -344,8 +367,8 @@ const char *ct_type_name(struct ct_value v);
 /* Python ==. */
 bool ct_equal(struct ct_value a, struct ct_value b);
 /* Python ordering: *cmp < 0, 0 or > 0; OSR_EINVAL with a TypeError when not comparable. */
-int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
-               struct ct_value b, const char *op, int *cmp);
+int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a, struct ct_value b,
+               const char *op, int *cmp);
 
 /* Appends Python str(v) (containers inside are shown with repr()). */
 int ct_append_str(struct ct_render *r, struct osr_buf *b, struct ct_value v);
@@ -375,15 +398,14 @@ bool ct_py_isspace(uint32_t cp);
 /* ---- evaluation -------------------------------------------------------------------------- */
 
 int ct_exec_body(struct ct_render *r, struct ct_scope *s, const struct ct_body *body);
-int ct_eval(struct ct_render *r, struct ct_scope *s, const struct ct_expr *e,
-            struct ct_value *out);
+int ct_eval(struct ct_render *r, struct ct_scope *s, const struct ct_expr *e, struct ct_value *out);
 /* Calls a callable value (macro, function, bound method) with evaluated arguments. */
 int ct_call_value(struct ct_render *r, struct ct_scope *s, const struct ct_expr *at,
                   struct ct_value fn, struct ct_value *pos, size_t npos, const char **kwn,
                   struct ct_value *kwv, size_t nkw, struct ct_value *out);
 /* Jinja2 getattr(obj, name) and getitem(obj, key). */
-int ct_getattr(struct ct_render *r, const struct ct_expr *at, struct ct_value obj,
-               const char *name, struct ct_value *out);
+int ct_getattr(struct ct_render *r, const struct ct_expr *at, struct ct_value obj, const char *name,
+               struct ct_value *out);
 int ct_getitem(struct ct_render *r, const struct ct_expr *at, struct ct_value obj,
                struct ct_value key, struct ct_value *out);
 /* Iterates: fills *items with the elements (dict keys for a dict, characters for a str). */

@@ -144,8 +144,7 @@ static int emit_text(struct lexer *L, size_t start, size_t end)
 }
 
 /* Applies "-"/lstrip_blocks to the text [start, end) that precedes a tag; returns the new end. */
-static size_t strip_before(const struct lexer *L, size_t start, size_t end, char sign,
-                           bool lstrip)
+static size_t strip_before(const struct lexer *L, size_t start, size_t end, char sign, bool lstrip)
 {
     if (sign == '-')
         return back_ws(L, start, end);
@@ -304,7 +303,8 @@ static bool is_name_start(char c)
 /* Digits with single underscores between them, as Python allows. */
 static size_t scan_digits(const struct lexer *L, size_t i)
 {
-    while (i < L->n && (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->n && is_digit(L->s[i + 1]))))
+    while (i < L->n &&
+           (is_digit(L->s[i]) || (L->s[i] == '_' && i + 1 < L->n && is_digit(L->s[i + 1]))))
         i++;
     return i;
 }
@@ -383,12 +383,12 @@ struct op {
 };
 
 static const struct op OPS[] = {
-    { "//", T_FLOORDIV }, { "**", T_POW }, { "==", T_EQ }, { "!=", T_NE }, { ">=", T_GTEQ },
-    { "<=", T_LTEQ }, { "+", T_ADD }, { "-", T_SUB }, { "*", T_MUL }, { "/", T_DIV },
-    { "%", T_MOD }, { "~", T_TILDE }, { "[", T_LBRACKET }, { "]", T_RBRACKET },
-    { "(", T_LPAREN }, { ")", T_RPAREN }, { "{", T_LBRACE }, { "}", T_RBRACE }, { ">", T_GT },
-    { "<", T_LT }, { "=", T_ASSIGN }, { ".", T_DOT }, { ":", T_COLON }, { "|", T_PIPE },
-    { ",", T_COMMA }, { ";", T_SEMICOLON },
+    {"//", T_FLOORDIV}, {"**", T_POW},   {"==", T_EQ},      {"!=", T_NE},      {">=", T_GTEQ},
+    {"<=", T_LTEQ},     {"+", T_ADD},    {"-", T_SUB},      {"*", T_MUL},      {"/", T_DIV},
+    {"%", T_MOD},       {"~", T_TILDE},  {"[", T_LBRACKET}, {"]", T_RBRACKET}, {"(", T_LPAREN},
+    {")", T_RPAREN},    {"{", T_LBRACE}, {"}", T_RBRACE},   {">", T_GT},       {"<", T_LT},
+    {"=", T_ASSIGN},    {".", T_DOT},    {":", T_COLON},    {"|", T_PIPE},     {",", T_COMMA},
+    {";", T_SEMICOLON},
 };
 
 /* Lexes the inside of a {{ }} or {% %} tag starting at *pos, up to and including its end. */
@@ -549,7 +549,7 @@ static size_t match_raw_begin(const struct lexer *L, size_t i)
 int ct_lex(struct osr_arena *a, const char *src, size_t len, struct ct_tokens *out,
            struct osr_chat_template_error *err)
 {
-    struct lexer L = { .a = a, .line = 1, .col = 1, .err = err };
+    struct lexer L = {.a = a, .line = 1, .col = 1, .err = err};
     /* Normalize newlines and drop one trailing newline, as Jinja2 does before lexing. */
     char *s = osr_arena_alloc(a, len + 1);
     if (!s)
@@ -575,7 +575,8 @@ int ct_lex(struct osr_arena *a, const char *src, size_t len, struct ct_tokens *o
     while (i < n) {
         /* Find the next tag opener. */
         size_t t = i;
-        while (t + 1 < n && !(s[t] == '{' && (s[t + 1] == '{' || s[t + 1] == '%' || s[t + 1] == '#')))
+        while (t + 1 < n &&
+               !(s[t] == '{' && (s[t + 1] == '{' || s[t + 1] == '%' || s[t + 1] == '#')))
             t++;
         if (t + 1 >= n) {
             rc = emit_text(&L, i, n);
@@ -604,7 +605,8 @@ int ct_lex(struct osr_arena *a, const char *src, size_t len, struct ct_tokens *o
             }
         }
         bool lstrip = kind != '{'; /* lstrip_blocks applies to blocks and comments */
-        rc = emit_text(&L, i, strip_before(&L, i, t, kind == '{' && sign == '+' ? 0 : sign, lstrip));
+        rc =
+            emit_text(&L, i, strip_before(&L, i, t, kind == '{' && sign == '+' ? 0 : sign, lstrip));
         if (rc)
             break;
         size_t p = t + 2 + (sign ? 1 : 0);

@@ -169,10 +169,10 @@ static int parse_postfix(struct parser *P, struct ct_expr **node);
 static int parse_filter_expr(struct parser *P, struct ct_expr **node);
 static int parse_filter(struct parser *P, struct ct_expr **node, bool start_inline);
 
-#define ENTER()                                                                                  \
-    do {                                                                                         \
-        if (++P->depth > PARSE_MAX_DEPTH)                                                        \
-            return pfail(P, "%s", "expression nested too deeply");                               \
+#define ENTER()                                                                                    \
+    do {                                                                                           \
+        if (++P->depth > PARSE_MAX_DEPTH)                                                          \
+            return pfail(P, "%s", "expression nested too deeply");                                 \
     } while (0)
 #define LEAVE() (P->depth--)
 
@@ -189,7 +189,7 @@ static int parse_tuple(struct parser *P, bool with_condexpr, const char *extra_e
                        bool explicit_parens, struct ct_expr **out)
 {
     const struct ct_token *start = cur(P);
-    struct vec items = { 0 };
+    struct vec items = {0};
     bool is_tuple = false;
     for (;;) {
         if (items.n && expect(P, T_COMMA, "','"))
@@ -228,7 +228,7 @@ static int parse_call_args(struct parser *P, struct ct_args *args)
 {
     if (expect(P, T_LPAREN, "'('"))
         return OSR_EINVAL;
-    struct vec pos = { 0 }, kwn = { 0 }, kwv = { 0 };
+    struct vec pos = {0}, kwn = {0}, kwv = {0};
     bool need_comma = false;
     while (cur(P)->type != T_RPAREN) {
         if (need_comma) {
@@ -355,7 +355,7 @@ static int parse_test(struct parser *P, struct ct_expr **node)
 static int parse_subscribed(struct parser *P, struct ct_expr **out)
 {
     const struct ct_token *at = cur(P);
-    struct ct_expr *parts[3] = { NULL, NULL, NULL };
+    struct ct_expr *parts[3] = {NULL, NULL, NULL};
     if (cur(P)->type == T_COLON) {
         next(P);
     } else {
@@ -420,7 +420,7 @@ static int parse_subscript(struct parser *P, struct ct_expr **node)
         return pfail(P, "%s", "expected name or number");
     }
     next(P); /* [ */
-    struct vec args = { 0 };
+    struct vec args = {0};
     while (cur(P)->type != T_RBRACKET) {
         if (args.n && expect(P, T_COMMA, "','"))
             return OSR_EINVAL;
@@ -506,7 +506,7 @@ static int parse_primary(struct parser *P, struct ct_expr **out)
     int rc = OSR_OK;
     switch (t->type) {
     case T_NAME: {
-        static const char *const consts[] = { "true", "false", "none", "True", "False", "None" };
+        static const char *const consts[] = {"true", "false", "none", "True", "False", "None"};
         int which = -1;
         for (int k = 0; k < 6; k++)
             if (strcmp(t->s, consts[k]) == 0)
@@ -556,7 +556,7 @@ static int parse_primary(struct parser *P, struct ct_expr **out)
         break;
     case T_LBRACKET: {
         next(P);
-        struct vec items = { 0 };
+        struct vec items = {0};
         while (cur(P)->type != T_RBRACKET) {
             if (items.n && expect(P, T_COMMA, "','"))
                 return OSR_EINVAL;
@@ -577,7 +577,7 @@ static int parse_primary(struct parser *P, struct ct_expr **out)
     }
     case T_LBRACE: {
         next(P);
-        struct vec keys = { 0 }, vals = { 0 };
+        struct vec keys = {0}, vals = {0};
         while (cur(P)->type != T_RBRACE) {
             if (keys.n && expect(P, T_COMMA, "','"))
                 return OSR_EINVAL;
@@ -689,7 +689,7 @@ static int parse_concat(struct parser *P, struct ct_expr **out)
         *out = first;
         return OSR_OK;
     }
-    struct vec items = { 0 };
+    struct vec items = {0};
     if (vec_push(P, &items, first))
         return OSR_EINVAL;
     while (cur(P)->type == T_TILDE) {
@@ -729,7 +729,7 @@ static int parse_compare(struct parser *P, struct ct_expr **out)
     struct ct_expr *first;
     if (parse_math1(P, &first))
         return OSR_EINVAL;
-    struct vec operands = { 0 };
+    struct vec operands = {0};
     enum ct_tok ops[64];
     size_t nops = 0;
     for (;;) {
@@ -923,7 +923,7 @@ static int parse_signature(struct parser *P, struct ct_macro_def *m)
 {
     if (expect(P, T_LPAREN, "'('"))
         return OSR_EINVAL;
-    struct vec names = { 0 }, defs = { 0 };
+    struct vec names = {0}, defs = {0};
     while (cur(P)->type != T_RPAREN) {
         if (names.n && expect(P, T_COMMA, "','"))
             return OSR_EINVAL;
@@ -989,8 +989,8 @@ static const char *take_end_name(struct parser *P)
 
 static int parse_if(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const ends[] = { "elif", "else", "endif", NULL };
-    static const char *const endif[] = { "endif", NULL };
+    static const char *const ends[] = {"elif", "else", "endif", NULL};
+    static const char *const endif[] = {"endif", NULL};
     struct ct_node *n = new_node(P, N_IF, at);
     if (!n)
         return pfail(P, "%s", "template too large");
@@ -1024,8 +1024,8 @@ static int parse_if(struct parser *P, const struct ct_token *at, struct ct_node 
 
 static int parse_for(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const ends[] = { "endfor", "else", NULL };
-    static const char *const endfor[] = { "endfor", NULL };
+    static const char *const ends[] = {"endfor", "else", NULL};
+    static const char *const endfor[] = {"endfor", NULL};
     struct ct_node *n = new_node(P, N_FOR, at);
     if (!n)
         return pfail(P, "%s", "template too large");
@@ -1057,7 +1057,7 @@ static int parse_for(struct parser *P, const struct ct_token *at, struct ct_node
 
 static int parse_set(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const endset[] = { "endset", NULL };
+    static const char *const endset[] = {"endset", NULL};
     struct ct_node *n = new_node(P, N_SET, at);
     if (!n)
         return pfail(P, "%s", "template too large");
@@ -1083,7 +1083,7 @@ static int parse_set(struct parser *P, const struct ct_token *at, struct ct_node
 
 static int parse_macro(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const endmacro[] = { "endmacro", NULL };
+    static const char *const endmacro[] = {"endmacro", NULL};
     struct ct_node *n = new_node(P, N_MACRO, at);
     struct ct_macro_def *m = pnew(P, sizeof(*m));
     if (!n || !m)
@@ -1112,7 +1112,7 @@ static int parse_macro(struct parser *P, const struct ct_token *at, struct ct_no
 
 static int parse_call_block(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const endcall[] = { "endcall", NULL };
+    static const char *const endcall[] = {"endcall", NULL};
     struct ct_node *n = new_node(P, N_CALL_BLOCK, at);
     struct ct_macro_def *m = pnew(P, sizeof(*m));
     if (!n || !m)
@@ -1137,13 +1137,12 @@ static int parse_call_block(struct parser *P, const struct ct_token *at, struct 
 
 static int parse_filter_block(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const endfilter[] = { "endfilter", NULL };
+    static const char *const endfilter[] = {"endfilter", NULL};
     struct ct_node *n = new_node(P, N_FILTER_BLOCK, at);
     if (!n)
         return pfail(P, "%s", "template too large");
     *out = n;
-    if (parse_filter(P, &n->filter, true) || end_block(P) ||
-        subparse(P, endfilter, &n->body))
+    if (parse_filter(P, &n->filter, true) || end_block(P) || subparse(P, endfilter, &n->body))
         return OSR_EINVAL;
     take_end_name(P);
     return end_block(P);
@@ -1151,12 +1150,12 @@ static int parse_filter_block(struct parser *P, const struct ct_token *at, struc
 
 static int parse_with(struct parser *P, const struct ct_token *at, struct ct_node **out)
 {
-    static const char *const endwith[] = { "endwith", NULL };
+    static const char *const endwith[] = {"endwith", NULL};
     struct ct_node *n = new_node(P, N_WITH, at);
     if (!n)
         return pfail(P, "%s", "template too large");
     *out = n;
-    struct vec targets = { 0 }, vals = { 0 };
+    struct vec targets = {0}, vals = {0};
     while (cur(P)->type != T_BLOCK_END) {
         if (targets.n && expect(P, T_COMMA, "','"))
             return OSR_EINVAL;
@@ -1212,7 +1211,7 @@ static int parse_statement(struct parser *P, struct ct_node **out)
     } else if (strcmp(name, "generation") == 0) {
         /* transformers' AssistantTracker tag: the body renders as it is, in its own scope
          * (a with-block without names). */
-        static const char *const endgen[] = { "endgeneration", NULL };
+        static const char *const endgen[] = {"endgeneration", NULL};
         struct ct_node *n = new_node(P, N_WITH, at);
         if (!n)
             return pfail(P, "%s", "template too large");
@@ -1264,7 +1263,7 @@ static int looking_for(struct parser *P, const struct ct_token *at, const char *
 /* Parses nodes until "{% <one of end>" (left unconsumed, at the name) or the end. */
 static int subparse(struct parser *P, const char *const *end, struct ct_body *body)
 {
-    struct vec nodes = { 0 };
+    struct vec nodes = {0};
     const struct ct_token *opened = P->pos > 0 ? &P->t[P->pos - 1] : cur(P);
     for (;;) {
         const struct ct_token *t = cur(P);
@@ -1326,7 +1325,7 @@ done:
 int ct_parse(struct osr_arena *a, const struct ct_tokens *toks, struct ct_body *root,
              struct osr_chat_template_error *err)
 {
-    struct parser P = { .a = a, .t = toks->v, .n = toks->n, .err = err };
+    struct parser P = {.a = a, .t = toks->v, .n = toks->n, .err = err};
     if (err)
         err->kind[0] = '\0';
     return subparse(&P, NULL, root);

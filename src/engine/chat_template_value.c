@@ -82,9 +82,9 @@ size_t ct_utf8_len(const char *p, size_t n)
 
 bool ct_py_isspace(uint32_t cp)
 {
-    return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 ||
-           cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+    return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 /* Python's str.isprintable(), approximated by the ranges that matter in practice. */
@@ -164,7 +164,8 @@ struct ct_value *ct_dict_get_cstr(const struct ct_dict *d, const char *k)
 {
     size_t n = strlen(k);
     for (size_t i = 0; i < d->n; i++)
-        if (d->keys[i].type == V_STR && d->keys[i].u.s.n == n && memcmp(d->keys[i].u.s.p, k, n) == 0)
+        if (d->keys[i].type == V_STR && d->keys[i].u.s.n == n &&
+            memcmp(d->keys[i].u.s.p, k, n) == 0)
             return &d->vals[i];
     return NULL;
 }
@@ -320,8 +321,8 @@ bool ct_equal(struct ct_value a, struct ct_value b)
 static int compare_depth(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
                          struct ct_value b, const char *op, int *cmp, int depth);
 
-int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a,
-               struct ct_value b, const char *op, int *cmp)
+int ct_compare(struct ct_render *r, const struct ct_expr *at, struct ct_value a, struct ct_value b,
+               const char *op, int *cmp)
 {
     return compare_depth(r, at, a, b, op, cmp, 0);
 }
@@ -484,8 +485,7 @@ static int append_py_string_repr(struct ct_render *r, struct osr_buf *b, const c
     return rc;
 }
 
-static int append_repr_depth(struct ct_render *r, struct osr_buf *b, struct ct_value v,
-                             int depth);
+static int append_repr_depth(struct ct_render *r, struct osr_buf *b, struct ct_value v, int depth);
 
 static int append_str_depth(struct ct_render *r, struct osr_buf *b, struct ct_value v, int depth)
 {
@@ -645,8 +645,7 @@ int ct_append_escaped(struct osr_buf *b, const char *p, size_t n)
 
 /* ---- JSON -------------------------------------------------------------------------------- */
 
-static int json_string(struct ct_render *r, struct osr_buf *b, const char *s, size_t n,
-                       bool ascii)
+static int json_string(struct ct_render *r, struct osr_buf *b, const char *s, size_t n, bool ascii)
 {
     int rc = put(r, osr_buf_putc(b, '"'));
     size_t start = 0;
@@ -904,7 +903,7 @@ int ct_from_json(struct ct_render *r, struct json_object *j, struct ct_value *ou
                 return rc;
         }
         l->n = n;
-        *out = (struct ct_value){ .type = V_LIST };
+        *out = (struct ct_value){.type = V_LIST};
         out->u.l = l;
         return OSR_OK;
     }
@@ -932,7 +931,7 @@ int ct_from_json(struct ct_render *r, struct json_object *j, struct ct_value *ou
             }
             json_object_iter_next(&it);
         }
-        *out = (struct ct_value){ .type = V_DICT };
+        *out = (struct ct_value){.type = V_DICT};
         out->u.d = d;
         return OSR_OK;
     }

@@ -2,8 +2,8 @@
  * conversation of golden/cases.json and compares the result byte for byte with the render
  * Python's Jinja2 made (or, for renders that raise, with "ExceptionClass: message").
  *
- * Data: the .jinja files in $OSR_TESTDATA/templates and its golden/ folder.  Without them the test says
- * it skips and passes.
+ * Data: the .jinja files in $OSR_TESTDATA/templates and its golden/ folder.  Without them the test
+ * says it skips and passes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +99,7 @@ static void test_goldens(void)
     struct tally tallies[64];
     size_t ntally = 0;
     int total_pass = 0, total = 0;
-    struct osr_chat_template_opts opts = { .has_fixed_time = true, .fixed_time = GOLDEN_TIME };
+    struct osr_chat_template_opts opts = {.has_fixed_time = true, .fixed_time = GOLDEN_TIME};
 
     for (size_t i = 0; i < json_object_array_length(results); i++) {
         struct json_object *res = json_object_array_get_idx(results, i);
@@ -138,8 +138,7 @@ static void test_goldens(void)
         if (eos)
             json_object_object_add(vars, "eos_token", json_object_new_string(eos));
         if (json_object_object_get_ex(res, "extra_variables", &v)) {
-            json_object_object_foreach(v, k, x)
-                json_object_object_add(vars, k, json_object_get(x));
+            json_object_object_foreach(v, k, x) json_object_object_add(vars, k, json_object_get(x));
         }
 
         snprintf(path, sizeof(path), "%s/%s", dir, jstr(tinfo, "file"));
