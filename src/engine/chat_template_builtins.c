@@ -36,6 +36,7 @@ enum fid {
     F_STR_SPLITLINES,
     F_STR_ISDIGIT,
     F_STR_ISSPACE,
+    F_STR_FORMAT,
     F_DICT_ITEMS,
     F_DICT_KEYS,
     F_DICT_VALUES,
@@ -74,6 +75,7 @@ static const struct method METHODS[] = {
     {V_STR, "splitlines", F_STR_SPLITLINES},
     {V_STR, "isdigit", F_STR_ISDIGIT},
     {V_STR, "isspace", F_STR_ISSPACE},
+    {V_STR, "format", F_STR_FORMAT},
     {V_DICT, "items", F_DICT_ITEMS},
     {V_DICT, "keys", F_DICT_KEYS},
     {V_DICT, "values", F_DICT_VALUES},
@@ -471,6 +473,422 @@ static int str_splitlines(struct ct_render *r, struct ct_value s, struct ct_valu
     return list_value(r, l, 0, out);
 }
 
+/* ---- string formatting: fmt % args and str.format() ------------------------------------- */
+
+struct spec {
+    char fill, align; /* align: '<', '>', '^' or 0 for the default */
+    bool minus, plus, space, zero, alt;
+    int width, prec; /* -1 when absent */
+    char type;
+};
+
+static int pad_append(struct osr_buf *b, const struct spec *sp, const char *p, size_t n,
+                      bool numeric)
+{
+    size_t len = ct_utf8_len(p, n);
+    size_t padn = sp->width > 0 && (size_t)sp->width > len ? (size_t)sp->width - len : 0;
+    char align = sp->align ? sp->align : sp->minus ? '<' : numeric ? '>' : '<';
+    char fill = sp->fill ? sp->fill : ' ';
+    size_t left = align == '>' ? padn : align == '^' ? padn / 2 : 0;
+    int rc = OSR_OK;
+    if (numeric && fill == '0' && align == '>' && n > 0 &&
+        (p[0] == '-' || p[0] == '+' || p[0] == ' ')) {
+        rc = osr_buf_append(b, p, 1); /* zero padding goes after the sign */
+        p++;
+        n--;
+    }
+    for (size_t i = 0; rc == OSR_OK && i < left; i++)
+        rc = osr_buf_putc(b, fill);
+    if (rc == OSR_OK)
+        rc = osr_buf_append(b, p, n);
+    for (size_t i = left; rc == OSR_OK && i < padn; i++)
+        rc = osr_buf_putc(b, fill);
+    return rc;
+}
+
+/* Formats one value by a conversion type (s r d i f F e E g G x X o c %). */
+static int format_one(struct ct_render *r, const struct ct_expr *at, struct osr_buf *b,
+                      struct ct_value v, const struct spec *sp)
+{
+    char t = sp->type ? sp->type : 's';
+    char num[512];
+    int rc;
+    if (t == 's' || t == 'r' || t == 'a') {
+        struct osr_buf tmp;
+        osr_buf_init(&tmp, r->lim.max_output);
+        if (t == 's' && v.type == V_STR)
+            rc = osr_buf_append(&tmp, v.u.s.p, v.u.s.n) ? ct_fail_limit(r, "string too large") : 0;
+        else if (t == 's')
+            rc = ct_append_str(r, &tmp, v);
+        else if (v.type == V_STR) {
+            struct ct_list one = {&v, 1, 1};
+            struct ct_value lv = {.type = V_LIST};
+            lv.u.l = &one;
+            rc = ct_append_str(r, &tmp, lv); /* "['x']": strip the brackets for repr('x') */
+            if (rc == OSR_OK && tmp.len >= 2) {
+                memmove(tmp.data, tmp.data + 1, tmp.len - 2);
+                tmp.len -= 2;
+                tmp.data[tmp.len] = '\0';
+            }
+        } else {
+            rc = ct_append_str(r, &tmp, v);
+        }
+        size_t n = tmp.len;
+        if (rc == OSR_OK && sp->prec >= 0) {
+            size_t off = 0, k = 0;
+            while (off < tmp.len && k < (size_t)sp->prec) {
+                size_t len;
+                ct_utf8_decode(tmp.data + off, tmp.len - off, &len);
+                off += len;
+                k++;
+            }
+            n = off;
+        }
+        if (rc == OSR_OK && pad_append(b, sp, osr_buf_str(&tmp), n, false))
+            rc = ct_fail_limit(r, "string too large");
+        osr_buf_release(&tmp);
+        return rc;
+    }
+    if (t == 'c') {
+        char c[8];
+        size_t n = 0;
+        if (v.type == V_STR && ct_utf8_len(v.u.s.p, v.u.s.n) == 1) {
+            n = v.u.s.n < sizeof(c) ? v.u.s.n : 0;
+            memcpy(c, v.u.s.p, n);
+        } else if (v.type == V_INT && v.u.i >= 0 && v.u.i <= 0x10ffff) {
+            utf8proc_uint8_t enc[4];
+            n = (size_t)utf8proc_encode_char((utf8proc_int32_t)v.u.i, enc);
+            memcpy(c, enc, n);
+        } else {
+            return ct_fail(r, POS(at), "TypeError", "%%c requires int or char");
+        }
+        return pad_append(b, sp, c, n, false) ? ct_fail_limit(r, "string too large") : OSR_OK;
+    }
+    if (!ct_is_number(v))
+        return ct_fail(r, POS(at), "TypeError", "%%%c format: a real number is required, not %s", t,
+                       ct_type_name(v));
+    char cf[32];
+    size_t k = 0;
+    cf[k++] = '%';
+    if (sp->plus)
+        cf[k++] = '+';
+    else if (sp->space)
+        cf[k++] = ' ';
+    if (sp->alt && t != 'o')
+        cf[k++] = '#';
+        /* cf is built here from a fixed set of flags and conversions, never taken from input. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    if (strchr("diuxXo", t)) {
+        if (v.type == V_FLOAT && (t == 'x' || t == 'X' || t == 'o'))
+            return ct_fail(r, POS(at), "TypeError",
+                           "%%%c format: an integer is required, not float", t);
+        double f = v.type == V_FLOAT ? v.u.f : 0;
+        if (v.type == V_FLOAT && !(f > -9.2e18 && f < 9.2e18))
+            return ct_fail(r, POS(at), "OverflowError", "cannot convert float to integer");
+        long long x = v.type == V_FLOAT ? (long long)f : v.type == V_INT ? v.u.i : v.u.b;
+        char conv = (t == 'i' || t == 'u') ? 'd' : t;
+        if ((conv == 'x' || conv == 'X' || conv == 'o') && x < 0) {
+            /* Python prints a sign and the magnitude */
+            snprintf(cf + k, sizeof(cf) - k, "ll%c", conv);
+            int n = snprintf(num, sizeof(num), "-%s", sp->alt && conv == 'o' ? "0o" : "");
+            snprintf(num + n, sizeof(num) - (size_t)n, cf,
+                     (unsigned long long)0 - (unsigned long long)x);
+        } else {
+            snprintf(cf + k, sizeof(cf) - k, "ll%c", conv);
+            int n = snprintf(num, sizeof(num), "%s", sp->alt && conv == 'o' ? "0o" : "");
+            snprintf(num + n, sizeof(num) - (size_t)n, cf, x);
+        }
+    } else if (strchr("fFeEgG%", t)) {
+        double f = v.type == V_FLOAT ? v.u.f : v.type == V_INT ? (double)v.u.i : v.u.b;
+        int prec = sp->prec >= 0 ? (sp->prec > 100 ? 100 : sp->prec) : 6;
+        if (t == '%')
+            f *= 100.0;
+        snprintf(cf + k, sizeof(cf) - k, ".%d%c", prec, t == '%' ? 'f' : t);
+        snprintf(num, sizeof(num), cf, f);
+        if (t == '%') {
+            size_t n = strlen(num);
+            if (n + 1 < sizeof(num)) {
+                num[n] = '%';
+                num[n + 1] = '\0';
+            }
+        }
+    } else {
+        return ct_fail(r, POS(at), "ValueError", "unsupported format character '%c'", t);
+    }
+#pragma GCC diagnostic pop
+    struct spec sp2 = *sp;
+    if (sp->zero && !sp->fill && !sp->minus) {
+        sp2.fill = '0';
+        if (!sp2.align)
+            sp2.align = '>';
+    }
+    return pad_append(b, &sp2, num, strlen(num), true) ? ct_fail_limit(r, "string too large")
+                                                       : OSR_OK;
+}
+
+static int read_int(const char *p, size_t n, size_t *i)
+{
+    int v = 0;
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9') {
+        if (v < 100000)
+            v = v * 10 + (p[*i] - '0');
+        (*i)++;
+    }
+    return v;
+}
+
+int ct_str_percent(struct ct_render *r, const struct ct_expr *at, struct ct_value fmt,
+                   struct ct_value args, struct ct_value *out)
+{
+    const struct ct_value *items = &args;
+    size_t nitems = 1, next_arg = 0;
+    const struct ct_dict *map = args.type == V_DICT ? args.u.d : NULL;
+    if (args.type == V_LIST && (args.flags & VF_TUPLE)) {
+        items = args.u.l->v;
+        nitems = args.u.l->n;
+    }
+    bool used_map = false;
+    struct osr_buf b;
+    osr_buf_init(&b, r->lim.max_output);
+    const char *p = fmt.u.s.p;
+    size_t n = fmt.u.s.n, i = 0;
+    int rc = OSR_OK;
+    while (rc == OSR_OK && i < n) {
+        if (p[i] != '%') {
+            size_t j = i;
+            while (j < n && p[j] != '%')
+                j++;
+            if (osr_buf_append(&b, p + i, j - i))
+                rc = ct_fail_limit(r, "string too large");
+            i = j;
+            continue;
+        }
+        i++;
+        if (i < n && p[i] == '%') {
+            if (osr_buf_putc(&b, '%'))
+                rc = ct_fail_limit(r, "string too large");
+            i++;
+            continue;
+        }
+        struct spec sp = {.width = -1, .prec = -1};
+        struct ct_value v;
+        bool have = false;
+        if (i < n && p[i] == '(') {
+            size_t j = i + 1;
+            while (j < n && p[j] != ')')
+                j++;
+            if (j >= n) {
+                rc = ct_fail(r, POS(at), "ValueError", "incomplete format key");
+                break;
+            }
+            if (!map) {
+                rc = ct_fail(r, POS(at), "TypeError", "format requires a mapping");
+                break;
+            }
+            char *key = osr_arena_strndup(r->arena, p + i + 1, j - i - 1);
+            const struct ct_value *hit = key ? ct_dict_get_cstr(map, key) : NULL;
+            if (!hit) {
+                rc = ct_fail(r, POS(at), "KeyError", "'%s'", key ? key : "");
+                break;
+            }
+            v = *hit;
+            have = used_map = true;
+            i = j + 1;
+        }
+        for (; i < n && strchr("-+ 0#", p[i]); i++) {
+            sp.minus |= p[i] == '-';
+            sp.plus |= p[i] == '+';
+            sp.space |= p[i] == ' ';
+            sp.zero |= p[i] == '0';
+            sp.alt |= p[i] == '#';
+        }
+        if (i < n && p[i] >= '0' && p[i] <= '9')
+            sp.width = read_int(p, n, &i);
+        if (i < n && p[i] == '.') {
+            i++;
+            sp.prec = read_int(p, n, &i);
+        }
+        while (i < n && strchr("hlL", p[i]))
+            i++;
+        if (i >= n) {
+            rc = ct_fail(r, POS(at), "ValueError", "incomplete format");
+            break;
+        }
+        sp.type = p[i++];
+        sp.align = sp.minus ? '<' : '>'; /* printf-style: right-aligned unless '-' */
+        if (!have) {
+            if (next_arg >= nitems) {
+                rc = ct_fail(r, POS(at), "TypeError", "not enough arguments for format string");
+                break;
+            }
+            v = items[next_arg++];
+        }
+        rc = format_one(r, at, &b, v, &sp);
+    }
+    if (rc == OSR_OK && !map && !used_map && next_arg < nitems)
+        rc = ct_fail(r, POS(at), "TypeError",
+                     "not all arguments converted during string formatting");
+    if (rc == OSR_OK)
+        rc = ct_buf_to_value(r, &b, 0, out);
+    osr_buf_release(&b);
+    return rc;
+}
+
+/* str.format(): {} {0} {name}, with .attr / [key] lookups, !s / !r and a format spec
+ * [[fill]align][sign][0][width][.precision][type]. */
+static int str_format(struct ct_render *r, const struct ct_expr *at, struct ct_value fmt,
+                      const struct ct_fargs *a, struct ct_value *out)
+{
+    struct osr_buf b;
+    osr_buf_init(&b, r->lim.max_output);
+    const char *p = fmt.u.s.p;
+    size_t n = fmt.u.s.n, i = 0, auto_idx = 0;
+    int rc = OSR_OK, numbering = 0; /* 1 automatic, 2 manual */
+    while (rc == OSR_OK && i < n) {
+        char c = p[i];
+        if ((c == '{' || c == '}') && i + 1 < n && p[i + 1] == c) {
+            rc = osr_buf_putc(&b, c) ? ct_fail_limit(r, "string too large") : OSR_OK;
+            i += 2;
+            continue;
+        }
+        if (c == '}') {
+            rc = ct_fail(r, POS(at), "ValueError", "Single '}' encountered in format string");
+            break;
+        }
+        if (c != '{') {
+            rc = osr_buf_putc(&b, c) ? ct_fail_limit(r, "string too large") : OSR_OK;
+            i++;
+            continue;
+        }
+        size_t j = i + 1;
+        while (j < n && p[j] != '}')
+            j++;
+        if (j >= n) {
+            rc = ct_fail(r, POS(at), "ValueError", "Single '{' encountered in format string");
+            break;
+        }
+        const char *f = p + i + 1;
+        size_t fn = j - i - 1, k = 0;
+        while (k < fn && f[k] != '.' && f[k] != '[' && f[k] != '!' && f[k] != ':')
+            k++;
+        struct ct_value v;
+        if (k == 0) {
+            if (numbering == 2) {
+                rc = ct_fail(r, POS(at), "ValueError",
+                             "cannot switch from manual field specification to automatic field "
+                             "numbering");
+                break;
+            }
+            numbering = 1;
+            if (!ct_arg(a, auto_idx, NULL, &v)) {
+                rc = ct_fail(r, POS(at), "IndexError",
+                             "Replacement index %zu out of range for positional args tuple",
+                             auto_idx);
+                break;
+            }
+            auto_idx++;
+        } else if (f[0] >= '0' && f[0] <= '9') {
+            if (numbering == 1) {
+                rc = ct_fail(r, POS(at), "ValueError",
+                             "cannot switch from manual field specification to automatic field "
+                             "numbering");
+                break;
+            }
+            numbering = 2;
+            size_t q = 0;
+            size_t idx = (size_t)read_int(f, k, &q);
+            if (q != k || !ct_arg(a, idx, NULL, &v)) {
+                rc = ct_fail(r, POS(at), "IndexError", "tuple index out of range");
+                break;
+            }
+        } else {
+            char *name = osr_arena_strndup(r->arena, f, k);
+            if (!name || !ct_arg(a, SIZE_MAX, name, &v)) {
+                rc = ct_fail(r, POS(at), "KeyError", "'%s'", name ? name : "");
+                break;
+            }
+        }
+        /* .attr and [key] parts */
+        while (rc == OSR_OK && k < fn && (f[k] == '.' || f[k] == '[')) {
+            bool dot = f[k] == '.';
+            size_t s0 = ++k;
+            while (k < fn &&
+                   (dot ? (f[k] != '.' && f[k] != '[' && f[k] != '!' && f[k] != ':') : f[k] != ']'))
+                k++;
+            char *part = osr_arena_strndup(r->arena, f + s0, k - s0);
+            if (!part) {
+                rc = ct_fail_limit(r, "render memory cap reached");
+                break;
+            }
+            if (!dot && k < fn)
+                k++; /* ] */
+            char *end;
+            long long ix = strtoll(part, &end, 10);
+            if (dot)
+                rc = ct_getattr(r, at, v, part, &v);
+            else if (*part && *end == '\0')
+                rc = ct_getitem(r, at, v, ct_int(ix), &v);
+            else
+                rc = ct_getitem(r, at, v, ct_str(part, strlen(part)), &v);
+        }
+        if (rc)
+            break;
+        struct spec sp = {.width = -1, .prec = -1};
+        bool repr = false;
+        if (k + 1 < fn && f[k] == '!') {
+            repr = f[k + 1] == 'r' || f[k + 1] == 'a';
+            k += 2;
+        }
+        if (k < fn && f[k] == ':') {
+            k++;
+            if (k + 1 < fn && strchr("<>^", f[k + 1])) {
+                sp.fill = f[k];
+                sp.align = f[k + 1];
+                k += 2;
+            } else if (k < fn && strchr("<>^", f[k])) {
+                sp.align = f[k++];
+            }
+            if (k < fn && (f[k] == '+' || f[k] == '-' || f[k] == ' ')) {
+                sp.plus = f[k] == '+';
+                sp.space = f[k] == ' ';
+                k++;
+            }
+            if (k < fn && f[k] == '0') {
+                sp.zero = true;
+                k++;
+            }
+            if (k < fn && f[k] >= '0' && f[k] <= '9')
+                sp.width = read_int(f, fn, &k);
+            if (k < fn && f[k] == '.') {
+                k++;
+                sp.prec = read_int(f, fn, &k);
+            }
+            if (k < fn)
+                sp.type = f[k++];
+        }
+        if (k != fn) {
+            rc = ct_fail(r, POS(at), "ValueError", "Invalid format specifier");
+            break;
+        }
+        if (repr)
+            sp.type = 'r';
+        else if (!sp.type)
+            sp.type = ct_is_number(v) && v.type != V_BOOL ? (v.type == V_FLOAT ? 'g' : 'd') : 's';
+        if (!sp.type || (sp.type == 'g' && sp.prec < 0 && v.type == V_FLOAT && !sp.width)) {
+            sp.type = 's'; /* format(1.5) is str(1.5) */
+        }
+        if (sp.type == 'g' && v.type == V_FLOAT && sp.prec < 0)
+            sp.type = 's';
+        rc = format_one(r, at, &b, v, &sp);
+        i = j + 1;
+    }
+    if (rc == OSR_OK)
+        rc = ct_buf_to_value(r, &b, 0, out);
+    osr_buf_release(&b);
+    return rc;
+}
+
 /* ---- strftime_now ------------------------------------------------------------------------ */
 
 static int strftime_now(struct ct_render *r, const struct ct_expr *at, const struct ct_fargs *a,
@@ -589,6 +1007,8 @@ int ct_call_func(struct ct_render *r, struct ct_scope *s, const struct ct_expr *
         *out = ct_bool(ok);
         return OSR_OK;
     }
+    case F_STR_FORMAT:
+        return str_format(r, at, self, a, out);
     case F_DICT_ITEMS:
     case F_DICT_KEYS:
     case F_DICT_VALUES: {

@@ -596,7 +596,7 @@ static int binop(struct ct_render *r, const struct ct_expr *at, enum ct_tok op, 
                            "can't multiply sequence by non-int of type '%s'", ct_type_name(b));
     }
     if (op == T_MOD && a.type == V_STR)
-        return ct_fail(r, POS(at), "TypeError", "printf-style string formatting is not supported");
+        return ct_str_percent(r, at, a, b, out);
     if (!ct_is_number(a) || !ct_is_number(b))
         return unsupported(r, at, opname, a, b);
     bool fl = a.type == V_FLOAT || b.type == V_FLOAT;

@@ -947,6 +947,39 @@ static int f_center(struct ct_render *r, struct ct_scope *s, const struct ct_exp
     return rc;
 }
 
+/* Jinja2's format filter: value % args, or value % kwargs when keywords are given. */
+static int f_format(struct ct_render *r, struct ct_scope *s, const struct ct_expr *at,
+                    struct ct_value v, const struct ct_fargs *a, struct ct_value *out)
+{
+    struct ct_value sv, args;
+    int rc = soft_str(r, v, &sv);
+    if (rc)
+        return rc;
+    if (a->nkw && a->npos)
+        return ct_fail(r, POS(at), "FilterArgumentError",
+                       "can't handle positional and keyword arguments at the same time");
+    if (a->nkw) {
+        struct ct_dict *d = ct_dict_new(r, a->nkw);
+        if (!d)
+            return oom(r);
+        for (size_t i = 0; i < a->nkw; i++)
+            if ((rc = ct_dict_set(r, d, ct_str(a->kwn[i], strlen(a->kwn[i])), a->kwv[i])))
+                return rc;
+        args = (struct ct_value){.type = V_DICT};
+        args.u.d = d;
+    } else {
+        struct ct_list *l = ct_list_new(r, a->npos);
+        if (!l)
+            return oom(r);
+        if (a->npos)
+            memcpy(l->v, a->pos, a->npos * sizeof(*l->v));
+        l->n = a->npos;
+        args = (struct ct_value){.type = V_LIST, .flags = VF_TUPLE};
+        args.u.l = l;
+    }
+    return ct_str_percent(r, at, sv, args, out);
+}
+
 struct filter {
     const char *name;
     filter_fn fn;
@@ -966,6 +999,7 @@ static const struct filter FILTERS[] = {
     {"first", f_first},
     {"float", f_float},
     {"forceescape", f_escape},
+    {"format", f_format},
     {"indent", f_indent},
     {"int", f_int},
     {"items", f_items},

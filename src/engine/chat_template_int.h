@@ -471,6 +471,10 @@ int ct_str_strip(struct ct_render *r, struct ct_value s, const struct ct_value *
 int ct_str_replace(struct ct_render *r, struct ct_value s, struct ct_value old,
                    struct ct_value repl, int64_t count, struct ct_value *out);
 
+/* Python's fmt % args (args a tuple, a mapping for %(name)s, or one value). */
+int ct_str_percent(struct ct_render *r, const struct ct_expr *at, struct ct_value fmt,
+                   struct ct_value args, struct ct_value *out);
+
 /* Looks up a global function (range, namespace, dict, raise_exception, strftime_now ...). */
 bool ct_global_lookup(struct ct_render *r, const char *name, struct ct_value *out);
 

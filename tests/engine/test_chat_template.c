@@ -358,6 +358,23 @@ static const struct golden_case CASES[] = {
      "add_comma = true -%} {% endif -%}\ntype:<|\"|>{{ value_type | upper }}<|\"|>}\n{%- endif "
      "-%}\n{%- endfor -%}",
      "zeta:{description:<|\"|>d<|\"|>,type:<|\"|>STRING<|\"|>}"},
+    {"{{ \"%s-%d-%5.2f|%-4s|%04d|%x|%o|%#x|%#o|%e|%g|%r|%%|%c\" % (\"a\", 3, 3.14159, \"b\", 42, "
+     "255, 8, 255, 8, 12345.678, 0.0001, \"q\", 65) }}",
+     "a-3- 3.14|b   |0042|ff|10|0xff|0o10|1.234568e+04|0.0001|'q'|%|A"},
+    {"{{ \"%(a)s and %(b)d\" % {\"a\": \"x\", \"b\": 2} }}|{{ \"%s\" % none }}|{{ \"%s\" % [1, 2] "
+     "}}|{{ \"%.2s\" % \"abcdef\" }}|{{ \"%5s|%-5s|\" % (\"ab\", \"cd\") }}|{{ \"%+d % d\" % (5, "
+     "5) }}|{{ \"%d\" % 3.9 }}|{{ \"%s\" % {'k': 1} }}",
+     "x and 2|None|[1, 2]|ab|   ab|cd   ||+5  5|3|{'k': 1}"},
+    {"{{ \"hello %s\"|format(\"w\") }}|{{ \"%(x)s!\"|format(x=1) }}|{{ \"%s and %s\"|format(1, 2) "
+     "}}",
+     "hello w|1!|1 and 2"},
+    {"{{ \"{} {}\".format(\"a\", 1) }}|{{ \"{1}{0}\".format(\"a\", \"b\") }}|{{ "
+     "\"{name}!\".format(name=\"n\") }}|{{ \"{{}} {}\".format(2) }}|{{ "
+     "\"{:>5}|{:<5}|{:^5}|\".format(\"a\", \"b\", \"c\") }}|{{ \"{:.2f} {:5d} {:05d} "
+     "{:x}\".format(3.14159, 42, 42, 255) }}|{{ \"{!r}\".format(\"s\") }}|{{ \"{0[a]} "
+     "{0.a}\".format({\"a\": 1}) }}|{{ \"{}\".format(1.5) }}|{{ \"{}\".format(none) }}|{{ "
+     "\"{:*^9}\".format(\"mid\") }}|{{ \"{:.1%}\".format(0.256) }}",
+     "a 1|ba|n!|{} 2|    a|b    |  c  ||3.14    42 00042 ff|'s'|1 1|1.5|None|***mid***|25.6%"},
 };
 
 static void test_language_matches_jinja2(void)
@@ -420,6 +437,10 @@ static const struct error_case ERRORS[] = {
      "macro 'm' takes not more than 1 argument(s)", 1, 41},
     {"{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}", OSR_EINVAL, "TypeError",
      "macro 'm' takes no keyword argument 'b'", 1, 41},
+    {"{{ \"%s %s\" % (\"a\",) }}", OSR_EINVAL, "TypeError",
+     "not enough arguments for format string", 1, 12},
+    {"{{ \"{\".format(1) }}", OSR_EINVAL, "ValueError", "Single '{' encountered in format string",
+     1, 7},
     {"{{ range(200000)|length }}", OSR_EINVAL, "OverflowError",
      "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).", 1, 4},
 };
