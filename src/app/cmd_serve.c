@@ -31,6 +31,7 @@
 #include "osr/http_server.h"
 #include "osr/json.h"
 #include "osr/log.h"
+#include "osr/maintenance.h"
 #include "osr/str.h"
 #include "osr/uuid.h"
 
@@ -150,6 +151,7 @@ int osr_cmd_serve(int argc, char **argv)
     osr_server_config_defaults(&cfg);
     struct osr_http_server *srv = NULL;
     struct osr_auth_gate *gate = NULL;
+    struct osr_maintenance *maint = NULL;
     struct osr_instance inst = {0};
     bool wrote_discovery = false;
 
@@ -234,6 +236,9 @@ int osr_cmd_serve(int argc, char **argv)
     printf("listening on http://%s:%d\n", cfg.expose ? "0.0.0.0" : "127.0.0.1", inst.port);
     fflush(stdout);
 
+    /* Storage maintenance: first look a minute after start, then hourly. */
+    maint = osr_maintenance_start(home, 60 * 1000, 3600 * 1000);
+
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0)
         ;
@@ -242,6 +247,7 @@ int osr_cmd_serve(int argc, char **argv)
     OSR_INFO("stopped");
 
 out:
+    osr_maintenance_stop(maint);
     osr_http_server_free(srv);
     osr_auth_gate_free(gate);
     if (wrote_discovery)
