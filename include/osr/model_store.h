@@ -52,12 +52,13 @@ int osr_model_store_add(const char *home, const char *path,
 
 /* Deletes a store model's files and its name entry.  OSR_EPERM (diag says who owns it) for a
  * model from another source. */
-int osr_model_store_remove(const char *home, const struct osr_model *m, struct osr_diag *diag);
+int osr_model_store_remove(const char *home, const struct osr_model_entry *m,
+                           struct osr_diag *diag);
 
 /* Makes the store model m available under a second name, dest (hard links, or copies when
  * the file system cannot link).  OSR_EPERM for a model from another source, OSR_EEXIST when
  * the destination files exist, OSR_EINVAL for an empty name. */
-int osr_model_store_copy(const char *home, const struct osr_model *m, const char *dest,
+int osr_model_store_copy(const char *home, const struct osr_model_entry *m, const char *dest,
                          struct osr_diag *diag);
 
 /* A sentence saying which tool owns a model that is not in the store ("it belongs to

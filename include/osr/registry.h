@@ -39,7 +39,7 @@ enum osr_model_source {
 #define OSR_MODEL_MAX_PARTS 256
 
 /* One model.  Every string is owned by the snapshot and valid until its release. */
-struct osr_model {
+struct osr_model_entry {
     char *id;       /* unique: lowercase display name, spaces -> '-'; Ollama's name:tag as it is */
     char *name;     /* display name (general.name, the file stem, or Ollama's name:tag) */
     char **paths;   /* the GGUF file of each part, in part order */
@@ -90,15 +90,16 @@ void osr_registry_snapshot_release(struct osr_registry_snapshot *snap);
 
 size_t osr_registry_count(const struct osr_registry_snapshot *snap);
 /* The i-th model (i < count) in scan order, or NULL.  Valid until the snapshot's release. */
-const struct osr_model *osr_registry_model(const struct osr_registry_snapshot *snap, size_t i);
+const struct osr_model_entry *osr_registry_model(const struct osr_registry_snapshot *snap,
+                                                 size_t i);
 
 /* Finds a model by id (case-insensitive), by Ollama name without tag (":latest" implied), or
  * by a '/'-suffix of an Ollama name ("namespace/name:tag").  NULL when none matches. */
-const struct osr_model *osr_registry_find(const struct osr_registry_snapshot *snap,
-                                          const char *name);
+const struct osr_model_entry *osr_registry_find(const struct osr_registry_snapshot *snap,
+                                                const char *name);
 
 /* Copies the model's sha256 (64 hex digits, or "" while unknown) into out. */
-void osr_registry_digest(const struct osr_registry_snapshot *snap, const struct osr_model *m,
+void osr_registry_digest(const struct osr_registry_snapshot *snap, const struct osr_model_entry *m,
                          char out[OSR_SHA256_HEX_LEN + 1]);
 
 /* Starts (once) the background thread that hashes models whose digest is unknown and saves

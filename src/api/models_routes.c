@@ -87,7 +87,7 @@ static void iso_time(char out[OSR_ISO8601_MAX], int64_t ms)
         osr_time_iso8601(out, 0, 0);
 }
 
-static struct json_object *details_of(const struct osr_model *m)
+static struct json_object *details_of(const struct osr_model_entry *m)
 {
     struct json_object *d = json_object_new_object();
     json_object_object_add(d, "parent_model", json_object_new_string(""));
@@ -114,7 +114,7 @@ static void handle_models(struct osr_http_request *req, void *ctx)
     struct json_object *o = json_object_new_object();
     struct json_object *data = json_object_new_array();
     for (size_t i = 0; i < osr_registry_count(s); i++) {
-        const struct osr_model *m = osr_registry_model(s, i);
+        const struct osr_model_entry *m = osr_registry_model(s, i);
         struct json_object *e = json_object_new_object();
         json_object_object_add(e, "id", json_object_new_string(m->id));
         json_object_object_add(e, "object", json_object_new_string("model"));
@@ -141,7 +141,7 @@ static void handle_tags(struct osr_http_request *req, void *ctx)
     osr_registry_want_digests(api->reg);
     struct json_object *list = json_object_new_array();
     for (size_t i = 0; i < osr_registry_count(s); i++) {
-        const struct osr_model *m = osr_registry_model(s, i);
+        const struct osr_model_entry *m = osr_registry_model(s, i);
         char ts[OSR_ISO8601_MAX], digest[OSR_SHA256_HEX_LEN + 1];
         iso_time(ts, m->modified_ms);
         osr_registry_digest(s, m, digest);
@@ -316,7 +316,7 @@ char *osr_api_models_params_text(const char *params_json)
 }
 
 /* The chat template: Ollama's template layer, else the GGUF's tokenizer.chat_template. */
-static char *template_of(const struct osr_model *m)
+static char *template_of(const struct osr_model_entry *m)
 {
     if (m->ollama_template)
         return osr_xstrdup(m->ollama_template);
@@ -330,7 +330,7 @@ static char *template_of(const struct osr_model *m)
     return out ? out : osr_xstrdup("");
 }
 
-static char *modelfile_of(const struct osr_model *m, const char *tmpl, const char *params)
+static char *modelfile_of(const struct osr_model_entry *m, const char *tmpl, const char *params)
 {
     struct osr_buf b;
     osr_buf_init(&b, MODELFILE_MAX);
@@ -366,7 +366,7 @@ static void handle_show(struct osr_http_request *req, void *ctx)
         return;
     }
     struct osr_registry_snapshot *s = osr_registry_acquire(api->reg, OSR_API_MODELS_RESCAN_MS);
-    const struct osr_model *m = osr_registry_find(s, name);
+    const struct osr_model_entry *m = osr_registry_find(s, name);
     if (!m) {
         respond_ollama_error(req, 404, "model '%s' not found", name);
         goto out;
@@ -450,7 +450,7 @@ static void handle_delete(struct osr_http_request *req, void *ctx)
         return;
     }
     struct osr_registry_snapshot *s = osr_registry_acquire(api->reg, 0);
-    const struct osr_model *m = osr_registry_find(s, name);
+    const struct osr_model_entry *m = osr_registry_find(s, name);
     struct osr_diag diag;
     osr_diag_clear(&diag);
     if (!m) {
@@ -486,7 +486,7 @@ static void handle_copy(struct osr_http_request *req, void *ctx)
         return;
     }
     struct osr_registry_snapshot *s = osr_registry_acquire(api->reg, 0);
-    const struct osr_model *m = osr_registry_find(s, src);
+    const struct osr_model_entry *m = osr_registry_find(s, src);
     struct osr_diag diag;
     osr_diag_clear(&diag);
     if (!m) {

@@ -114,7 +114,7 @@ static int cmd_list(const struct args *a)
     if (a->json) {
         struct json_object *arr = json_object_new_array();
         for (size_t i = 0; i < osr_registry_count(s); i++) {
-            const struct osr_model *m = osr_registry_model(s, i);
+            const struct osr_model_entry *m = osr_registry_model(s, i);
             char digest[OSR_SHA256_HEX_LEN + 1], ts[OSR_ISO8601_MAX];
             osr_registry_digest(s, m, digest);
             osr_time_iso8601(ts, m->modified_ms, 0);
@@ -148,7 +148,7 @@ static int cmd_list(const struct args *a)
         printf("%-40s %-10s %-8s %-9s %-10s %-12s %s\n", "ID", "SIZE", "PARAMS", "QUANT", "FAMILY",
                "SOURCE", "DIGEST");
         for (size_t i = 0; i < osr_registry_count(s); i++) {
-            const struct osr_model *m = osr_registry_model(s, i);
+            const struct osr_model_entry *m = osr_registry_model(s, i);
             char size[32], digest[OSR_SHA256_HEX_LEN + 1];
             human_size(m->size, size, sizeof(size));
             osr_registry_digest(s, m, digest);
@@ -220,7 +220,7 @@ static int cmd_add(const struct args *a)
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
     const char *id = NULL;
     for (size_t i = 0; i < osr_registry_count(s); i++) {
-        const struct osr_model *m = osr_registry_model(s, i);
+        const struct osr_model_entry *m = osr_registry_model(s, i);
         if (m->store_file && strcmp(m->store_file, added.first_file) == 0)
             id = m->id;
     }
@@ -245,7 +245,7 @@ static int cmd_rm(const struct args *a)
     struct osr_registry_options o = {.home = a->home};
     struct osr_registry *reg = osr_registry_new(&o);
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
-    const struct osr_model *m = osr_registry_find(s, a->pos[0]);
+    const struct osr_model_entry *m = osr_registry_find(s, a->pos[0]);
     int code = OSR_EXIT_OK;
     struct osr_diag diag;
     osr_diag_clear(&diag);

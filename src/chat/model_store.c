@@ -386,7 +386,7 @@ out:
     return rc;
 }
 
-int osr_model_store_remove(const char *home, const struct osr_model *m, struct osr_diag *diag)
+int osr_model_store_remove(const char *home, const struct osr_model_entry *m, struct osr_diag *diag)
 {
     if (m->source != OSR_MODEL_SOURCE_OSAURUS)
         return osr_diag_set(diag, OSR_EPERM, "model '%s' is not in the Osaurus store: %s", m->id,
@@ -429,7 +429,7 @@ static int link_or_copy(const char *src, const char *dst, struct osr_diag *diag)
     return rc;
 }
 
-int osr_model_store_copy(const char *home, const struct osr_model *m, const char *dest,
+int osr_model_store_copy(const char *home, const struct osr_model_entry *m, const char *dest,
                          struct osr_diag *diag)
 {
     if (m->source != OSR_MODEL_SOURCE_OSAURUS)

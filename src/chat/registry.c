@@ -43,7 +43,7 @@
 
 struct osr_registry_snapshot {
     atomic_int refs;
-    struct osr_model *models;
+    struct osr_model_entry *models;
     size_t n;
     int64_t scanned_ns;
     pthread_mutex_t dmu;                     /* guards digests and tried */
@@ -313,7 +313,7 @@ static void walk_gguf(const char *dir, int depth, struct strlist *files, size_t 
 /* ---- building one model ------------------------------------------------------------------ */
 
 struct scan {
-    struct osr_model *models;
+    struct osr_model_entry *models;
     size_t n, cap;
     struct json_object *names;        /* store display names (borrowed) */
     struct json_object *digest_cache; /* borrowed, read under the registry's mu */
@@ -321,7 +321,7 @@ struct scan {
     char (*digests)[OSR_SHA256_HEX_LEN + 1];
 };
 
-static void model_release(struct osr_model *m)
+static void model_release(struct osr_model_entry *m)
 {
     free(m->id);
     free(m->name);
@@ -370,7 +370,7 @@ static bool mentions_tools(struct osr_str t)
 
 /* Opens every part and fills m (whose paths, source and Ollama fields are already set).
  * Returns OSR_OK or an error with diag saying why the model is skipped. */
-static int read_model(struct osr_model *m, const char *stem, struct osr_diag *diag)
+static int read_model(struct osr_model_entry *m, const char *stem, struct osr_diag *diag)
 {
     int rc = OSR_OK;
     uint64_t params = 0;
@@ -446,7 +446,7 @@ static int read_model(struct osr_model *m, const char *stem, struct osr_diag *di
 }
 
 /* Looks the model up in the digest cache; the caller holds the registry's mu. */
-static void cached_digest(struct json_object *cache, const struct osr_model *m,
+static void cached_digest(struct json_object *cache, const struct osr_model_entry *m,
                           char out[OSR_SHA256_HEX_LEN + 1])
 {
     out[0] = '\0';
@@ -480,7 +480,7 @@ static void hf_blob_digest(const char *path, char out[OSR_SHA256_HEX_LEN + 1])
 }
 
 /* Adds a model built from paths (taken over) unless it fails to read. */
-static void add_model(struct scan *sc, struct osr_model *m, const char *stem,
+static void add_model(struct scan *sc, struct osr_model_entry *m, const char *stem,
                       const char *free_digest)
 {
     struct osr_diag diag;
@@ -525,7 +525,7 @@ static void add_files(struct scan *sc, struct strlist *files, enum osr_model_sou
         size_t dir_len = (size_t)(base - path);
         unsigned part, count;
         size_t stem_len;
-        struct osr_model m = {0};
+        struct osr_model_entry m = {0};
         m.source = src;
         char stem[512];
         if (osr_registry_split_name(base, &part, &count, &stem_len)) {
@@ -625,7 +625,7 @@ static void scan_ollama_manifest(struct scan *sc, const char *root, const char *
     struct json_object *doc = NULL, *layers = NULL;
     struct osr_diag diag;
     osr_diag_clear(&diag);
-    struct osr_model m = {0};
+    struct osr_model_entry m = {0};
     char digest[OSR_SHA256_HEX_LEN + 1] = "";
     if (!text) {
         OSR_WARN("model scan: cannot read Ollama manifest '%s'", mpath);
@@ -819,7 +819,7 @@ static bool id_taken(const struct scan *sc, size_t upto, const char *id)
 static void assign_ids(struct scan *sc)
 {
     for (size_t i = 0; i < sc->n; i++) {
-        struct osr_model *m = &sc->models[i];
+        struct osr_model_entry *m = &sc->models[i];
         char base[1024], id[1100];
         /* Ollama's names are kept as Ollama shows them; the rest follow the original's rule. */
         if (m->source == OSR_MODEL_SOURCE_OLLAMA)
@@ -1010,13 +1010,13 @@ size_t osr_registry_count(const struct osr_registry_snapshot *snap)
     return snap->n;
 }
 
-const struct osr_model *osr_registry_model(const struct osr_registry_snapshot *snap, size_t i)
+const struct osr_model_entry *osr_registry_model(const struct osr_registry_snapshot *snap, size_t i)
 {
     return i < snap->n ? &snap->models[i] : NULL;
 }
 
-const struct osr_model *osr_registry_find(const struct osr_registry_snapshot *snap,
-                                          const char *name)
+const struct osr_model_entry *osr_registry_find(const struct osr_registry_snapshot *snap,
+                                                const char *name)
 {
     if (!name || !*name)
         return NULL;
@@ -1028,7 +1028,7 @@ const struct osr_model *osr_registry_find(const struct osr_registry_snapshot *sn
         if (strcasecmp(snap->models[i].id, name) == 0 || strcasecmp(snap->models[i].id, want) == 0)
             return &snap->models[i];
     for (size_t i = 0; i < snap->n; i++) {
-        const struct osr_model *m = &snap->models[i];
+        const struct osr_model_entry *m = &snap->models[i];
         if (m->source != OSR_MODEL_SOURCE_OLLAMA)
             continue;
         const char *key = has_tag ? want : tagged;
@@ -1041,7 +1041,7 @@ const struct osr_model *osr_registry_find(const struct osr_registry_snapshot *sn
     return NULL;
 }
 
-void osr_registry_digest(const struct osr_registry_snapshot *snap, const struct osr_model *m,
+void osr_registry_digest(const struct osr_registry_snapshot *snap, const struct osr_model_entry *m,
                          char out[OSR_SHA256_HEX_LEN + 1])
 {
     out[0] = '\0';
@@ -1109,7 +1109,7 @@ static void save_digest_cache(struct osr_registry *reg)
     osr_buf_release(&b);
 }
 
-static void cache_put(struct json_object *cache, const struct osr_model *m, const char *hex)
+static void cache_put(struct json_object *cache, const struct osr_model_entry *m, const char *hex)
 {
     struct json_object *e = json_object_new_object();
     json_object_object_add(e, "size", json_object_new_int64((int64_t)m->size));
@@ -1136,7 +1136,7 @@ static void *digest_worker(void *arg)
             osr_registry_snapshot_release(s);
             break;
         }
-        const struct osr_model *m = &s->models[pick];
+        const struct osr_model_entry *m = &s->models[pick];
         char hex[OSR_SHA256_HEX_LEN + 1];
         pthread_mutex_lock(&reg->mu);
         cached_digest(reg->digest_cache, m, hex);
@@ -1209,7 +1209,7 @@ int osr_registry_remember_digest(const char *home, char *const *paths, size_t n,
 {
     if (n == 0 || !is_hex64(hex, strlen(hex)))
         return osr_diag_set(diag, OSR_EINVAL, "invalid digest");
-    struct osr_model m = {0};
+    struct osr_model_entry m = {0};
     m.paths = (char **)paths;
     m.n_paths = n;
     for (size_t i = 0; i < n; i++) {

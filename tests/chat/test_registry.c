@@ -9,7 +9,7 @@
 #include "osr/model_store.h"
 #include "osr/registry.h"
 
-static const struct osr_model *by_id(struct osr_registry_snapshot *s, const char *id)
+static const struct osr_model_entry *by_id(struct osr_registry_snapshot *s, const char *id)
 {
     for (size_t i = 0; i < osr_registry_count(s); i++)
         if (strcmp(osr_registry_model(s, i)->id, id) == 0)
@@ -77,7 +77,7 @@ static void test_scan_all_sources(void)
     /* 4 store models (corrupt and incomplete split skipped), 1 dir, 2 Ollama, 1 HF. */
     CHECK_INT_EQ(osr_registry_count(s), 8);
 
-    const struct osr_model *tiny = by_id(s, "llama-v2");
+    const struct osr_model_entry *tiny = by_id(s, "llama-v2");
     REQUIRE(tiny);
     CHECK_INT_EQ(tiny->source, OSR_MODEL_SOURCE_OSAURUS);
     CHECK_STR_EQ(tiny->name, "LLaMA v2");
@@ -91,14 +91,14 @@ static void test_scan_all_sources(void)
 
     /* Same general.name: the later one (in file-name order: F16 < Q4_0) gets its
      * quantization. */
-    const struct osr_model *q4 = by_id(s, "synth-micro-q4_0");
-    const struct osr_model *f16 = by_id(s, "synth-micro");
+    const struct osr_model_entry *q4 = by_id(s, "synth-micro-q4_0");
+    const struct osr_model_entry *f16 = by_id(s, "synth-micro");
     REQUIRE(q4 && f16);
     CHECK_STR_EQ(q4->quantization, "Q4_0");
     CHECK_STR_EQ(f16->quantization, "F16");
     CHECK_INT_EQ(q4->context_length, 512);
 
-    const struct osr_model *split = by_id(s, "split-test-model");
+    const struct osr_model_entry *split = by_id(s, "split-test-model");
     REQUIRE(split);
     CHECK_INT_EQ(split->n_paths, 2);
     CHECK_INT_EQ(split->size, fx.split_size);
@@ -108,7 +108,7 @@ static void test_scan_all_sources(void)
     CHECK(by_id(s, "half") == NULL);
     CHECK(by_id(s, "corrupt") == NULL);
 
-    const struct osr_model *thing = by_id(s, "thing");
+    const struct osr_model_entry *thing = by_id(s, "thing");
     REQUIRE(thing);
     CHECK_INT_EQ(thing->source, OSR_MODEL_SOURCE_DIR);
     CHECK_STR_EQ(thing->family, "qwen2");
@@ -116,7 +116,7 @@ static void test_scan_all_sources(void)
     CHECK_INT_EQ(thing->context_length, 32768);
     CHECK(thing->has_template && thing->template_tools);
 
-    const struct osr_model *ol = by_id(s, "tiny:latest");
+    const struct osr_model_entry *ol = by_id(s, "tiny:latest");
     REQUIRE(ol);
     CHECK_INT_EQ(ol->source, OSR_MODEL_SOURCE_OLLAMA);
     CHECK_STR_EQ(ol->quantization, "Q8_0");
@@ -131,7 +131,7 @@ static void test_scan_all_sources(void)
     CHECK(by_id(s, "models.example/someone/other:v1") != NULL);
     CHECK(by_id(s, "broken:latest") == NULL);
 
-    const struct osr_model *hf = by_id(s, "hf-model");
+    const struct osr_model_entry *hf = by_id(s, "hf-model");
     REQUIRE(hf);
     CHECK_INT_EQ(hf->source, OSR_MODEL_SOURCE_HUGGINGFACE);
     CHECK(strstr(hf->paths[0], "abc123") != NULL); /* refs/main's revision only */
@@ -157,7 +157,7 @@ static void test_find(void)
 {
     struct osr_registry *reg = osr_registry_new(NULL);
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
-    const struct osr_model *m = osr_registry_find(s, "tiny");
+    const struct osr_model_entry *m = osr_registry_find(s, "tiny");
     CHECK(m && strcmp(m->id, "tiny:latest") == 0);
     m = osr_registry_find(s, "TINY:Latest");
     CHECK(m && strcmp(m->id, "tiny:latest") == 0);
@@ -198,7 +198,7 @@ static void test_digests_cached(void)
     struct osr_registry *reg = osr_registry_new(NULL);
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
     char d[OSR_SHA256_HEX_LEN + 1];
-    const struct osr_model *q4 = by_id(s, "synth-micro-q4_0");
+    const struct osr_model_entry *q4 = by_id(s, "synth-micro-q4_0");
     REQUIRE(q4);
     osr_registry_digest(s, q4, d);
     CHECK_STR_EQ(d, ""); /* not known until computed */
@@ -206,7 +206,7 @@ static void test_digests_cached(void)
     CHECK_INT_EQ(osr_registry_wait_digests(reg, 20000), OSR_OK);
     osr_registry_digest(s, q4, d);
     CHECK_STR_EQ(d, FIXTURE_Q4_0_SHA256);
-    const struct osr_model *split = by_id(s, "split-test-model");
+    const struct osr_model_entry *split = by_id(s, "split-test-model");
     REQUIRE(split);
     char want[OSR_SHA256_HEX_LEN + 1];
     REQUIRE(osr_registry_sha256_files(split->paths, split->n_paths, want, NULL, NULL, NULL) ==
@@ -254,7 +254,7 @@ static void test_refresh_keeps_snapshots(void)
     struct osr_registry_snapshot *now = osr_registry_acquire(reg, -1);
     CHECK_INT_EQ(osr_registry_count(now), n + 1);
     /* A third synth-micro: the name and the "-q4_0" form are taken, so it gets "-2". */
-    const struct osr_model *again = by_id(now, "synth-micro-2");
+    const struct osr_model_entry *again = by_id(now, "synth-micro-2");
     CHECK(again && again->source == OSR_MODEL_SOURCE_DIR);
     /* The old snapshot is intact. */
     CHECK_INT_EQ(osr_registry_count(old), n);
@@ -381,7 +381,7 @@ static void test_store_operations(void)
 
     struct osr_registry *reg = osr_registry_new(NULL);
     struct osr_registry_snapshot *s = osr_registry_acquire(reg, -1);
-    const struct osr_model *m = by_id(s, "store-test");
+    const struct osr_model_entry *m = by_id(s, "store-test");
     REQUIRE(m);
     char dg[OSR_SHA256_HEX_LEN + 1];
     osr_registry_digest(s, m, dg);
@@ -389,7 +389,7 @@ static void test_store_operations(void)
     CHECK_INT_EQ(osr_model_store_copy(fx.home, m, "Second Name", &d), OSR_OK);
     CHECK_INT_EQ(osr_model_store_copy(fx.home, m, "Second Name", &d), OSR_EEXIST);
     CHECK_INT_EQ(osr_model_store_copy(fx.home, m, "", &d), OSR_EINVAL);
-    const struct osr_model *ol = by_id(s, "tiny:latest");
+    const struct osr_model_entry *ol = by_id(s, "tiny:latest");
     REQUIRE(ol);
     CHECK_INT_EQ(osr_model_store_remove(fx.home, ol, &d), OSR_EPERM);
     CHECK(strstr(d.msg, "Ollama") != NULL);
