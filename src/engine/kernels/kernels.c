@@ -10,6 +10,7 @@
  * It does not know about tensors, shapes beyond rows x cols, or the model graph.
  */
 #include <math.h>
+#include <cpuid.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -68,12 +69,21 @@ static bool supported[OSR_ISA_COUNT];
 static const struct osr_kernels *chosen;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+/* F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports has no "f16c". */
+static bool cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d))
+        return false;
+    return (c >> 29) & 1u;
+}
+
 static void init_tables(void)
 {
     __builtin_cpu_init();
     supported[OSR_ISA_SCALAR] = true;
-    supported[OSR_ISA_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                              __builtin_cpu_supports("f16c");
+    supported[OSR_ISA_AVX2] =
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     supported[OSR_ISA_AVX512] = supported[OSR_ISA_AVX2] && __builtin_cpu_supports("avx512f") &&
                                 __builtin_cpu_supports("avx512bw") &&
                                 __builtin_cpu_supports("avx512vl") &&

@@ -1,0 +1,427 @@
+/* outparse.c - streaming post-processing of generated text: stop strings, <think> blocks and
+ * the tool-call formats of the common model families, emitted as canonical events.
+ *
+ * The parser keeps two buffers: pend, text not yet classified (held back only while it may
+ * still be the beginning of a marker or a stop string), and acc, the body of a tool call being
+ * collected.  Both are capped.  It does not know tokens: the caller feeds whole UTF-8 text.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "osr/alloc.h"
+#include "osr/buf.h"
+#include "osr/json.h"
+#include "osr/outparse.h"
+#include "osr/uuid.h"
+
+#define PEND_MAX (1u << 20)
+#define ACC_MAX (4u << 20)
+
+enum state {
+    ST_TEXT,
+    ST_THINK,
+    ST_TOOL, /* inside <tool_call> ... </tool_call> */
+    ST_ALL,  /* the rest of the output is one tool-call document */
+    ST_DONE, /* a stop string matched */
+};
+
+enum all_kind {
+    ALL_OBJECT,  /* the whole answer is {"name":..., "parameters"|"arguments":...} */
+    ALL_MISTRAL, /* [TOOL_CALLS] followed by a JSON array of calls */
+    ALL_PYTHON,  /* <|python_tag|> followed by one JSON call */
+};
+
+static const char THINK_OPEN[] = "<think>";
+static const char THINK_CLOSE[] = "</think>";
+static const char TOOL_OPEN[] = "<tool_call>";
+static const char TOOL_CLOSE[] = "</tool_call>";
+static const char MISTRAL_OPEN[] = "[TOOL_CALLS]";
+static const char PYTHON_OPEN[] = "<|python_tag|>";
+
+struct osr_outparse {
+    struct osr_outparse_opts opts;
+    struct osr_sink *sink;
+    enum state state;
+    enum all_kind all_kind;
+    struct osr_buf pend;
+    struct osr_buf acc;
+    bool seen_text;    /* a non-space character was seen in the answer */
+    bool trim_leading; /* drop whitespace before the next text (after </think>) */
+    bool gone;
+    int n_calls;
+    const char *stop_matched;
+};
+
+struct osr_outparse *osr_outparse_new(const struct osr_outparse_opts *opts, struct osr_sink *sink)
+{
+    struct osr_outparse *p = osr_xcalloc(1, sizeof(*p));
+    p->opts = *opts;
+    if (!p->opts.id_prefix)
+        p->opts.id_prefix = "call_";
+    p->sink = sink;
+    p->state = opts->in_think ? ST_THINK : ST_TEXT;
+    osr_buf_init(&p->pend, PEND_MAX);
+    osr_buf_init(&p->acc, ACC_MAX);
+    return p;
+}
+
+void osr_outparse_free(struct osr_outparse *p)
+{
+    if (!p)
+        return;
+    osr_buf_release(&p->pend);
+    osr_buf_release(&p->acc);
+    free(p);
+}
+
+int osr_outparse_tool_calls(const struct osr_outparse *p)
+{
+    return p->n_calls;
+}
+
+/* Drops the first n bytes of b. */
+static void consume(struct osr_buf *b, size_t n)
+{
+    if (n == 0 || !b->data)
+        return;
+    memmove(b->data, b->data + n, b->len - n + 1);
+    b->len -= n;
+}
+
+/* Returns the position of needle in hay (n bytes), or -1. */
+static long find(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    if (m == 0 || m > n)
+        return -1;
+    const char *at = memmem(hay, n, needle, m);
+    return at ? (long)(at - hay) : -1;
+}
+
+/* Length of the longest proper prefix of needle that ends hay. */
+static size_t partial_suffix(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    size_t best = m - 1 < n ? m - 1 : n;
+    for (size_t k = best; k > 0; k--)
+        if (memcmp(hay + n - k, needle, k) == 0)
+            return k;
+    return 0;
+}
+
+static bool all_space(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool emit_text(struct osr_outparse *p, const char *s, size_t n)
+{
+    if (p->trim_leading) {
+        while (n && isspace((unsigned char)*s)) {
+            s++;
+            n--;
+        }
+        if (n)
+            p->trim_leading = false;
+    }
+    if (n == 0 || p->gone)
+        return !p->gone;
+    if (osr_sink_text(p->sink, s, n)) {
+        p->gone = true;
+        return false;
+    }
+    return true;
+}
+
+static bool emit_reasoning(struct osr_outparse *p, const char *s, size_t n)
+{
+    if (n == 0 || p->gone)
+        return !p->gone;
+    if (osr_sink_reasoning(p->sink, s, n)) {
+        p->gone = true;
+        return false;
+    }
+    return true;
+}
+
+/* Emits one call from a parsed JSON object {"name", "arguments"|"parameters"}.  Returns false
+ * when obj is not such an object. */
+static bool emit_call(struct osr_outparse *p, struct json_object *obj)
+{
+    struct json_object *name = NULL, *args = NULL;
+    if (!json_object_is_type(obj, json_type_object) ||
+        !json_object_object_get_ex(obj, "name", &name) ||
+        !json_object_is_type(name, json_type_string))
+        return false;
+    if (!json_object_object_get_ex(obj, "arguments", &args))
+        json_object_object_get_ex(obj, "parameters", &args);
+    struct osr_buf a;
+    osr_buf_init(&a, ACC_MAX);
+    if (!args)
+        osr_buf_puts(&a, "{}");
+    else if (json_object_is_type(args, json_type_string))
+        osr_buf_puts(&a, json_object_get_string(args));
+    else
+        osr_json_append(&a, args);
+    char id[64];
+    osr_random_id(id, sizeof(id), p->opts.id_prefix, 24, 0);
+    int index = p->n_calls++;
+    if (osr_sink_tool_start(p->sink, index, id, json_object_get_string(name)) ||
+        osr_sink_tool_args(p->sink, index, osr_buf_str(&a), a.len))
+        p->gone = true;
+    osr_buf_release(&a);
+    return true;
+}
+
+/* Parses s as one call, or (when list_ok) an array of calls.  Returns true when at least one
+ * call was emitted and nothing in s was left unused. */
+static bool emit_calls_from(struct osr_outparse *p, const char *s, size_t n, bool list_ok)
+{
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    struct json_object *doc = NULL;
+    if (n == 0 || osr_json_parse(s, n, &doc, NULL) != OSR_OK || !doc)
+        return false;
+    bool ok = false;
+    if (json_object_is_type(doc, json_type_array) && list_ok) {
+        size_t k = json_object_array_length(doc);
+        ok = k > 0;
+        for (size_t i = 0; i < k && ok; i++) {
+            struct json_object *e = json_object_array_get_idx(doc, i);
+            struct json_object *nm;
+            ok = json_object_is_type(e, json_type_object) &&
+                 json_object_object_get_ex(e, "name", &nm) &&
+                 json_object_is_type(nm, json_type_string);
+        }
+        for (size_t i = 0; i < k && ok; i++)
+            emit_call(p, json_object_array_get_idx(doc, i));
+    } else {
+        ok = emit_call(p, doc);
+    }
+    json_object_put(doc);
+    return ok;
+}
+
+/* Ends a <tool_call> body: a call when it parses, else the original text. */
+static void close_tool(struct osr_outparse *p, bool closed)
+{
+    if (emit_calls_from(p, osr_buf_str(&p->acc), p->acc.len, true)) {
+        p->trim_leading = true; /* the newline between two calls is layout */
+    } else if (!p->gone) {
+        emit_text(p, TOOL_OPEN, sizeof(TOOL_OPEN) - 1);
+        emit_text(p, osr_buf_str(&p->acc), p->acc.len);
+        if (closed)
+            emit_text(p, TOOL_CLOSE, sizeof(TOOL_CLOSE) - 1);
+    }
+    osr_buf_reset(&p->acc);
+}
+
+static const char *all_marker(enum all_kind k)
+{
+    return k == ALL_MISTRAL ? MISTRAL_OPEN : k == ALL_PYTHON ? PYTHON_OPEN : "";
+}
+
+struct mark {
+    const char *text;
+    int what; /* 0 stop, 1 think, 2 tool, 3 mistral, 4 python */
+};
+
+/* Processes pend in the TEXT state; returns false to stop feeding. */
+static bool step_text(struct osr_outparse *p, bool final)
+{
+    const char *s = osr_buf_str(&p->pend);
+    size_t n = p->pend.len;
+
+    /* An answer that opens with '{' while tools are offered may be a bare JSON call: keep it
+     * whole until the end. */
+    if (p->opts.tools && !p->seen_text) {
+        size_t i = 0;
+        while (i < n && isspace((unsigned char)s[i]))
+            i++;
+        if (i == n)
+            return final ? emit_text(p, s, n) && (consume(&p->pend, n), true) : true;
+        p->seen_text = true;
+        if (s[i] == '{') {
+            p->state = ST_ALL;
+            p->all_kind = ALL_OBJECT;
+            osr_buf_append(&p->acc, s + i, n - i);
+            osr_buf_reset(&p->pend);
+            return true;
+        }
+    }
+    p->seen_text = p->seen_text || !all_space(s, n);
+
+    struct mark marks[OSR_CHAT_MAX_STOP + 4];
+    size_t nm = 0;
+    for (size_t i = 0; i < p->opts.n_stops && nm < OSR_CHAT_MAX_STOP; i++)
+        marks[nm++] = (struct mark){p->opts.stops[i], 0};
+    marks[nm++] = (struct mark){THINK_OPEN, 1};
+    if (p->opts.tools) {
+        marks[nm++] = (struct mark){TOOL_OPEN, 2};
+        marks[nm++] = (struct mark){MISTRAL_OPEN, 3};
+        marks[nm++] = (struct mark){PYTHON_OPEN, 4};
+    }
+    long best = -1;
+    size_t best_k = 0;
+    for (size_t k = 0; k < nm; k++) {
+        long at = find(s, n, marks[k].text);
+        if (at >= 0 && (best < 0 || at < best ||
+                        (at == best && strlen(marks[k].text) > strlen(marks[best_k].text)))) {
+            best = at;
+            best_k = k;
+        }
+    }
+    if (best < 0) {
+        size_t hold = 0;
+        if (!final)
+            for (size_t k = 0; k < nm; k++) {
+                size_t h = partial_suffix(s, n, marks[k].text);
+                if (h > hold)
+                    hold = h;
+            }
+        if (!emit_text(p, s, n - hold))
+            return false;
+        consume(&p->pend, n - hold);
+        return true;
+    }
+    int what = marks[best_k].what;
+    size_t mlen = strlen(marks[best_k].text);
+    /* Whitespace alone before a tool call is layout, not an answer. */
+    if (!(what >= 2 && all_space(s, (size_t)best)) && !emit_text(p, s, (size_t)best))
+        return false;
+    switch (what) {
+    case 0:
+        p->stop_matched = marks[best_k].text;
+        p->state = ST_DONE;
+        osr_buf_reset(&p->pend);
+        return false;
+    case 1:
+        p->state = ST_THINK;
+        break;
+    case 2:
+        p->state = ST_TOOL;
+        break;
+    default:
+        p->state = ST_ALL;
+        p->all_kind = what == 3 ? ALL_MISTRAL : ALL_PYTHON;
+        break;
+    }
+    consume(&p->pend, (size_t)best + mlen);
+    return true;
+}
+
+/* THINK and TOOL: collect until the closing marker. */
+static bool step_until(struct osr_outparse *p, const char *close, bool final)
+{
+    const char *s = osr_buf_str(&p->pend);
+    size_t n = p->pend.len;
+    long at = find(s, n, close);
+    size_t take = at >= 0 ? (size_t)at : n - (final ? 0 : partial_suffix(s, n, close));
+    if (p->state == ST_THINK) {
+        if (!emit_reasoning(p, s, take))
+            return false;
+    } else if (osr_buf_append(&p->acc, s, take)) {
+        return false;
+    }
+    if (at < 0) {
+        consume(&p->pend, take);
+        return true;
+    }
+    consume(&p->pend, take + strlen(close));
+    if (p->state == ST_THINK) {
+        p->trim_leading = true;
+    } else {
+        close_tool(p, true);
+    }
+    p->state = ST_TEXT;
+    return !p->gone;
+}
+
+/* Runs the state machine over pend until it needs more text. */
+static enum osr_outparse_status run(struct osr_outparse *p, bool final)
+{
+    for (;;) {
+        enum state before = p->state;
+        size_t len_before = p->pend.len;
+        bool go = true;
+        switch (p->state) {
+        case ST_TEXT:
+            go = step_text(p, final);
+            break;
+        case ST_THINK:
+            go = step_until(p, THINK_CLOSE, final);
+            break;
+        case ST_TOOL:
+            go = step_until(p, TOOL_CLOSE, final);
+            if (!go && !p->gone && p->acc.len >= ACC_MAX)
+                return OSR_OUTPARSE_TOOBIG;
+            break;
+        case ST_ALL:
+            if (osr_buf_append(&p->acc, osr_buf_str(&p->pend), p->pend.len))
+                return OSR_OUTPARSE_TOOBIG;
+            osr_buf_reset(&p->pend);
+            break;
+        case ST_DONE:
+            osr_buf_reset(&p->pend);
+            return OSR_OUTPARSE_STOP;
+        }
+        if (p->gone)
+            return OSR_OUTPARSE_GONE;
+        if (p->state == ST_DONE)
+            return OSR_OUTPARSE_STOP;
+        if (!go)
+            return OSR_OUTPARSE_MORE;
+        if (p->state == before && p->pend.len == len_before)
+            return OSR_OUTPARSE_MORE; /* nothing more to do until more text comes */
+        if (p->pend.len == 0)
+            return OSR_OUTPARSE_MORE;
+    }
+}
+
+enum osr_outparse_status osr_outparse_push(struct osr_outparse *p, const char *text, size_t n)
+{
+    if (p->gone)
+        return OSR_OUTPARSE_GONE;
+    if (p->state == ST_DONE)
+        return OSR_OUTPARSE_STOP;
+    if (osr_buf_append(&p->pend, text, n))
+        return OSR_OUTPARSE_TOOBIG;
+    return run(p, false);
+}
+
+enum osr_outparse_status osr_outparse_finish(struct osr_outparse *p, enum osr_finish gen_finish,
+                                             enum osr_finish *finish, const char **stop_seq)
+{
+    if (!p->gone && p->state != ST_DONE)
+        run(p, true);
+    if (!p->gone) {
+        if (p->state == ST_TOOL) {
+            /* The model ended without </tool_call>: a complete body still counts. */
+            close_tool(p, false);
+        } else if (p->state == ST_ALL) {
+            const char *s = osr_buf_str(&p->acc);
+            bool ok = emit_calls_from(p, s, p->acc.len, p->all_kind == ALL_MISTRAL);
+            if (!ok && !p->gone) {
+                emit_text(p, all_marker(p->all_kind), strlen(all_marker(p->all_kind)));
+                emit_text(p, s, p->acc.len);
+            }
+            osr_buf_reset(&p->acc);
+        }
+    }
+    *stop_seq = p->stop_matched;
+    if (p->n_calls > 0)
+        *finish = OSR_FINISH_TOOL_CALLS;
+    else if (p->stop_matched)
+        *finish = OSR_FINISH_STOP_SEQUENCE;
+    else
+        *finish = gen_finish;
+    return p->gone ? OSR_OUTPARSE_GONE : OSR_OUTPARSE_MORE;
+}
