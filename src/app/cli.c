@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "osr/cli.h"
+#include "osr/cli_engine.h"
 #include "osr/cli_identity.h"
 #include "osr/cli_serve.h"
 #include "osr/cli_storage.h"
@@ -29,6 +30,7 @@ static const struct command commands[] = {
     {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
+    {"logits", osr_cmd_logits, "print a model's logits for token ids as JSON (llama.cpp-comparable)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };
