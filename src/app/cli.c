@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"logits", osr_cmd_logits, "print a model's logits for token ids as JSON (llama.cpp-comparable)"},
+    {"bench", osr_cmd_bench, "measure a model's prompt and generation speed (llama-bench style)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };
