@@ -5,7 +5,8 @@
  * no second copy).  Loading validates every tensor's shape and type against the
  * hyper-parameters, so a malformed or unsupported file gives an error naming the tensor, never a
  * crash.  Supported architectures: llama (llama 2/3, mistral, tinyllama, smollm, codellama),
- * qwen2 (q/k/v biases) and qwen3 (q/k RMSNorm); anything else is refused by name.
+ * qwen2 (q/k/v biases), qwen3 (q/k RMSNorm) and phi3 (fused qkv and gate/up, sliding window);
+ * anything else is refused by name.
  *
  * A struct osr_model_ctx is one sequence being evaluated: a KV cache (F16 by default, F32 on
  * request), a thread pool and every scratch buffer, all allocated when it is created, so
@@ -29,6 +30,7 @@ enum osr_arch {
     OSR_ARCH_LLAMA = 1,
     OSR_ARCH_QWEN2 = 2,
     OSR_ARCH_QWEN3 = 3,
+    OSR_ARCH_PHI3 = 4,
 };
 
 /* The hyper-parameters, after defaults and validation. */
@@ -50,6 +52,8 @@ struct osr_model_hparams {
     float rope_scale;   /* linear position scale (1 / rope.scaling.factor), 1 = none */
     bool rope_freqs;    /* rope_freqs.weight present (llama 3 frequency factors) */
     float rms_eps;      /* attention.layer_norm_rms_epsilon */
+    int n_swa;          /* phi3 attention.sliding_window: a query at p sees keys > p - n_swa;
+                         * 0 = no window */
     bool tied_output;   /* no output.weight: the token embedding is reused */
     int file_type;      /* the type id of most 2-D weights (the attn_q of layer 0) */
 };

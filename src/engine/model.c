@@ -78,9 +78,12 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     } else if (strcmp(hp->arch_name, "qwen3") == 0) {
         hp->arch = OSR_ARCH_QWEN3;
         hp->rope_neox = 1;
+    } else if (strcmp(hp->arch_name, "phi3") == 0) {
+        hp->arch = OSR_ARCH_PHI3;
+        hp->rope_neox = 1;
     } else {
         return osr_diag_set(diag, OSR_EUNSUPPORTED,
-                            "unsupported architecture '%s' (supported: llama, qwen2, qwen3)",
+                            "unsupported architecture '%s' (supported: llama, qwen2, qwen3, phi3)",
                             hp->arch_name);
     }
 
@@ -123,6 +126,10 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     if (hp->rope_base <= 0 || hp->rms_eps < 0)
         return osr_diag_set(diag, OSR_ECORRUPT, "bad rope.freq_base %g or rms epsilon %g",
                             (double)hp->rope_base, (double)hp->rms_eps);
+
+    if (hp->arch == OSR_ARCH_PHI3 &&
+        (rc = arch_u32(g, "attention.sliding_window", false, 0, 1u << 24, &hp->n_swa, diag)))
+        return rc;
 
     /* RoPE scaling: linear is a position scale; llama 3's scaling arrives as the rope_freqs
      * tensor (looked up later); YaRN and longrope are not implemented. */
@@ -232,9 +239,15 @@ static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *
             return rc;                                                                             \
     } while (0)
     V("attn_norm", "weight", E, false, attn_norm);
-    W("attn_q", nq, E, wq);
-    W("attn_k", nk, E, wk);
-    W("attn_v", nv, E, wv);
+    snprintf(name, sizeof(name), "blk.%d.attn_qkv.weight", il);
+    if (hp->arch == OSR_ARCH_PHI3 && osr_gguf_find_tensor(g, name)) {
+        if ((rc = get_weight(g, name, nq + nk + nv, E, false, &L->wqkv, diag)))
+            return rc;
+    } else {
+        W("attn_q", nq, E, wq);
+        W("attn_k", nk, E, wk);
+        W("attn_v", nv, E, wv);
+    }
     W("attn_output", E, no, wo);
     /* Biases are required for qwen2 (it always has them) and taken when present elsewhere. */
     V("attn_q", "bias", nq, !bias, bq);
@@ -245,8 +258,14 @@ static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *
         V("attn_k_norm", "weight", hp->head_dim_k, false, k_norm);
     }
     V("ffn_norm", "weight", E, false, ffn_norm);
-    W("ffn_gate", F, E, w_gate);
-    W("ffn_up", F, E, w_up);
+    snprintf(name, sizeof(name), "blk.%d.ffn_gate.weight", il);
+    if (hp->arch == OSR_ARCH_PHI3 && !osr_gguf_find_tensor(g, name)) {
+        L->gate_up_fused = true;
+        W("ffn_up", 2 * F, E, w_up);
+    } else {
+        W("ffn_gate", F, E, w_gate);
+        W("ffn_up", F, E, w_up);
+    }
     W("ffn_down", E, F, w_down);
 #undef W
 #undef V
@@ -281,11 +300,16 @@ int osr_model_from_gguf(const struct osr_gguf *g, struct osr_model **out, struct
         hp->tied_output = true;
     }
     hp->rope_freqs = m->rope_freqs != NULL;
+    if (osr_gguf_find_tensor(g, "rope_factors_long.weight")) {
+        rc = osr_diag_set(diag, OSR_EUNSUPPORTED,
+                          "LongRoPE scaling (rope_factors_long) is not supported");
+        goto out;
+    }
     m->layers = osr_xcalloc((size_t)hp->n_layer, sizeof(*m->layers));
     for (int il = 0; il < hp->n_layer; il++)
         if ((rc = load_layer(g, hp, il, &m->layers[il], diag)))
             goto out;
-    hp->file_type = (int)m->layers[0].wq.type;
+    hp->file_type = (int)(m->layers[0].wqkv.data ? m->layers[0].wqkv.type : m->layers[0].wq.type);
     *out = m;
     m = NULL;
 out:

@@ -3,7 +3,8 @@
  * A context owns the KV cache, a thread pool and every scratch buffer, sized at creation for
  * n_batch tokens, so a decode step allocates nothing.  One step runs a batch of tokens at
  * consecutive positions: embedding rows dequantized from the file, then per layer RMSNorm,
- * Q/K/V projections (optional biases, qwen3's per-head q/k norm), RoPE, the K/V rows written
+ * Q/K/V projections (one fused product for phi3, optional biases, qwen3's per-head q/k norm),
+ * RoPE, the K/V rows written
  * to the cache, causal attention with grouped KV heads (scores and softmax in F32), the output
  * projection and residual, RMSNorm, the SwiGLU FFN and residual; finally the output norm and
  * the vocabulary projection.  Matmuls and attention run on the pool; the cheap elementwise ops
@@ -56,6 +57,7 @@ struct osr_model_ctx {
     float *gate; /* [n_batch][n_ff] */
     float *up;   /* [n_batch][n_ff] */
     float *proj; /* projection output [n_batch][n_embd] */
+    float *qkv;  /* fused q/k/v projection output [n_batch][nq + nk + nv], or NULL */
     void *mm_prep; /* quantized activations shared by several matmuls */
     void *mm_one;  /* for a matmul whose activation type differs */
     size_t mm_bytes;
@@ -150,20 +152,31 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->vb = alloc_floats(B * (size_t)c->nv, &rc);
     c->att = alloc_floats(B * no, &rc);
     c->gate = alloc_floats(B * (size_t)hp->n_ff, &rc);
-    c->up = alloc_floats(B * (size_t)hp->n_ff, &rc);
+    c->up = alloc_floats(B * (size_t)hp->n_ff, &rc); /* 2 n_ff for fused gate/up, below */
     c->proj = alloc_floats(B * E, &rc);
     c->scores_stride = ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v + 15) &
                        ~(size_t)15;
     c->scores = alloc_floats(c->scores_stride * (size_t)c->n_threads, &rc);
     size_t need = 0;
+    bool fused_qkv = false, fused_ffn = false;
     for (int il = 0; il < hp->n_layer; il++) {
         const struct osr_layer *L = &m->layers[il];
-        const struct osr_weight *ws[] = {&L->wq, &L->wk, &L->wv, &L->wo,
-                                         &L->w_gate, &L->w_up, &L->w_down};
+        const struct osr_weight *ws[] = {&L->wq,     &L->wk,   &L->wv,     &L->wo,
+                                         &L->w_gate, &L->w_up, &L->w_down, &L->wqkv};
+        if (L->wqkv.data)
+            fused_qkv = true;
+        if (L->gate_up_fused)
+            fused_ffn = true;
         for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
             need = mm_need(ws[i], c->n_batch, need);
     }
     need = mm_need(&m->output, c->n_batch, need);
+    if (fused_qkv)
+        c->qkv = alloc_floats(B * (nq + (size_t)c->nk + (size_t)c->nv), &rc);
+    if (fused_ffn) {
+        free(c->up);
+        c->up = alloc_floats(B * 2 * (size_t)hp->n_ff, &rc);
+    }
     c->mm_bytes = need;
     c->mm_prep = alloc_floats(need / sizeof(float) + 1, &rc);
     c->mm_one = alloc_floats(need / sizeof(float) + 1, &rc);
@@ -197,6 +210,7 @@ void osr_model_ctx_free(struct osr_model_ctx *c)
     free(c->gate);
     free(c->up);
     free(c->proj);
+    free(c->qkv);
     free(c->mm_prep);
     free(c->mm_one);
     free(c->scores);
@@ -291,24 +305,25 @@ static void attn_worker(void *arg, int ith, int nth)
             break;
         int i = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
         int n_kv = j->pos0 + i + 1; /* causal: positions 0 .. pos */
+        int t0 = hp->n_swa > 0 && n_kv > hp->n_swa ? n_kv - hp->n_swa : 0; /* window start */
         const float *q = c->q + (int64_t)i * nq + (int64_t)h * hdk;
         if (f16) {
             for (int d = 0; d < hdk; d++)
                 qh[d] = osr_quant_f16_to_f32(osr_quant_f32_to_f16(q[d]));
-            for (int t = 0; t < n_kv; t++) {
+            for (int t = t0; t < n_kv; t++) {
                 const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 2;
                 scores[t] = k->vec_dot[OSR_QTYPE_F16](hdk, kr, qh) * scale;
             }
         } else {
-            for (int t = 0; t < n_kv; t++) {
+            for (int t = t0; t < n_kv; t++) {
                 const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 4;
                 scores[t] = k->vec_dot[OSR_QTYPE_F32](hdk, kr, q) * scale;
             }
         }
-        k->softmax(scores, n_kv);
+        k->softmax(scores + t0, n_kv - t0);
         memset(acc, 0, (size_t)hdv * sizeof(float));
         if (f16) {
-            for (int t = 0; t < n_kv; t++) {
+            for (int t = t0; t < n_kv; t++) {
                 const uint16_t *vr =
                     (const uint16_t *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
                 float p = osr_quant_f16_to_f32(osr_quant_f32_to_f16(scores[t]));
@@ -316,7 +331,7 @@ static void attn_worker(void *arg, int ith, int nth)
                     k->axpy_f16(acc, p, vr, hdv);
             }
         } else {
-            for (int t = 0; t < n_kv; t++) {
+            for (int t = t0; t < n_kv; t++) {
                 const float *vr = (const float *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
                 k->axpy(acc, scores[t], vr, hdv);
             }
@@ -361,10 +376,23 @@ static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
 
     for (int i = 0; i < n; i++)
         k->rmsnorm(c->xn + i * E, c->x + i * E, L->attn_norm, E, hp->rms_eps);
-    const struct osr_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
-    float *qkv_out[3] = {c->q, c->kb, c->vb};
-    if ((rc = matmul_group(c, qkv, qkv_out, 3, c->xn, n)))
-        return rc;
+    if (L->wqkv.data) {
+        /* One product, then the rows split into q, k and v. */
+        const int64_t w = nq + c->nk + c->nv;
+        if ((rc = matmul(c, &L->wqkv, c->xn, n, c->qkv)))
+            return rc;
+        for (int i = 0; i < n; i++) {
+            const float *r = c->qkv + i * w;
+            memcpy(c->q + i * nq, r, (size_t)nq * sizeof(float));
+            memcpy(c->kb + i * c->nk, r + nq, (size_t)c->nk * sizeof(float));
+            memcpy(c->vb + i * c->nv, r + nq + c->nk, (size_t)c->nv * sizeof(float));
+        }
+    } else {
+        const struct osr_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->kb, c->vb};
+        if ((rc = matmul_group(c, qkv, qkv_out, 3, c->xn, n)))
+            return rc;
+    }
     add_bias(c->q, L->bq, n, nq, k);
     add_bias(c->kb, L->bk, n, c->nk, k);
     add_bias(c->vb, L->bv, n, c->nv, k);
@@ -396,11 +424,19 @@ static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
 
     for (int i = 0; i < n; i++)
         k->rmsnorm(c->xn + i * E, c->x + i * E, L->ffn_norm, E, hp->rms_eps);
-    const struct osr_weight *gu[2] = {&L->w_gate, &L->w_up};
-    float *gu_out[2] = {c->gate, c->up};
-    if ((rc = matmul_group(c, gu, gu_out, 2, c->xn, n)))
-        return rc;
-    k->swiglu(c->gate, c->gate, c->up, n * F);
+    if (L->gate_up_fused) {
+        /* Each output row is n_ff gate values then n_ff up values. */
+        if ((rc = matmul(c, &L->w_up, c->xn, n, c->up)))
+            return rc;
+        for (int i = 0; i < n; i++)
+            k->swiglu(c->gate + i * F, c->up + i * 2 * F, c->up + i * 2 * F + F, F);
+    } else {
+        const struct osr_weight *gu[2] = {&L->w_gate, &L->w_up};
+        float *gu_out[2] = {c->gate, c->up};
+        if ((rc = matmul_group(c, gu, gu_out, 2, c->xn, n)))
+            return rc;
+        k->swiglu(c->gate, c->gate, c->up, n * F);
+    }
     if ((rc = matmul(c, &L->w_down, c->gate, n, c->proj)))
         return rc;
     k->add(c->x, c->x, c->proj, n * E);

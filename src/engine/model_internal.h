@@ -3,6 +3,7 @@
 #ifndef OSR_MODEL_INTERNAL_H
 #define OSR_MODEL_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,10 +24,12 @@ struct osr_weight {
 struct osr_layer {
     const float *attn_norm;
     struct osr_weight wq, wk, wv, wo;
+    struct osr_weight wqkv; /* phi3: q, k and v rows in one tensor (then wq/wk/wv are unset) */
     const float *bq, *bk, *bv; /* NULL when absent */
     const float *q_norm, *k_norm; /* qwen3; NULL otherwise */
     const float *ffn_norm;
     struct osr_weight w_gate, w_up, w_down;
+    bool gate_up_fused; /* phi3: w_up holds the gate rows, then the up rows; no w_gate */
 };
 
 struct osr_model {

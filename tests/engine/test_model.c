@@ -2,7 +2,8 @@
  *
  * Each architecture (llama with llama-3 frequency factors, qwen2 with q/k/v biases and a tied
  * output, qwen3 with per-head q/k norms and a key length that is not n_embd / n_head) gets
- * random F32 weights and is checked against a plain float64 forward pass written here from the
+ * random F32 weights (phi3: fused qkv and gate/up tensors, a sliding window shorter than the
+ * prompt) and is checked against a plain float64 forward pass written here from the
  * definitions, with the F32 KV cache (tight) and the F16 one (looser).  Also: batch vs one
  * token at a time, thread counts, the generate loop, and loading errors (unknown architecture,
  * wrong shapes and types, missing tensors) that must be clear errors.
@@ -122,6 +123,7 @@ struct spec {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
     bool key_length_key; /* write attention.key_length */
     bool bias, qk_norm, tied, freq_factors;
+    int n_swa; /* phi3 sliding window; phi3 also gets fused qkv and gate/up tensors */
     /* Breakages for the error tests. */
     const char *skip_tensor;  /* leave this tensor out */
     const char *wrong_tensor; /* give this tensor one column too many */
@@ -200,6 +202,8 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
     kv_u32(&w, KEY("context_length"), 64);
     kv_f32(&w, KEY("rope.freq_base"), 10000.0f);
     kv_f32(&w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
+    if (s->n_swa)
+        kv_u32(&w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
     if (s->key_length_key) {
         kv_u32(&w, KEY("attention.key_length"), (uint32_t)s->head_dim);
         kv_u32(&w, KEY("attention.value_length"), (uint32_t)s->head_dim);
@@ -220,9 +224,13 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
         add_tensor(&w, ws, s, n, ne0, ne1, scale, off);                                            \
     } while (0)
         T("attn_norm.weight", E, 1, 0.2, 1.0);
-        T("attn_q.weight", E, NQ, 0.4, 0);
-        T("attn_k.weight", E, NK, 0.4, 0);
-        T("attn_v.weight", E, NK, 0.4, 0);
+        if (s->n_swa) {
+            T("attn_qkv.weight", E, NQ + 2 * NK, 0.4, 0);
+        } else {
+            T("attn_q.weight", E, NQ, 0.4, 0);
+            T("attn_k.weight", E, NK, 0.4, 0);
+            T("attn_v.weight", E, NK, 0.4, 0);
+        }
         T("attn_output.weight", NQ, E, 0.3, 0);
         if (s->bias) {
             T("attn_q.bias", NQ, 1, 0.3, 0);
@@ -234,8 +242,12 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
             T("attn_k_norm.weight", HD, 1, 0.3, 1.0);
         }
         T("ffn_norm.weight", E, 1, 0.2, 1.0);
-        T("ffn_gate.weight", E, s->n_ff, 0.3, 0);
-        T("ffn_up.weight", E, s->n_ff, 0.3, 0);
+        if (s->n_swa) {
+            T("ffn_up.weight", E, 2 * s->n_ff, 0.3, 0);
+        } else {
+            T("ffn_gate.weight", E, s->n_ff, 0.3, 0);
+            T("ffn_up.weight", E, s->n_ff, 0.3, 0);
+        }
         T("ffn_down.weight", s->n_ff, E, 0.3, 0);
 #undef T
     }
@@ -302,12 +314,19 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
         memcpy(x, wget(ws, "token_embd.weight") + (size_t)tokens[p] * E, E * sizeof(double));
         for (int l = 0; l < s->n_layer; l++) {
             ref_rmsnorm(xn, x, W("blk.%d.attn_norm.weight"), E, 1e-6);
-            ref_matvec(q, W("blk.%d.attn_q.weight"), s->bias ? W("blk.%d.attn_q.bias") : NULL, xn,
-                       NQ, E);
-            ref_matvec(k, W("blk.%d.attn_k.weight"), s->bias ? W("blk.%d.attn_k.bias") : NULL, xn,
-                       NK, E);
-            ref_matvec(v, W("blk.%d.attn_v.weight"), s->bias ? W("blk.%d.attn_v.bias") : NULL, xn,
-                       NK, E);
+            if (s->n_swa) { /* fused: q rows, then k rows, then v rows */
+                const double *wqkv = W("blk.%d.attn_qkv.weight");
+                ref_matvec(q, wqkv, NULL, xn, NQ, E);
+                ref_matvec(k, wqkv + (size_t)NQ * E, NULL, xn, NK, E);
+                ref_matvec(v, wqkv + (size_t)(NQ + NK) * E, NULL, xn, NK, E);
+            } else {
+                ref_matvec(q, W("blk.%d.attn_q.weight"),
+                           s->bias ? W("blk.%d.attn_q.bias") : NULL, xn, NQ, E);
+                ref_matvec(k, W("blk.%d.attn_k.weight"),
+                           s->bias ? W("blk.%d.attn_k.bias") : NULL, xn, NK, E);
+                ref_matvec(v, W("blk.%d.attn_v.weight"),
+                           s->bias ? W("blk.%d.attn_v.bias") : NULL, xn, NK, E);
+            }
             if (s->qk_norm) {
                 for (int h = 0; h < s->n_head; h++)
                     ref_rmsnorm(q + h * HD, q + h * HD, W("blk.%d.attn_q_norm.weight"), HD, 1e-6);
@@ -322,7 +341,8 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
             for (int h = 0; h < s->n_head; h++) {
                 int kvh = h / (s->n_head / s->n_head_kv);
                 double mx = -INFINITY, sum = 0;
-                for (int t = 0; t <= p; t++) {
+                int t0 = s->n_swa && p - s->n_swa + 1 > 0 ? p - s->n_swa + 1 : 0;
+                for (int t = t0; t <= p; t++) {
                     const double *kr = kc + ((size_t)l * n + t) * NK + kvh * HD;
                     double d = 0;
                     for (int i = 0; i < HD; i++)
@@ -331,11 +351,11 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                     if (sc[t] > mx)
                         mx = sc[t];
                 }
-                for (int t = 0; t <= p; t++)
+                for (int t = t0; t <= p; t++)
                     sum += (sc[t] = exp(sc[t] - mx));
                 for (int i = 0; i < HD; i++) {
                     double a = 0;
-                    for (int t = 0; t <= p; t++)
+                    for (int t = t0; t <= p; t++)
                         a += sc[t] / sum * vc[((size_t)l * n + t) * NK + kvh * HD + i];
                     att[h * HD + i] = a;
                 }
@@ -344,8 +364,13 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
             for (int i = 0; i < E; i++)
                 x[i] += o[i];
             ref_rmsnorm(xn, x, W("blk.%d.ffn_norm.weight"), E, 1e-6);
-            ref_matvec(g, W("blk.%d.ffn_gate.weight"), NULL, xn, F, E);
-            ref_matvec(u, W("blk.%d.ffn_up.weight"), NULL, xn, F, E);
+            if (s->n_swa) { /* fused: gate rows, then up rows */
+                ref_matvec(g, W("blk.%d.ffn_up.weight"), NULL, xn, F, E);
+                ref_matvec(u, W("blk.%d.ffn_up.weight") + (size_t)F * E, NULL, xn, F, E);
+            } else {
+                ref_matvec(g, W("blk.%d.ffn_gate.weight"), NULL, xn, F, E);
+                ref_matvec(u, W("blk.%d.ffn_up.weight"), NULL, xn, F, E);
+            }
             for (int i = 0; i < F; i++)
                 g[i] = g[i] / (1 + exp(-g[i])) * u[i];
             ref_matvec(o, W("blk.%d.ffn_down.weight"), NULL, g, E, F);
@@ -374,11 +399,14 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
 /* ---- tests -------------------------------------------------------------------------------- */
 
 static const struct spec llama = {"llama", 40, 32, 2, 4, 2, 8, 48, false, false, false, false,
-                                  true, NULL, NULL};
+                                  true, 0, NULL, NULL};
 static const struct spec qwen2 = {"qwen2", 40, 32, 2, 4, 2, 8, 48, false, true, false, true,
-                                  false, NULL, NULL};
+                                  false, 0, NULL, NULL};
 static const struct spec qwen3 = {"qwen3", 40, 32, 2, 4, 1, 16, 48, true, false, true, false,
-                                  false, NULL, NULL};
+                                  false, 0, NULL, NULL};
+/* A window of 5 positions: the 12-token prompt runs past it. */
+static const struct spec phi3 = {"phi3", 40, 32, 2, 4, 4, 8, 48, false, false, false, false,
+                                 false, 5, NULL, NULL};
 
 static const int32_t prompt[] = {1, 5, 9, 33, 2, 17, 17, 39, 0, 12, 25, 7};
 #define N_PROMPT ((int)(sizeof(prompt) / sizeof(prompt[0])))
@@ -482,6 +510,11 @@ static void test_qwen3(void)
     check_arch(&qwen3);
 }
 
+static void test_phi3(void)
+{
+    check_arch(&phi3);
+}
+
 static void expect_error(const struct spec *s, int want_rc, const char *want_msg)
 {
     struct weights ws = {0};
@@ -505,6 +538,15 @@ static void expect_error(const struct spec *s, int want_rc, const char *want_msg
 static void test_load_errors(void)
 {
     struct spec s = llama;
+    s.arch = "gpt2";
+    expect_error(&s, OSR_EUNSUPPORTED, "unsupported architecture 'gpt2'");
+    s = phi3;
+    s.skip_tensor = "blk.1.attn_qkv.weight";
+    expect_error(&s, OSR_ECORRUPT, "missing tensor 'blk.1.attn_q.weight'");
+    s = phi3;
+    s.wrong_tensor = "blk.0.ffn_up.weight";
+    expect_error(&s, OSR_ECORRUPT, "tensor 'blk.0.ffn_up.weight' has shape [33, 96]");
+    s = llama;
     s.arch = "gpt2";
     expect_error(&s, OSR_EUNSUPPORTED, "unsupported architecture 'gpt2'");
     s = llama;
@@ -640,4 +682,4 @@ static void test_generate(void)
     weights_free(&ws);
 }
 
-TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_load_errors, test_decode_errors, test_generate)
+TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_load_errors, test_decode_errors, test_generate)
