@@ -46,16 +46,16 @@ struct osr_model_hparams {
     int head_dim_v; /* value_length, default head_dim_k */
     int n_ff;
     int n_ctx_train;
-    int n_rot;          /* rope.dimension_count, default head_dim_k */
-    int rope_neox;      /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
-    float rope_base;    /* rope.freq_base, default 10000 */
-    float rope_scale;   /* linear position scale (1 / rope.scaling.factor), 1 = none */
-    bool rope_freqs;    /* rope_freqs.weight present (llama 3 frequency factors) */
-    float rms_eps;      /* attention.layer_norm_rms_epsilon */
-    int n_swa;          /* phi3 attention.sliding_window: a query at p sees keys > p - n_swa;
-                         * 0 = no window */
-    bool tied_output;   /* no output.weight: the token embedding is reused */
-    int file_type;      /* the type id of most 2-D weights (the attn_q of layer 0) */
+    int n_rot;        /* rope.dimension_count, default head_dim_k */
+    int rope_neox;    /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
+    float rope_base;  /* rope.freq_base, default 10000 */
+    float rope_scale; /* linear position scale (1 / rope.scaling.factor), 1 = none */
+    bool rope_freqs;  /* rope_freqs.weight present (llama 3 frequency factors) */
+    float rms_eps;    /* attention.layer_norm_rms_epsilon */
+    int n_swa;        /* phi3 attention.sliding_window: a query at p sees keys > p - n_swa;
+                       * 0 = no window */
+    bool tied_output; /* no output.weight: the token embedding is reused */
+    int file_type;    /* the type id of most 2-D weights (the attn_q of layer 0) */
 };
 
 struct osr_model;
@@ -142,8 +142,8 @@ enum osr_gen_stop {
 };
 
 struct osr_generate_params {
-    int max_tokens;        /* > 0 */
-    const int32_t *eog;    /* end-of-generation ids (EOS, EOT, ...), borrowed; may be NULL */
+    int max_tokens;     /* > 0 */
+    const int32_t *eog; /* end-of-generation ids (EOS, EOT, ...), borrowed; may be NULL */
     size_t n_eog;
 };
 

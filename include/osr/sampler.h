@@ -25,16 +25,16 @@ struct osr_logit_bias {
 };
 
 struct osr_sampler_params {
-    float temperature;      /* <= 0: greedy */
-    int top_k;              /* <= 0: off */
-    float top_p;            /* >= 1: off */
-    float min_p;            /* <= 0: off */
-    float typical_p;        /* >= 1: off */
-    float repeat_penalty;   /* 1: off; > 1 divides positive / multiplies negative logits */
-    float presence_penalty; /* 0: off; subtracted once from every token seen */
-    float frequency_penalty;/* 0: off; subtracted once per occurrence */
-    int penalty_last_n;     /* how many recent tokens the penalties look at; 0: off, -1: all
-                             * that fit the history (capped at 4096) */
+    float temperature;       /* <= 0: greedy */
+    int top_k;               /* <= 0: off */
+    float top_p;             /* >= 1: off */
+    float min_p;             /* <= 0: off */
+    float typical_p;         /* >= 1: off */
+    float repeat_penalty;    /* 1: off; > 1 divides positive / multiplies negative logits */
+    float presence_penalty;  /* 0: off; subtracted once from every token seen */
+    float frequency_penalty; /* 0: off; subtracted once per occurrence */
+    int penalty_last_n;      /* how many recent tokens the penalties look at; 0: off, -1: all
+                              * that fit the history (capped at 4096) */
     uint64_t seed;
     const struct osr_logit_bias *bias; /* borrowed only during osr_sampler_new (copied) */
     size_t n_bias;

@@ -61,8 +61,8 @@ static int parse_long(const char *s, long min, long max, long *out)
 
 /* One run: from an empty cache, either n tokens as a prompt or n single-token steps.
  * Returns seconds, or a negative value on error. */
-static double run_once(struct osr_model_ctx *c, const int32_t *toks, int n, bool gen,
-                       float *logits, struct osr_diag *diag)
+static double run_once(struct osr_model_ctx *c, const int32_t *toks, int n, bool gen, float *logits,
+                       struct osr_diag *diag)
 {
     osr_model_ctx_truncate(c, 0);
     int64_t t0 = osr_mono_ns();
@@ -102,11 +102,16 @@ static int run_test(struct osr_model_ctx *c, const int32_t *toks, int n, bool ge
 int osr_cmd_bench(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'}, {"n-prompt", required_argument, NULL, 'p'},
-        {"n-gen", required_argument, NULL, 'n'}, {"threads", required_argument, NULL, 't'},
-        {"repetitions", required_argument, NULL, 'r'}, {"batch", required_argument, NULL, 'b'},
-        {"kv", required_argument, NULL, 'v'},    {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'},
+        {"n-prompt", required_argument, NULL, 'p'},
+        {"n-gen", required_argument, NULL, 'n'},
+        {"threads", required_argument, NULL, 't'},
+        {"repetitions", required_argument, NULL, 'r'},
+        {"batch", required_argument, NULL, 'b'},
+        {"kv", required_argument, NULL, 'v'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *model = NULL;
     long n_prompt = 512, n_gen = 128, reps = 5, n_batch = 512;

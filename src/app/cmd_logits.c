@@ -134,7 +134,8 @@ static int run_prompt(FILE *out, struct osr_model_ctx *c, const struct prompt *p
         int pos = osr_model_ctx_n_past(c);
         if ((rc = osr_model_ctx_decode(c, &t, 1, false, all, diag)))
             return rc;
-        fprintf(out, "%s\n    {\"step\": %d, \"pos\": %d, \"token\": %d, \"top\": ", step ? "," : "",
+        fprintf(out,
+                "%s\n    {\"step\": %d, \"pos\": %d, \"token\": %d, \"top\": ", step ? "," : "",
                 step, pos, t);
         print_top(out, all, n_vocab, top, ids);
         fputc('}', out);
@@ -146,10 +147,14 @@ static int run_prompt(FILE *out, struct osr_model_ctx *c, const struct prompt *p
 int osr_cmd_logits(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"model", required_argument, NULL, 'm'},  {"tokens", required_argument, NULL, 'p'},
-        {"greedy", required_argument, NULL, 'n'}, {"top", required_argument, NULL, 'k'},
-        {"threads", required_argument, NULL, 't'}, {"kv", required_argument, NULL, 'v'},
-        {"ctx", required_argument, NULL, 'c'},    {"help", no_argument, NULL, 'h'},
+        {"model", required_argument, NULL, 'm'},
+        {"tokens", required_argument, NULL, 'p'},
+        {"greedy", required_argument, NULL, 'n'},
+        {"top", required_argument, NULL, 'k'},
+        {"threads", required_argument, NULL, 't'},
+        {"kv", required_argument, NULL, 'v'},
+        {"ctx", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model = NULL;

@@ -29,8 +29,8 @@ static int arch_u32(const struct osr_gguf *g, const char *suffix, bool required,
     if (rc == OSR_ENOTFOUND && !required)
         v = def;
     else if (rc == OSR_ENOTFOUND)
-        return osr_diag_set(diag, OSR_ECORRUPT, "missing key '%.*s.%s'",
-                            (int)osr_gguf_arch(g).n, osr_gguf_arch(g).p, suffix);
+        return osr_diag_set(diag, OSR_ECORRUPT, "missing key '%.*s.%s'", (int)osr_gguf_arch(g).n,
+                            osr_gguf_arch(g).p, suffix);
     else if (rc)
         return osr_diag_set(diag, OSR_EUNSUPPORTED, "key '%.*s.%s' is not a single integer",
                             (int)osr_gguf_arch(g).n, osr_gguf_arch(g).p, suffix);
@@ -93,8 +93,7 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
         (rc = arch_u32(g, "feed_forward_length", true, 0, MAX_DIM, &hp->n_ff, diag)) ||
         (rc = arch_u32(g, "context_length", false, 2048, 1u << 24, &hp->n_ctx_train, diag)))
         return rc;
-    if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_head < 1 || hp->n_ff < 1 ||
-        hp->n_ctx_train < 1)
+    if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_head < 1 || hp->n_ff < 1 || hp->n_ctx_train < 1)
         return osr_diag_set(diag, OSR_ECORRUPT,
                             "bad hyper-parameters: embedding_length %d, block_count %d, "
                             "head_count %d, feed_forward_length %d, context_length %d",
@@ -103,8 +102,9 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
                        &hp->n_head_kv, diag)))
         return rc;
     if (hp->n_head_kv < 1 || hp->n_head % hp->n_head_kv != 0)
-        return osr_diag_set(diag, OSR_ECORRUPT, "head_count %d is not a multiple of head_count_kv %d",
-                            hp->n_head, hp->n_head_kv);
+        return osr_diag_set(diag, OSR_ECORRUPT,
+                            "head_count %d is not a multiple of head_count_kv %d", hp->n_head,
+                            hp->n_head_kv);
     uint32_t def_hd = hp->n_embd % hp->n_head == 0 ? (uint32_t)(hp->n_embd / hp->n_head) : 0;
     if ((rc = arch_u32(g, "attention.key_length", false, def_hd, MAX_DIM, &hp->head_dim_k, diag)))
         return rc;
@@ -137,8 +137,8 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     char key[96];
     snprintf(key, sizeof(key), "%s.rope.scaling.type", hp->arch_name);
     struct osr_str type = {0};
-    if (osr_gguf_get_str(g, key, &type) == OSR_OK && type.n > 0 &&
-        !osr_str_eq_cstr(type, "none") && !osr_str_eq_cstr(type, "llama3")) {
+    if (osr_gguf_get_str(g, key, &type) == OSR_OK && type.n > 0 && !osr_str_eq_cstr(type, "none") &&
+        !osr_str_eq_cstr(type, "llama3")) {
         if (!osr_str_eq_cstr(type, "linear"))
             return osr_diag_set(diag, OSR_EUNSUPPORTED, "unsupported rope scaling '%.*s'",
                                 (int)(type.n > 32 ? 32 : type.n), type.p);
@@ -183,8 +183,9 @@ static int get_weight(const struct osr_gguf *g, const char *name, int64_t rows, 
     }
     size_t rb = osr_quant_row_bytes((uint32_t)t->type, cols);
     if (rb == 0 || rb * (uint64_t)rows != t->n_bytes)
-        return osr_diag_set(diag, OSR_ECORRUPT, "tensor '%s': %lld values per row do not fit type %s",
-                            name, (long long)cols, ti->name);
+        return osr_diag_set(diag, OSR_ECORRUPT,
+                            "tensor '%s': %lld values per row do not fit type %s", name,
+                            (long long)cols, ti->name);
     w->data = t->data;
     w->type = (enum osr_qtype)t->type;
     w->row_bytes = rb;

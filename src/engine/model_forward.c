@@ -4,11 +4,10 @@
  * n_batch tokens, so a decode step allocates nothing.  One step runs a batch of tokens at
  * consecutive positions: embedding rows dequantized from the file, then per layer RMSNorm,
  * Q/K/V projections (one fused product for phi3, optional biases, qwen3's per-head q/k norm),
- * RoPE, the K/V rows written
- * to the cache, causal attention with grouped KV heads (scores and softmax in F32), the output
- * projection and residual, RMSNorm, the SwiGLU FFN and residual; finally the output norm and
- * the vocabulary projection.  Matmuls and attention run on the pool; the cheap elementwise ops
- * run on the calling thread.
+ * RoPE, the K/V rows written to the cache, causal attention with grouped KV heads (scores and
+ * softmax in F32; phi3's sliding window), the output projection and residual, RMSNorm, the
+ * SwiGLU FFN and residual; finally the output norm and the vocabulary projection.  Matmuls and
+ * attention run on the pool; the cheap elementwise ops run on the calling thread.
  *
  * With an F16 cache the numbers follow llama.cpp's non-flash attention: the query is rounded
  * to F16 before the K dot products and the attention weights are rounded to F16 before they
@@ -48,16 +47,16 @@ struct osr_model_ctx {
     struct osr_rope rope;
 
     /* Scratch, n_batch rows each. */
-    float *x;    /* residual stream [n_batch][n_embd] */
-    float *xn;   /* normed input of the next matmuls [n_batch][max(n_embd, n_head*hd_v)] */
-    float *q;    /* [n_batch][n_head * hd_k] */
-    float *kb;   /* [n_batch][nk] */
-    float *vb;   /* [n_batch][nv] */
-    float *att;  /* attention output [n_batch][n_head * hd_v] */
-    float *gate; /* [n_batch][n_ff] */
-    float *up;   /* [n_batch][n_ff] */
-    float *proj; /* projection output [n_batch][n_embd] */
-    float *qkv;  /* fused q/k/v projection output [n_batch][nq + nk + nv], or NULL */
+    float *x;      /* residual stream [n_batch][n_embd] */
+    float *xn;     /* normed input of the next matmuls [n_batch][max(n_embd, n_head*hd_v)] */
+    float *q;      /* [n_batch][n_head * hd_k] */
+    float *kb;     /* [n_batch][nk] */
+    float *vb;     /* [n_batch][nv] */
+    float *att;    /* attention output [n_batch][n_head * hd_v] */
+    float *gate;   /* [n_batch][n_ff] */
+    float *up;     /* [n_batch][n_ff] */
+    float *proj;   /* projection output [n_batch][n_embd] */
+    float *qkv;    /* fused q/k/v projection output [n_batch][nq + nk + nv], or NULL */
     void *mm_prep; /* quantized activations shared by several matmuls */
     void *mm_one;  /* for a matmul whose activation type differs */
     size_t mm_bytes;
@@ -154,8 +153,8 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->gate = alloc_floats(B * (size_t)hp->n_ff, &rc);
     c->up = alloc_floats(B * (size_t)hp->n_ff, &rc); /* 2 n_ff for fused gate/up, below */
     c->proj = alloc_floats(B * E, &rc);
-    c->scores_stride = ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v + 15) &
-                       ~(size_t)15;
+    c->scores_stride =
+        ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v + 15) & ~(size_t)15;
     c->scores = alloc_floats(c->scores_stride * (size_t)c->n_threads, &rc);
     size_t need = 0;
     bool fused_qkv = false, fused_ffn = false;
@@ -256,10 +255,10 @@ static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const 
                         int count, const float *x, int n)
 {
     enum osr_qtype t0 = ws[0]->type;
-    int rc = osr_kernels_matmul_prepare(c->k, c->tp, t0, ws[0]->cols, x, n, c->mm_prep,
-                                        c->mm_bytes);
-    const void *xq = osr_kernels_matmul_scratch(t0, ws[0]->cols, n) == 0 ? (const void *)x
-                                                                           : c->mm_prep;
+    int rc =
+        osr_kernels_matmul_prepare(c->k, c->tp, t0, ws[0]->cols, x, n, c->mm_prep, c->mm_bytes);
+    const void *xq =
+        osr_kernels_matmul_scratch(t0, ws[0]->cols, n) == 0 ? (const void *)x : c->mm_prep;
     for (int i = 0; i < count && rc == OSR_OK; i++) {
         const struct osr_weight *w = ws[i];
         if (dot_type(w->type) == dot_type(t0))
@@ -353,8 +352,7 @@ static void store_rows(uint8_t *dst, const float *src, int64_t n, bool f16)
         h[i] = osr_quant_f32_to_f16(src[i]);
 }
 
-static void add_bias(float *y, const float *b, int n, int64_t width,
-                     const struct osr_kernels *k)
+static void add_bias(float *y, const float *b, int n, int64_t width, const struct osr_kernels *k)
 {
     if (!b)
         return;

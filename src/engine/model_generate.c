@@ -20,8 +20,7 @@ static bool is_eog(const struct osr_generate_params *p, int32_t t)
 
 int osr_model_generate(struct osr_model_ctx *c, struct osr_sampler *s, const int32_t *prompt,
                        size_t n_prompt, const struct osr_generate_params *p, float *logits_buf,
-                       osr_generate_cb cb, void *arg, enum osr_gen_stop *why,
-                       struct osr_diag *diag)
+                       osr_generate_cb cb, void *arg, enum osr_gen_stop *why, struct osr_diag *diag)
 {
     if (n_prompt < 1 || n_prompt > (size_t)osr_model_ctx_n_ctx(c) || p->max_tokens < 1)
         return osr_diag_set(diag, OSR_EINVAL, "need 1 .. %d prompt tokens and max_tokens >= 1",
@@ -42,8 +41,7 @@ int osr_model_generate(struct osr_model_ctx *c, struct osr_sampler *s, const int
         osr_sampler_accept(s, t);
         if (!cb(arg, t))
             return OSR_ECANCELED;
-        if (++produced >= p->max_tokens ||
-            osr_model_ctx_n_past(c) >= osr_model_ctx_n_ctx(c)) {
+        if (++produced >= p->max_tokens || osr_model_ctx_n_past(c) >= osr_model_ctx_n_ctx(c)) {
             *why = OSR_GEN_STOP_LENGTH;
             return OSR_OK;
         }

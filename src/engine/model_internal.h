@@ -24,7 +24,7 @@ struct osr_weight {
 struct osr_layer {
     const float *attn_norm;
     struct osr_weight wq, wk, wv, wo;
-    struct osr_weight wqkv; /* phi3: q, k and v rows in one tensor (then wq/wk/wv are unset) */
+    struct osr_weight wqkv;    /* phi3: q, k and v rows in one tensor (then wq/wk/wv are unset) */
     const float *bq, *bk, *bv; /* NULL when absent */
     const float *q_norm, *k_norm; /* qwen3; NULL otherwise */
     const float *ffn_norm;
@@ -35,7 +35,7 @@ struct osr_layer {
 struct osr_model {
     struct osr_model_hparams hp;
     const struct osr_gguf *g;
-    struct osr_gguf *owned_g; /* set when osr_model_load opened the file */
+    struct osr_gguf *owned_g;   /* set when osr_model_load opened the file */
     struct osr_weight tok_embd; /* rows = n_vocab, cols = n_embd */
     struct osr_weight output;   /* tok_embd when tied */
     const float *output_norm;

@@ -158,8 +158,8 @@ int osr_sampler_new(const struct osr_sampler_params *p, int32_t n_vocab, struct 
     s->tmp = malloc((size_t)n_vocab * sizeof(*s->tmp));
     s->work = malloc((size_t)n_vocab * sizeof(*s->work));
     s->counts = calloc((size_t)n_vocab, sizeof(*s->counts));
-    s->hist_cap = p->penalty_last_n < 0 || p->penalty_last_n > HISTORY_MAX ? HISTORY_MAX
-                                                                           : p->penalty_last_n;
+    s->hist_cap =
+        p->penalty_last_n < 0 || p->penalty_last_n > HISTORY_MAX ? HISTORY_MAX : p->penalty_last_n;
     s->hist = osr_xcalloc((size_t)s->hist_cap + 1, sizeof(*s->hist));
     if (!s->cands || !s->tmp || !s->work || !s->counts) {
         osr_sampler_free(s);

@@ -153,8 +153,8 @@ static void test_against_reference(void)
     }
 
     struct run r;
-    char *argv[] = {"logits", "--model", model, "--tokens", ids, "--tokens", "1",
-                    "--greedy", "3", "--top", "5", "--threads", "2", NULL};
+    char *argv[] = {"logits",   "--model", model,   "--tokens", ids,         "--tokens", "1",
+                    "--greedy", "3",       "--top", "5",        "--threads", "2",        NULL};
     run_cmd(osr_cmd_logits, argv, &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_OK);
     struct json_object *got = NULL;
@@ -238,8 +238,8 @@ static void test_bench_runs(void)
         return;
     }
     struct run r;
-    char *argv[] = {"bench", "-m", model, "-p", "16", "-n", "4", "-r", "2", "-t", "1", "--json",
-                    NULL};
+    char *argv[] = {"bench", "-m", model, "-p", "16",     "-n", "4",
+                    "-r",    "2",  "-t",  "1",  "--json", NULL};
     run_cmd(osr_cmd_bench, argv, &r);
     CHECK_INT_EQ(r.code, OSR_EXIT_OK);
     struct json_object *o = NULL;

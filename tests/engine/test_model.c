@@ -320,12 +320,12 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                 ref_matvec(k, wqkv + (size_t)NQ * E, NULL, xn, NK, E);
                 ref_matvec(v, wqkv + (size_t)(NQ + NK) * E, NULL, xn, NK, E);
             } else {
-                ref_matvec(q, W("blk.%d.attn_q.weight"),
-                           s->bias ? W("blk.%d.attn_q.bias") : NULL, xn, NQ, E);
-                ref_matvec(k, W("blk.%d.attn_k.weight"),
-                           s->bias ? W("blk.%d.attn_k.bias") : NULL, xn, NK, E);
-                ref_matvec(v, W("blk.%d.attn_v.weight"),
-                           s->bias ? W("blk.%d.attn_v.bias") : NULL, xn, NK, E);
+                ref_matvec(q, W("blk.%d.attn_q.weight"), s->bias ? W("blk.%d.attn_q.bias") : NULL,
+                           xn, NQ, E);
+                ref_matvec(k, W("blk.%d.attn_k.weight"), s->bias ? W("blk.%d.attn_k.bias") : NULL,
+                           xn, NK, E);
+                ref_matvec(v, W("blk.%d.attn_v.weight"), s->bias ? W("blk.%d.attn_v.bias") : NULL,
+                           xn, NK, E);
             }
             if (s->qk_norm) {
                 for (int h = 0; h < s->n_head; h++)
@@ -378,8 +378,8 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                 x[i] += o[i];
         }
         ref_rmsnorm(xn, x, wget(ws, "output_norm.weight"), E, 1e-6);
-        ref_matvec(out + (size_t)p * V,
-                   wget(ws, s->tied ? "token_embd.weight" : "output.weight"), NULL, xn, V, E);
+        ref_matvec(out + (size_t)p * V, wget(ws, s->tied ? "token_embd.weight" : "output.weight"),
+                   NULL, xn, V, E);
     }
 #undef W
     free(kc);
@@ -398,21 +398,21 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
-static const struct spec llama = {"llama", 40, 32, 2, 4, 2, 8, 48, false, false, false, false,
-                                  true, 0, NULL, NULL};
-static const struct spec qwen2 = {"qwen2", 40, 32, 2, 4, 2, 8, 48, false, true, false, true,
-                                  false, 0, NULL, NULL};
-static const struct spec qwen3 = {"qwen3", 40, 32, 2, 4, 1, 16, 48, true, false, true, false,
-                                  false, 0, NULL, NULL};
+static const struct spec llama = {"llama", 40,    32,    2,     4,    2, 8,    48,
+                                  false,   false, false, false, true, 0, NULL, NULL};
+static const struct spec qwen2 = {"qwen2", 40,   32,    2,    4,     2, 8,    48,
+                                  false,   true, false, true, false, 0, NULL, NULL};
+static const struct spec qwen3 = {"qwen3", 40,    32,   2,     4,     1, 16,   48,
+                                  true,    false, true, false, false, 0, NULL, NULL};
 /* A window of 5 positions: the 12-token prompt runs past it. */
-static const struct spec phi3 = {"phi3", 40, 32, 2, 4, 4, 8, 48, false, false, false, false,
-                                 false, 5, NULL, NULL};
+static const struct spec phi3 = {"phi3", 40,    32,    2,     4,     4, 8,    48,
+                                 false,  false, false, false, false, 5, NULL, NULL};
 
 static const int32_t prompt[] = {1, 5, 9, 33, 2, 17, 17, 39, 0, 12, 25, 7};
 #define N_PROMPT ((int)(sizeof(prompt) / sizeof(prompt[0])))
 
-static int open_model(const struct spec *s, struct weights *ws, uint8_t **file,
-                      struct osr_gguf **g, struct osr_model **m, struct osr_diag *d)
+static int open_model(const struct spec *s, struct weights *ws, uint8_t **file, struct osr_gguf **g,
+                      struct osr_model **m, struct osr_diag *d)
 {
     size_t size = 0;
     *file = build(s, ws, &size);
@@ -682,4 +682,5 @@ static void test_generate(void)
     weights_free(&ws);
 }
 
-TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_load_errors, test_decode_errors, test_generate)
+TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_load_errors, test_decode_errors,
+          test_generate)

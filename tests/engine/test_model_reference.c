@@ -100,10 +100,10 @@ static double tolerance_frac(int wtype, bool kv_f32)
 }
 
 struct stats {
-    double max_diff;  /* largest |ours - ref| / std */
-    int positions;    /* positions compared */
-    int top1_same;    /* positions with the same top-1 */
-    int near_ties;    /* positions whose top-1 differs inside the tolerance */
+    double max_diff; /* largest |ours - ref| / std */
+    int positions;   /* positions compared */
+    int top1_same;   /* positions with the same top-1 */
+    int near_ties;   /* positions whose top-1 differs inside the tolerance */
 };
 
 /* Compares the listed [id, logit] pairs and the top-1 at one position. */
@@ -128,9 +128,10 @@ static void compare_top(const float *ours, int32_t n_vocab, struct json_object *
         }
     }
     st->positions++;
-    int ref_top1 = json_object_get_int(json_object_array_get_idx(json_object_array_get_idx(top, 0), 0));
-    double ref_best = json_object_get_double(
-        json_object_array_get_idx(json_object_array_get_idx(top, 0), 1));
+    int ref_top1 =
+        json_object_get_int(json_object_array_get_idx(json_object_array_get_idx(top, 0), 0));
+    double ref_best =
+        json_object_get_double(json_object_array_get_idx(json_object_array_get_idx(top, 0), 1));
     int32_t mine = osr_logits_argmax(ours, n_vocab);
     if (mine == ref_top1) {
         st->top1_same++;
@@ -263,8 +264,7 @@ static void check_reference(const char *dir, const char *json_name, int n_thread
             CHECK_INT_EQ(json_object_get_int(jget(step, "pos")), osr_model_ctx_n_past(c));
             rc = osr_model_ctx_decode(c, &t, 1, false, logits, &diag);
             REQUIRE(rc == OSR_OK);
-            compare_top(logits, hp->n_vocab, jget(step, "top"), std, tol, &st, pname,
-                        n + (int)s);
+            compare_top(logits, hp->n_vocab, jget(step, "top"), std, tol, &st, pname, n + (int)s);
         }
     }
     CHECK(st.positions > 0);
