@@ -249,25 +249,132 @@ static int matmul(struct osr_model_ctx *c, const struct osr_weight *w, const flo
                               y, c->mm_one, c->mm_bytes);
 }
 
-/* ys[i] = ws[i] x for n vectors, quantizing x once for every weight sharing the first one's
- * activation type. */
+/* Several matmuls over one input in a single pool run.  The per-row work is the kernels'
+ * own (CHUNK_ROWS-row items, gemm4 on groups of 4 rows for batches, vec_dot otherwise, as
+ * osr_kernels_matmul does), so the numbers are bit-identical to separate calls; what is saved
+ * is the wake-up and join of the pool for each product, which a busy machine makes costly. */
+#define CHUNK_ROWS 16
+#define TILE_VECS 8
+#define MAX_PARTS 3
+
+struct mm_part {
+    const struct osr_weight *w;
+    float *y;
+    osr_vec_dot_fn dot;
+    osr_gemm4_fn gemm4;
+    int64_t nchunks, items;
+};
+
+struct mm_job {
+    struct osr_threadpool *tp;
+    const float *x;
+    int64_t cols, nvec;
+    char *xq; /* quantized activations, or NULL when the weights take floats */
+    size_t xq_stride;
+    int block_values;
+    osr_quantize_fn quant;
+    struct mm_part parts[MAX_PARTS];
+    int nparts;
+    int64_t total;
+    atomic_llong next;
+};
+
+static void mm_worker(void *arg, int ith, int nth)
+{
+    struct mm_job *j = arg;
+    const char *xq = (const char *)j->x;
+    size_t stride = (size_t)j->cols * sizeof(float);
+    if (j->xq) {
+        int64_t per = j->cols / j->block_values, total = per * j->nvec;
+        int64_t b0 = total * ith / nth, b1 = total * (ith + 1) / nth;
+        size_t bbytes = j->xq_stride / (size_t)per;
+        while (b0 < b1) {
+            int64_t v = b0 / per, off = b0 % per;
+            int64_t cnt = per - off < b1 - b0 ? per - off : b1 - b0;
+            j->quant(j->x + v * j->cols + off * j->block_values,
+                     j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes,
+                     cnt * j->block_values);
+            b0 += cnt;
+        }
+        osr_threadpool_barrier(j->tp);
+        xq = j->xq;
+        stride = j->xq_stride;
+    }
+    for (;;) {
+        int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it >= j->total)
+            break;
+        const struct mm_part *p = j->parts;
+        while (it >= p->items) {
+            it -= p->items;
+            p++;
+        }
+        const struct osr_weight *w = p->w;
+        const char *wd = w->data;
+        int64_t r0 = (it % p->nchunks) * CHUNK_ROWS;
+        int64_t r1 = r0 + CHUNK_ROWS < w->rows ? r0 + CHUNK_ROWS : w->rows;
+        int64_t v0 = (it / p->nchunks) * TILE_VECS;
+        int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
+        int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
+        for (int64_t v = v0; v < v1; v += 4) {
+            int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
+            for (int64_t r = r0; r < r4; r += 4)
+                p->gemm4(j->cols, wd + (size_t)r * w->row_bytes, w->row_bytes,
+                         xq + (size_t)v * stride, stride, nv, p->y + v * w->rows + r, w->rows);
+        }
+        for (int64_t v = v0; v < v1; v++) {
+            const char *xv = xq + (size_t)v * stride;
+            float *yv = p->y + v * w->rows;
+            for (int64_t r = r4; r < r1; r++)
+                yv[r] = p->dot(j->cols, wd + (size_t)r * w->row_bytes, xv);
+        }
+    }
+}
+
+/* ys[i] = ws[i] x for n vectors: one pool run when every weight takes the same activation
+ * type (the usual case), separate matmuls otherwise (mixed-type files). */
 static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
                         int count, const float *x, int n)
 {
-    enum osr_qtype t0 = ws[0]->type;
-    int rc =
-        osr_kernels_matmul_prepare(c->k, c->tp, t0, ws[0]->cols, x, n, c->mm_prep, c->mm_bytes);
-    const void *xq =
-        osr_kernels_matmul_scratch(t0, ws[0]->cols, n) == 0 ? (const void *)x : c->mm_prep;
-    for (int i = 0; i < count && rc == OSR_OK; i++) {
-        const struct osr_weight *w = ws[i];
-        if (dot_type(w->type) == dot_type(t0))
-            rc = osr_kernels_matmul_prepared(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows,
-                                             w->cols, xq, n, ys[i]);
-        else
-            rc = matmul(c, w, x, n, ys[i]);
+    enum osr_qtype dt = dot_type(ws[0]->type);
+    bool same = count <= MAX_PARTS;
+    for (int i = 1; i < count; i++)
+        same = same && dot_type(ws[i]->type) == dt && ws[i]->cols == ws[0]->cols;
+    if (!same) {
+        for (int i = 0; i < count; i++) {
+            int rc = matmul(c, ws[i], x, n, ys[i]);
+            if (rc)
+                return rc;
+        }
+        return OSR_OK;
     }
-    return rc;
+    struct mm_job j = {.tp = c->tp, .x = x, .cols = ws[0]->cols, .nvec = n, .nparts = count};
+    if (dt != OSR_QTYPE_F32) {
+        size_t need = osr_kernels_matmul_scratch(ws[0]->type, j.cols, n);
+        const struct osr_qtype_info *di = osr_quant_type_info((uint32_t)dt);
+        j.quant = c->k->quantize[dt];
+        j.xq_stride = osr_quant_row_bytes((uint32_t)dt, j.cols);
+        j.block_values = di->block_values;
+        j.xq = c->mm_prep;
+        if (!j.quant || need == (size_t)-1 || need > c->mm_bytes)
+            return OSR_EINVAL;
+    }
+    int64_t ntiles = (n + TILE_VECS - 1) / TILE_VECS;
+    for (int i = 0; i < count; i++) {
+        struct mm_part *p = &j.parts[i];
+        p->w = ws[i];
+        p->y = ys[i];
+        p->dot = c->k->vec_dot[ws[i]->type];
+        p->gemm4 = c->k->gemm4[ws[i]->type];
+        p->nchunks = (ws[i]->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        p->items = p->nchunks * ntiles;
+        j.total += p->items;
+        if (!p->dot)
+            return OSR_EINVAL;
+    }
+    atomic_init(&j.next, 0);
+    osr_threadpool_run(c->tp, mm_worker, &j);
+    return OSR_OK;
 }
 
 /* ---- attention ---------------------------------------------------------------------------- */
