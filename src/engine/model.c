@@ -81,9 +81,14 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     } else if (strcmp(hp->arch_name, "phi3") == 0) {
         hp->arch = OSR_ARCH_PHI3;
         hp->rope_neox = 1;
+    } else if (strcmp(hp->arch_name, "gemma2") == 0) {
+        hp->arch = OSR_ARCH_GEMMA2;
+        hp->rope_neox = 1;
+        hp->ffn_gelu = true;
     } else {
         return osr_diag_set(diag, OSR_EUNSUPPORTED,
-                            "unsupported architecture '%s' (supported: llama, qwen2, qwen3, phi3)",
+                            "unsupported architecture '%s' (supported: llama, qwen2, qwen3, phi3, "
+                            "gemma2)",
                             hp->arch_name);
     }
 
@@ -127,9 +132,26 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
         return osr_diag_set(diag, OSR_ECORRUPT, "bad rope.freq_base %g or rms epsilon %g",
                             (double)hp->rope_base, (double)hp->rms_eps);
 
-    if (hp->arch == OSR_ARCH_PHI3 &&
+    hp->swa_period = 1;
+    hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    hp->embd_scale = 1.0f;
+    if ((hp->arch == OSR_ARCH_PHI3 || hp->arch == OSR_ARCH_GEMMA2) &&
         (rc = arch_u32(g, "attention.sliding_window", false, 0, 1u << 24, &hp->n_swa, diag)))
         return rc;
+    if (hp->arch == OSR_ARCH_GEMMA2) {
+        /* Even layers are local (windowed), odd ones global.  Queries are scaled by
+         * query_pre_attn_scalar^-1/2, which the file does not carry: as llama.cpp, the head
+         * size, except n_embd / n_head for the 46-layer (27B) model. */
+        hp->swa_period = 2;
+        hp->embd_scale = sqrtf((float)hp->n_embd);
+        if (hp->n_layer == 46)
+            hp->attn_scale = 1.0f / sqrtf((float)hp->n_embd / (float)hp->n_head);
+        if ((rc = arch_f32(g, "attn_logit_softcapping", 50.0f, &hp->attn_softcap, diag)) ||
+            (rc = arch_f32(g, "final_logit_softcapping", 30.0f, &hp->final_softcap, diag)))
+            return rc;
+        if (hp->attn_softcap < 0 || hp->final_softcap < 0)
+            return osr_diag_set(diag, OSR_ECORRUPT, "negative logit soft-capping");
+    }
 
     /* RoPE scaling: linear is a position scale; llama 3's scaling arrives as the rope_freqs
      * tensor (looked up later); YaRN and longrope are not implemented. */
@@ -257,6 +279,10 @@ static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *
     if (hp->arch == OSR_ARCH_QWEN3) {
         V("attn_q_norm", "weight", hp->head_dim_k, false, q_norm);
         V("attn_k_norm", "weight", hp->head_dim_k, false, k_norm);
+    }
+    if (hp->arch == OSR_ARCH_GEMMA2) {
+        V("post_attention_norm", "weight", E, false, post_attn_norm);
+        V("post_ffw_norm", "weight", E, false, post_ffn_norm);
     }
     V("ffn_norm", "weight", E, false, ffn_norm);
     snprintf(name, sizeof(name), "blk.%d.ffn_gate.weight", il);

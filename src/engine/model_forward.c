@@ -381,6 +381,7 @@ static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const 
 
 struct attn_job {
     struct osr_model_ctx *c;
+    int n_swa;              /* this layer's window, 0 = none */
     const uint8_t *kc, *vc; /* this layer's K and V rows */
     int n;                  /* tokens in the batch */
     int pos0;               /* position of the first */
@@ -396,7 +397,7 @@ static void attn_worker(void *arg, int ith, int nth)
     const int hdk = hp->head_dim_k, hdv = hp->head_dim_v;
     const int group = hp->n_head / hp->n_head_kv;
     const int64_t nq = (int64_t)hp->n_head * hdk, no = (int64_t)hp->n_head * hdv;
-    const float scale = 1.0f / sqrtf((float)hdk);
+    const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const bool f16 = c->kv_type == OSR_KV_F16;
     float *scores = c->scores + (size_t)ith * c->scores_stride;
     float *qh = scores + c->n_ctx;
@@ -411,7 +412,7 @@ static void attn_worker(void *arg, int ith, int nth)
             break;
         int i = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
         int n_kv = j->pos0 + i + 1; /* causal: positions 0 .. pos */
-        int t0 = hp->n_swa > 0 && n_kv > hp->n_swa ? n_kv - hp->n_swa : 0; /* window start */
+        int t0 = j->n_swa > 0 && n_kv > j->n_swa ? n_kv - j->n_swa : 0; /* window start */
         const float *q = c->q + (int64_t)i * nq + (int64_t)h * hdk;
         if (f16) {
             for (int d = 0; d < hdk; d++)
@@ -426,6 +427,9 @@ static void attn_worker(void *arg, int ith, int nth)
                 scores[t] = k->vec_dot[OSR_QTYPE_F32](hdk, kr, q) * scale;
             }
         }
+        if (cap > 0)
+            for (int t = t0; t < n_kv; t++)
+                scores[t] = cap * tanhf(scores[t] / cap);
         k->softmax(scores + t0, n_kv - t0);
         memset(acc, 0, (size_t)hdv * sizeof(float));
         if (f16) {
@@ -465,6 +469,16 @@ static void add_bias(float *y, const float *b, int n, int64_t width, const struc
         return;
     for (int i = 0; i < n; i++)
         k->add(y + (int64_t)i * width, y + (int64_t)i * width, b, width);
+}
+
+/* y = gelu(gate) * up with the tanh form of GELU (what gemma's GeGLU uses). */
+static void geglu(float *y, const float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float x = gate[i];
+        float g = 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+        y[i] = g * up[i];
+    }
 }
 
 static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
@@ -519,11 +533,16 @@ static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
     }
 
     struct attn_job job = {.c = c, .kc = kc, .vc = vc, .n = n, .pos0 = pos0};
+    if (hp->n_swa > 0 && il % hp->swa_period == 0)
+        job.n_swa = hp->n_swa;
     atomic_init(&job.next, 0);
     osr_threadpool_run(c->tp, attn_worker, &job);
 
     if ((rc = matmul(c, &L->wo, c->att, n, c->proj)))
         return rc;
+    if (L->post_attn_norm)
+        for (int i = 0; i < n; i++)
+            k->rmsnorm(c->proj + i * E, c->proj + i * E, L->post_attn_norm, E, hp->rms_eps);
     k->add(c->x, c->x, c->proj, n * E);
     (void)no;
 
@@ -540,10 +559,16 @@ static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
         float *gu_out[2] = {c->gate, c->up};
         if ((rc = matmul_group(c, gu, gu_out, 2, c->xn, n)))
             return rc;
-        k->swiglu(c->gate, c->gate, c->up, n * F);
+        if (hp->ffn_gelu)
+            geglu(c->gate, c->gate, c->up, n * F);
+        else
+            k->swiglu(c->gate, c->gate, c->up, n * F);
     }
     if ((rc = matmul(c, &L->w_down, c->gate, n, c->proj)))
         return rc;
+    if (L->post_ffn_norm)
+        for (int i = 0; i < n; i++)
+            k->rmsnorm(c->proj + i * E, c->proj + i * E, L->post_ffn_norm, E, hp->rms_eps);
     k->add(c->x, c->x, c->proj, n * E);
     return OSR_OK;
 }
@@ -555,8 +580,11 @@ static int embed(struct osr_model_ctx *c, const int32_t *tokens, int n)
     osr_dequantize_fn deq = c->k->dequantize[te->type];
     if (!deq)
         return OSR_EINVAL;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         deq((const uint8_t *)te->data + (size_t)tokens[i] * te->row_bytes, c->x + i * E, E);
+        if (c->m->hp.embd_scale != 1.0f)
+            c->k->scale(c->x + i * E, c->x + i * E, c->m->hp.embd_scale, E);
+    }
     return OSR_OK;
 }
 
@@ -572,13 +600,17 @@ static int decode_batch(struct osr_model_ctx *c, const int32_t *tokens, int n, b
         rc = layer_forward(c, il, n, pos0);
     if (rc || !logits)
         return rc;
-    if (all_logits) {
-        for (int i = 0; i < n; i++)
-            c->k->rmsnorm(c->xn + i * E, c->x + i * E, c->m->output_norm, E, hp->rms_eps);
-        return matmul(c, &c->m->output, c->xn, n, logits);
+    int rows = all_logits ? n : 1;
+    const float *src = all_logits ? c->x : c->x + (int64_t)(n - 1) * E;
+    for (int i = 0; i < rows; i++)
+        c->k->rmsnorm(c->xn + i * E, src + i * E, c->m->output_norm, E, hp->rms_eps);
+    rc = matmul(c, &c->m->output, c->xn, rows, logits);
+    if (rc == OSR_OK && hp->final_softcap > 0) {
+        const float cap = hp->final_softcap;
+        for (int64_t i = 0; i < (int64_t)rows * hp->n_vocab; i++)
+            logits[i] = cap * tanhf(logits[i] / cap);
     }
-    c->k->rmsnorm(c->xn, c->x + (int64_t)(n - 1) * E, c->m->output_norm, E, hp->rms_eps);
-    return matmul(c, &c->m->output, c->xn, 1, logits);
+    return rc;
 }
 
 int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,

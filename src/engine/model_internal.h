@@ -26,7 +26,8 @@ struct osr_layer {
     struct osr_weight wq, wk, wv, wo;
     struct osr_weight wqkv;    /* phi3: q, k and v rows in one tensor (then wq/wk/wv are unset) */
     const float *bq, *bk, *bv; /* NULL when absent */
-    const float *q_norm, *k_norm; /* qwen3; NULL otherwise */
+    const float *q_norm, *k_norm;                /* qwen3; NULL otherwise */
+    const float *post_attn_norm, *post_ffn_norm; /* gemma2; NULL otherwise */
     const float *ffn_norm;
     struct osr_weight w_gate, w_up, w_down;
     bool gate_up_fused; /* phi3: w_up holds the gate rows, then the up rows; no w_gate */

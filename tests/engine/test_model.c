@@ -3,7 +3,8 @@
  * Each architecture (llama with llama-3 frequency factors, qwen2 with q/k/v biases and a tied
  * output, qwen3 with per-head q/k norms and a key length that is not n_embd / n_head) gets
  * random F32 weights (phi3: fused qkv and gate/up tensors, a sliding window shorter than the
- * prompt) and is checked against a plain float64 forward pass written here from the
+ * prompt; gemma2: scaled embeddings, post-norms, GeGLU, logit soft-capping, a window on even
+ * layers) and is checked against a plain float64 forward pass written here from the
  * definitions, with the F32 KV cache (tight) and the F16 one (looser).  Also: batch vs one
  * token at a time, thread counts, the generate loop, and loading errors (unknown architecture,
  * wrong shapes and types, missing tensors) that must be clear errors.
@@ -186,6 +187,9 @@ static void weights_free(struct weights *ws)
     memset(ws, 0, sizeof(*ws));
 }
 
+#define PHI3(s) (strcmp((s)->arch, "phi3") == 0)
+#define GEMMA(s) (strcmp((s)->arch, "gemma2") == 0)
+
 static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
 {
     struct gw w;
@@ -204,6 +208,10 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
     kv_f32(&w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
     if (s->n_swa)
         kv_u32(&w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
+    if (GEMMA(s)) { /* small caps so that they change the numbers */
+        kv_f32(&w, KEY("attn_logit_softcapping"), 2.0f);
+        kv_f32(&w, KEY("final_logit_softcapping"), 8.0f);
+    }
     if (s->key_length_key) {
         kv_u32(&w, KEY("attention.key_length"), (uint32_t)s->head_dim);
         kv_u32(&w, KEY("attention.value_length"), (uint32_t)s->head_dim);
@@ -224,7 +232,7 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
         add_tensor(&w, ws, s, n, ne0, ne1, scale, off);                                            \
     } while (0)
         T("attn_norm.weight", E, 1, 0.2, 1.0);
-        if (s->n_swa) {
+        if (PHI3(s)) {
             T("attn_qkv.weight", E, NQ + 2 * NK, 0.4, 0);
         } else {
             T("attn_q.weight", E, NQ, 0.4, 0);
@@ -242,7 +250,11 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
             T("attn_k_norm.weight", HD, 1, 0.3, 1.0);
         }
         T("ffn_norm.weight", E, 1, 0.2, 1.0);
-        if (s->n_swa) {
+        if (GEMMA(s)) {
+            T("post_attention_norm.weight", E, 1, 0.2, 1.0);
+            T("post_ffw_norm.weight", E, 1, 0.2, 1.0);
+        }
+        if (PHI3(s)) {
             T("ffn_up.weight", E, 2 * s->n_ff, 0.3, 0);
         } else {
             T("ffn_gate.weight", E, s->n_ff, 0.3, 0);
@@ -312,9 +324,12 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
 #define W(fmt) (snprintf(nm, sizeof(nm), fmt, l), wget(ws, nm))
     for (int p = 0; p < n; p++) {
         memcpy(x, wget(ws, "token_embd.weight") + (size_t)tokens[p] * E, E * sizeof(double));
+        if (GEMMA(s))
+            for (int i = 0; i < E; i++)
+                x[i] *= sqrt((double)E);
         for (int l = 0; l < s->n_layer; l++) {
             ref_rmsnorm(xn, x, W("blk.%d.attn_norm.weight"), E, 1e-6);
-            if (s->n_swa) { /* fused: q rows, then k rows, then v rows */
+            if (PHI3(s)) { /* fused: q rows, then k rows, then v rows */
                 const double *wqkv = W("blk.%d.attn_qkv.weight");
                 ref_matvec(q, wqkv, NULL, xn, NQ, E);
                 ref_matvec(k, wqkv + (size_t)NQ * E, NULL, xn, NK, E);
@@ -341,13 +356,16 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
             for (int h = 0; h < s->n_head; h++) {
                 int kvh = h / (s->n_head / s->n_head_kv);
                 double mx = -INFINITY, sum = 0;
-                int t0 = s->n_swa && p - s->n_swa + 1 > 0 ? p - s->n_swa + 1 : 0;
+                bool window = s->n_swa && (PHI3(s) || l % 2 == 0); /* gemma2: even layers */
+                int t0 = window && p - s->n_swa + 1 > 0 ? p - s->n_swa + 1 : 0;
                 for (int t = t0; t <= p; t++) {
                     const double *kr = kc + ((size_t)l * n + t) * NK + kvh * HD;
                     double d = 0;
                     for (int i = 0; i < HD; i++)
                         d += q[h * HD + i] * kr[i];
                     sc[t] = d / sqrt((double)HD);
+                    if (GEMMA(s))
+                        sc[t] = 2.0 * tanh(sc[t] / 2.0);
                     if (sc[t] > mx)
                         mx = sc[t];
                 }
@@ -361,25 +379,37 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                 }
             }
             ref_matvec(o, W("blk.%d.attn_output.weight"), NULL, att, E, NQ);
+            if (GEMMA(s))
+                ref_rmsnorm(o, o, W("blk.%d.post_attention_norm.weight"), E, 1e-6);
             for (int i = 0; i < E; i++)
                 x[i] += o[i];
             ref_rmsnorm(xn, x, W("blk.%d.ffn_norm.weight"), E, 1e-6);
-            if (s->n_swa) { /* fused: gate rows, then up rows */
+            if (PHI3(s)) { /* fused: gate rows, then up rows */
                 ref_matvec(g, W("blk.%d.ffn_up.weight"), NULL, xn, F, E);
                 ref_matvec(u, W("blk.%d.ffn_up.weight") + (size_t)F * E, NULL, xn, F, E);
             } else {
                 ref_matvec(g, W("blk.%d.ffn_gate.weight"), NULL, xn, F, E);
                 ref_matvec(u, W("blk.%d.ffn_up.weight"), NULL, xn, F, E);
             }
-            for (int i = 0; i < F; i++)
-                g[i] = g[i] / (1 + exp(-g[i])) * u[i];
+            for (int i = 0; i < F; i++) {
+                double x0 = g[i];
+                g[i] = GEMMA(s)
+                           ? 0.5 * x0 * (1 + tanh(sqrt(2 / M_PI) * (x0 + 0.044715 * x0 * x0 * x0)))
+                           : x0 / (1 + exp(-x0));
+                g[i] *= u[i];
+            }
             ref_matvec(o, W("blk.%d.ffn_down.weight"), NULL, g, E, F);
+            if (GEMMA(s))
+                ref_rmsnorm(o, o, W("blk.%d.post_ffw_norm.weight"), E, 1e-6);
             for (int i = 0; i < E; i++)
                 x[i] += o[i];
         }
         ref_rmsnorm(xn, x, wget(ws, "output_norm.weight"), E, 1e-6);
         ref_matvec(out + (size_t)p * V, wget(ws, s->tied ? "token_embd.weight" : "output.weight"),
                    NULL, xn, V, E);
+        if (GEMMA(s))
+            for (int i = 0; i < V; i++)
+                out[(size_t)p * V + i] = 8.0 * tanh(out[(size_t)p * V + i] / 8.0);
     }
 #undef W
     free(kc);
@@ -407,6 +437,9 @@ static const struct spec qwen3 = {"qwen3", 40,    32,   2,     4,     1, 16,   4
 /* A window of 5 positions: the 12-token prompt runs past it. */
 static const struct spec phi3 = {"phi3", 40,    32,    2,     4,     4, 8,    48,
                                  false,  false, false, false, false, 5, NULL, NULL};
+/* Tied output, soft-capping, post-norms, GeGLU, a window of 5 on even layers. */
+static const struct spec gemma2 = {"gemma2", 40,    32,    2,    4,     2, 8,    48,
+                                   false,    false, false, true, false, 5, NULL, NULL};
 
 static const int32_t prompt[] = {1, 5, 9, 33, 2, 17, 17, 39, 0, 12, 25, 7};
 #define N_PROMPT ((int)(sizeof(prompt) / sizeof(prompt[0])))
@@ -515,6 +548,11 @@ static void test_phi3(void)
     check_arch(&phi3);
 }
 
+static void test_gemma2(void)
+{
+    check_arch(&gemma2);
+}
+
 static void expect_error(const struct spec *s, int want_rc, const char *want_msg)
 {
     struct weights ws = {0};
@@ -546,6 +584,9 @@ static void test_load_errors(void)
     s = phi3;
     s.wrong_tensor = "blk.0.ffn_up.weight";
     expect_error(&s, OSR_ECORRUPT, "tensor 'blk.0.ffn_up.weight' has shape [33, 96]");
+    s = gemma2;
+    s.skip_tensor = "blk.1.post_ffw_norm.weight";
+    expect_error(&s, OSR_ECORRUPT, "missing tensor 'blk.1.post_ffw_norm.weight'");
     s = llama;
     s.arch = "gpt2";
     expect_error(&s, OSR_EUNSUPPORTED, "unsupported architecture 'gpt2'");
@@ -682,5 +723,5 @@ static void test_generate(void)
     weights_free(&ws);
 }
 
-TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_load_errors, test_decode_errors,
-          test_generate)
+TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_gemma2, test_load_errors,
+          test_decode_errors, test_generate)
