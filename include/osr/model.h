@@ -6,8 +6,9 @@
  * hyper-parameters, so a malformed or unsupported file gives an error naming the tensor, never a
  * crash.  Supported architectures: llama (llama 2/3, mistral, tinyllama, smollm, codellama),
  * qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), phi3 (fused qkv and gate/up, sliding window) and
- * gemma2 (post-norms, GeGLU, soft-capping, sliding window on every other layer); anything else
- * is refused by name.
+ * gemma2 (post-norms, GeGLU, soft-capping, sliding window on every other layer) and gemma3
+ * (gemma2 without soft-capping, plus q/k norms and local layers with their own RoPE base);
+ * anything else is refused by name.
  *
  * A struct osr_model_ctx is one sequence being evaluated: a KV cache (F16 by default, F32 on
  * request), a thread pool and every scratch buffer, all allocated when it is created, so
@@ -33,6 +34,7 @@ enum osr_arch {
     OSR_ARCH_QWEN3 = 3,
     OSR_ARCH_PHI3 = 4,
     OSR_ARCH_GEMMA2 = 5,
+    OSR_ARCH_GEMMA3 = 6,
 };
 
 /* The hyper-parameters, after defaults and validation. */
@@ -48,22 +50,24 @@ struct osr_model_hparams {
     int head_dim_v; /* value_length, default head_dim_k */
     int n_ff;
     int n_ctx_train;
-    int n_rot;           /* rope.dimension_count, default head_dim_k */
-    int rope_neox;       /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
-    float rope_base;     /* rope.freq_base, default 10000 */
-    float rope_scale;    /* linear position scale (1 / rope.scaling.factor), 1 = none */
-    bool rope_freqs;     /* rope_freqs.weight present (llama 3 frequency factors) */
-    float rms_eps;       /* attention.layer_norm_rms_epsilon */
-    int n_swa;           /* attention.sliding_window: a query at p sees keys > p - n_swa;
-                          * 0 = no window */
-    int swa_period;      /* the window applies to layers il % swa_period == 0 (phi3 1, gemma2 2) */
-    float attn_scale;    /* multiplies q.k: 1/sqrt(key_length); gemma2 has its own rule */
-    float attn_softcap;  /* scores become cap * tanh(s / cap); 0 = off (gemma2) */
-    float final_softcap; /* the same on the output logits; 0 = off (gemma2) */
-    float embd_scale;    /* multiplies the embedding rows: 1, gemma2 sqrt(n_embd) */
-    bool ffn_gelu;       /* GeGLU (gelu(gate) * up) instead of SwiGLU (gemma2) */
-    bool tied_output;    /* no output.weight: the token embedding is reused */
-    int file_type;       /* the type id of most 2-D weights (the attn_q of layer 0) */
+    int n_rot;             /* rope.dimension_count, default head_dim_k */
+    int rope_neox;         /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
+    float rope_base;       /* rope.freq_base, default 10000 */
+    float rope_scale;      /* linear position scale (1 / rope.scaling.factor), 1 = none */
+    bool rope_freqs;       /* rope_freqs.weight present (llama 3 frequency factors) */
+    float rms_eps;         /* attention.layer_norm_rms_epsilon */
+    int n_swa;             /* attention.sliding_window: a query at p sees keys > p - n_swa;
+                            * 0 = no window */
+    int swa_pattern;       /* with P = swa_pattern, layer il is local (windowed) when P <= 1 or
+                            * il % P < P - 1: phi3 1 (all), gemma2 2 (even), gemma3 6 (5 of 6) */
+    float rope_base_local; /* RoPE base of local layers, unscaled (gemma3 10000; else rope_base) */
+    float attn_scale;      /* multiplies q.k: 1/sqrt(key_length); gemma2 has its own rule */
+    float attn_softcap;    /* scores become cap * tanh(s / cap); 0 = off (gemma2) */
+    float final_softcap;   /* the same on the output logits; 0 = off (gemma2) */
+    float embd_scale;      /* multiplies the embedding rows: 1, gemma2 sqrt(n_embd) */
+    bool ffn_gelu;         /* GeGLU (gelu(gate) * up) instead of SwiGLU (gemma2) */
+    bool tied_output;      /* no output.weight: the token embedding is reused */
+    int file_type;         /* the type id of most 2-D weights (the attn_q of layer 0) */
 };
 
 struct osr_model;

@@ -85,10 +85,14 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
         hp->arch = OSR_ARCH_GEMMA2;
         hp->rope_neox = 1;
         hp->ffn_gelu = true;
+    } else if (strcmp(hp->arch_name, "gemma3") == 0) {
+        hp->arch = OSR_ARCH_GEMMA3;
+        hp->rope_neox = 1;
+        hp->ffn_gelu = true;
     } else {
         return osr_diag_set(diag, OSR_EUNSUPPORTED,
                             "unsupported architecture '%s' (supported: llama, qwen2, qwen3, phi3, "
-                            "gemma2)",
+                            "gemma2, gemma3)",
                             hp->arch_name);
     }
 
@@ -132,20 +136,30 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
         return osr_diag_set(diag, OSR_ECORRUPT, "bad rope.freq_base %g or rms epsilon %g",
                             (double)hp->rope_base, (double)hp->rms_eps);
 
-    hp->swa_period = 1;
+    bool gemma = hp->arch == OSR_ARCH_GEMMA2 || hp->arch == OSR_ARCH_GEMMA3;
+    hp->swa_pattern = 1;
+    hp->rope_base_local = hp->rope_base;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
     hp->embd_scale = 1.0f;
-    if ((hp->arch == OSR_ARCH_PHI3 || hp->arch == OSR_ARCH_GEMMA2) &&
+    if ((hp->arch == OSR_ARCH_PHI3 || gemma) &&
         (rc = arch_u32(g, "attention.sliding_window", false, 0, 1u << 24, &hp->n_swa, diag)))
         return rc;
-    if (hp->arch == OSR_ARCH_GEMMA2) {
-        /* Even layers are local (windowed), odd ones global.  Queries are scaled by
-         * query_pre_attn_scalar^-1/2, which the file does not carry: as llama.cpp, the head
-         * size, except n_embd / n_head for the 46-layer (27B) model. */
-        hp->swa_period = 2;
+    if (gemma) {
+        /* Queries are scaled by query_pre_attn_scalar^-1/2, which the file does not carry: as
+         * llama.cpp, the head size, except n_embd / n_head for the 27B models (46 layers for
+         * gemma2, 62 for gemma3). */
         hp->embd_scale = sqrtf((float)hp->n_embd);
-        if (hp->n_layer == 46)
+        if (hp->n_layer == (hp->arch == OSR_ARCH_GEMMA2 ? 46 : 62))
             hp->attn_scale = 1.0f / sqrtf((float)hp->n_embd / (float)hp->n_head);
+    }
+    if (hp->arch == OSR_ARCH_GEMMA3) {
+        /* Five local layers (window, RoPE base 10000 unscaled) then one global layer. */
+        hp->swa_pattern = 6;
+        hp->rope_base_local = 10000.0f;
+    }
+    if (hp->arch == OSR_ARCH_GEMMA2) {
+        /* Even layers are local (windowed), odd ones global. */
+        hp->swa_pattern = 2;
         if ((rc = arch_f32(g, "attn_logit_softcapping", 50.0f, &hp->attn_softcap, diag)) ||
             (rc = arch_f32(g, "final_logit_softcapping", 30.0f, &hp->final_softcap, diag)))
             return rc;
@@ -276,11 +290,11 @@ static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *
     V("attn_q", "bias", nq, !bias, bq);
     V("attn_k", "bias", nk, !bias, bk);
     V("attn_v", "bias", nv, !bias, bv);
-    if (hp->arch == OSR_ARCH_QWEN3) {
+    if (hp->arch == OSR_ARCH_QWEN3 || hp->arch == OSR_ARCH_GEMMA3) {
         V("attn_q_norm", "weight", hp->head_dim_k, false, q_norm);
         V("attn_k_norm", "weight", hp->head_dim_k, false, k_norm);
     }
-    if (hp->arch == OSR_ARCH_GEMMA2) {
+    if (hp->arch == OSR_ARCH_GEMMA2 || hp->arch == OSR_ARCH_GEMMA3) {
         V("post_attention_norm", "weight", E, false, post_attn_norm);
         V("post_ffw_norm", "weight", E, false, post_ffn_norm);
     }

@@ -44,7 +44,8 @@ struct osr_model_ctx {
     int64_t nk, nv; /* values per cached K row / V row (all KV heads) */
     uint8_t *kv;    /* per layer: K rows [n_ctx][nk] then V rows [n_ctx][nv] */
     size_t kv_layer_bytes;
-    struct osr_rope rope;
+    struct osr_rope rope;       /* global layers */
+    struct osr_rope rope_local; /* local (windowed) layers */
 
     /* Scratch, n_batch rows each. */
     float *x;      /* residual stream [n_batch][n_embd] */
@@ -139,6 +140,11 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->rope.freq_scale = hp->rope_scale;
     c->rope.attn_factor = 1.0f;
     c->rope.freq_factors = m->rope_freqs;
+    c->rope_local = c->rope;
+    if (hp->rope_base_local != hp->rope_base) {
+        c->rope_local.freq_base = hp->rope_base_local;
+        c->rope_local.freq_scale = 1.0f;
+    }
 
     size_t B = (size_t)c->n_batch;
     size_t nq = (size_t)hp->n_head * (size_t)hp->head_dim_k;
@@ -491,6 +497,9 @@ static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
     const bool f16 = c->kv_type == OSR_KV_F16;
     uint8_t *kc = c->kv + (size_t)il * c->kv_layer_bytes;
     uint8_t *vc = kc + (size_t)c->n_ctx * (size_t)c->nk * c->kv_elt;
+    const int P = hp->swa_pattern;
+    const bool local = hp->n_swa > 0 && (P <= 1 || il % P < P - 1);
+    const struct osr_rope *rope = local ? &c->rope_local : &c->rope;
     int rc;
 
     for (int i = 0; i < n; i++)
@@ -525,15 +534,15 @@ static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
                 k->rmsnorm(ki + h * hp->head_dim_k, ki + h * hp->head_dim_k, L->k_norm,
                            hp->head_dim_k, hp->rms_eps);
         }
-        osr_kernels_rope(qi, hp->n_head, hp->head_dim_k, pos0 + i, &c->rope);
-        osr_kernels_rope(ki, hp->n_head_kv, hp->head_dim_k, pos0 + i, &c->rope);
+        osr_kernels_rope(qi, hp->n_head, hp->head_dim_k, pos0 + i, rope);
+        osr_kernels_rope(ki, hp->n_head_kv, hp->head_dim_k, pos0 + i, rope);
         store_rows(kc + (size_t)(pos0 + i) * (size_t)c->nk * c->kv_elt, ki, c->nk, f16);
         store_rows(vc + (size_t)(pos0 + i) * (size_t)c->nv * c->kv_elt, c->vb + i * c->nv, c->nv,
                    f16);
     }
 
     struct attn_job job = {.c = c, .kc = kc, .vc = vc, .n = n, .pos0 = pos0};
-    if (hp->n_swa > 0 && il % hp->swa_period == 0)
+    if (local)
         job.n_swa = hp->n_swa;
     atomic_init(&job.next, 0);
     osr_threadpool_run(c->tp, attn_worker, &job);

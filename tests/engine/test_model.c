@@ -189,6 +189,7 @@ static void weights_free(struct weights *ws)
 
 #define PHI3(s) (strcmp((s)->arch, "phi3") == 0)
 #define GEMMA(s) (strcmp((s)->arch, "gemma2") == 0)
+#define GEMMA3(s) (strcmp((s)->arch, "gemma3") == 0)
 
 static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
 {
@@ -204,7 +205,11 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
     kv_u32(&w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
     kv_u32(&w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
     kv_u32(&w, KEY("context_length"), 64);
-    kv_f32(&w, KEY("rope.freq_base"), 10000.0f);
+    kv_f32(&w, KEY("rope.freq_base"), GEMMA3(s) ? 1e6f : 10000.0f);
+    if (GEMMA3(s)) { /* global layers: base 1e6, positions scaled by 1/8 */
+        kv_str(&w, KEY("rope.scaling.type"), "linear");
+        kv_f32(&w, KEY("rope.scaling.factor"), 8.0f);
+    }
     kv_f32(&w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
     if (s->n_swa)
         kv_u32(&w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
@@ -250,7 +255,7 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
             T("attn_k_norm.weight", HD, 1, 0.3, 1.0);
         }
         T("ffn_norm.weight", E, 1, 0.2, 1.0);
-        if (GEMMA(s)) {
+        if (GEMMA(s) || GEMMA3(s)) {
             T("post_attention_norm.weight", E, 1, 0.2, 1.0);
             T("post_ffw_norm.weight", E, 1, 0.2, 1.0);
         }
@@ -292,12 +297,13 @@ static void ref_matvec(double *y, const double *W, const double *b, const double
     }
 }
 
-static void ref_rope(double *x, int n_heads, int hd, int pos, bool neox, const double *ff)
+static void ref_rope(double *x, int n_heads, int hd, int pos, bool neox, const double *ff,
+                     double base, double scale)
 {
     for (int h = 0; h < n_heads; h++) {
         double *v = x + h * hd;
         for (int i = 0; i < hd / 2; i++) {
-            double theta = pos * pow(10000.0, -2.0 * i / hd) / (ff ? ff[i] : 1.0);
+            double theta = pos * scale * pow(base, -2.0 * i / hd) / (ff ? ff[i] : 1.0);
             int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
             double x0 = v[a], x1 = v[b];
             v[a] = x0 * cos(theta) - x1 * sin(theta);
@@ -324,7 +330,7 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
 #define W(fmt) (snprintf(nm, sizeof(nm), fmt, l), wget(ws, nm))
     for (int p = 0; p < n; p++) {
         memcpy(x, wget(ws, "token_embd.weight") + (size_t)tokens[p] * E, E * sizeof(double));
-        if (GEMMA(s))
+        if (GEMMA(s) || GEMMA3(s))
             for (int i = 0; i < E; i++)
                 x[i] *= sqrt((double)E);
         for (int l = 0; l < s->n_layer; l++) {
@@ -349,15 +355,20 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                     ref_rmsnorm(k + h * HD, k + h * HD, W("blk.%d.attn_k_norm.weight"), HD, 1e-6);
             }
             const double *ff = s->freq_factors ? wget(ws, "rope_freqs.weight") : NULL;
-            ref_rope(q, s->n_head, HD, p, neox, ff);
-            ref_rope(k, s->n_head_kv, HD, p, neox, ff);
+            /* gemma3: layers 0-4 of every 6 are local (window, base 1e4 unscaled), layer 5
+             * global (the file's base and scaling); gemma2: even layers local; phi3: all. */
+            bool local =
+                s->n_swa && (PHI3(s) || (GEMMA(s) && l % 2 == 0) || (GEMMA3(s) && l % 6 < 5));
+            double base = GEMMA3(s) && !local ? 1e6 : 10000.0;
+            double pscale = GEMMA3(s) && !local ? 1.0 / 8.0 : 1.0;
+            ref_rope(q, s->n_head, HD, p, neox, ff, base, pscale);
+            ref_rope(k, s->n_head_kv, HD, p, neox, ff, base, pscale);
             memcpy(kc + ((size_t)l * n + p) * NK, k, NK * sizeof(double));
             memcpy(vc + ((size_t)l * n + p) * NK, v, NK * sizeof(double));
             for (int h = 0; h < s->n_head; h++) {
                 int kvh = h / (s->n_head / s->n_head_kv);
                 double mx = -INFINITY, sum = 0;
-                bool window = s->n_swa && (PHI3(s) || l % 2 == 0); /* gemma2: even layers */
-                int t0 = window && p - s->n_swa + 1 > 0 ? p - s->n_swa + 1 : 0;
+                int t0 = local && p - s->n_swa + 1 > 0 ? p - s->n_swa + 1 : 0;
                 for (int t = t0; t <= p; t++) {
                     const double *kr = kc + ((size_t)l * n + t) * NK + kvh * HD;
                     double d = 0;
@@ -379,7 +390,7 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                 }
             }
             ref_matvec(o, W("blk.%d.attn_output.weight"), NULL, att, E, NQ);
-            if (GEMMA(s))
+            if (GEMMA(s) || GEMMA3(s))
                 ref_rmsnorm(o, o, W("blk.%d.post_attention_norm.weight"), E, 1e-6);
             for (int i = 0; i < E; i++)
                 x[i] += o[i];
@@ -393,13 +404,13 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
             }
             for (int i = 0; i < F; i++) {
                 double x0 = g[i];
-                g[i] = GEMMA(s)
+                g[i] = GEMMA(s) || GEMMA3(s)
                            ? 0.5 * x0 * (1 + tanh(sqrt(2 / M_PI) * (x0 + 0.044715 * x0 * x0 * x0)))
                            : x0 / (1 + exp(-x0));
                 g[i] *= u[i];
             }
             ref_matvec(o, W("blk.%d.ffn_down.weight"), NULL, g, E, F);
-            if (GEMMA(s))
+            if (GEMMA(s) || GEMMA3(s))
                 ref_rmsnorm(o, o, W("blk.%d.post_ffw_norm.weight"), E, 1e-6);
             for (int i = 0; i < E; i++)
                 x[i] += o[i];
@@ -440,6 +451,10 @@ static const struct spec phi3 = {"phi3", 40,    32,    2,     4,     4, 8,    48
 /* Tied output, soft-capping, post-norms, GeGLU, a window of 5 on even layers. */
 static const struct spec gemma2 = {"gemma2", 40,    32,    2,    4,     2, 8,    48,
                                    false,    false, false, true, false, 5, NULL, NULL};
+/* q/k norms, post-norms, GeGLU, 7 layers: 0-4 and 6 local (window 5, base 1e4), 5 global
+ * (base 1e6, linear scaling 8). */
+static const struct spec gemma3 = {"gemma3", 40,    32,   7,    4,     2, 8,    48,
+                                   false,    false, true, true, false, 5, NULL, NULL};
 
 static const int32_t prompt[] = {1, 5, 9, 33, 2, 17, 17, 39, 0, 12, 25, 7};
 #define N_PROMPT ((int)(sizeof(prompt) / sizeof(prompt[0])))
@@ -551,6 +566,11 @@ static void test_phi3(void)
 static void test_gemma2(void)
 {
     check_arch(&gemma2);
+}
+
+static void test_gemma3(void)
+{
+    check_arch(&gemma3);
 }
 
 static void expect_error(const struct spec *s, int want_rc, const char *want_msg)
@@ -723,5 +743,5 @@ static void test_generate(void)
     weights_free(&ws);
 }
 
-TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_gemma2, test_load_errors,
+TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_gemma2, test_gemma3, test_load_errors,
           test_decode_errors, test_generate)
