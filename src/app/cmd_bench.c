@@ -5,8 +5,9 @@
  * tgN generates N tokens one decode at a time from an empty cache; each test runs once
  * untimed (warm-up) and then r times, and reports tokens per second as mean +- sample
  * standard deviation over the runs.  Also reports the load time (opening and validating the
- * file, creating the context) and the process's peak resident set size.  It does not sample:
- * the fed tokens are fixed pseudo-random ids, as in llama-bench.
+ * file, creating the context), the process's peak resident set size and the machine's load
+ * average before and after (other processes skew the numbers on a shared machine).  It does not
+ * sample: the fed tokens are fixed pseudo-random ids, as in llama-bench.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -75,6 +76,20 @@ static double run_once(struct osr_model_ctx *c, const int32_t *toks, int n, bool
     }
     int64_t t1 = osr_mono_ns();
     return rc ? -1.0 : (double)(t1 - t0) * 1e-9;
+}
+
+/* The 1-minute load average, or -1 when it cannot be read: printed with the results because
+ * on a shared machine other processes' load changes them. */
+static double load_average(void)
+{
+    double la = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &la) != 1)
+            la = -1;
+        fclose(f);
+    }
+    return la;
 }
 
 static int run_test(struct osr_model_ctx *c, const int32_t *toks, int n, bool gen, int reps,
@@ -184,6 +199,7 @@ int osr_cmd_bench(int argc, char **argv)
     struct result res[2];
     int n_res = 0;
 
+    double load_start = load_average();
     int64_t t0 = osr_mono_ns();
     rc = osr_model_load(model, &m, &diag);
     if (rc)
@@ -219,6 +235,7 @@ int osr_cmd_bench(int argc, char **argv)
         (rc = run_test(c, toks, (int)n_gen, true, (int)reps, logits, &res[n_res++], &diag)))
         goto fail;
 
+    double load_end = load_average();
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mib = (double)ru.ru_maxrss / 1024.0;
@@ -233,9 +250,10 @@ int osr_cmd_bench(int argc, char **argv)
     if (json) {
         printf("{\"model\": \"%s\", \"size_bytes\": %llu, \"params\": %llu, \"threads\": %ld, "
                "\"n_batch\": %ld, \"type_kv\": \"%s\", \"repetitions\": %ld, \"load_ms\": %.1f, "
-               "\"peak_rss_mib\": %.1f, \"results\": [",
+               "\"peak_rss_mib\": %.1f, \"loadavg_start\": %.2f, \"loadavg_end\": %.2f, "
+               "\"results\": [",
                desc, (unsigned long long)bytes, (unsigned long long)params, threads, n_batch,
-               kv == OSR_KV_F16 ? "f16" : "f32", reps, load_ms, rss_mib);
+               kv == OSR_KV_F16 ? "f16" : "f32", reps, load_ms, rss_mib, load_start, load_end);
         for (int i = 0; i < n_res; i++)
             printf("%s{\"test\": \"%s%d\", \"n_prompt\": %d, \"n_gen\": %d, \"avg_ts\": %.3f, "
                    "\"stddev_ts\": %.3f}",
@@ -243,8 +261,10 @@ int osr_cmd_bench(int argc, char **argv)
                    res[i].test[0] == 't' ? res[i].n : 0, res[i].mean, res[i].sd);
         printf("]}\n");
     } else {
-        printf("model: %s\nsize: %.2f MiB, %.2f B params, load %.1f ms, peak RSS %.1f MiB\n\n",
-               desc, (double)bytes / (1024.0 * 1024.0), (double)params * 1e-9, load_ms, rss_mib);
+        printf("model: %s\nsize: %.2f MiB, %.2f B params, load %.1f ms, peak RSS %.1f MiB\n"
+               "machine load (1-minute average): %.2f before, %.2f after\n\n",
+               desc, (double)bytes / (1024.0 * 1024.0), (double)params * 1e-9, load_ms, rss_mib,
+               load_start, load_end);
         printf("| threads | test  |            t/s |\n| ------: | ----- | -------------: |\n");
         for (int i = 0; i < n_res; i++)
             printf("| %7ld | %s%-3d | %7.2f +- %4.2f |\n", threads, res[i].test, res[i].n,

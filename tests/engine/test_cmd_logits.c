@@ -252,6 +252,7 @@ static void test_bench_runs(void)
     CHECK_STR_EQ(json_object_get_string(jget(json_object_array_get_idx(res, 1), "test")), "tg4");
     CHECK(json_object_get_double(jget(json_object_array_get_idx(res, 1), "avg_ts")) > 0);
     CHECK(json_object_get_double(jget(o, "peak_rss_mib")) > 0);
+    CHECK(jget(o, "loadavg_start") != NULL);
     json_object_put(o);
 }
 
