@@ -75,4 +75,12 @@ int32_t osr_logits_argmax(const float *logits, int32_t n);
  * NaNs last.  Returns the number written (min(k, n)). */
 int osr_logits_top_k(const float *logits, int32_t n, int k, int32_t *ids);
 
+/* Log-probabilities for the OpenAI `logprobs` option: the log-softmax of the n logits (at
+ * temperature 1, NaN and -inf as probability 0) for the k most likely tokens, written to ids /
+ * logprobs (largest first, ties by lower id), and for `chosen` (>= 0) into *chosen_logprob
+ * (may be NULL).  Returns the number of entries written (min(k, n)), or 0 when every logit is
+ * NaN or -inf. */
+int osr_logits_logprobs(const float *logits, int32_t n, int k, int32_t chosen, int32_t *ids,
+                        float *logprobs, float *chosen_logprob);
+
 #endif

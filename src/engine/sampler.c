@@ -116,6 +116,26 @@ int osr_logits_top_k(const float *logits, int32_t n, int k, int32_t *ids)
     return len;
 }
 
+int osr_logits_logprobs(const float *logits, int32_t n, int k, int32_t chosen, int32_t *ids,
+                        float *logprobs, float *chosen_logprob)
+{
+    int32_t best = osr_logits_argmax(logits, n);
+    if (best < 0 || logits[best] == -INFINITY)
+        return 0;
+    /* log sum exp, shifted by the maximum, accumulated in double. */
+    double mx = logits[best], sum = 0;
+    for (int32_t i = 0; i < n; i++)
+        if (!isnan(logits[i]))
+            sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    int m = osr_logits_top_k(logits, n, k, ids);
+    for (int i = 0; i < m; i++)
+        logprobs[i] = isnan(logits[ids[i]]) ? -INFINITY : (float)(logits[ids[i]] - lse);
+    if (chosen_logprob && chosen >= 0 && chosen < n)
+        *chosen_logprob = isnan(logits[chosen]) ? -INFINITY : (float)(logits[chosen] - lse);
+    return m;
+}
+
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 void osr_sampler_params_init(struct osr_sampler_params *p)

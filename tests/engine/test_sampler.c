@@ -255,5 +255,23 @@ static void test_penalties(void)
     osr_sampler_free(s);
 }
 
-TEST_MAIN(test_helpers, test_greedy_and_bias, test_distribution, test_seed, test_filters,
-          test_penalties)
+static void test_logprobs(void)
+{
+    /* probabilities 0.5, 0.3, 0.2 and a banned token */
+    float l[] = {logf(0.3f) + 7, logf(0.5f) + 7, -INFINITY, logf(0.2f) + 7};
+    int32_t ids[4];
+    float lp[4], mine = 0;
+    CHECK_INT_EQ(osr_logits_logprobs(l, 4, 2, 3, ids, lp, &mine), 2);
+    CHECK_INT_EQ(ids[0], 1);
+    CHECK_INT_EQ(ids[1], 0);
+    CHECK(fabsf(lp[0] - logf(0.5f)) < 1e-5f);
+    CHECK(fabsf(lp[1] - logf(0.3f)) < 1e-5f);
+    CHECK(fabsf(mine - logf(0.2f)) < 1e-5f);
+    CHECK_INT_EQ(osr_logits_logprobs(l, 4, 4, 2, ids, lp, &mine), 4);
+    CHECK(lp[3] == -INFINITY && mine == -INFINITY);
+    float none[] = {-INFINITY, NAN};
+    CHECK_INT_EQ(osr_logits_logprobs(none, 2, 2, 0, ids, lp, NULL), 0);
+}
+
+TEST_MAIN(test_helpers, test_logprobs, test_greedy_and_bias, test_distribution, test_seed,
+          test_filters, test_penalties)
