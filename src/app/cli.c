@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "osr/cli.h"
+#include "osr/cli_engine.h"
 #include "osr/cli_identity.h"
 #include "osr/cli_models.h"
 #include "osr/cli_serve.h"
@@ -31,6 +32,8 @@ static const struct command commands[] = {
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"models", osr_cmd_models, "list, add, remove and inspect local GGUF models"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
+    {"logits", osr_cmd_logits, "print a model's logits for token ids as JSON (llama.cpp-comparable)"},
+    {"bench", osr_cmd_bench, "measure a model's prompt and generation speed (llama-bench style)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},
 };

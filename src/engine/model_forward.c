@@ -1,0 +1,657 @@
+/* model_forward.c - contexts and the forward pass of llama-style decoders.
+ *
+ * A context owns the KV cache, a thread pool and every scratch buffer, sized at creation for
+ * n_batch tokens, so a decode step allocates nothing.  One step runs a batch of tokens at
+ * consecutive positions: embedding rows dequantized from the file, then per layer RMSNorm,
+ * Q/K/V projections (one fused product for phi3, optional biases, qwen3's per-head q/k norm),
+ * RoPE, the K/V rows written to the cache, causal attention with grouped KV heads (scores and
+ * softmax in F32; phi3's sliding window), the output projection and residual, RMSNorm, the
+ * SwiGLU FFN and residual; finally the output norm and the vocabulary projection.  Matmuls and
+ * attention run on the pool; the cheap elementwise ops run on the calling thread.
+ *
+ * With an F16 cache the numbers follow llama.cpp's non-flash attention: the query is rounded
+ * to F16 before the K dot products and the attention weights are rounded to F16 before they
+ * multiply V (both are F16 x F16 products there).  With an F32 cache everything is F32.
+ *
+ * It does not sample, tokenize, or know about chat; see sampler.c and model_generate.c.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "osr/alloc.h"
+#include "osr/kernels.h"
+#include "osr/model.h"
+#include "osr/threadpool.h"
+
+#define DEFAULT_N_CTX_MAX 4096
+#define DEFAULT_N_BATCH 512
+#define MAX_N_BATCH 8192
+
+struct osr_model_ctx {
+    const struct osr_model *m;
+    const struct osr_kernels *k;
+    struct osr_threadpool *tp;
+    int n_threads;
+    int n_ctx;
+    int n_batch;
+    int n_past;
+    enum osr_kv_type kv_type;
+    size_t kv_elt;  /* bytes per cached value */
+    int64_t nk, nv; /* values per cached K row / V row (all KV heads) */
+    uint8_t *kv;    /* per layer: K rows [n_ctx][nk] then V rows [n_ctx][nv] */
+    size_t kv_layer_bytes;
+    struct osr_rope rope;       /* global layers */
+    struct osr_rope rope_local; /* local (windowed) layers */
+
+    /* Scratch, n_batch rows each. */
+    float *x;      /* residual stream [n_batch][n_embd] */
+    float *xn;     /* normed input of the next matmuls [n_batch][max(n_embd, n_head*hd_v)] */
+    float *q;      /* [n_batch][n_head * hd_k] */
+    float *kb;     /* [n_batch][nk] */
+    float *vb;     /* [n_batch][nv] */
+    float *att;    /* attention output [n_batch][n_head * hd_v] */
+    float *gate;   /* [n_batch][n_ff] */
+    float *up;     /* [n_batch][n_ff] */
+    float *proj;   /* projection output [n_batch][n_embd] */
+    float *qkv;    /* fused q/k/v projection output [n_batch][nq + nk + nv], or NULL */
+    void *mm_prep; /* quantized activations shared by several matmuls */
+    void *mm_one;  /* for a matmul whose activation type differs */
+    size_t mm_bytes;
+    float *scores; /* per thread: n_ctx scores + hd_k query + hd_v accumulator */
+    size_t scores_stride;
+};
+
+void osr_model_ctx_params_init(struct osr_model_ctx_params *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->n_ctx_max = DEFAULT_N_CTX_MAX;
+    p->n_batch = DEFAULT_N_BATCH;
+    p->n_threads = 1;
+    p->kv_type = OSR_KV_F16;
+}
+
+static size_t mm_need(const struct osr_weight *w, int64_t nvec, size_t cur)
+{
+    size_t s = osr_kernels_matmul_scratch(w->type, w->cols, nvec);
+    return s != (size_t)-1 && s > cur ? s : cur;
+}
+
+static void *alloc_floats(size_t n, int *rc)
+{
+    void *p = NULL;
+    if (*rc == OSR_OK && posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) {
+        *rc = OSR_ENOMEM;
+        p = NULL;
+    }
+    return p;
+}
+
+int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_params *p,
+                      struct osr_model_ctx **out, struct osr_diag *diag)
+{
+    const struct osr_model_hparams *hp = &m->hp;
+    struct osr_model_ctx_params def;
+    if (!p) {
+        osr_model_ctx_params_init(&def);
+        p = &def;
+    }
+    if (p->n_ctx < 0 || p->n_ctx_max < 0 || p->n_batch < 0 || p->n_batch > MAX_N_BATCH ||
+        p->n_threads < 0 || p->n_threads > OSR_THREADPOOL_MAX ||
+        (p->kv_type != OSR_KV_F16 && p->kv_type != OSR_KV_F32))
+        return osr_diag_set(diag, OSR_EINVAL, "bad context parameters");
+    int cap = p->n_ctx_max ? p->n_ctx_max : DEFAULT_N_CTX_MAX;
+    int n_ctx = p->n_ctx ? p->n_ctx : (hp->n_ctx_train < cap ? hp->n_ctx_train : cap);
+    if (n_ctx > (1 << 22))
+        return osr_diag_set(diag, OSR_EINVAL, "context of %d positions is too large", n_ctx);
+
+    struct osr_model_ctx *c = osr_xcalloc(1, sizeof(*c));
+    int rc = OSR_OK;
+    c->m = m;
+    c->k = osr_kernels_get();
+    c->n_threads = p->n_threads ? p->n_threads : 1;
+    c->n_ctx = n_ctx;
+    c->n_batch = p->n_batch ? p->n_batch : DEFAULT_N_BATCH;
+    if (c->n_batch > n_ctx)
+        c->n_batch = n_ctx;
+    c->kv_type = p->kv_type;
+    c->kv_elt = p->kv_type == OSR_KV_F16 ? 2 : 4;
+    c->nk = (int64_t)hp->n_head_kv * hp->head_dim_k;
+    c->nv = (int64_t)hp->n_head_kv * hp->head_dim_v;
+    c->kv_layer_bytes = (size_t)n_ctx * (size_t)(c->nk + c->nv) * c->kv_elt;
+    if (c->kv_layer_bytes / (size_t)n_ctx / c->kv_elt != (size_t)(c->nk + c->nv) ||
+        c->kv_layer_bytes > ((size_t)1 << 40) / (size_t)hp->n_layer) {
+        rc = osr_diag_set(diag, OSR_ENOMEM, "KV cache too large");
+        goto out;
+    }
+    c->kv = malloc(c->kv_layer_bytes * (size_t)hp->n_layer);
+    if (!c->kv) {
+        rc = osr_diag_set(diag, OSR_ENOMEM, "cannot allocate a KV cache of %zu MiB",
+                          c->kv_layer_bytes * (size_t)hp->n_layer >> 20);
+        goto out;
+    }
+
+    c->rope.n_rot = hp->n_rot;
+    c->rope.neox = hp->rope_neox;
+    c->rope.freq_base = hp->rope_base;
+    c->rope.freq_scale = hp->rope_scale;
+    c->rope.attn_factor = 1.0f;
+    c->rope.freq_factors = m->rope_freqs;
+    c->rope_local = c->rope;
+    if (hp->rope_base_local != hp->rope_base) {
+        c->rope_local.freq_base = hp->rope_base_local;
+        c->rope_local.freq_scale = 1.0f;
+    }
+
+    size_t B = (size_t)c->n_batch;
+    size_t nq = (size_t)hp->n_head * (size_t)hp->head_dim_k;
+    size_t no = (size_t)hp->n_head * (size_t)hp->head_dim_v;
+    size_t E = (size_t)hp->n_embd;
+    c->x = alloc_floats(B * E, &rc);
+    c->xn = alloc_floats(B * (E > no ? E : no), &rc);
+    c->q = alloc_floats(B * nq, &rc);
+    c->kb = alloc_floats(B * (size_t)c->nk, &rc);
+    c->vb = alloc_floats(B * (size_t)c->nv, &rc);
+    c->att = alloc_floats(B * no, &rc);
+    c->gate = alloc_floats(B * (size_t)hp->n_ff, &rc);
+    c->up = alloc_floats(B * (size_t)hp->n_ff, &rc); /* 2 n_ff for fused gate/up, below */
+    c->proj = alloc_floats(B * E, &rc);
+    c->scores_stride =
+        ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v + 15) & ~(size_t)15;
+    c->scores = alloc_floats(c->scores_stride * (size_t)c->n_threads, &rc);
+    size_t need = 0;
+    bool fused_qkv = false, fused_ffn = false;
+    for (int il = 0; il < hp->n_layer; il++) {
+        const struct osr_layer *L = &m->layers[il];
+        const struct osr_weight *ws[] = {&L->wq,     &L->wk,   &L->wv,     &L->wo,
+                                         &L->w_gate, &L->w_up, &L->w_down, &L->wqkv};
+        if (L->wqkv.data)
+            fused_qkv = true;
+        if (L->gate_up_fused)
+            fused_ffn = true;
+        for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
+            need = mm_need(ws[i], c->n_batch, need);
+    }
+    need = mm_need(&m->output, c->n_batch, need);
+    if (fused_qkv)
+        c->qkv = alloc_floats(B * (nq + (size_t)c->nk + (size_t)c->nv), &rc);
+    if (fused_ffn) {
+        free(c->up);
+        c->up = alloc_floats(B * 2 * (size_t)hp->n_ff, &rc);
+    }
+    c->mm_bytes = need;
+    c->mm_prep = alloc_floats(need / sizeof(float) + 1, &rc);
+    c->mm_one = alloc_floats(need / sizeof(float) + 1, &rc);
+    if (rc) {
+        osr_diag_set(diag, rc, "cannot allocate the scratch buffers");
+        goto out;
+    }
+    if (c->n_threads > 1 && (rc = osr_threadpool_new(c->n_threads, &c->tp))) {
+        osr_diag_set(diag, rc, "cannot start %d threads", c->n_threads);
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+out:
+    osr_model_ctx_free(c);
+    return rc;
+}
+
+void osr_model_ctx_free(struct osr_model_ctx *c)
+{
+    if (!c)
+        return;
+    osr_threadpool_free(c->tp);
+    free(c->kv);
+    free(c->x);
+    free(c->xn);
+    free(c->q);
+    free(c->kb);
+    free(c->vb);
+    free(c->att);
+    free(c->gate);
+    free(c->up);
+    free(c->proj);
+    free(c->qkv);
+    free(c->mm_prep);
+    free(c->mm_one);
+    free(c->scores);
+    free(c);
+}
+
+int osr_model_ctx_n_ctx(const struct osr_model_ctx *c)
+{
+    return c->n_ctx;
+}
+
+int osr_model_ctx_n_past(const struct osr_model_ctx *c)
+{
+    return c->n_past;
+}
+
+void osr_model_ctx_truncate(struct osr_model_ctx *c, int n_past)
+{
+    if (n_past < 0)
+        n_past = 0;
+    if (n_past < c->n_past)
+        c->n_past = n_past;
+}
+
+/* ---- matmul helpers --------------------------------------------------------------------- */
+
+static enum osr_qtype dot_type(enum osr_qtype t)
+{
+    return osr_quant_type_info((uint32_t)t)->dot_type;
+}
+
+/* y = W x for n vectors. */
+static int matmul(struct osr_model_ctx *c, const struct osr_weight *w, const float *x, int n,
+                  float *y)
+{
+    return osr_kernels_matmul(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows, w->cols, x, n,
+                              y, c->mm_one, c->mm_bytes);
+}
+
+/* Several matmuls over one input in a single pool run.  The per-row work is the kernels'
+ * own (CHUNK_ROWS-row items, gemm4 on groups of 4 rows for batches, vec_dot otherwise, as
+ * osr_kernels_matmul does), so the numbers are bit-identical to separate calls; what is saved
+ * is the wake-up and join of the pool for each product, which a busy machine makes costly. */
+#define CHUNK_ROWS 16
+#define TILE_VECS 8
+#define MAX_PARTS 3
+
+struct mm_part {
+    const struct osr_weight *w;
+    float *y;
+    osr_vec_dot_fn dot;
+    osr_gemm4_fn gemm4;
+    int64_t nchunks, items;
+};
+
+struct mm_job {
+    struct osr_threadpool *tp;
+    const float *x;
+    int64_t cols, nvec;
+    char *xq; /* quantized activations, or NULL when the weights take floats */
+    size_t xq_stride;
+    int block_values;
+    osr_quantize_fn quant;
+    struct mm_part parts[MAX_PARTS];
+    int nparts;
+    int64_t total;
+    atomic_llong next;
+};
+
+static void mm_worker(void *arg, int ith, int nth)
+{
+    struct mm_job *j = arg;
+    const char *xq = (const char *)j->x;
+    size_t stride = (size_t)j->cols * sizeof(float);
+    if (j->xq) {
+        int64_t per = j->cols / j->block_values, total = per * j->nvec;
+        int64_t b0 = total * ith / nth, b1 = total * (ith + 1) / nth;
+        size_t bbytes = j->xq_stride / (size_t)per;
+        while (b0 < b1) {
+            int64_t v = b0 / per, off = b0 % per;
+            int64_t cnt = per - off < b1 - b0 ? per - off : b1 - b0;
+            j->quant(j->x + v * j->cols + off * j->block_values,
+                     j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes,
+                     cnt * j->block_values);
+            b0 += cnt;
+        }
+        osr_threadpool_barrier(j->tp);
+        xq = j->xq;
+        stride = j->xq_stride;
+    }
+    for (;;) {
+        int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it >= j->total)
+            break;
+        const struct mm_part *p = j->parts;
+        while (it >= p->items) {
+            it -= p->items;
+            p++;
+        }
+        const struct osr_weight *w = p->w;
+        const char *wd = w->data;
+        int64_t r0 = (it % p->nchunks) * CHUNK_ROWS;
+        int64_t r1 = r0 + CHUNK_ROWS < w->rows ? r0 + CHUNK_ROWS : w->rows;
+        int64_t v0 = (it / p->nchunks) * TILE_VECS;
+        int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
+        int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
+        for (int64_t v = v0; v < v1; v += 4) {
+            int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
+            for (int64_t r = r0; r < r4; r += 4)
+                p->gemm4(j->cols, wd + (size_t)r * w->row_bytes, w->row_bytes,
+                         xq + (size_t)v * stride, stride, nv, p->y + v * w->rows + r, w->rows);
+        }
+        for (int64_t v = v0; v < v1; v++) {
+            const char *xv = xq + (size_t)v * stride;
+            float *yv = p->y + v * w->rows;
+            for (int64_t r = r4; r < r1; r++)
+                yv[r] = p->dot(j->cols, wd + (size_t)r * w->row_bytes, xv);
+        }
+    }
+}
+
+/* ys[i] = ws[i] x for n vectors: one pool run when every weight takes the same activation
+ * type (the usual case), separate matmuls otherwise (mixed-type files). */
+static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
+                        int count, const float *x, int n)
+{
+    enum osr_qtype dt = dot_type(ws[0]->type);
+    bool same = count <= MAX_PARTS;
+    for (int i = 1; i < count; i++)
+        same = same && dot_type(ws[i]->type) == dt && ws[i]->cols == ws[0]->cols;
+    if (!same) {
+        for (int i = 0; i < count; i++) {
+            int rc = matmul(c, ws[i], x, n, ys[i]);
+            if (rc)
+                return rc;
+        }
+        return OSR_OK;
+    }
+    struct mm_job j = {.tp = c->tp, .x = x, .cols = ws[0]->cols, .nvec = n, .nparts = count};
+    if (dt != OSR_QTYPE_F32) {
+        size_t need = osr_kernels_matmul_scratch(ws[0]->type, j.cols, n);
+        const struct osr_qtype_info *di = osr_quant_type_info((uint32_t)dt);
+        j.quant = c->k->quantize[dt];
+        j.xq_stride = osr_quant_row_bytes((uint32_t)dt, j.cols);
+        j.block_values = di->block_values;
+        j.xq = c->mm_prep;
+        if (!j.quant || need == (size_t)-1 || need > c->mm_bytes)
+            return OSR_EINVAL;
+    }
+    int64_t ntiles = (n + TILE_VECS - 1) / TILE_VECS;
+    for (int i = 0; i < count; i++) {
+        struct mm_part *p = &j.parts[i];
+        p->w = ws[i];
+        p->y = ys[i];
+        p->dot = c->k->vec_dot[ws[i]->type];
+        p->gemm4 = c->k->gemm4[ws[i]->type];
+        p->nchunks = (ws[i]->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        p->items = p->nchunks * ntiles;
+        j.total += p->items;
+        if (!p->dot)
+            return OSR_EINVAL;
+    }
+    atomic_init(&j.next, 0);
+    osr_threadpool_run(c->tp, mm_worker, &j);
+    return OSR_OK;
+}
+
+/* ---- attention ---------------------------------------------------------------------------- */
+
+struct attn_job {
+    struct osr_model_ctx *c;
+    int n_swa;              /* this layer's window, 0 = none */
+    const uint8_t *kc, *vc; /* this layer's K and V rows */
+    int n;                  /* tokens in the batch */
+    int pos0;               /* position of the first */
+    atomic_int next;
+};
+
+static void attn_worker(void *arg, int ith, int nth)
+{
+    struct attn_job *j = arg;
+    struct osr_model_ctx *c = j->c;
+    const struct osr_kernels *k = c->k;
+    const struct osr_model_hparams *hp = &c->m->hp;
+    const int hdk = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int group = hp->n_head / hp->n_head_kv;
+    const int64_t nq = (int64_t)hp->n_head * hdk, no = (int64_t)hp->n_head * hdv;
+    const float scale = hp->attn_scale, cap = hp->attn_softcap;
+    const bool f16 = c->kv_type == OSR_KV_F16;
+    float *scores = c->scores + (size_t)ith * c->scores_stride;
+    float *qh = scores + c->n_ctx;
+    float *acc = qh + hdk;
+    const size_t krow = (size_t)c->nk * c->kv_elt, vrow = (size_t)c->nv * c->kv_elt;
+    const int total = j->n * hp->n_head;
+    (void)nth;
+
+    for (;;) {
+        int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= total)
+            break;
+        int i = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+        int n_kv = j->pos0 + i + 1; /* causal: positions 0 .. pos */
+        int t0 = j->n_swa > 0 && n_kv > j->n_swa ? n_kv - j->n_swa : 0; /* window start */
+        const float *q = c->q + (int64_t)i * nq + (int64_t)h * hdk;
+        if (f16) {
+            for (int d = 0; d < hdk; d++)
+                qh[d] = osr_quant_f16_to_f32(osr_quant_f32_to_f16(q[d]));
+            for (int t = t0; t < n_kv; t++) {
+                const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 2;
+                scores[t] = k->vec_dot[OSR_QTYPE_F16](hdk, kr, qh) * scale;
+            }
+        } else {
+            for (int t = t0; t < n_kv; t++) {
+                const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 4;
+                scores[t] = k->vec_dot[OSR_QTYPE_F32](hdk, kr, q) * scale;
+            }
+        }
+        if (cap > 0)
+            for (int t = t0; t < n_kv; t++)
+                scores[t] = cap * tanhf(scores[t] / cap);
+        k->softmax(scores + t0, n_kv - t0);
+        memset(acc, 0, (size_t)hdv * sizeof(float));
+        if (f16) {
+            for (int t = t0; t < n_kv; t++) {
+                const uint16_t *vr =
+                    (const uint16_t *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
+                float p = osr_quant_f16_to_f32(osr_quant_f32_to_f16(scores[t]));
+                if (p != 0.0f)
+                    k->axpy_f16(acc, p, vr, hdv);
+            }
+        } else {
+            for (int t = t0; t < n_kv; t++) {
+                const float *vr = (const float *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
+                k->axpy(acc, scores[t], vr, hdv);
+            }
+        }
+        memcpy(c->att + (int64_t)i * no + (int64_t)h * hdv, acc, (size_t)hdv * sizeof(float));
+    }
+}
+
+/* ---- one batch ---------------------------------------------------------------------------- */
+
+static void store_rows(uint8_t *dst, const float *src, int64_t n, bool f16)
+{
+    if (!f16) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    uint16_t *h = (uint16_t *)dst;
+    for (int64_t i = 0; i < n; i++)
+        h[i] = osr_quant_f32_to_f16(src[i]);
+}
+
+static void add_bias(float *y, const float *b, int n, int64_t width, const struct osr_kernels *k)
+{
+    if (!b)
+        return;
+    for (int i = 0; i < n; i++)
+        k->add(y + (int64_t)i * width, y + (int64_t)i * width, b, width);
+}
+
+/* y = gelu(gate) * up with the tanh form of GELU (what gemma's GeGLU uses). */
+static void geglu(float *y, const float *gate, const float *up, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float x = gate[i];
+        float g = 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+        y[i] = g * up[i];
+    }
+}
+
+static int layer_forward(struct osr_model_ctx *c, int il, int n, int pos0)
+{
+    const struct osr_model_hparams *hp = &c->m->hp;
+    const struct osr_layer *L = &c->m->layers[il];
+    const struct osr_kernels *k = c->k;
+    const int64_t E = hp->n_embd, nq = (int64_t)hp->n_head * hp->head_dim_k,
+                  no = (int64_t)hp->n_head * hp->head_dim_v, F = hp->n_ff;
+    const bool f16 = c->kv_type == OSR_KV_F16;
+    uint8_t *kc = c->kv + (size_t)il * c->kv_layer_bytes;
+    uint8_t *vc = kc + (size_t)c->n_ctx * (size_t)c->nk * c->kv_elt;
+    const int P = hp->swa_pattern;
+    const bool local = hp->n_swa > 0 && (P <= 1 || il % P < P - 1);
+    const struct osr_rope *rope = local ? &c->rope_local : &c->rope;
+    int rc;
+
+    for (int i = 0; i < n; i++)
+        k->rmsnorm(c->xn + i * E, c->x + i * E, L->attn_norm, E, hp->rms_eps);
+    if (L->wqkv.data) {
+        /* One product, then the rows split into q, k and v. */
+        const int64_t w = nq + c->nk + c->nv;
+        if ((rc = matmul(c, &L->wqkv, c->xn, n, c->qkv)))
+            return rc;
+        for (int i = 0; i < n; i++) {
+            const float *r = c->qkv + i * w;
+            memcpy(c->q + i * nq, r, (size_t)nq * sizeof(float));
+            memcpy(c->kb + i * c->nk, r + nq, (size_t)c->nk * sizeof(float));
+            memcpy(c->vb + i * c->nv, r + nq + c->nk, (size_t)c->nv * sizeof(float));
+        }
+    } else {
+        const struct osr_weight *qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *qkv_out[3] = {c->q, c->kb, c->vb};
+        if ((rc = matmul_group(c, qkv, qkv_out, 3, c->xn, n)))
+            return rc;
+    }
+    add_bias(c->q, L->bq, n, nq, k);
+    add_bias(c->kb, L->bk, n, c->nk, k);
+    add_bias(c->vb, L->bv, n, c->nv, k);
+    for (int i = 0; i < n; i++) {
+        float *qi = c->q + i * nq, *ki = c->kb + i * c->nk;
+        if (L->q_norm) {
+            for (int h = 0; h < hp->n_head; h++)
+                k->rmsnorm(qi + h * hp->head_dim_k, qi + h * hp->head_dim_k, L->q_norm,
+                           hp->head_dim_k, hp->rms_eps);
+            for (int h = 0; h < hp->n_head_kv; h++)
+                k->rmsnorm(ki + h * hp->head_dim_k, ki + h * hp->head_dim_k, L->k_norm,
+                           hp->head_dim_k, hp->rms_eps);
+        }
+        osr_kernels_rope(qi, hp->n_head, hp->head_dim_k, pos0 + i, rope);
+        osr_kernels_rope(ki, hp->n_head_kv, hp->head_dim_k, pos0 + i, rope);
+        store_rows(kc + (size_t)(pos0 + i) * (size_t)c->nk * c->kv_elt, ki, c->nk, f16);
+        store_rows(vc + (size_t)(pos0 + i) * (size_t)c->nv * c->kv_elt, c->vb + i * c->nv, c->nv,
+                   f16);
+    }
+
+    struct attn_job job = {.c = c, .kc = kc, .vc = vc, .n = n, .pos0 = pos0};
+    if (local)
+        job.n_swa = hp->n_swa;
+    atomic_init(&job.next, 0);
+    osr_threadpool_run(c->tp, attn_worker, &job);
+
+    if ((rc = matmul(c, &L->wo, c->att, n, c->proj)))
+        return rc;
+    if (L->post_attn_norm)
+        for (int i = 0; i < n; i++)
+            k->rmsnorm(c->proj + i * E, c->proj + i * E, L->post_attn_norm, E, hp->rms_eps);
+    k->add(c->x, c->x, c->proj, n * E);
+    (void)no;
+
+    for (int i = 0; i < n; i++)
+        k->rmsnorm(c->xn + i * E, c->x + i * E, L->ffn_norm, E, hp->rms_eps);
+    if (L->gate_up_fused) {
+        /* Each output row is n_ff gate values then n_ff up values. */
+        if ((rc = matmul(c, &L->w_up, c->xn, n, c->up)))
+            return rc;
+        for (int i = 0; i < n; i++)
+            k->swiglu(c->gate + i * F, c->up + i * 2 * F, c->up + i * 2 * F + F, F);
+    } else {
+        const struct osr_weight *gu[2] = {&L->w_gate, &L->w_up};
+        float *gu_out[2] = {c->gate, c->up};
+        if ((rc = matmul_group(c, gu, gu_out, 2, c->xn, n)))
+            return rc;
+        if (hp->ffn_gelu)
+            geglu(c->gate, c->gate, c->up, n * F);
+        else
+            k->swiglu(c->gate, c->gate, c->up, n * F);
+    }
+    if ((rc = matmul(c, &L->w_down, c->gate, n, c->proj)))
+        return rc;
+    if (L->post_ffn_norm)
+        for (int i = 0; i < n; i++)
+            k->rmsnorm(c->proj + i * E, c->proj + i * E, L->post_ffn_norm, E, hp->rms_eps);
+    k->add(c->x, c->x, c->proj, n * E);
+    return OSR_OK;
+}
+
+static int embed(struct osr_model_ctx *c, const int32_t *tokens, int n)
+{
+    const struct osr_weight *te = &c->m->tok_embd;
+    const int64_t E = c->m->hp.n_embd;
+    osr_dequantize_fn deq = c->k->dequantize[te->type];
+    if (!deq)
+        return OSR_EINVAL;
+    for (int i = 0; i < n; i++) {
+        deq((const uint8_t *)te->data + (size_t)tokens[i] * te->row_bytes, c->x + i * E, E);
+        if (c->m->hp.embd_scale != 1.0f)
+            c->k->scale(c->x + i * E, c->x + i * E, c->m->hp.embd_scale, E);
+    }
+    return OSR_OK;
+}
+
+/* Runs n <= n_batch tokens at positions n_past ..; writes logits as osr_model_ctx_decode. */
+static int decode_batch(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
+                        float *logits)
+{
+    const struct osr_model_hparams *hp = &c->m->hp;
+    const int64_t E = hp->n_embd;
+    int pos0 = c->n_past;
+    int rc = embed(c, tokens, n);
+    for (int il = 0; il < hp->n_layer && rc == OSR_OK; il++)
+        rc = layer_forward(c, il, n, pos0);
+    if (rc || !logits)
+        return rc;
+    int rows = all_logits ? n : 1;
+    const float *src = all_logits ? c->x : c->x + (int64_t)(n - 1) * E;
+    for (int i = 0; i < rows; i++)
+        c->k->rmsnorm(c->xn + i * E, src + i * E, c->m->output_norm, E, hp->rms_eps);
+    rc = matmul(c, &c->m->output, c->xn, rows, logits);
+    if (rc == OSR_OK && hp->final_softcap > 0) {
+        const float cap = hp->final_softcap;
+        for (int64_t i = 0; i < (int64_t)rows * hp->n_vocab; i++)
+            logits[i] = cap * tanhf(logits[i] / cap);
+    }
+    return rc;
+}
+
+int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
+                         float *logits, struct osr_diag *diag)
+{
+    const struct osr_model_hparams *hp = &c->m->hp;
+    if (n < 1 || !tokens)
+        return osr_diag_set(diag, OSR_EINVAL, "no tokens to decode");
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return osr_diag_set(diag, OSR_EINVAL, "token id %d is outside the vocabulary (%d)",
+                                tokens[i], hp->n_vocab);
+    if (n > c->n_ctx - c->n_past)
+        return osr_diag_set(diag, OSR_ETOOBIG,
+                            "%d tokens do not fit: %d of %d context positions are used", n,
+                            c->n_past, c->n_ctx);
+    int start = c->n_past;
+    for (int done = 0; done < n;) {
+        int chunk = n - done < c->n_batch ? n - done : c->n_batch;
+        bool last = done + chunk == n;
+        float *out = NULL;
+        if (logits && all_logits)
+            out = logits + (size_t)done * (size_t)hp->n_vocab;
+        else if (logits && last)
+            out = logits;
+        int rc = decode_batch(c, tokens + done, chunk, all_logits, out);
+        if (rc) {
+            c->n_past = start;
+            return osr_diag_set(diag, rc, "forward pass failed: %s", osr_strerror(rc));
+        }
+        c->n_past += chunk;
+        done += chunk;
+    }
+    return OSR_OK;
+}
