@@ -122,7 +122,8 @@ int osr_sse_feed(struct osr_sse_parser *p, const char *data, size_t n)
                 rc = process_line(p, osr_buf_str(&p->line), p->line.len);
             osr_buf_reset(&p->line);
         } else {
-            rc = process_line(p, data + i, j - i);
+            /* A whole line in this slice skips the copy, but not the cap. */
+            rc = j - i > p->line.max ? OSR_ETOOBIG : process_line(p, data + i, j - i);
         }
         if (rc) {
             p->stopped = rc;
