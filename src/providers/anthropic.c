@@ -205,7 +205,11 @@ static int on_event(struct up_state *st, const struct osr_sse_event *ev)
         if (jint(u, "cache_read_input_tokens", &cached))
             st->usage.cached_tokens = cached;
         up_set_usage(st, in, -1);
+        /* The prompt size is known now: pass it on at once, so a client's own message_start
+         * (Anthropic front) carries it, as the API's does. */
         rc = up_role(st);
+        if (!rc && in >= 0)
+            rc = up_usage_now(st);
     } else if (strcmp(type, "content_block_start") == 0) {
         int64_t idx = 0;
         jint(o, "index", &idx);

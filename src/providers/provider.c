@@ -232,6 +232,13 @@ void up_set_usage(struct up_state *st, int64_t prompt, int64_t completion)
     st->has_usage = true;
 }
 
+int up_usage_now(struct up_state *st)
+{
+    if (st->done)
+        return st->gone;
+    return check(st, osr_sink_usage(st->sink, &st->usage));
+}
+
 int up_finish(struct up_state *st)
 {
     if (st->done)

@@ -58,6 +58,8 @@ int up_call_args(struct up_state *st, int index, const char *s, size_t n);
 /* Records the finish reason (the FINISH event goes out at the end, after usage). */
 void up_set_finish(struct up_state *st, enum osr_finish f, const char *stop_seq);
 void up_set_usage(struct up_state *st, int64_t prompt, int64_t completion);
+/* Emits the usage known so far as a USAGE event now (it is sent again at the end). */
+int up_usage_now(struct up_state *st);
 /* Emits USAGE (when known) and FINISH; no-op once done. */
 int up_finish(struct up_state *st);
 /* Emits ERROR (no-op once done). */

@@ -421,6 +421,43 @@ static void test_upstream_request_shapes(void)
     free(up);
 }
 
+/* Token counts and timings pass through from every upstream type. */
+static void test_usage_passthrough(void)
+{
+    char body[2048];
+    front_body(F_ANTHROPIC, "an/text", true, false, body, sizeof(body));
+    struct test_resp r = post("/v1/messages", body);
+    CHECK_INT_EQ(r.status, 200);
+    const char *b = osr_buf_str(&r.body);
+    const char *start = strstr(b, "event: message_start");
+    CHECK(start && strstr(start, "\"input_tokens\":9") != NULL);
+    CHECK(strstr(b, "\"output_tokens\":2") != NULL);
+    test_resp_release(&r);
+
+    static const struct {
+        const char *model;
+        int prompt, completion;
+    } cases[] = {{"gm/text", 5, 2}, {"rs/text", 6, 2}, {"an/text", 9, 2}, {"ol/text", 7, 2}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        front_body(F_OPENAI, cases[i].model, false, false, body, sizeof(body));
+        r = post("/v1/chat/completions", body);
+        struct json_object *o = body_json(&r);
+        CHECK_INT_EQ(json_object_get_int(AT(o, "usage", "prompt_tokens")), cases[i].prompt);
+        CHECK_INT_EQ(json_object_get_int(AT(o, "usage", "completion_tokens")), cases[i].completion);
+        json_object_put(o);
+        test_resp_release(&r);
+    }
+    front_body(F_OLLAMA, "ol/text", false, false, body, sizeof(body));
+    r = post("/api/chat", body);
+    struct json_object *o = body_json(&r);
+    CHECK_INT_EQ(json_object_get_int(AT(o, "prompt_eval_count")), 7);
+    CHECK_INT_EQ(json_object_get_int(AT(o, "eval_count")), 2);
+    CHECK_INT_EQ(json_object_get_int(AT(o, "eval_duration")), 1000);
+    CHECK_STR_EQ(at_str(AT(o, "done_reason")), "stop");
+    json_object_put(o);
+    test_resp_release(&r);
+}
+
 static void test_upstream_errors(void)
 {
     char body[2048];
@@ -729,6 +766,7 @@ static void test_all(void)
     test_openai_stream_headers_and_usage();
     test_matrix();
     test_upstream_request_shapes();
+    test_usage_passthrough();
     test_upstream_errors();
     test_unknown_model();
     test_disconnect_cancels_upstream();
