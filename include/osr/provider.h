@@ -69,6 +69,11 @@ struct osr_provider_set {
     size_t n;
 };
 
+/* Initializes the HTTP client library once per process; call from the main thread before
+ * threads that use provider backends start (libcurl's global init is not thread-safe in every
+ * build).  Idempotent. */
+void osr_providers_global_init(void);
+
 /* Reads remote.json and secrets.json of home into set.  Missing files are an empty set.  A
  * malformed file is OSR_ECONFIG naming the file and field; a secrets file readable by group or
  * others is OSR_EPERM. */

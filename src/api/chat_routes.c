@@ -576,6 +576,7 @@ void osr_chat_routes_setup(struct osr_http_server *srv, const char *home)
 {
     struct osr_diag d;
     osr_diag_clear(&d);
+    osr_providers_global_init(); /* before any producer thread starts a transfer */
     serve_state.svc = osr_chat_service_new();
     int n = osr_providers_attach(serve_state.svc, home, &d);
     if (n < 0)

@@ -36,6 +36,11 @@
 #define MAX_LIST_BODY ((size_t)8 * 1024 * 1024)
 #define MAX_EMBED_BODY ((size_t)256 * 1024 * 1024)
 
+static void curl_global_init_default(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 /* ---------------------------------------------------------------- JSON helpers */
 
 struct json_object *jget(struct json_object *o, const char *key)
@@ -269,6 +274,12 @@ int up_error(struct up_state *st, int status, const char *fmt, ...)
 }
 
 /* ---------------------------------------------------------------- configuration */
+
+void osr_providers_global_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_global_init_default);
+}
 
 const char *osr_provider_type_name(enum osr_provider_type t)
 {

@@ -58,6 +58,7 @@ static void add_provider(const char *id, const char *type, const char *base, con
 
 static void setup(void)
 {
+    osr_providers_global_init();
     fake_start();
     const char *t = getenv("TMPDIR");
     snprintf(home, sizeof(home), "%s/osr-routes-XXXXXX", t && *t ? t : "/tmp");
