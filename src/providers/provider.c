@@ -35,6 +35,9 @@
 #define LIST_FAIL_TTL_MS ((int64_t)30 * 1000)
 #define MAX_LIST_BODY ((size_t)8 * 1024 * 1024)
 #define MAX_EMBED_BODY ((size_t)256 * 1024 * 1024)
+#define MAX_RETRIES 2        /* extra attempts after a 429 or 5xx before the first byte */
+#define RETRY_BASE_MS 250    /* then 500 ms; Retry-After when the upstream sends one */
+#define RETRY_MAX_MS 4000
 
 static void curl_global_init_default(void)
 {
@@ -798,9 +801,26 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     curl_easy_setopt(x.curl, CURLOPT_XFERINFODATA, &x);
     OSR_DEBUG("provider %s: POST %s (%zu bytes)", p->id, osr_buf_str(&url), body.len);
 
-    CURLcode cc = curl_easy_perform(x.curl);
-    if (x.status == 0)
-        curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &x.status);
+    CURLcode cc;
+    for (int attempt = 0;; attempt++) {
+        x.status = 0;
+        osr_buf_reset(&x.errbody);
+        cc = curl_easy_perform(x.curl);
+        if (x.status == 0)
+            curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &x.status);
+        /* Retry a refusal (429, 5xx) only while nothing has reached the client. */
+        bool refused = x.status == 429 || (x.status >= 500 && x.status != 501);
+        if (!refused || attempt >= MAX_RETRIES || x.st.role_sent || x.st.done || x.st.gone)
+            break;
+        curl_off_t after = 0;
+        curl_easy_getinfo(x.curl, CURLINFO_RETRY_AFTER, &after);
+        int64_t delay = after > 0 ? (int64_t)after * 1000 : (int64_t)RETRY_BASE_MS << attempt;
+        if (delay > RETRY_MAX_MS)
+            delay = RETRY_MAX_MS;
+        OSR_INFO("provider %s: upstream answered %ld, retrying in %lld ms", p->id, x.status,
+                 (long long)delay);
+        osr_sleep_ms(delay);
+    }
     if (x.st.gone) {
         OSR_INFO("provider %s: client gone, upstream request aborted", p->id);
         rc = OSR_ECANCELED;

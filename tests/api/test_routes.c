@@ -503,6 +503,30 @@ static void test_upstream_errors(void)
     test_resp_release(&r);
 }
 
+/* 429/5xx before the first byte are retried with backoff; a client sees only the success, or
+ * the last refusal once the retries are spent. */
+static void test_retry_before_first_byte(void)
+{
+    char body[2048];
+    front_body(F_OPENAI, "oa/flaky", false, false, body, sizeof(body));
+    atomic_store(&fake.flaky_left, 1);
+    int before = atomic_load(&fake.requests);
+    struct test_resp r = post("/v1/chat/completions", body);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK(strstr(osr_buf_str(&r.body), "Hello world") != NULL);
+    CHECK_INT_EQ(atomic_load(&fake.requests) - before, 2);
+    test_resp_release(&r);
+
+    atomic_store(&fake.flaky_left, 10);
+    before = atomic_load(&fake.requests);
+    r = post("/v1/chat/completions", body);
+    CHECK_INT_EQ(r.status, 503);
+    CHECK(strstr(osr_buf_str(&r.body), "overloaded, try later") != NULL);
+    CHECK_INT_EQ(atomic_load(&fake.requests) - before, 3);
+    test_resp_release(&r);
+    atomic_store(&fake.flaky_left, 0);
+}
+
 static void test_unknown_model(void)
 {
     char body[2048];
@@ -769,6 +793,7 @@ static void test_all(void)
     test_upstream_request_shapes();
     test_usage_passthrough();
     test_upstream_errors();
+    test_retry_before_first_byte();
     test_unknown_model();
     test_disconnect_cancels_upstream();
     test_secrets_not_logged();

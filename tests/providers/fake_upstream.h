@@ -6,6 +6,7 @@
  *   error*  an error status with the protocol's error body (401; Anthropic 429)
  *   slow*   one token every 20 ms for up to 10 s; stops (and counts) when the client is gone
  *   broken* a stream that ends without a finish
+ *   flaky*  503 while fake.flaky_left > 0 (counting down), then as text*
  * Test-only code. */
 #ifndef OSR_TEST_FAKE_UPSTREAM_H
 #define OSR_TEST_FAKE_UPSTREAM_H
@@ -38,6 +39,7 @@ struct fake_upstream {
     char last_version[64];
     char last_custom[128];
     atomic_int requests;
+    atomic_int flaky_left; /* flaky*: answer 503 this many times, then text */
     atomic_int slow_started;
     atomic_int slow_cancelled;
     atomic_int slow_finished;
@@ -256,6 +258,9 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
                             "\"invalid_request_error\"}}";
             osr_http_respond(req, 401, "application/json", b, strlen(b));
         }
+    } else if (strncmp(model, "flaky", 5) == 0 && atomic_fetch_sub(&fake.flaky_left, 1) > 0) {
+        const char *b = "{\"error\":{\"message\":\"overloaded, try later\"}}";
+        osr_http_respond(req, 503, "application/json", b, strlen(b));
     } else if (strncmp(model, "slow", 4) == 0) {
         osr_http_respond_stream(req, 200, ct, fake_slow_producer, (void *)(intptr_t)kind, NULL);
     } else {
