@@ -48,6 +48,19 @@ struct osr_embeddings {
 
 struct osr_chat_backend;
 
+/* A way for a backend to ask, while it waits on a silent upstream or a long prefill, whether
+ * the consumer is still there (the sink only tells when the producer writes).  fn returns
+ * true once the answer is no longer wanted.  Optional everywhere: NULL means "never". */
+struct osr_chat_cancel {
+    bool (*fn)(void *ctx);
+    void *ctx;
+};
+
+static inline bool osr_chat_cancelled(const struct osr_chat_cancel *c)
+{
+    return c && c->fn && c->fn(c->ctx);
+}
+
 struct osr_chat_backend_ops {
     /* Returns true when the backend serves model_id; *local_name (may be NULL) then points
      * into model_id at the name the backend knows it by. */
@@ -55,9 +68,9 @@ struct osr_chat_backend_ops {
     /* Answers req (whose model is local_name to the backend) with events on sink: ROLE ...
      * FINISH, or ERROR.  Returns OSR_OK when the stream ended normally or with an ERROR event,
      * OSR_ECANCELED when the sink said the consumer is gone.  Must stop at once when
-     * osr_sink_emit returns non-zero. */
+     * osr_sink_emit returns non-zero, and soon after osr_chat_cancelled(cancel) turns true. */
     int (*chat)(struct osr_chat_backend *b, const char *local_name, struct osr_chat_request *req,
-                struct osr_sink *sink);
+                struct osr_sink *sink, const struct osr_chat_cancel *cancel);
     /* Optional (NULL: no embeddings).  Fills out; on failure fills status (HTTP) and diag. */
     int (*embed)(struct osr_chat_backend *b, const char *local_name, const struct osr_str *inputs,
                  size_t n_inputs, struct osr_embeddings *out, int *status, struct osr_diag *diag);
@@ -84,10 +97,11 @@ void osr_chat_service_add_backend(struct osr_chat_service *svc, struct osr_chat_
 int osr_chat_service_resolve(struct osr_chat_service *svc, const char *model_id,
                              struct osr_chat_backend **backend, const char **local_name);
 
-/* Runs req->model on its backend, events to sink.  Returns OSR_ENOTFOUND (nothing emitted)
- * for an unknown model, else what the backend's chat returned. */
+/* Runs req->model on its backend, events to sink; cancel (may be NULL) is passed on.  Returns
+ * OSR_ENOTFOUND (nothing emitted) for an unknown model, else what the backend's chat
+ * returned. */
 int osr_chat_service_chat(struct osr_chat_service *svc, struct osr_chat_request *req,
-                          struct osr_sink *sink);
+                          struct osr_sink *sink, const struct osr_chat_cancel *cancel);
 
 /* Embeds inputs with model_id.  OSR_ENOTFOUND for an unknown model, OSR_EUNSUPPORTED (status
  * 400) when its backend has no embeddings. */

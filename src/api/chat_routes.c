@@ -239,9 +239,9 @@ static int tee_emit(struct osr_sink *s, const struct osr_event *ev)
     return rc;
 }
 
-static void run(struct job *job, struct osr_sink *sink)
+static void run(struct job *job, struct osr_sink *sink, const struct osr_chat_cancel *cancel)
 {
-    int rc = osr_chat_service_chat(job->r->svc, &job->req, sink);
+    int rc = osr_chat_service_chat(job->r->svc, &job->req, sink, cancel);
     if (rc == OSR_ENOTFOUND) {
         char msg[512];
         snprintf(msg, sizeof(msg), "model '%s' not found", job->req.model);
@@ -281,6 +281,11 @@ static const char *terminator(enum osr_api_proto proto)
     return "";
 }
 
+static bool stream_gone(void *ctx)
+{
+    return osr_http_stream_cancelled(ctx);
+}
+
 static void produce(struct osr_http_stream *s, void *ctx)
 {
     struct job *job = ctx;
@@ -298,7 +303,8 @@ static void produce(struct osr_http_stream *s, void *ctx)
         osr_buf_init(&tee.out, MAX_BODY_ANSWER);
         sink = &tee.sink;
     }
-    run(job, sink);
+    struct osr_chat_cancel cancel = {.fn = stream_gone, .ctx = s};
+    run(job, sink, &cancel);
     int rc = osr_api_stream_sink_end(&ss);
     if (tee.shadow) {
         if (rc == OSR_OK && !osr_api_encoder_error(job->enc, NULL) &&
@@ -369,7 +375,7 @@ static void handle_chat(struct osr_http_request *hr, void *ctx)
     }
     struct osr_api_stream_sink ss;
     osr_api_stream_sink_init(&ss, job->enc, flush_body, job);
-    run(job, &ss.sink);
+    run(job, &ss.sink, NULL);
     int rc = osr_api_stream_sink_end(&ss);
     osr_api_stream_sink_release(&ss);
     int status = osr_api_encoder_status(job->enc);

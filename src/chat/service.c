@@ -85,14 +85,14 @@ int osr_chat_service_resolve(struct osr_chat_service *svc, const char *model_id,
 }
 
 int osr_chat_service_chat(struct osr_chat_service *svc, struct osr_chat_request *req,
-                          struct osr_sink *sink)
+                          struct osr_sink *sink, const struct osr_chat_cancel *cancel)
 {
     struct osr_chat_backend *b;
     const char *name;
     int rc = osr_chat_service_resolve(svc, req->model, &b, &name);
     if (rc)
         return rc;
-    return b->ops->chat(b, name, req, sink);
+    return b->ops->chat(b, name, req, sink, cancel);
 }
 
 int osr_chat_service_embed(struct osr_chat_service *svc, const char *model_id,

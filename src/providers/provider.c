@@ -711,7 +711,7 @@ struct xfer {
     long status;
     struct osr_buf errbody;
     bool too_big;
-    bool bad_stream; /* the parser stopped for a reason other than the consumer */
+    const struct osr_chat_cancel *cancel; /* or NULL */
 };
 
 static int on_sse(void *ctx, const struct osr_sse_event *ev)
@@ -754,17 +754,22 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     (void)ut;
     (void)un;
     struct xfer *x = ud;
+    /* curl calls this at least once a second even while the upstream is silent, so a client
+     * that left during a long prefill is noticed without waiting for the next chunk. */
+    if (!x->st.gone && osr_chat_cancelled(x->cancel))
+        x->st.gone = true;
     return x->st.gone ? 1 : 0;
 }
 
 static int backend_chat(struct osr_chat_backend *b, const char *model, struct osr_chat_request *req,
-                        struct osr_sink *sink)
+                        struct osr_sink *sink, const struct osr_chat_cancel *cancel)
 {
     struct provider_backend *pb = b->ctx;
     const struct osr_provider *p = &pb->p;
     struct xfer x;
     memset(&x, 0, sizeof(x));
     x.proto = pb->proto;
+    x.cancel = cancel;
     up_state_init(&x.st, sink, p->id);
     osr_buf_init(&x.errbody, UP_MAX_ERROR_BODY);
     osr_sse_init(&x.sse, 0, on_sse, &x);

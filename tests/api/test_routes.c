@@ -599,6 +599,32 @@ static void test_disconnect_cancels_upstream(void)
     }
 }
 
+/* The client hangs up while the upstream is silent (a long prefill): the upstream transfer is
+ * still aborted, within about a second, without waiting for a chunk. */
+static void test_disconnect_during_silence(void)
+{
+    atomic_store(&fake.slow_started, 0);
+    atomic_store(&fake.slow_cancelled, 0);
+    atomic_store(&fake.slow_finished, 0);
+    char body[1024], req[2048];
+    front_body(F_OPENAI, "oa/silent", true, false, body, sizeof(body));
+    snprintf(req, sizeof(req),
+             "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             "Content-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    int fd = test_connect(osr_http_server_port(front));
+    REQUIRE(fd >= 0);
+    REQUIRE(test_send_all(fd, req, strlen(req)) == 0);
+    for (int w = 0; w < 100 && !atomic_load(&fake.slow_started); w++)
+        osr_sleep_ms(20);
+    CHECK(atomic_load(&fake.slow_started) == 1);
+    close(fd);
+    for (int w = 0; w < 200 && !atomic_load(&fake.slow_cancelled); w++)
+        osr_sleep_ms(20);
+    CHECK(atomic_load(&fake.slow_cancelled) == 1);
+    CHECK(atomic_load(&fake.slow_finished) == 0);
+}
+
 static void test_secrets_not_logged(void)
 {
     int fds[2];
@@ -796,6 +822,7 @@ static void test_all(void)
     test_retry_before_first_byte();
     test_unknown_model();
     test_disconnect_cancels_upstream();
+    test_disconnect_during_silence();
     test_secrets_not_logged();
     test_responses_chain();
     test_other_routes();

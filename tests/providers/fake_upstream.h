@@ -6,6 +6,7 @@
  *   error*  an error status with the protocol's error body (401; Anthropic 429)
  *   slow*   one token every 20 ms for up to 10 s; stops (and counts) when the client is gone
  *   broken* a stream that ends without a finish
+ *   silent* a stream that sends nothing until its client goes away (counted like slow*)
  *   flaky*  503 while fake.flaky_left > 0 (counting down), then as text*
  * Test-only code. */
 #ifndef OSR_TEST_FAKE_UPSTREAM_H
@@ -192,6 +193,21 @@ static void fake_slow_producer(struct osr_http_stream *s, void *ctx)
     atomic_store(&fake.slow_finished, 1);
 }
 
+/* The silent producer: writes nothing, notices the client leaving (or gives up after 10 s). */
+static void fake_silent_producer(struct osr_http_stream *s, void *ctx)
+{
+    (void)ctx;
+    atomic_store(&fake.slow_started, 1);
+    for (int i = 0; i < 500; i++) {
+        if (osr_http_stream_cancelled(s)) {
+            atomic_store(&fake.slow_cancelled, 1);
+            return;
+        }
+        osr_sleep_ms(20);
+    }
+    atomic_store(&fake.slow_finished, 1);
+}
+
 static void fake_handler(struct osr_http_request *req, void *ctx)
 {
     enum fake_kind kind = ((struct fake_route *)ctx)->kind;
@@ -261,6 +277,8 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
     } else if (strncmp(model, "flaky", 5) == 0 && atomic_fetch_sub(&fake.flaky_left, 1) > 0) {
         const char *b = "{\"error\":{\"message\":\"overloaded, try later\"}}";
         osr_http_respond(req, 503, "application/json", b, strlen(b));
+    } else if (strncmp(model, "silent", 6) == 0) {
+        osr_http_respond_stream(req, 200, ct, fake_silent_producer, NULL, NULL);
     } else if (strncmp(model, "slow", 4) == 0) {
         osr_http_respond_stream(req, 200, ct, fake_slow_producer, (void *)(intptr_t)kind, NULL);
     } else {
