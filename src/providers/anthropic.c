@@ -85,7 +85,7 @@ static int encode(const struct osr_chat_request *req, const char *model, struct 
             continue;
         }
         const char *role = m->role == OSR_ROLE_ASSISTANT ? "assistant" : "user";
-        struct json_object *content = turn(msgs, role);
+        struct json_object *content = json_object_new_array();
         for (size_t k = 0; k < m->n_parts; k++) {
             const struct osr_part *pt = &m->parts[k];
             struct json_object *b = NULL;
@@ -119,8 +119,15 @@ static int encode(const struct osr_chat_request *req, const char *model, struct 
             if (b)
                 json_object_array_add(content, b);
         }
-        if (json_object_array_length(content) == 0)
-            json_object_array_add(content, text_block("", 0));
+        /* Anthropic refuses empty turns and empty text blocks: a turn with nothing to say
+         * (only earlier reasoning, say) is left out. */
+        if (json_object_array_length(content) > 0) {
+            struct json_object *dst = turn(msgs, role);
+            for (size_t k = 0; k < json_object_array_length(content); k++)
+                json_object_array_add(dst,
+                                      json_object_get(json_object_array_get_idx(content, k)));
+        }
+        json_object_put(content);
     }
     json_object_object_add(o, "model", json_object_new_string(model));
     if (sys.len)

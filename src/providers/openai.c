@@ -58,9 +58,11 @@ static struct json_object *message_content(const struct osr_message *m)
     return arr;
 }
 
+/* "developer" goes out as "system": OpenAI treats them alike, and many compatible servers
+ * (vLLM, llama.cpp, LM Studio) know only "system". */
 static const char *role_name(enum osr_role r)
 {
-    return osr_chat_role_name(r);
+    return r == OSR_ROLE_DEVELOPER ? "system" : osr_chat_role_name(r);
 }
 
 static struct json_object *encode_messages(const struct osr_chat_request *req)

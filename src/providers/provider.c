@@ -127,6 +127,8 @@ void up_error_message(const char *body, size_t n, char *out, size_t cap)
         msg = jstr(o, "detail");
     if (msg) {
         snprintf(out, cap, "%s", msg);
+    } else if (n == 0) {
+        snprintf(out, cap, "(no details)");
     } else {
         size_t k = n < cap - 1 ? n : cap - 1;
         memcpy(out, body, k);
@@ -219,8 +221,9 @@ int up_call_start(struct up_state *st, long key, const char *id, const char *nam
 
 int up_call_args(struct up_state *st, int index, const char *s, size_t n)
 {
-    if (st->done || index < 0 || n == 0)
+    if (st->done || index < 0 || index >= st->n_calls || n == 0)
         return st->gone;
+    st->args_seen[index] = true;
     return check(st, osr_sink_tool_args(st->sink, index, s, n));
 }
 

@@ -36,6 +36,7 @@ struct up_state {
     int open_call; /* index of the call whose arguments are streaming, -1 none */
     /* Upstream call keys (index or output_index) mapped to our indexes. */
     long call_keys[UP_MAX_CALLS];
+    bool args_seen[UP_MAX_CALLS]; /* a call got argument text */
     struct osr_usage usage;
     bool has_usage;
     /* Scratch for translators (Anthropic: the content block kinds by index). */

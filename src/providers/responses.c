@@ -166,6 +166,14 @@ static int on_event(struct up_state *st, const struct osr_sse_event *ev)
             if (!rc && args && *args)
                 rc = up_call_args(st, idx, args, strlen(args));
         }
+    } else if (strcmp(type, "response.output_item.done") == 0) {
+        /* A server that sent the arguments only with the finished item. */
+        struct json_object *item = jget(o, "item");
+        const char *it = jstr(item, "type"), *args = jstr(item, "arguments");
+        int idx = up_call_index(st, (long)oi);
+        if (it && strcmp(it, "function_call") == 0 && idx >= 0 && !st->args_seen[idx] && args &&
+            *args)
+            rc = up_call_args(st, idx, args, strlen(args));
     } else if (strcmp(type, "response.output_text.delta") == 0 && (s = jstr(o, "delta"))) {
         rc = up_text(st, s, strlen(s));
     } else if ((strcmp(type, "response.reasoning_text.delta") == 0 ||
