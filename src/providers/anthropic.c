@@ -192,6 +192,8 @@ static int encode(const struct osr_chat_request *req, const char *model, struct 
     return up_emit_json(o, out);
 }
 
+static enum osr_finish finish_of(const char *sr);
+
 static int on_event(struct up_state *st, const struct osr_sse_event *ev)
 {
     struct json_object *o = jparse(ev->data.p, ev->data.n);
@@ -256,16 +258,8 @@ static int on_event(struct up_state *st, const struct osr_sse_event *ev)
             rc = up_call_args(st, st->block_call[idx], s, strlen(s));
     } else if (strcmp(type, "message_delta") == 0) {
         const char *sr = jstr(jget(o, "delta"), "stop_reason");
-        if (sr) {
-            enum osr_finish f = OSR_FINISH_STOP;
-            if (strcmp(sr, "max_tokens") == 0)
-                f = OSR_FINISH_LENGTH;
-            else if (strcmp(sr, "tool_use") == 0)
-                f = OSR_FINISH_TOOL_CALLS;
-            else if (strcmp(sr, "stop_sequence") == 0)
-                f = OSR_FINISH_STOP_SEQUENCE;
-            up_set_finish(st, f, jstr(jget(o, "delta"), "stop_sequence"));
-        }
+        if (sr)
+            up_set_finish(st, finish_of(sr), jstr(jget(o, "delta"), "stop_sequence"));
         int64_t outt;
         if (jint(jget(o, "usage"), "output_tokens", &outt))
             up_set_usage(st, -1, outt);
@@ -288,10 +282,68 @@ out:
     return rc;
 }
 
+static enum osr_finish finish_of(const char *sr)
+{
+    if (strcmp(sr, "max_tokens") == 0)
+        return OSR_FINISH_LENGTH;
+    if (strcmp(sr, "tool_use") == 0)
+        return OSR_FINISH_TOOL_CALLS;
+    if (strcmp(sr, "stop_sequence") == 0)
+        return OSR_FINISH_STOP_SEQUENCE;
+    return OSR_FINISH_STOP;
+}
+
+/* A whole message body (a server that ignored "stream": true). */
+static int on_body(struct up_state *st, const char *body, size_t n)
+{
+    struct json_object *o = jparse(body, n);
+    struct json_object *content = jget(o, "content");
+    int rc = 0;
+    if (!content || !json_object_is_type(content, json_type_array)) {
+        rc = up_error(st, 502, "provider '%s' answered without content", st->provider_id);
+        goto out;
+    }
+    struct json_object *u = jget(o, "usage");
+    int64_t in = -1, outt = -1;
+    jint(u, "input_tokens", &in);
+    jint(u, "output_tokens", &outt);
+    up_set_usage(st, in, outt);
+    if ((rc = up_role(st)))
+        goto out;
+    for (size_t i = 0; i < json_object_array_length(content); i++) {
+        struct json_object *b = json_object_array_get_idx(content, i);
+        const char *t = jstr(b, "type"), *s;
+        if (!t)
+            continue;
+        if (strcmp(t, "text") == 0 && (s = jstr(b, "text"))) {
+            rc = up_text(st, s, strlen(s));
+        } else if (strcmp(t, "thinking") == 0 && (s = jstr(b, "thinking"))) {
+            rc = up_reasoning(st, s, strlen(s));
+        } else if (strcmp(t, "tool_use") == 0) {
+            int idx;
+            rc = up_call_start(st, (long)i, jstr(b, "id"), jstr(b, "name"), &idx);
+            struct json_object *input = jget(b, "input");
+            const char *args = input ? json_object_to_json_string_ext(input, JSON_C_TO_STRING_PLAIN)
+                                     : "{}";
+            if (!rc)
+                rc = up_call_args(st, idx, args, strlen(args));
+        }
+        if (rc)
+            goto out;
+    }
+    const char *sr = jstr(o, "stop_reason");
+    up_set_finish(st, sr ? finish_of(sr) : OSR_FINISH_STOP, jstr(o, "stop_sequence"));
+    rc = up_finish(st);
+out:
+    json_object_put(o);
+    return rc;
+}
+
 const struct upstream_proto osr_up_anthropic = {
     .ndjson = false,
     .url = url,
     .encode = encode,
     .on_event = on_event,
+    .on_body = on_body,
     .at_end = NULL,
 };

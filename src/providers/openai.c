@@ -315,6 +315,54 @@ out:
     return rc;
 }
 
+/* A chat.completion body. */
+static int on_body(struct up_state *st, const char *body, size_t n)
+{
+    struct json_object *o = jparse(body, n);
+    int rc = 0;
+    struct json_object *c0 = NULL, *choices = jget(o, "choices");
+    if (choices && json_object_is_type(choices, json_type_array) &&
+        json_object_array_length(choices) > 0)
+        c0 = json_object_array_get_idx(choices, 0);
+    struct json_object *msg = jget(c0, "message");
+    if (!msg) {
+        rc = up_error(st, 502, "provider '%s' answered without a message", st->provider_id);
+        goto out;
+    }
+    if ((rc = up_role(st)))
+        goto out;
+    const char *r = jstr(msg, "reasoning_content");
+    if (!r)
+        r = jstr(msg, "reasoning");
+    const char *t = jstr(msg, "content");
+    if ((r && (rc = up_reasoning(st, r, strlen(r)))) || (t && (rc = up_text(st, t, strlen(t)))))
+        goto out;
+    struct json_object *calls = jget(msg, "tool_calls");
+    for (size_t i = 0; calls && json_object_is_type(calls, json_type_array) &&
+                       i < json_object_array_length(calls);
+         i++) {
+        struct json_object *tc = json_object_array_get_idx(calls, i), *fn = jget(tc, "function");
+        int idx;
+        const char *args = jstr(fn, "arguments");
+        if ((rc = up_call_start(st, (long)i, jstr(tc, "id"), jstr(fn, "name"), &idx)) ||
+            (args && (rc = up_call_args(st, idx, args, strlen(args)))))
+            goto out;
+    }
+    struct json_object *usage = jget(o, "usage");
+    if (usage) {
+        int64_t pt = -1, ct = -1;
+        jint(usage, "prompt_tokens", &pt);
+        jint(usage, "completion_tokens", &ct);
+        up_set_usage(st, pt, ct);
+    }
+    const char *fr = jstr(c0, "finish_reason");
+    up_set_finish(st, fr ? finish_of(fr) : OSR_FINISH_STOP, NULL);
+    rc = up_finish(st);
+out:
+    json_object_put(o);
+    return rc;
+}
+
 static int at_end(struct up_state *st)
 {
     /* Some compatible servers close the stream after the finish chunk without [DONE]. */
@@ -328,5 +376,6 @@ const struct upstream_proto osr_up_openai = {
     .url = url,
     .encode = encode,
     .on_event = on_event,
+    .on_body = on_body,
     .at_end = at_end,
 };

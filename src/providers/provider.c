@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <curl/curl.h>
@@ -715,6 +716,9 @@ struct xfer {
     struct osr_buf errbody;
     bool too_big;
     const struct osr_chat_cancel *cancel; /* or NULL */
+    bool typed;     /* the content type was looked at */
+    bool json_body; /* the answer is one JSON body, collected in body */
+    struct osr_buf body;
 };
 
 static int on_sse(void *ctx, const struct osr_sse_event *ev)
@@ -743,6 +747,19 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
         size_t room = UP_MAX_ERROR_BODY - x->errbody.len;
         osr_buf_append(&x->errbody, ptr, n < room ? n : room);
         return n;
+    }
+    if (!x->typed) {
+        /* A server that ignored "stream": true answers one JSON body instead of SSE. */
+        char *ct = NULL;
+        curl_easy_getinfo(x->curl, CURLINFO_CONTENT_TYPE, &ct);
+        x->json_body = x->proto->on_body && ct && strncasecmp(ct, "application/json", 16) == 0;
+        x->typed = true;
+    }
+    if (x->json_body) {
+        if (osr_buf_append(&x->body, ptr, n) == OSR_OK)
+            return n;
+        x->too_big = true;
+        return 0;
     }
     int rc = x->proto->ndjson ? osr_ndjson_feed(&x->nd, ptr, n) : osr_sse_feed(&x->sse, ptr, n);
     if (rc == OSR_ETOOBIG)
@@ -776,6 +793,7 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     up_state_init(&x.st, sink, p->id);
     osr_buf_init(&x.errbody, UP_MAX_ERROR_BODY);
     osr_sse_init(&x.sse, 0, on_sse, &x);
+    osr_buf_init(&x.body, UP_MAX_JSON_BODY);
     osr_ndjson_init(&x.nd, 0, on_line, &x);
     struct osr_buf url, body;
     osr_buf_init(&url, 16 * 1024);
@@ -812,6 +830,7 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     CURLcode cc;
     for (int attempt = 0;; attempt++) {
         x.status = 0;
+        x.typed = false;
         osr_buf_reset(&x.errbody);
         cc = curl_easy_perform(x.curl);
         if (x.status == 0)
@@ -854,7 +873,9 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
         up_error(&x.st, (int)x.status, "provider '%s' answered %ld: %s", p->id, x.status, msg);
         goto out;
     }
-    if (pb->proto->ndjson)
+    if (x.json_body)
+        pb->proto->on_body(&x.st, osr_buf_str(&x.body), x.body.len);
+    else if (pb->proto->ndjson)
         osr_ndjson_finish(&x.nd);
     else
         osr_sse_finish(&x.sse);
@@ -879,6 +900,7 @@ out:
     osr_buf_release(&url);
     osr_buf_release(&body);
     osr_buf_release(&x.errbody);
+    osr_buf_release(&x.body);
     osr_sse_release(&x.sse);
     osr_ndjson_release(&x.nd);
     return rc;

@@ -21,6 +21,7 @@
 #define UP_MAX_CALLS 128
 #define UP_MAX_ERROR_BODY ((size_t)64 * 1024)
 #define UP_MAX_REQUEST_BODY ((size_t)256 * 1024 * 1024)
+#define UP_MAX_JSON_BODY ((size_t)64 * 1024 * 1024)
 
 /* Where one upstream answer stands. */
 struct up_state {
@@ -103,6 +104,9 @@ struct upstream_proto {
     int (*encode)(const struct osr_chat_request *req, const char *model, struct osr_buf *out);
     int (*on_event)(struct up_state *st, const struct osr_sse_event *ev);
     int (*on_line)(struct up_state *st, const char *line, size_t n);
+    /* Optional: the whole answer when the server sent one JSON body instead of a stream
+     * (it ignored "stream": true).  Emits every event, FINISH included. */
+    int (*on_body)(struct up_state *st, const char *body, size_t n);
     /* The stream ended (upstream closed it): emit FINISH or an error.  NULL: up_finish when a
      * finish was seen, else an "ended early" error. */
     int (*at_end)(struct up_state *st);

@@ -459,6 +459,34 @@ static void test_usage_passthrough(void)
     test_resp_release(&r);
 }
 
+/* An upstream that ignores "stream": true and answers one JSON body still works. */
+static void test_plain_json_upstream(void)
+{
+    static const char *const models[] = {"oa/plain", "an/plain"};
+    for (int i = 0; i < 2; i++) {
+        for (int stream = 0; stream < 2; stream++) {
+            char body[2048];
+            front_body(F_OPENAI, models[i], stream, true, body, sizeof(body));
+            struct test_resp r = post("/v1/chat/completions", body);
+            CHECK_INT_EQ(r.status, 200);
+            const char *b = osr_buf_str(&r.body);
+            if (stream) {
+                CHECK(strstr(b, "\"content\":\"Hello world\"") != NULL);
+                CHECK(strstr(b, "\"finish_reason\":\"tool_calls\"") != NULL);
+            } else {
+                struct json_object *o = body_json(&r);
+                CHECK_STR_EQ(at_str(AT(o, "choices", "0", "message", "content")), "Hello world");
+                CHECK_STR_EQ(
+                    at_str(AT(o, "choices", "0", "message", "tool_calls", "0", "function", "arguments")),
+                    "{\"city\":\"Paris\"}");
+                CHECK_INT_EQ(json_object_get_int(AT(o, "usage", "completion_tokens")), 6);
+                json_object_put(o);
+            }
+            test_resp_release(&r);
+        }
+    }
+}
+
 static void test_upstream_errors(void)
 {
     char body[2048];
@@ -818,6 +846,7 @@ static void test_all(void)
     test_matrix();
     test_upstream_request_shapes();
     test_usage_passthrough();
+    test_plain_json_upstream();
     test_upstream_errors();
     test_retry_before_first_byte();
     test_unknown_model();

@@ -7,6 +7,7 @@
  *   slow*   one token every 20 ms for up to 10 s; stops (and counts) when the client is gone
  *   broken* a stream that ends without a finish
  *   silent* a stream that sends nothing until its client goes away (counted like slow*)
+ *   plain*  one JSON body instead of a stream (a server that ignores "stream": true)
  *   flaky*  503 while fake.flaky_left > 0 (counting down), then as text*
  * Test-only code. */
 #ifndef OSR_TEST_FAKE_UPSTREAM_H
@@ -277,6 +278,19 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
     } else if (strncmp(model, "flaky", 5) == 0 && atomic_fetch_sub(&fake.flaky_left, 1) > 0) {
         const char *b = "{\"error\":{\"message\":\"overloaded, try later\"}}";
         osr_http_respond(req, 503, "application/json", b, strlen(b));
+    } else if (strncmp(model, "plain", 5) == 0 && (kind == FK_OPENAI || kind == FK_ANTHROPIC)) {
+        const char *b =
+            kind == FK_OPENAI
+                ? "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,"
+                  "\"message\":{\"role\":\"assistant\",\"content\":\"Hello world\",\"tool_calls\":"
+                  "[{\"id\":\"call_p\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+                  "\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"}}]},\"finish_reason\":"
+                  "\"tool_calls\"}],\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":6}}"
+                : "{\"id\":\"msg_p\",\"type\":\"message\",\"role\":\"assistant\",\"content\":["
+                  "{\"type\":\"text\",\"text\":\"Hello world\"},{\"type\":\"tool_use\",\"id\":"
+                  "\"toolu_p\",\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}],"
+                  "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}";
+        osr_http_respond(req, 200, "application/json", b, strlen(b));
     } else if (strncmp(model, "silent", 6) == 0) {
         osr_http_respond_stream(req, 200, ct, fake_silent_producer, NULL, NULL);
     } else if (strncmp(model, "slow", 4) == 0) {
