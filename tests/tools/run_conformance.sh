@@ -7,7 +7,8 @@
 #
 # BUILD_DIR holds the built osaurus and test_tools_fake_model; CONFORMANCE_DIR is a writable
 # copy of the conformance kit (its run.sh installs node_modules on first use).  The model under
-# test is "fake/model".  Exit status: run.sh's.
+# test is $MODEL, by default "fake/model" (the fake behind an OpenAI-type provider); the same
+# fake behind an Anthropic-type provider is "fakeant/model".  Exit status: run.sh's.
 set -u
 if [ "$#" -lt 2 ]; then
   echo "usage: $0 BUILD_DIR CONFORMANCE_DIR [suite...]" >&2
@@ -40,7 +41,9 @@ mkdir -p "$home/providers"
 cat > "$home/providers/remote.json" <<JSON
 {"providers":[{"id":"fake","name":"Fake model","host":"127.0.0.1","providerProtocol":"http",
  "port":$fake_port,"basePath":"/v1","customHeaders":{},"authType":"none","providerType":"openai",
- "enabled":true,"autoConnect":true,"timeout":30,"secretHeaderKeys":[]}]}
+ "enabled":true,"autoConnect":true,"timeout":30,"secretHeaderKeys":[]},
+ {"id":"fakeant","name":"Fake model (Anthropic)","host":"127.0.0.1","providerProtocol":"http",
+ "port":$fake_port,"basePath":"/v1","authType":"none","providerType":"anthropic"}]}
 JSON
 
 "$build/osaurus" serve --port 0 --home "$home" > "$home/serve.out" 2> "$home/serve.err" &
@@ -49,4 +52,4 @@ for _ in $(seq 50); do grep -qs 'listening on' "$home/serve.out" && break; sleep
 url=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' "$home/serve.out")
 [ -n "$url" ] || { echo "osaurus serve did not start:" >&2; cat "$home/serve.err" >&2; exit 1; }
 
-SERVER_URL="$url" MODEL=fake/model "$kit/run.sh" "${suites[@]}"
+SERVER_URL="$url" MODEL="${MODEL:-fake/model}" "$kit/run.sh" "${suites[@]}"

@@ -5,6 +5,7 @@
  * environment it instead serves on 127.0.0.1 (port OSR_FAKE_MODEL_PORT, default: any free
  * port), prints "fake model on port N", and runs until killed.  It answers
  *   POST /v1/chat/completions  (streamed SSE, as Osaurus's provider client always asks)
+ *   POST /v1/messages          (Anthropic SSE, the same model in Anthropic's format)
  *   POST /v1/embeddings        (8-dimensional vectors derived from the text)
  *   GET  /v1/models            ({"data":[{"id":"model"}]})
  * The "model" writes a fixed sentence one word per token, honours max_tokens (finish
@@ -33,6 +34,7 @@ struct plan {
     int64_t tokens;
     const char *finish;
     char tool[128]; /* a tool to call, or "" */
+    char matched[128]; /* the stop string that cut the text, or "" */
     struct osr_buf args;
     int64_t prompt_tokens;
 };
@@ -75,6 +77,7 @@ static void make_plan(struct json_object *body, struct plan *p)
     osr_buf_init(&p->text, 1 << 16);
     osr_buf_init(&p->args, 1 << 16);
     p->tool[0] = '\0';
+    p->matched[0] = '\0';
     int64_t max = (int64_t)N_WORDS;
     struct json_object *mt = get(body, "max_tokens");
     if (!mt)
@@ -93,19 +96,39 @@ static void make_plan(struct json_object *body, struct plan *p)
     struct json_object *tools = get(body, "tools"), *tc = get(body, "tool_choice");
     const char *choice = tc && json_object_is_type(tc, json_type_string)
                              ? json_object_get_string(tc)
-                             : "auto";
+                         : get(tc, "type") ? json_object_get_string(get(tc, "type"))
+                                           : "auto";
+    /* The last turn is the user's own words, not tool results (Anthropic sends those as a
+     * user turn of tool_result blocks). */
+    struct json_object *last = nm ? json_object_array_get_idx(msgs, nm - 1) : NULL;
+    struct json_object *lc = get(last, "content");
+    const char *first_type = lc && json_object_is_type(lc, json_type_array) &&
+                                     json_object_array_length(lc) > 0
+                                 ? json_object_get_string(get(json_object_array_get_idx(lc, 0),
+                                                              "type"))
+                                 : NULL;
+    bool results = first_type && strcmp(first_type, "tool_result") == 0;
     if (tools && json_object_array_length(tools) > 0 && strcmp(choice, "none") != 0 &&
-        last_role && strcmp(last_role, "user") == 0) {
-        struct json_object *fn = get(json_object_array_get_idx(tools, 0), "function");
+        last_role && strcmp(last_role, "user") == 0 && !results) {
+        /* OpenAI {"function":{name, parameters}} or Anthropic {name, input_schema}. */
+        struct json_object *fn = json_object_array_get_idx(tools, 0);
+        if (get(fn, "function"))
+            fn = get(fn, "function");
         const char *name = json_object_get_string(get(fn, "name"));
         const char *named = json_object_get_string(get(get(tc, "function"), "name"));
+        if (!named && get(tc, "name"))
+            named = json_object_get_string(get(tc, "name"));
         for (size_t i = 0; named && i < json_object_array_length(tools); i++) {
-            struct json_object *f = get(json_object_array_get_idx(tools, i), "function");
-            if (strcmp(json_object_get_string(get(f, "name")), named) == 0)
+            struct json_object *f = json_object_array_get_idx(tools, i);
+            if (get(f, "function"))
+                f = get(f, "function");
+            const char *fname = json_object_get_string(get(f, "name"));
+            if (fname && strcmp(fname, named) == 0)
                 fn = f;
         }
         snprintf(p->tool, sizeof(p->tool), "%s", named ? named : name ? name : "tool");
-        tool_args(get(fn, "parameters"), &p->args);
+        tool_args(get(fn, "parameters") ? get(fn, "parameters") : get(fn, "input_schema"),
+                  &p->args);
         p->tokens = max < 5 ? max : 5;
         p->finish = "tool_calls";
         return;
@@ -117,6 +140,8 @@ static void make_plan(struct json_object *body, struct plan *p)
     p->finish = n < (int64_t)N_WORDS ? "length" : "stop";
     /* Stop strings: cut before the earliest one. */
     struct json_object *stop = get(body, "stop");
+    if (!stop)
+        stop = get(body, "stop_sequences");
     size_t cut = p->text.len;
     for (size_t i = 0; stop && i < (json_object_is_type(stop, json_type_array)
                                         ? json_object_array_length(stop)
@@ -126,8 +151,10 @@ static void make_plan(struct json_object *body, struct plan *p)
                             ? json_object_get_string(json_object_array_get_idx(stop, i))
                             : json_object_get_string(stop);
         const char *hit = s && *s ? strstr(osr_buf_str(&p->text), s) : NULL;
-        if (hit && (size_t)(hit - osr_buf_str(&p->text)) < cut)
+        if (hit && (size_t)(hit - osr_buf_str(&p->text)) < cut) {
             cut = (size_t)(hit - osr_buf_str(&p->text));
+            snprintf(p->matched, sizeof(p->matched), "%s", s);
+        }
     }
     if (cut < p->text.len) {
         p->text.len = cut;
@@ -203,6 +230,76 @@ static void answer_chat(struct json_object *body, struct osr_buf *out)
     plan_release(&p);
 }
 
+static void event(struct osr_buf *out, const char *name, const char *data)
+{
+    osr_buf_appendf(out, "event: %s\ndata: %s\n\n", name, data);
+}
+
+/* The Anthropic SSE answer for a /messages body. */
+static void answer_messages(struct json_object *body, struct osr_buf *out)
+{
+    struct plan p;
+    make_plan(body, &p);
+    struct osr_buf d;
+    osr_buf_init(&d, 1 << 16);
+    osr_buf_appendf(&d,
+                    "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_fake\",\"type\":"
+                    "\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"model\","
+                    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":%lld,"
+                    "\"output_tokens\":1}}}",
+                    (long long)p.prompt_tokens);
+    event(out, "message_start", osr_buf_str(&d));
+    const char *reason;
+    if (p.tool[0]) {
+        osr_buf_reset(&d);
+        osr_buf_puts(&d, "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+                         "{\"type\":\"tool_use\",\"id\":\"toolu_fake1\",\"name\":");
+        osr_json_append_string(&d, p.tool, strlen(p.tool));
+        osr_buf_puts(&d, ",\"input\":{}}}");
+        event(out, "content_block_start", osr_buf_str(&d));
+        osr_buf_reset(&d);
+        osr_buf_puts(&d, "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                         "\"input_json_delta\",\"partial_json\":");
+        osr_json_append_string(&d, osr_buf_str(&p.args), p.args.len);
+        osr_buf_puts(&d, "}}");
+        event(out, "content_block_delta", osr_buf_str(&d));
+        reason = "tool_use";
+    } else {
+        event(out, "content_block_start", "{\"type\":\"content_block_start\",\"index\":0,"
+                                          "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}");
+        size_t pos = 0;
+        for (size_t i = 0; i < N_WORDS && pos < p.text.len; i++) {
+            size_t wl = strlen(words[i]);
+            if (pos + wl > p.text.len)
+                wl = p.text.len - pos;
+            osr_buf_reset(&d);
+            osr_buf_puts(&d, "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":"
+                             "{\"type\":\"text_delta\",\"text\":");
+            osr_json_append_string(&d, osr_buf_str(&p.text) + pos, wl);
+            osr_buf_puts(&d, "}}");
+            event(out, "content_block_delta", osr_buf_str(&d));
+            pos += wl;
+        }
+        reason = p.matched[0] ? "stop_sequence"
+                 : strcmp(p.finish, "length") == 0 ? "max_tokens"
+                                                   : "end_turn";
+    }
+    event(out, "content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}");
+    osr_buf_reset(&d);
+    osr_buf_appendf(&d, "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"%s\","
+                        "\"stop_sequence\":",
+                    reason);
+    if (p.matched[0] && !p.tool[0])
+        osr_json_append_string(&d, p.matched, strlen(p.matched));
+    else
+        osr_buf_puts(&d, "null");
+    osr_buf_appendf(&d, "},\"usage\":{\"output_tokens\":%lld}}", (long long)p.tokens);
+    event(out, "message_delta", osr_buf_str(&d));
+    event(out, "message_stop", "{\"type\":\"message_stop\"}");
+    osr_buf_release(&d);
+    plan_release(&p);
+}
+
 static void answer_embeddings(struct json_object *body, struct osr_buf *out)
 {
     struct json_object *in = get(body, "input");
@@ -246,6 +343,9 @@ static void handle(struct osr_http_request *req, void *ctx)
     if (strcmp(path, "/embeddings") == 0) {
         answer_embeddings(o, &out);
         osr_http_respond(req, 200, "application/json", osr_buf_str(&out), out.len);
+    } else if (strcmp(path, "/messages") == 0) {
+        answer_messages(o, &out);
+        osr_http_respond(req, 200, "text/event-stream", osr_buf_str(&out), out.len);
     } else {
         answer_chat(o, &out);
         osr_http_respond(req, 200, "text/event-stream", osr_buf_str(&out), out.len);
@@ -261,6 +361,7 @@ static struct osr_http_server *start(int port, struct osr_server_config *cfg)
     const struct osr_route routes[] = {
         {"POST", "/chat/completions", handle, OSR_AUTH_PUBLIC, NULL, 0},
         {"POST", "/embeddings", handle, OSR_AUTH_PUBLIC, NULL, 0},
+        {"POST", "/messages", handle, OSR_AUTH_PUBLIC, NULL, 0},
         {"GET", "/models", handle, OSR_AUTH_PUBLIC, NULL, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
@@ -334,6 +435,16 @@ static void test_generation_rules(void)
     CHECK(strstr(osr_buf_str(&out), "\"content\":\" quick\"") != NULL);
     CHECK(strstr(osr_buf_str(&out), "\"finish_reason\":\"length\"") != NULL);
     CHECK(strstr(osr_buf_str(&out), "\"completion_tokens\":2") != NULL);
+    osr_buf_release(&out);
+    json_object_put(o);
+    osr_buf_init(&out, 1 << 20);
+    const char *ab = "{\"max_tokens\":20,\"stop_sequences\":[\" lazy\"],\"messages\":[]}";
+    REQUIRE(osr_json_parse(ab, strlen(ab), &o, NULL) == OSR_OK);
+    answer_messages(o, &out);
+    CHECK(strstr(osr_buf_str(&out), "\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\" lazy\"") !=
+          NULL);
+    CHECK(strstr(osr_buf_str(&out), "\"text\":\" the\"") != NULL);
+    CHECK(strstr(osr_buf_str(&out), "\"output_tokens\":7") != NULL);
     osr_buf_release(&out);
     json_object_put(o);
     CHECK(osr_http_server_port(srv) > 0);
