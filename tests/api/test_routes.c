@@ -4,6 +4,7 @@
  * usage, upstream errors, unknown models, client disconnects, stored Responses chains,
  * embeddings, and secrets kept out of the log. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -731,6 +732,20 @@ static void test_responses_chain(void)
     json_object_put(u);
     free(up);
 
+    /* "store": false keeps a response out of the table: it cannot be chained onto. */
+    r = post("/v1/responses", "{\"model\":\"oa/text\",\"input\":\"secret\",\"store\":false}");
+    CHECK_INT_EQ(r.status, 200);
+    o = body_json(&r);
+    char id3[128];
+    snprintf(id3, sizeof(id3), "%s", at_str(AT(o, "id")));
+    json_object_put(o);
+    test_resp_release(&r);
+    snprintf(body, sizeof(body),
+             "{\"model\":\"oa/text\",\"input\":\"x\",\"previous_response_id\":\"%s\"}", id3);
+    r = post("/v1/responses", body);
+    CHECK_INT_EQ(r.status, 400);
+    test_resp_release(&r);
+
     r = post("/v1/responses",
              "{\"model\":\"oa/text\",\"input\":\"x\",\"previous_response_id\":\"resp_nope\"}");
     CHECK_INT_EQ(r.status, 400);
@@ -838,6 +853,48 @@ static void test_list_models(void)
     CHECK_INT_EQ(atomic_load(&fake.requests), before);
 }
 
+/* Shutdown in the middle of a stream: the client gets the protocol's terminator, and the
+ * upstream transfer is aborted. */
+struct bg_request {
+    pthread_t thread;
+    const char *path;
+    const char *body;
+    struct test_resp resp;
+};
+
+static void *bg_post(void *arg)
+{
+    struct bg_request *b = arg;
+    b->resp = post(b->path, b->body);
+    return NULL;
+}
+
+static void test_shutdown_terminators(void)
+{
+    atomic_store(&fake.slow_started, 0);
+    atomic_store(&fake.slow_cancelled, 0);
+    struct bg_request b = {
+        .path = "/v1/chat/completions",
+        .body = "{\"model\":\"oa/slow\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+                "\"content\":\"Hi\"}]}",
+    };
+    REQUIRE(pthread_create(&b.thread, NULL, bg_post, &b) == 0);
+    for (int w = 0; w < 150 && !atomic_load(&fake.slow_started); w++)
+        osr_sleep_ms(20);
+    osr_sleep_ms(100);
+    osr_http_server_shutdown(front, 2000);
+    pthread_join(b.thread, NULL);
+    const char *body = osr_buf_str(&b.resp.body);
+    CHECK_INT_EQ(b.resp.status, 200);
+    CHECK(strstr(body, "\"content\":\"x\"") != NULL);
+    CHECK(strstr(body, "the server is shutting down") != NULL);
+    CHECK(b.resp.body.len > 14 && strcmp(body + b.resp.body.len - 14, "data: [DONE]\n\n") == 0);
+    test_resp_release(&b.resp);
+    for (int w = 0; w < 150 && !atomic_load(&fake.slow_cancelled); w++)
+        osr_sleep_ms(20);
+    CHECK(atomic_load(&fake.slow_cancelled) == 1);
+}
+
 static void test_all(void)
 {
     setup();
@@ -857,6 +914,7 @@ static void test_all(void)
     test_other_routes();
     test_embeddings();
     test_list_models();
+    test_shutdown_terminators(); /* last: it stops the front server */
     teardown();
 }
 
