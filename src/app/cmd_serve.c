@@ -21,6 +21,7 @@
 #include "osr/alloc.h"
 #include "osr/api_core.h"
 #include "osr/api_models.h"
+#include "osr/api_routes.h"
 #include "osr/auth_gate.h"
 #include "osr/buf.h"
 #include "osr/cli.h"
@@ -214,6 +215,7 @@ int osr_cmd_serve(int argc, char **argv)
     srv = osr_http_server_new(&cfg, -1);
     osr_api_core_register(srv, &core);
     osr_api_models_register(srv, home);
+    osr_chat_routes_setup(srv, home);
     gate = osr_auth_gate_new(home);
     osr_http_server_set_auth(srv, osr_auth_gate_check, gate);
     rc = osr_http_server_start(srv, &diag);

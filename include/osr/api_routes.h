@@ -1,0 +1,43 @@
+/* api_routes.h - the live protocol routes: chat, messages, responses, Ollama chat/generate,
+ * legacy completions, embeddings and the Ollama version.
+ *
+ *   POST /chat/completions        OpenAI Chat Completions (JSON or SSE)
+ *   POST /messages                Anthropic Messages (JSON or SSE)
+ *   POST /messages/count_tokens   Anthropic token count (an estimate: bytes / 4)
+ *   POST /responses               OpenAI Responses (JSON or SSE), stored and chained
+ *   POST /chat, /generate         Ollama's own bodies (NDJSON or JSON)
+ *   POST /completions             OpenAI legacy completions
+ *   POST /embeddings              OpenAI at /v1/embeddings, Ollama's legacy body at /api/embeddings
+ *   POST /embed                   Ollama
+ *   GET  /version                 Ollama {"version":..}
+ * Every route is behind the global gate (OSR_AUTH_GATED).  The model id picks the backend
+ * through the chat service; an unknown model is a 404 in the protocol's own error shape.
+ *
+ * Thread rules: register before the server starts; handlers run on connection and producer
+ * threads and share the routes object read-only (the history is used under a lock).
+ */
+#ifndef OSR_API_ROUTES_H
+#define OSR_API_ROUTES_H
+
+#include "osr/chat_service.h"
+#include "osr/history.h"
+#include "osr/http_server.h"
+
+struct osr_chat_routes;
+
+/* Returns the routes object; svc and history (may be NULL: no stored responses) are borrowed
+ * and must outlive the server.  Free with osr_chat_routes_free after the server is freed. */
+struct osr_chat_routes *osr_chat_routes_new(struct osr_chat_service *svc,
+                                            struct osr_history *history);
+void osr_chat_routes_free(struct osr_chat_routes *r);
+void osr_chat_routes_register(struct osr_http_server *srv, struct osr_chat_routes *r);
+
+/* For `osaurus serve`: builds the chat service from home's providers, opens the chat history,
+ * registers the routes, and frees all of it at process exit.  Problems with the provider files
+ * or the history are logged and leave those parts out; the routes are always registered. */
+void osr_chat_routes_setup(struct osr_http_server *srv, const char *home);
+
+/* The service the routes of osr_chat_routes_setup use (NULL before setup), for /v1/models. */
+struct osr_chat_service *osr_chat_routes_service(void);
+
+#endif
