@@ -20,10 +20,15 @@
  * the array of GET /models.  The hook for remote providers: NULL until they exist. */
 typedef void (*osr_api_models_remote_fn)(struct json_object *data, void *ctx);
 
+/* Appends the models loaded right now to the array of GET /api/ps. */
+typedef void (*osr_api_models_loaded_fn)(struct json_object *models, void *ctx);
+
 struct osr_api_models {
     struct osr_registry *reg;        /* borrowed */
     osr_api_models_remote_fn remote; /* may be NULL */
     void *remote_ctx;
+    osr_api_models_loaded_fn loaded; /* may be NULL: nothing is ever loaded */
+    void *loaded_ctx;
 };
 
 /* Adds the routes; api (and its registry) is borrowed and must outlive the server. */

@@ -413,10 +413,12 @@ out:
 
 static void handle_ps(struct osr_http_request *req, void *ctx)
 {
-    (void)ctx;
-    /* No model is loaded until the inference engine exists: say so, honestly. */
+    struct osr_api_models *api = ctx;
     struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "models", json_object_new_array());
+    struct json_object *models = json_object_new_array();
+    if (api->loaded)
+        api->loaded(models, api->loaded_ctx);
+    json_object_object_add(o, "models", models);
     osr_http_respond_json(req, 200, o);
     json_object_put(o);
 }

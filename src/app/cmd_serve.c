@@ -20,8 +20,6 @@
 
 #include "osr/alloc.h"
 #include "osr/api_core.h"
-#include "osr/api_models.h"
-#include "osr/api_routes.h"
 #include "osr/auth_gate.h"
 #include "osr/buf.h"
 #include "osr/cli.h"
@@ -33,6 +31,7 @@
 #include "osr/json.h"
 #include "osr/log.h"
 #include "osr/maintenance.h"
+#include "osr/serve_stack.h"
 #include "osr/str.h"
 #include "osr/uuid.h"
 
@@ -153,6 +152,8 @@ int osr_cmd_serve(int argc, char **argv)
     struct osr_http_server *srv = NULL;
     struct osr_auth_gate *gate = NULL;
     struct osr_maintenance *maint = NULL;
+    struct osr_serve_stack stack;
+    bool have_stack = false;
     struct osr_instance inst = {0};
     bool wrote_discovery = false;
 
@@ -214,8 +215,8 @@ int osr_cmd_serve(int argc, char **argv)
     };
     srv = osr_http_server_new(&cfg, -1);
     osr_api_core_register(srv, &core);
-    osr_api_models_register(srv, home);
-    osr_chat_routes_setup(srv, home);
+    osr_serve_stack_init(&stack, srv, home, &cfg);
+    have_stack = true;
     gate = osr_auth_gate_new(home);
     osr_http_server_set_auth(srv, osr_auth_gate_check, gate);
     rc = osr_http_server_start(srv, &diag);
@@ -251,6 +252,8 @@ int osr_cmd_serve(int argc, char **argv)
 out:
     osr_maintenance_stop(maint);
     osr_http_server_free(srv);
+    if (have_stack)
+        osr_serve_stack_release(&stack);
     osr_auth_gate_free(gate);
     if (wrote_discovery)
         osr_discovery_remove(home, inst.instance_id);

@@ -1,0 +1,34 @@
+/* serve_stack.h - everything `osaurus serve` puts behind the HTTP server, built in one place:
+ * the model registry, the chat service with its backends (the local engine first, then the
+ * cloud providers of providers/remote.json), the chat history (encrypted by default), the
+ * protocol routes and the model routes.
+ *
+ * Thread rules: init before the server starts and release after it is freed, on one thread.
+ */
+#ifndef OSR_SERVE_STACK_H
+#define OSR_SERVE_STACK_H
+
+#include "osr/api_models.h"
+#include "osr/api_routes.h"
+#include "osr/chat_service.h"
+#include "osr/config.h"
+#include "osr/history.h"
+#include "osr/http_server.h"
+#include "osr/registry.h"
+
+struct osr_serve_stack {
+    struct osr_registry *reg;
+    struct osr_chat_service *svc;
+    struct osr_chat_backend *local; /* owned by svc */
+    struct osr_history *history;    /* NULL when it could not be opened (logged) */
+    struct osr_chat_routes *routes;
+    struct osr_api_models models;
+};
+
+/* Builds the stack for home and registers its routes on srv.  Problems with providers or the
+ * history are logged and leave those parts out; the routes are always registered. */
+void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *srv, const char *home,
+                          const struct osr_server_config *cfg);
+void osr_serve_stack_release(struct osr_serve_stack *st);
+
+#endif

@@ -1,0 +1,96 @@
+/* serve_stack.c - composes the serving process: registry, chat service and backends, history,
+ * routes.  The one place that knows how the parts fit; each part knows nothing of the others. */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "osr/local_backend.h"
+#include "osr/log.h"
+#include "osr/provider.h"
+#include "osr/serve_stack.h"
+#include "osr/store.h"
+
+/* GET /models: the providers' models after the local ones. */
+static void append_remote(struct json_object *data, void *ctx)
+{
+    struct osr_serve_stack *st = ctx;
+    struct osr_model_list list;
+    osr_model_list_init(&list);
+    osr_chat_service_list_models(st->svc, &list);
+    for (size_t i = 0; i < list.n; i++) {
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_string(list.items[i].id));
+        json_object_object_add(o, "object", json_object_new_string("model"));
+        json_object_object_add(o, "created", json_object_new_int64(list.items[i].created));
+        json_object_object_add(o, "owned_by", json_object_new_string(list.items[i].owned_by));
+        json_object_array_add(data, o);
+    }
+    osr_model_list_release(&list);
+}
+
+static void append_loaded(struct json_object *models, void *ctx)
+{
+    struct osr_serve_stack *st = ctx;
+    osr_local_backend_loaded(st->local, models);
+}
+
+static void open_history(struct osr_serve_stack *st, const char *home)
+{
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    bool encrypt_new = true;
+    if (osr_store_posture_desired(home, &encrypt_new, &d) != OSR_OK)
+        encrypt_new = true;
+    struct osr_store_keys keys;
+    memset(&keys, 0, sizeof(keys));
+    int rc = osr_store_keys_load(&keys, home, encrypt_new, &d);
+    if (rc == OSR_OK)
+        rc = osr_history_open(&st->history, home, keys.has_key ? &keys : NULL,
+                              encrypt_new && keys.has_key, &d);
+    if (rc) {
+        st->history = NULL;
+        OSR_WARN("chat history unavailable, responses are not stored: %s", d.msg);
+    }
+    osr_store_keys_wipe(&keys);
+}
+
+void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *srv, const char *home,
+                          const struct osr_server_config *cfg)
+{
+    memset(st, 0, sizeof(*st));
+    struct osr_registry_options ro = {.home = home};
+    st->reg = osr_registry_new(&ro);
+    struct osr_registry_snapshot *snap = osr_registry_acquire(st->reg, -1);
+    OSR_INFO("model registry: %zu model(s) found", osr_registry_count(snap));
+    osr_registry_snapshot_release(snap);
+
+    osr_providers_global_init(); /* before any producer thread starts a transfer */
+    st->svc = osr_chat_service_new();
+    struct osr_local_backend_opts lo = {.reg = st->reg, .n_threads = cfg->threads};
+    st->local = osr_local_backend_new(&lo);
+    osr_chat_service_add_backend(st->svc, st->local);
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    if (osr_providers_attach(st->svc, home, &d) < 0)
+        OSR_WARN("providers: %s", d.msg);
+
+    open_history(st, home);
+    st->routes = osr_chat_routes_new(st->svc, st->history);
+    osr_chat_routes_register(srv, st->routes);
+
+    st->models.reg = st->reg;
+    st->models.remote = append_remote;
+    st->models.remote_ctx = st;
+    st->models.loaded = append_loaded;
+    st->models.loaded_ctx = st;
+    osr_api_models_register_with(srv, &st->models);
+}
+
+void osr_serve_stack_release(struct osr_serve_stack *st)
+{
+    osr_chat_routes_free(st->routes);
+    osr_history_close(st->history);
+    osr_chat_service_free(st->svc);
+    osr_registry_free(st->reg);
+    memset(st, 0, sizeof(*st));
+}
