@@ -42,13 +42,22 @@ enum osr_auth_class {
 
 typedef void (*osr_http_handler)(struct osr_http_request *req, void *ctx);
 
+/* The shape of the errors the server itself answers on a route (the gate's 401/403, 413, ...):
+ * each protocol's clients parse their own. */
+enum osr_error_style {
+    OSR_ERRORS_OPENAI,    /* {"error":{"message","type","param","code"}} */
+    OSR_ERRORS_ANTHROPIC, /* {"type":"error","error":{"type","message"}} */
+    OSR_ERRORS_OLLAMA,    /* {"error":"message"} */
+};
+
 struct osr_route {
     const char *method;  /* "GET", "POST", ...; "*" matches any */
     const char *pattern; /* normalized path; "{name}" matches one segment, a final "*" the rest */
     osr_http_handler handler;
     enum osr_auth_class auth;
-    void *ctx;       /* passed to handler */
-    size_t max_body; /* 0: the server's maxRequestBodyBytes */
+    void *ctx;                   /* passed to handler */
+    size_t max_body;             /* 0: the server's maxRequestBodyBytes */
+    enum osr_error_style errors; /* OSR_ERRORS_OPENAI unless set */
 };
 
 /* The gate's verdict on a request that is not trusted by address.  Returns OSR_OK to let it
@@ -115,7 +124,8 @@ int osr_http_respond(struct osr_http_request *req, int status, const char *conte
                      const void *body, size_t len);
 /* Serializes obj compactly; borrows obj. */
 int osr_http_respond_json(struct osr_http_request *req, int status, struct json_object *obj);
-/* {"error":{"message","type","param","code"}} - param and code may be NULL (sent as null). */
+/* An error in the route's style (OpenAI's {"error":{"message","type","param","code"}} unless the
+ * route says otherwise) - param and code may be NULL (sent as null). */
 int osr_http_respond_error(struct osr_http_request *req, int status, const char *type,
                            const char *message, const char *param, const char *code);
 

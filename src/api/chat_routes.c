@@ -51,8 +51,8 @@ struct job {
     enum osr_api_proto proto;
     struct osr_chat_request req;
     struct osr_api_encoder *enc;
-    struct osr_buf body;  /* the buffered answer */
-    char *input_json;     /* Responses: this turn's input items, for storage */
+    struct osr_buf body; /* the buffered answer */
+    char *input_json;    /* Responses: this turn's input items, for storage */
 };
 
 static bool openai_like(enum osr_api_proto p)
@@ -176,7 +176,8 @@ static int prepare_responses(struct osr_chat_routes *r, struct osr_str body, str
         json_object_array_add(all, json_object_get(json_object_array_get_idx(items, i)));
     json_object_object_add(root, "input", all);
     if (osr_json_append(out, root) != OSR_OK) {
-        osr_api_error_set(err, 413, "previous_response_id", "the chained conversation is too large");
+        osr_api_error_set(err, 413, "previous_response_id",
+                          "the chained conversation is too large");
         rc = OSR_ETOOBIG;
     }
 out:
@@ -411,8 +412,8 @@ static int64_t estimate_tokens(const struct osr_chat_request *req)
         if (req->tools[i].description)
             bytes += strlen(req->tools[i].description);
         if (req->tools[i].parameters)
-            bytes += strlen(json_object_to_json_string_ext(req->tools[i].parameters,
-                                                           JSON_C_TO_STRING_PLAIN));
+            bytes += strlen(
+                json_object_to_json_string_ext(req->tools[i].parameters, JSON_C_TO_STRING_PLAIN));
     }
     int64_t n = (int64_t)((bytes + 3) / 4);
     return n > 0 ? n : 1;
@@ -539,19 +540,21 @@ void osr_chat_routes_free(struct osr_chat_routes *r)
 void osr_chat_routes_register(struct osr_http_server *srv, struct osr_chat_routes *r)
 {
     const struct osr_route routes[] = {
-        {"POST", "/chat/completions", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OPENAI_CHAT],
-         0},
-        {"POST", "/messages", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_ANTHROPIC], 0},
+        {"POST", "/chat/completions", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OPENAI_CHAT], 0},
+        {"POST", "/messages", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_ANTHROPIC], 0,
+         OSR_ERRORS_ANTHROPIC},
         {"POST", "/messages/count_tokens", handle_count_tokens, OSR_AUTH_GATED,
-         &r->ctx[OSR_API_ANTHROPIC], 0},
+         &r->ctx[OSR_API_ANTHROPIC], 0, OSR_ERRORS_ANTHROPIC},
         {"POST", "/responses", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_RESPONSES], 0},
-        {"POST", "/chat", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OLLAMA_CHAT], 0},
-        {"POST", "/generate", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OLLAMA_GENERATE], 0},
-        {"POST", "/completions", handle_chat, OSR_AUTH_GATED,
-         &r->ctx[OSR_API_OPENAI_COMPLETIONS], 0},
+        {"POST", "/chat", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OLLAMA_CHAT], 0,
+         OSR_ERRORS_OLLAMA},
+        {"POST", "/generate", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OLLAMA_GENERATE], 0,
+         OSR_ERRORS_OLLAMA},
+        {"POST", "/completions", handle_chat, OSR_AUTH_GATED, &r->ctx[OSR_API_OPENAI_COMPLETIONS],
+         0},
         {"POST", "/embeddings", handle_embed, OSR_AUTH_GATED, &r->ctx[0], 0},
-        {"POST", "/embed", handle_embed, OSR_AUTH_GATED, &r->ctx[0], 0},
-        {"GET", "/version", handle_version, OSR_AUTH_GATED, NULL, 0},
+        {"POST", "/embed", handle_embed, OSR_AUTH_GATED, &r->ctx[0], 0, OSR_ERRORS_OLLAMA},
+        {"GET", "/version", handle_version, OSR_AUTH_GATED, NULL, 0, OSR_ERRORS_OLLAMA},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(srv, &routes[i]);

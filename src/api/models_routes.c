@@ -525,12 +525,12 @@ void osr_api_models_register_with(struct osr_http_server *srv, struct osr_api_mo
 {
     const struct osr_route routes[] = {
         {"GET", "/models", handle_models, OSR_AUTH_GATED, api, 0},
-        {"GET", "/tags", handle_tags, OSR_AUTH_GATED, api, 0},
-        {"POST", "/show", handle_show, OSR_AUTH_GATED, api, 0},
-        {"GET", "/ps", handle_ps, OSR_AUTH_GATED, api, 0},
-        {"DELETE", "/delete", handle_delete, OSR_AUTH_GATED, api, 0},
-        {"POST", "/copy", handle_copy, OSR_AUTH_GATED, api, 0},
-        {"POST", "/pull", handle_pull, OSR_AUTH_GATED, api, 0},
+        {"GET", "/tags", handle_tags, OSR_AUTH_GATED, api, 0, OSR_ERRORS_OLLAMA},
+        {"POST", "/show", handle_show, OSR_AUTH_GATED, api, 0, OSR_ERRORS_OLLAMA},
+        {"GET", "/ps", handle_ps, OSR_AUTH_GATED, api, 0, OSR_ERRORS_OLLAMA},
+        {"DELETE", "/delete", handle_delete, OSR_AUTH_GATED, api, 0, OSR_ERRORS_OLLAMA},
+        {"POST", "/copy", handle_copy, OSR_AUTH_GATED, api, 0, OSR_ERRORS_OLLAMA},
+        {"POST", "/pull", handle_pull, OSR_AUTH_GATED, api, 0, OSR_ERRORS_OLLAMA},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(srv, &routes[i]);

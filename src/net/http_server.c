@@ -458,23 +458,36 @@ int osr_http_respond_json(struct osr_http_request *req, int status, struct json_
 int osr_http_respond_error(struct osr_http_request *req, int status, const char *type,
                            const char *message, const char *param, const char *code)
 {
+    enum osr_error_style style = req->route ? req->route->errors : OSR_ERRORS_OPENAI;
     struct osr_buf b;
     osr_buf_init(&b, 64 * 1024);
-    osr_buf_puts(&b, "{\"error\":{\"message\":");
-    osr_json_append_string(&b, message, strlen(message));
-    osr_buf_puts(&b, ",\"type\":");
-    osr_json_append_string(&b, type, strlen(type));
-    osr_buf_puts(&b, ",\"param\":");
-    if (param)
-        osr_json_append_string(&b, param, strlen(param));
-    else
-        osr_buf_puts(&b, "null");
-    osr_buf_puts(&b, ",\"code\":");
-    if (code)
-        osr_json_append_string(&b, code, strlen(code));
-    else
-        osr_buf_puts(&b, "null");
-    osr_buf_puts(&b, "}}");
+    if (style == OSR_ERRORS_OLLAMA) {
+        osr_buf_puts(&b, "{\"error\":");
+        osr_json_append_string(&b, message, strlen(message));
+        osr_buf_puts(&b, "}");
+    } else if (style == OSR_ERRORS_ANTHROPIC) {
+        osr_buf_puts(&b, "{\"type\":\"error\",\"error\":{\"type\":");
+        osr_json_append_string(&b, type, strlen(type));
+        osr_buf_puts(&b, ",\"message\":");
+        osr_json_append_string(&b, message, strlen(message));
+        osr_buf_puts(&b, "}}");
+    } else {
+        osr_buf_puts(&b, "{\"error\":{\"message\":");
+        osr_json_append_string(&b, message, strlen(message));
+        osr_buf_puts(&b, ",\"type\":");
+        osr_json_append_string(&b, type, strlen(type));
+        osr_buf_puts(&b, ",\"param\":");
+        if (param)
+            osr_json_append_string(&b, param, strlen(param));
+        else
+            osr_buf_puts(&b, "null");
+        osr_buf_puts(&b, ",\"code\":");
+        if (code)
+            osr_json_append_string(&b, code, strlen(code));
+        else
+            osr_buf_puts(&b, "null");
+        osr_buf_puts(&b, "}}");
+    }
     int rc = osr_http_respond(req, status, "application/json", osr_buf_str(&b), b.len);
     osr_buf_release(&b);
     return rc;

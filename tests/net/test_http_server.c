@@ -128,6 +128,8 @@ static void start_server(struct server *s, void (*tweak)(struct osr_server_confi
         {"*", "/plugins/{id}/*", handle_param, OSR_AUTH_OWN, NULL, 0},
         {"GET", "/silent", handle_silent, OSR_AUTH_PUBLIC, NULL, 0},
         {"POST", "/stream", handle_stream, OSR_AUTH_PUBLIC, NULL, 0},
+        {"POST", "/messages", handle_echo, OSR_AUTH_GATED, NULL, 0, OSR_ERRORS_ANTHROPIC},
+        {"POST", "/generate", handle_echo, OSR_AUTH_GATED, NULL, 0, OSR_ERRORS_OLLAMA},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(s->srv, &routes[i]);
@@ -369,6 +371,18 @@ static void test_auth_gate(void)
     CHECK_INT_EQ(r.status, 401);
     CHECK(strstr(osr_buf_str(&r.body), "\"type\":\"authentication_error\"") != NULL);
     CHECK(strstr(osr_buf_str(&r.body), "No access keys configured") != NULL);
+    test_resp_release(&r);
+    /* Each protocol's clients get the gate's answer in their own error shape. */
+    r = call(&s, "POST", "/v1/messages", "{}", 2, relayed);
+    CHECK_INT_EQ(r.status, 401);
+    CHECK(strncmp(osr_buf_str(&r.body),
+                  "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\","
+                  "\"message\":",
+                  60) == 0);
+    test_resp_release(&r);
+    r = call(&s, "POST", "/api/generate", "{}", 2, relayed);
+    CHECK_INT_EQ(r.status, 401);
+    CHECK(strncmp(osr_buf_str(&r.body), "{\"error\":\"No access keys", 24) == 0);
     test_resp_release(&r);
     /* Public routes stay public for relayed requests. */
     r = get(&s, "/health", relayed);
