@@ -331,6 +331,7 @@ void osr_provider_release(struct osr_provider *p)
     for (size_t i = 0; i < p->n_models; i++)
         free(p->models[i]);
     free(p->models);
+    free(p->api_version);
     memset(p, 0, sizeof(*p));
 }
 
@@ -370,6 +371,7 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
                *auth = "none", *type = "openai";
     int64_t port = 0, timeout = 60;
     bool enabled = true, autoc = true;
+    const char *api_version = NULL;
     struct json_object *custom = NULL, *secret_keys = NULL, *models = NULL;
     if (!json_object_is_type(obj, json_type_object))
         return osr_diag_set(diag, OSR_ECONFIG, "a provider must be an object");
@@ -386,7 +388,8 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
         (rc = osr_json_get_bool(obj, "autoConnect", false, &autoc, diag)) ||
         (rc = osr_json_get_int(obj, "timeout", false, 1, 86400, &timeout, diag)) ||
         (rc = osr_json_get_array(obj, "secretHeaderKeys", false, &secret_keys, diag)) ||
-        (rc = osr_json_get_array(obj, "models", false, &models, diag)))
+        (rc = osr_json_get_array(obj, "models", false, &models, diag)) ||
+        (rc = osr_json_get_string(obj, "apiVersion", false, &api_version, diag)))
         return OSR_ECONFIG;
     if (!*id || strchr(id, '/'))
         return osr_diag_set(diag, OSR_ECONFIG, "provider id '%s' must be non-empty without '/'",
@@ -440,6 +443,15 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
         goto out;
     }
     out->type = (enum osr_provider_type)t;
+    if (api_version && *api_version) {
+        for (const char *c = api_version; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                  *c == '-' || *c == '.' || *c == '_')) {
+                rc = osr_diag_set(diag, OSR_ECONFIG, "provider '%s': invalid apiVersion", id);
+                goto out;
+            }
+        out->api_version = osr_xstrdup(api_version);
+    }
     out->enabled = enabled;
     out->auto_connect = autoc;
     out->timeout_s = (int)timeout;
@@ -608,10 +620,20 @@ static void provider_copy(struct osr_provider *dst, const struct osr_provider *s
     dst->enabled = src->enabled;
     dst->auto_connect = src->auto_connect;
     dst->timeout_s = src->timeout_s > 0 ? src->timeout_s : 60;
+    dst->api_version = src->api_version ? osr_xstrdup(src->api_version) : NULL;
     for (size_t i = 0; i < src->n_models; i++) {
         dst->models = osr_xrealloc(dst->models, (dst->n_models + 1) * sizeof(char *));
         dst->models[dst->n_models++] = osr_xstrdup(src->models[i]);
     }
+}
+
+/* Appends the provider's api-version query parameter, if it has one, to a URL. */
+static int add_api_version(const struct osr_provider *p, struct osr_buf *url)
+{
+    if (!p->api_version)
+        return OSR_OK;
+    return osr_buf_appendf(url, "%capi-version=%s", strchr(osr_buf_str(url), '?') ? '&' : '?',
+                           p->api_version);
 }
 
 /* ---------------------------------------------------------------- the backend */
@@ -801,7 +823,8 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     struct curl_slist *hdrs = NULL;
     int rc = OSR_OK;
 
-    if (osr_provider_base_url(p, &url) || pb->proto->url(p, model, &url)) {
+    if (osr_provider_base_url(p, &url) || pb->proto->url(p, model, &url) ||
+        add_api_version(p, &url)) {
         up_error(&x.st, 400, "model name '%s' is too long", model);
         goto out;
     }
@@ -976,6 +999,7 @@ static int fetch_models(const struct osr_provider *p, char ***out, size_t *n_out
             name_key = "name";
         }
     }
+    add_api_version(p, &url);
     long status = simple_request(p, osr_buf_str(&url), NULL, 0, LIST_TIMEOUT_S, &body);
     int rc = OSR_EIO;
     struct json_object *root = NULL;
@@ -1077,6 +1101,7 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
     int rc = OSR_OK;
     osr_provider_base_url(p, &url);
     osr_buf_puts(&url, ollama ? "/api/embed" : "/embeddings");
+    add_api_version(p, &url);
     struct json_object *req = json_object_new_object();
     json_object_object_add(req, "model", json_object_new_string(model));
     struct json_object *arr = json_object_new_array();

@@ -73,6 +73,7 @@ static void setup(void)
     add_provider("rs", "openResponses", "/v1", OA_KEY, NULL);
     add_provider("gm", "gemini", "/v1beta", GM_KEY, NULL);
     add_provider("ol", "ollama", "", NULL, ",\"models\":[\"llama3\",\"qwen\"]");
+    add_provider("az", "openai", "/v1", NULL, ",\"apiVersion\":\"2024-10-21\"");
     routes = osr_chat_routes_new(svc, history);
     osr_server_config_defaults(&front_cfg);
     front = osr_http_server_new(&front_cfg, 0);
@@ -272,8 +273,17 @@ static void test_openai_upstream_basic(void)
     json_object_put(u);
     free(up);
     CHECK_STR_EQ(fake.last_path, "/v1/chat/completions");
+    CHECK_STR_EQ(fake.last_query, "");
     CHECK_STR_EQ(fake.last_auth, "Bearer " OA_KEY);
     CHECK_STR_EQ(fake.last_custom, "yes-oa");
+
+    /* Azure-style: the api-version query parameter on every call; no key, no auth header. */
+    front_body(F_OPENAI, "az/text", false, false, body, sizeof(body));
+    r = post("/v1/chat/completions", body);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+    CHECK_STR_EQ(fake.last_query, "2024-10-21");
+    CHECK_STR_EQ(fake.last_auth, "");
 }
 
 static void test_openai_stream_headers_and_usage(void)

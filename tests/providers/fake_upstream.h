@@ -40,6 +40,7 @@ struct fake_upstream {
     char last_goog[256];
     char last_version[64];
     char last_custom[128];
+    char last_query[64]; /* the api-version query parameter */
     atomic_int requests;
     atomic_int flaky_left; /* flaky*: answer 503 this many times, then text */
     atomic_int slow_started;
@@ -223,6 +224,8 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
     fake_copy_header(req, "x-goog-api-key", fake.last_goog, sizeof(fake.last_goog));
     fake_copy_header(req, "anthropic-version", fake.last_version, sizeof(fake.last_version));
     fake_copy_header(req, "X-Custom", fake.last_custom, sizeof(fake.last_custom));
+    const char *q = osr_http_request_query(req, "api-version");
+    snprintf(fake.last_query, sizeof(fake.last_query), "%s", q ? q : "");
     pthread_mutex_unlock(&fake.lock);
 
     if (kind == FK_MODELS) {
