@@ -720,9 +720,6 @@ static void common_opts(CURL *c, const struct osr_provider *p)
 {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    /* Idle timeout: fewer than 1 byte/s for timeout seconds ends the transfer. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)p->timeout_s);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -738,6 +735,9 @@ struct xfer {
     struct osr_buf errbody;
     bool too_big;
     const struct osr_chat_cancel *cancel; /* or NULL */
+    int64_t last_data_ns; /* when the upstream last sent something (or the attempt began) */
+    int64_t idle_ns;      /* the provider's timeout */
+    bool timed_out;
     bool typed;     /* the content type was looked at */
     bool json_body; /* the answer is one JSON body, collected in body */
     struct osr_buf body;
@@ -763,6 +763,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct xfer *x = ud;
     size_t n = size * nmemb;
+    x->last_data_ns = osr_mono_ns();
     if (x->status == 0)
         curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
     if (x->status >= 300) {
@@ -800,7 +801,11 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
      * that left during a long prefill is noticed without waiting for the next chunk. */
     if (!x->st.gone && osr_chat_cancelled(x->cancel))
         x->st.gone = true;
-    return x->st.gone ? 1 : 0;
+    /* The idle timeout: nothing from the upstream for the provider's timeout.  (curl's own
+     * low-speed limit averages over a sliding window and fires seconds late.) */
+    if (!x->st.gone && osr_mono_ns() - x->last_data_ns > x->idle_ns)
+        x->timed_out = true;
+    return x->st.gone || x->timed_out ? 1 : 0;
 }
 
 static int backend_chat(struct osr_chat_backend *b, const char *model, struct osr_chat_request *req,
@@ -854,6 +859,8 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     for (int attempt = 0;; attempt++) {
         x.status = 0;
         x.typed = false;
+        x.idle_ns = (int64_t)p->timeout_s * 1000000000;
+        x.last_data_ns = osr_mono_ns();
         osr_buf_reset(&x.errbody);
         cc = curl_easy_perform(x.curl);
         if (x.status == 0)
@@ -880,6 +887,10 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
         goto out; /* finished or failed inside the stream; the transfer was cut short on purpose */
     if (x.too_big) {
         up_error(&x.st, 502, "provider '%s' sent an event larger than the limit", p->id);
+        goto out;
+    }
+    if (x.timed_out) {
+        up_error(&x.st, 504, "provider '%s' timed out (nothing for %d s)", p->id, p->timeout_s);
         goto out;
     }
     if (cc != CURLE_OK && x.status < 300) {
