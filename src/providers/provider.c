@@ -102,6 +102,20 @@ int up_message_text(const struct osr_message *m, struct osr_buf *out)
     return OSR_OK;
 }
 
+int64_t up_reasoning_budget(const struct osr_chat_request *req)
+{
+    const char *effort = req->x.reasoning_effort;
+    if (effort && (strcmp(effort, "none") == 0 || strcmp(effort, "minimal") == 0))
+        return 0;
+    if (effort && strcmp(effort, "high") == 0)
+        return 16384;
+    if (effort && strcmp(effort, "medium") == 0)
+        return 4096;
+    if (effort || req->x.think == 1)
+        return 1024;
+    return 0;
+}
+
 int up_emit_json(struct json_object *obj, struct osr_buf *out)
 {
     int rc = osr_json_append(out, obj);
