@@ -918,7 +918,9 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
         char msg[512];
         up_error_message(osr_buf_str(&x.errbody), x.errbody.len, msg, sizeof(msg));
         OSR_WARN("provider %s: upstream answered %ld", p->id, x.status);
-        up_error(&x.st, (int)x.status, "provider '%s' answered %ld: %s", p->id, x.status, msg);
+        /* A redirect is not followed (it could lead the key elsewhere): a bad gateway. */
+        up_error(&x.st, x.status >= 400 && x.status <= 599 ? (int)x.status : 502,
+                 "provider '%s' answered %ld: %s", p->id, x.status, msg);
         goto out;
     }
     if (x.json_body)
