@@ -4,8 +4,9 @@
  *   {"providers":[{"id","name","host","providerProtocol":"http"|"https","port"?,"basePath",
  *     "customHeaders":{},"authType":"none"|"apiKey","providerType":"openai"|"anthropic"|
  *     "openResponses"|"gemini"|"ollama","enabled","autoConnect","timeout","secretHeaderKeys":[],
- *     "models"?:[..]}]}
- * ("ollama" and "models", a manual model list for upstreams without GET /models, are ours.)
+ *     "models"?:[..],"apiVersion"?:".."}]}
+ * ("ollama", "models" - a manual model list for upstreams without GET /models - and
+ * "apiVersion" - Azure OpenAI's api-version query parameter - are ours.)
  * Secrets are kept apart in <home>/providers/secrets.json, which must be 0600 (an interim
  * store until the encrypted store holds them):
  *   {"<provider id>":{"apiKey":"..","headers":{"<secret header>":".."}}}
@@ -61,6 +62,7 @@ struct osr_provider {
     bool auto_connect;
     int timeout_s; /* idle timeout of a transfer (default 60) */
     char **models; /* manual model ids (without the provider prefix) */
+    char *api_version; /* "apiVersion" (ours): sent as ?api-version= (Azure OpenAI), or NULL */
     size_t n_models;
 };
 

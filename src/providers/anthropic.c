@@ -134,9 +134,19 @@ static int encode(const struct osr_chat_request *req, const char *model, struct 
         json_object_object_add(o, "system", osr_json_new_string(osr_buf_str(&sys), sys.len));
     osr_buf_release(&sys);
     json_object_object_add(o, "messages", msgs);
-    json_object_object_add(o, "max_tokens",
-                           json_object_new_int64(s->max_tokens > 0 ? s->max_tokens
-                                                                   : DEFAULT_MAX_TOKENS));
+    int64_t max_tokens = s->max_tokens > 0 ? s->max_tokens : DEFAULT_MAX_TOKENS;
+    /* Extended thinking when the client asked for reasoning (Ollama think, OpenAI
+     * reasoning_effort).  Anthropic wants a budget of at least 1024 tokens below max_tokens. */
+    int64_t budget = up_reasoning_budget(req);
+    if (budget) {
+        struct json_object *th = json_object_new_object();
+        json_object_object_add(th, "type", json_object_new_string("enabled"));
+        json_object_object_add(th, "budget_tokens", json_object_new_int64(budget));
+        json_object_object_add(o, "thinking", th);
+        if (max_tokens <= budget)
+            max_tokens = budget + max_tokens;
+    }
+    json_object_object_add(o, "max_tokens", json_object_new_int64(max_tokens));
     json_object_object_add(o, "stream", json_object_new_boolean(1));
     if (!isnan(s->temperature))
         json_object_object_add(o, "temperature", json_object_new_double(s->temperature));

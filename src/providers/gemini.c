@@ -197,6 +197,13 @@ static int encode(const struct osr_chat_request *req, const char *model, struct 
         if (rs)
             json_object_object_add(gc, "responseSchema", rs);
     }
+    int64_t budget = up_reasoning_budget(req);
+    if (budget) {
+        struct json_object *tc = json_object_new_object();
+        json_object_object_add(tc, "thinkingBudget", json_object_new_int64(budget));
+        json_object_object_add(tc, "includeThoughts", json_object_new_boolean(1));
+        json_object_object_add(gc, "thinkingConfig", tc);
+    }
     if (json_object_object_length(gc))
         json_object_object_add(o, "generationConfig", gc);
     else

@@ -102,6 +102,20 @@ int up_message_text(const struct osr_message *m, struct osr_buf *out)
     return OSR_OK;
 }
 
+int64_t up_reasoning_budget(const struct osr_chat_request *req)
+{
+    const char *effort = req->x.reasoning_effort;
+    if (effort && (strcmp(effort, "none") == 0 || strcmp(effort, "minimal") == 0))
+        return 0;
+    if (effort && strcmp(effort, "high") == 0)
+        return 16384;
+    if (effort && strcmp(effort, "medium") == 0)
+        return 4096;
+    if (effort || req->x.think == 1)
+        return 1024;
+    return 0;
+}
+
 int up_emit_json(struct json_object *obj, struct osr_buf *out)
 {
     int rc = osr_json_append(out, obj);
@@ -331,6 +345,7 @@ void osr_provider_release(struct osr_provider *p)
     for (size_t i = 0; i < p->n_models; i++)
         free(p->models[i]);
     free(p->models);
+    free(p->api_version);
     memset(p, 0, sizeof(*p));
 }
 
@@ -370,6 +385,7 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
                *auth = "none", *type = "openai";
     int64_t port = 0, timeout = 60;
     bool enabled = true, autoc = true;
+    const char *api_version = NULL;
     struct json_object *custom = NULL, *secret_keys = NULL, *models = NULL;
     if (!json_object_is_type(obj, json_type_object))
         return osr_diag_set(diag, OSR_ECONFIG, "a provider must be an object");
@@ -386,7 +402,8 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
         (rc = osr_json_get_bool(obj, "autoConnect", false, &autoc, diag)) ||
         (rc = osr_json_get_int(obj, "timeout", false, 1, 86400, &timeout, diag)) ||
         (rc = osr_json_get_array(obj, "secretHeaderKeys", false, &secret_keys, diag)) ||
-        (rc = osr_json_get_array(obj, "models", false, &models, diag)))
+        (rc = osr_json_get_array(obj, "models", false, &models, diag)) ||
+        (rc = osr_json_get_string(obj, "apiVersion", false, &api_version, diag)))
         return OSR_ECONFIG;
     if (!*id || strchr(id, '/'))
         return osr_diag_set(diag, OSR_ECONFIG, "provider id '%s' must be non-empty without '/'",
@@ -440,6 +457,15 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
         goto out;
     }
     out->type = (enum osr_provider_type)t;
+    if (api_version && *api_version) {
+        for (const char *c = api_version; *c; c++)
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                  *c == '-' || *c == '.' || *c == '_')) {
+                rc = osr_diag_set(diag, OSR_ECONFIG, "provider '%s': invalid apiVersion", id);
+                goto out;
+            }
+        out->api_version = osr_xstrdup(api_version);
+    }
     out->enabled = enabled;
     out->auto_connect = autoc;
     out->timeout_s = (int)timeout;
@@ -608,10 +634,20 @@ static void provider_copy(struct osr_provider *dst, const struct osr_provider *s
     dst->enabled = src->enabled;
     dst->auto_connect = src->auto_connect;
     dst->timeout_s = src->timeout_s > 0 ? src->timeout_s : 60;
+    dst->api_version = src->api_version ? osr_xstrdup(src->api_version) : NULL;
     for (size_t i = 0; i < src->n_models; i++) {
         dst->models = osr_xrealloc(dst->models, (dst->n_models + 1) * sizeof(char *));
         dst->models[dst->n_models++] = osr_xstrdup(src->models[i]);
     }
+}
+
+/* Appends the provider's api-version query parameter, if it has one, to a URL. */
+static int add_api_version(const struct osr_provider *p, struct osr_buf *url)
+{
+    if (!p->api_version)
+        return OSR_OK;
+    return osr_buf_appendf(url, "%capi-version=%s", strchr(osr_buf_str(url), '?') ? '&' : '?',
+                           p->api_version);
 }
 
 /* ---------------------------------------------------------------- the backend */
@@ -698,9 +734,6 @@ static void common_opts(CURL *c, const struct osr_provider *p)
 {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
-    /* Idle timeout: fewer than 1 byte/s for timeout seconds ends the transfer. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)p->timeout_s);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
@@ -716,6 +749,9 @@ struct xfer {
     struct osr_buf errbody;
     bool too_big;
     const struct osr_chat_cancel *cancel; /* or NULL */
+    int64_t last_data_ns; /* when the upstream last sent something (or the attempt began) */
+    int64_t idle_ns;      /* the provider's timeout */
+    bool timed_out;
     bool typed;     /* the content type was looked at */
     bool json_body; /* the answer is one JSON body, collected in body */
     struct osr_buf body;
@@ -741,6 +777,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct xfer *x = ud;
     size_t n = size * nmemb;
+    x->last_data_ns = osr_mono_ns();
     if (x->status == 0)
         curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
     if (x->status >= 300) {
@@ -778,7 +815,11 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
      * that left during a long prefill is noticed without waiting for the next chunk. */
     if (!x->st.gone && osr_chat_cancelled(x->cancel))
         x->st.gone = true;
-    return x->st.gone ? 1 : 0;
+    /* The idle timeout: nothing from the upstream for the provider's timeout.  (curl's own
+     * low-speed limit averages over a sliding window and fires seconds late.) */
+    if (!x->st.gone && osr_mono_ns() - x->last_data_ns > x->idle_ns)
+        x->timed_out = true;
+    return x->st.gone || x->timed_out ? 1 : 0;
 }
 
 static int backend_chat(struct osr_chat_backend *b, const char *model, struct osr_chat_request *req,
@@ -801,7 +842,8 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     struct curl_slist *hdrs = NULL;
     int rc = OSR_OK;
 
-    if (osr_provider_base_url(p, &url) || pb->proto->url(p, model, &url)) {
+    if (osr_provider_base_url(p, &url) || pb->proto->url(p, model, &url) ||
+        add_api_version(p, &url)) {
         up_error(&x.st, 400, "model name '%s' is too long", model);
         goto out;
     }
@@ -831,6 +873,8 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     for (int attempt = 0;; attempt++) {
         x.status = 0;
         x.typed = false;
+        x.idle_ns = (int64_t)p->timeout_s * 1000000000;
+        x.last_data_ns = osr_mono_ns();
         osr_buf_reset(&x.errbody);
         cc = curl_easy_perform(x.curl);
         if (x.status == 0)
@@ -859,6 +903,10 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
         up_error(&x.st, 502, "provider '%s' sent an event larger than the limit", p->id);
         goto out;
     }
+    if (x.timed_out) {
+        up_error(&x.st, 504, "provider '%s' timed out (nothing for %d s)", p->id, p->timeout_s);
+        goto out;
+    }
     if (cc != CURLE_OK && x.status < 300) {
         if (cc == CURLE_OPERATION_TIMEDOUT)
             up_error(&x.st, 504, "provider '%s' timed out", p->id);
@@ -870,7 +918,9 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
         char msg[512];
         up_error_message(osr_buf_str(&x.errbody), x.errbody.len, msg, sizeof(msg));
         OSR_WARN("provider %s: upstream answered %ld", p->id, x.status);
-        up_error(&x.st, (int)x.status, "provider '%s' answered %ld: %s", p->id, x.status, msg);
+        /* A redirect is not followed (it could lead the key elsewhere): a bad gateway. */
+        up_error(&x.st, x.status >= 400 && x.status <= 599 ? (int)x.status : 502,
+                 "provider '%s' answered %ld: %s", p->id, x.status, msg);
         goto out;
     }
     if (x.json_body)
@@ -976,6 +1026,7 @@ static int fetch_models(const struct osr_provider *p, char ***out, size_t *n_out
             name_key = "name";
         }
     }
+    add_api_version(p, &url);
     long status = simple_request(p, osr_buf_str(&url), NULL, 0, LIST_TIMEOUT_S, &body);
     int rc = OSR_EIO;
     struct json_object *root = NULL;
@@ -1077,6 +1128,7 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
     int rc = OSR_OK;
     osr_provider_base_url(p, &url);
     osr_buf_puts(&url, ollama ? "/api/embed" : "/embeddings");
+    add_api_version(p, &url);
     struct json_object *req = json_object_new_object();
     json_object_object_add(req, "model", json_object_new_string(model));
     struct json_object *arr = json_object_new_array();

@@ -89,6 +89,10 @@ struct json_object *up_image_url(const struct osr_image *img);
 /* The base64 text of the image's bytes as a new string object, or NULL. */
 struct json_object *up_image_base64(const struct osr_image *img);
 
+/* The thinking budget in tokens for the reasoning the client asked for (reasoning_effort
+ * low/medium/high, or Ollama think): 0 when none was asked for. */
+int64_t up_reasoning_budget(const struct osr_chat_request *req);
+
 /* Serializes obj into out and puts obj.  Returns OSR_OK or OSR_ETOOBIG. */
 int up_emit_json(struct json_object *obj, struct osr_buf *out);
 

@@ -73,6 +73,8 @@ static void setup(void)
     add_provider("rs", "openResponses", "/v1", OA_KEY, NULL);
     add_provider("gm", "gemini", "/v1beta", GM_KEY, NULL);
     add_provider("ol", "ollama", "", NULL, ",\"models\":[\"llama3\",\"qwen\"]");
+    add_provider("az", "openai", "/v1", NULL, ",\"apiVersion\":\"2024-10-21\"");
+    add_provider("to", "openai", "/v1", NULL, ",\"timeout\":1"); /* the last key wins */
     routes = osr_chat_routes_new(svc, history);
     osr_server_config_defaults(&front_cfg);
     front = osr_http_server_new(&front_cfg, 0);
@@ -272,8 +274,17 @@ static void test_openai_upstream_basic(void)
     json_object_put(u);
     free(up);
     CHECK_STR_EQ(fake.last_path, "/v1/chat/completions");
+    CHECK_STR_EQ(fake.last_query, "");
     CHECK_STR_EQ(fake.last_auth, "Bearer " OA_KEY);
     CHECK_STR_EQ(fake.last_custom, "yes-oa");
+
+    /* Azure-style: the api-version query parameter on every call; no key, no auth header. */
+    front_body(F_OPENAI, "az/text", false, false, body, sizeof(body));
+    r = post("/v1/chat/completions", body);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+    CHECK_STR_EQ(fake.last_query, "2024-10-21");
+    CHECK_STR_EQ(fake.last_auth, "");
 }
 
 static void test_openai_stream_headers_and_usage(void)
@@ -654,6 +665,36 @@ static void test_disconnect_during_silence(void)
     CHECK(atomic_load(&fake.slow_finished) == 0);
 }
 
+/* An upstream silent for longer than the provider's timeout ends as a 504 (and is let go). */
+static void test_upstream_timeout(void)
+{
+    atomic_store(&fake.slow_cancelled, 0);
+    char body[1024];
+    front_body(F_OPENAI, "to/silent", false, false, body, sizeof(body));
+    int64_t t0 = osr_mono_ns();
+    struct test_resp r = post("/v1/chat/completions", body);
+    int64_t ms = (osr_mono_ns() - t0) / 1000000;
+    CHECK_INT_EQ(r.status, 504);
+    CHECK(strstr(osr_buf_str(&r.body), "timed out") != NULL);
+    if (!(ms >= 900 && ms < 2500))
+        fprintf(stderr, "timeout took %lld ms\n", (long long)ms);
+    CHECK(ms >= 900 && ms < 2500);
+    test_resp_release(&r);
+    for (int w = 0; w < 100 && !atomic_load(&fake.slow_cancelled); w++)
+        osr_sleep_ms(20);
+    CHECK(atomic_load(&fake.slow_cancelled) == 1);
+
+    /* Silence between chunks: the stream carries the text so far, then the in-stream error. */
+    front_body(F_OPENAI, "to/stall", true, false, body, sizeof(body));
+    r = post("/v1/chat/completions", body);
+    CHECK_INT_EQ(r.status, 200);
+    const char *b = osr_buf_str(&r.body);
+    CHECK(strstr(b, "\"content\":\"x\"") != NULL);
+    CHECK(strstr(b, "timed out") != NULL);
+    CHECK(strstr(b, "data: [DONE]") != NULL);
+    test_resp_release(&r);
+}
+
 static void test_secrets_not_logged(void)
 {
     int fds[2];
@@ -909,6 +950,7 @@ static void test_all(void)
     test_unknown_model();
     test_disconnect_cancels_upstream();
     test_disconnect_during_silence();
+    test_upstream_timeout();
     test_secrets_not_logged();
     test_responses_chain();
     test_other_routes();

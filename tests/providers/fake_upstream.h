@@ -6,6 +6,7 @@
  *   error*  an error status with the protocol's error body (401; Anthropic 429)
  *   slow*   one token every 20 ms for up to 10 s; stops (and counts) when the client is gone
  *   broken* a stream that ends without a finish
+ *   stall*  one OpenAI content chunk ("x"), then silence until the client goes away
  *   silent* a stream that sends nothing until its client goes away (counted like slow*)
  *   plain*  one JSON body instead of a stream (a server that ignores "stream": true)
  *   flaky*  503 while fake.flaky_left > 0 (counting down), then as text*
@@ -40,6 +41,7 @@ struct fake_upstream {
     char last_goog[256];
     char last_version[64];
     char last_custom[128];
+    char last_query[64]; /* the api-version query parameter */
     atomic_int requests;
     atomic_int flaky_left; /* flaky*: answer 503 this many times, then text */
     atomic_int slow_started;
@@ -209,6 +211,15 @@ static void fake_silent_producer(struct osr_http_stream *s, void *ctx)
     atomic_store(&fake.slow_finished, 1);
 }
 
+static void fake_stall_producer(struct osr_http_stream *s, void *ctx)
+{
+    (void)ctx;
+    const char *c = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},"
+                    "\"finish_reason\":null}]}\n\n";
+    osr_http_stream_write(s, c, strlen(c));
+    fake_silent_producer(s, NULL);
+}
+
 static void fake_handler(struct osr_http_request *req, void *ctx)
 {
     enum fake_kind kind = ((struct fake_route *)ctx)->kind;
@@ -223,6 +234,8 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
     fake_copy_header(req, "x-goog-api-key", fake.last_goog, sizeof(fake.last_goog));
     fake_copy_header(req, "anthropic-version", fake.last_version, sizeof(fake.last_version));
     fake_copy_header(req, "X-Custom", fake.last_custom, sizeof(fake.last_custom));
+    const char *q = osr_http_request_query(req, "api-version");
+    snprintf(fake.last_query, sizeof(fake.last_query), "%s", q ? q : "");
     pthread_mutex_unlock(&fake.lock);
 
     if (kind == FK_MODELS) {
@@ -291,6 +304,8 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
                   "\"toolu_p\",\"name\":\"get_weather\",\"input\":{\"city\":\"Paris\"}}],"
                   "\"stop_reason\":\"tool_use\",\"usage\":{\"input_tokens\":4,\"output_tokens\":6}}";
         osr_http_respond(req, 200, "application/json", b, strlen(b));
+    } else if (strncmp(model, "stall", 5) == 0) {
+        osr_http_respond_stream(req, 200, ct, fake_stall_producer, NULL, NULL);
     } else if (strncmp(model, "silent", 6) == 0) {
         osr_http_respond_stream(req, 200, ct, fake_silent_producer, NULL, NULL);
     } else if (strncmp(model, "slow", 4) == 0) {

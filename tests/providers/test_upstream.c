@@ -108,6 +108,20 @@ static void test_encode_anthropic(void)
     json_object_put(o);
     osr_chat_request_release(&req);
 
+    /* Reasoning asked for: extended thinking with a budget below max_tokens. */
+    decode_openai(&req, "{\"model\":\"p/m\",\"max_tokens\":100,\"reasoning_effort\":\"medium\","
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}");
+    o = encode(&osr_up_anthropic, &req);
+    CHECK_STR_EQ(s_at(AT(o, "thinking", "type")), "enabled");
+    CHECK_INT_EQ(json_object_get_int(AT(o, "thinking", "budget_tokens")), 4096);
+    CHECK_INT_EQ(json_object_get_int(AT(o, "max_tokens")), 4196);
+    json_object_put(o);
+    o = encode(&osr_up_gemini, &req);
+    CHECK_INT_EQ(json_object_get_int(AT(o, "generationConfig", "thinkingConfig", "thinkingBudget")),
+                 4096);
+    json_object_put(o);
+    osr_chat_request_release(&req);
+
     /* An assistant turn holding only earlier reasoning is left out. */
     decode_openai(&req, "{\"model\":\"p/m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
                         "{\"role\":\"assistant\",\"content\":\"\",\"reasoning_content\":\"r\"},"
