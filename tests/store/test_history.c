@@ -1,6 +1,7 @@
 /* test_history.c - sessions, messages, FTS5 search, Responses chains, blob spill, and a scan
  * proving no plaintext reaches the database, its WAL or the blob files. */
 #include "check.h"
+#include "osr/clock.h"
 #include "osr/history.h"
 #include "osr/osec.h"
 #include "store_util.h"
@@ -41,6 +42,9 @@ static void t_sessions_and_messages(void)
         osr_history_session_create(h, "bad id", NULL, NULL, NULL, OSR_HISTORY_CHAT, id2, &d),
         OSR_EINVAL);
     int64_t seq = 0;
+    /* Sessions are listed by their last update, to the millisecond: let the clock move on so
+     * the session appended to below is strictly the most recent. */
+    osr_sleep_ms(5);
     CHECK(append(h, id, "user", "\"hello there\"", &seq) == OSR_OK);
     CHECK_INT_EQ(seq, 1);
     struct osr_history_message m = {
