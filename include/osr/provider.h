@@ -7,8 +7,9 @@
  *     "models"?:[..],"apiVersion"?:".."}]}
  * ("ollama", "models" - a manual model list for upstreams without GET /models - and
  * "apiVersion" - Azure OpenAI's api-version query parameter - are ours.)
- * Secrets are kept apart in <home>/providers/secrets.json, which must be 0600 (an interim
- * store until the encrypted store holds them):
+ * Secrets are kept apart in the encrypted secret store (include/osr/secrets.h), fed by
+ * <home>/providers/secrets.json (which must be 0600 and is moved into the store and removed
+ * when read):
  *   {"<provider id>":{"apiKey":"..","headers":{"<secret header>":".."}}}
  * Secrets are never logged and are wiped when released.
  *

@@ -28,6 +28,7 @@
 #include "osr/config.h"
 #include "osr/json.h"
 #include "osr/log.h"
+#include "osr/secrets.h"
 #include "provider_internal.h"
 
 #define CONNECT_TIMEOUT_S 15L
@@ -36,8 +37,8 @@
 #define LIST_FAIL_TTL_MS ((int64_t)30 * 1000)
 #define MAX_LIST_BODY ((size_t)8 * 1024 * 1024)
 #define MAX_EMBED_BODY ((size_t)256 * 1024 * 1024)
-#define MAX_RETRIES 2        /* extra attempts after a 429 or 5xx before the first byte */
-#define RETRY_BASE_MS 250    /* then 500 ms; Retry-After when the upstream sends one */
+#define MAX_RETRIES 2     /* extra attempts after a 429 or 5xx before the first byte */
+#define RETRY_BASE_MS 250 /* then 500 ms; Retry-After when the upstream sends one */
 #define RETRY_MAX_MS 4000
 
 static void curl_global_init_default(void)
@@ -277,8 +278,8 @@ int up_finish(struct up_state *st)
     if (st->n_calls > 0 && f == OSR_FINISH_STOP)
         f = OSR_FINISH_TOOL_CALLS;
     st->done = true;
-    return check(st, osr_sink_finish(st->sink, f,
-                                     f == OSR_FINISH_STOP_SEQUENCE ? st->stop_seq : NULL));
+    return check(st,
+                 osr_sink_finish(st->sink, f, f == OSR_FINISH_STOP_SEQUENCE ? st->stop_seq : NULL));
 }
 
 int up_error(struct up_state *st, int status, const char *fmt, ...)
@@ -381,8 +382,8 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
 {
     memset(out, 0, sizeof(*out));
     int rc = OSR_OK;
-    const char *id = NULL, *name = NULL, *host = NULL, *proto = "https", *base = "",
-               *auth = "none", *type = "openai";
+    const char *id = NULL, *name = NULL, *host = NULL, *proto = "https", *base = "", *auth = "none",
+               *type = "openai";
     int64_t port = 0, timeout = 60;
     bool enabled = true, autoc = true;
     const char *api_version = NULL;
@@ -416,8 +417,8 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
     if (strcmp(proto, "https") == 0) {
         out->https = true;
     } else if (strcmp(proto, "http") != 0) {
-        rc = osr_diag_set(diag, OSR_ECONFIG, "provider '%s': providerProtocol must be http or https",
-                          id);
+        rc = osr_diag_set(diag, OSR_ECONFIG,
+                          "provider '%s': providerProtocol must be http or https", id);
         goto out;
     }
     out->port = (int)port;
@@ -459,8 +460,8 @@ int osr_provider_parse(struct json_object *obj, struct json_object *secrets,
     out->type = (enum osr_provider_type)t;
     if (api_version && *api_version) {
         for (const char *c = api_version; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                  *c == '-' || *c == '.' || *c == '_')) {
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-' || *c == '.' || *c == '_')) {
                 rc = osr_diag_set(diag, OSR_ECONFIG, "provider '%s': invalid apiVersion", id);
                 goto out;
             }
@@ -534,8 +535,8 @@ static int read_json_file(const char *path, bool secret, struct json_object **ou
         if (stat(path, &sb) != 0)
             return OSR_OK; /* no secrets */
         if (sb.st_mode & 077)
-            return osr_diag_set(diag, OSR_EPERM,
-                                "'%s' is readable by others; run 'chmod 600 %s'", path, path);
+            return osr_diag_set(diag, OSR_EPERM, "'%s' is readable by others; run 'chmod 600 %s'",
+                                path, path);
     }
     char *text = NULL;
     size_t len = 0;
@@ -560,6 +561,35 @@ static int read_json_file(const char *path, bool secret, struct json_object **ou
     return OSR_OK;
 }
 
+/* Moves an interim secrets.json (already checked: a JSON object, mode 0600) into the encrypted
+ * store, then reads the providers' secrets from the store.  When the store cannot be used the
+ * secrets read from the file stay in *secrets and serving goes on; the reason is logged. */
+static void load_stored_secrets(const char *home, struct json_object **secrets)
+{
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    int moved = osr_secrets_migrate_providers(home, &d);
+    if (moved < 0) {
+        OSR_WARN("providers: secrets stay in providers/secrets.json: %s", d.msg);
+        return;
+    }
+    if (moved > 0)
+        OSR_INFO("providers: moved %d secret(s) from providers/secrets.json into the encrypted "
+                 "store",
+                 moved);
+    struct osr_secrets *s = NULL;
+    struct json_object *stored = NULL;
+    osr_diag_clear(&d);
+    if (osr_secrets_open(&s, home, &d) == OSR_OK &&
+        osr_secrets_scope_json(s, "provider", &stored, &d) == OSR_OK) {
+        json_object_put(*secrets);
+        *secrets = stored;
+    } else if (moved > 0 || *secrets == NULL) {
+        OSR_WARN("providers: cannot read the secret store: %s", d.msg);
+    }
+    osr_secrets_close(s);
+}
+
 int osr_providers_load(const char *home, struct osr_provider_set *set, struct osr_diag *diag)
 {
     memset(set, 0, sizeof(*set));
@@ -570,6 +600,8 @@ int osr_providers_load(const char *home, struct osr_provider_set *set, struct os
     int rc = read_json_file(remote, false, &root, diag);
     if (rc == OSR_OK)
         rc = read_json_file(secrets_path, true, &secrets, diag);
+    if (rc == OSR_OK)
+        load_stored_secrets(home, &secrets);
     if (rc || !root)
         goto out;
     struct osr_diag fd;
@@ -591,8 +623,8 @@ int osr_providers_load(const char *home, struct osr_provider_set *set, struct os
         }
         for (size_t j = 0; j < set->n; j++)
             if (strcmp(set->items[j].id, set->items[set->n].id) == 0) {
-                rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': provider id '%s' is used twice",
-                                  remote, set->items[j].id);
+                rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': provider id '%s' is used twice", remote,
+                                  set->items[j].id);
                 osr_provider_release(&set->items[set->n]);
                 goto out;
             }
@@ -1106,9 +1138,9 @@ static void backend_list_models(struct osr_chat_backend *b, struct osr_model_lis
 }
 
 /* Embeddings: OpenAI-style POST {base}/embeddings, or Ollama's /api/embed. */
-static int backend_embed(struct osr_chat_backend *b, const char *model, const struct osr_str *inputs,
-                         size_t n_inputs, struct osr_embeddings *out, int *status,
-                         struct osr_diag *diag)
+static int backend_embed(struct osr_chat_backend *b, const char *model,
+                         const struct osr_str *inputs, size_t n_inputs, struct osr_embeddings *out,
+                         int *status, struct osr_diag *diag)
 {
     struct provider_backend *pb = b->ctx;
     const struct osr_provider *p = &pb->p;
@@ -1117,8 +1149,8 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
     bool ollama = p->type == OSR_PROVIDER_OLLAMA;
     if (!ollama && p->type != OSR_PROVIDER_OPENAI && p->type != OSR_PROVIDER_RESPONSES) {
         *status = 400;
-        return osr_diag_set(diag, OSR_EUNSUPPORTED, "provider '%s' (%s) has no embeddings",
-                            p->id, osr_provider_type_name(p->type));
+        return osr_diag_set(diag, OSR_EUNSUPPORTED, "provider '%s' (%s) has no embeddings", p->id,
+                            osr_provider_type_name(p->type));
     }
     struct osr_buf url, body, answer;
     osr_buf_init(&url, 16 * 1024);
@@ -1140,8 +1172,8 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
         rc = osr_diag_set(diag, OSR_ETOOBIG, "the embedding request is too large");
         goto out;
     }
-    long st = simple_request(p, osr_buf_str(&url), osr_buf_str(&body), body.len,
-                             (long)p->timeout_s, &answer);
+    long st = simple_request(p, osr_buf_str(&url), osr_buf_str(&body), body.len, (long)p->timeout_s,
+                             &answer);
     if (st < 0) {
         *status = 502;
         rc = osr_diag_set(diag, OSR_EIO, "cannot reach provider '%s'", p->id);
@@ -1156,8 +1188,8 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
     }
     root = jparse(osr_buf_str(&answer), answer.len);
     struct json_object *rows = jget(root, ollama ? "embeddings" : "data");
-    size_t n = rows && json_object_is_type(rows, json_type_array) ? json_object_array_length(rows)
-                                                                  : 0;
+    size_t n =
+        rows && json_object_is_type(rows, json_type_array) ? json_object_array_length(rows) : 0;
     if (n != n_inputs) {
         *status = 502;
         rc = osr_diag_set(diag, OSR_EPROTO, "provider '%s' returned %zu vectors for %zu inputs",
@@ -1167,13 +1199,11 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
     for (size_t i = 0; i < n; i++) {
         struct json_object *row = json_object_array_get_idx(rows, i);
         struct json_object *vec = ollama ? row : jget(row, "embedding");
-        size_t dim = vec && json_object_is_type(vec, json_type_array)
-                         ? json_object_array_length(vec)
-                         : 0;
+        size_t dim =
+            vec && json_object_is_type(vec, json_type_array) ? json_object_array_length(vec) : 0;
         if (dim == 0 || (i > 0 && dim != out->dim) || dim > 65536) {
             *status = 502;
-            rc = osr_diag_set(diag, OSR_EPROTO, "provider '%s' returned a malformed vector",
-                              p->id);
+            rc = osr_diag_set(diag, OSR_EPROTO, "provider '%s' returned a malformed vector", p->id);
             goto out;
         }
         if (i == 0) {
@@ -1181,7 +1211,8 @@ static int backend_embed(struct osr_chat_backend *b, const char *model, const st
             out->data = osr_xcalloc(n * dim, sizeof(float));
         }
         for (size_t k = 0; k < dim; k++)
-            out->data[i * dim + k] = (float)json_object_get_double(json_object_array_get_idx(vec, k));
+            out->data[i * dim + k] =
+                (float)json_object_get_double(json_object_array_get_idx(vec, k));
     }
     out->n = n;
     int64_t pt;

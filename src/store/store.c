@@ -44,6 +44,7 @@ const char *const osr_store_databases[] = {
     "tool-index/tool_index.sqlite",
     "billing/ledger.sqlite",
     "scheduler.sqlite",
+    "secrets/secrets.sqlite",
     NULL,
 };
 
