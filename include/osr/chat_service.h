@@ -21,8 +21,8 @@
 
 /* One model a backend offers, for /v1/models and friends. */
 struct osr_model_info {
-    char *id;       /* the full id a client sends ("openai/gpt-4o") */
-    char *owned_by; /* provider id, or "osaurus" */
+    char *id;        /* the full id a client sends ("openai/gpt-4o") */
+    char *owned_by;  /* provider id, or "osaurus" */
     int64_t created; /* unix seconds, 0 when unknown */
 };
 
@@ -77,6 +77,10 @@ struct osr_chat_backend_ops {
     /* Appends the backend's models to out (may do network I/O; backends cache). */
     void (*list_models)(struct osr_chat_backend *b, struct osr_model_list *out);
     void (*free)(struct osr_chat_backend *b);
+    /* Optional (NULL: callers estimate).  The exact number of prompt tokens req would take,
+     * rendered and tokenized as chat would.  Returns OSR_OK or an error with diag. */
+    int (*count_tokens)(struct osr_chat_backend *b, const char *local_name,
+                        struct osr_chat_request *req, int64_t *n, struct osr_diag *diag);
 };
 
 struct osr_chat_backend {

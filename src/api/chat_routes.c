@@ -428,14 +428,21 @@ static void handle_count_tokens(struct osr_http_request *hr, void *ctx)
     memset(&err, 0, sizeof(err));
     struct osr_str body = osr_http_request_body(hr);
     struct osr_chat_backend *b;
+    const char *local = NULL;
     if (osr_anthropic_decode_count_tokens(&req, body.p, body.n, &err)) {
         reply_error(hr, OSR_API_ANTHROPIC, &err);
-    } else if (osr_chat_service_resolve(rc_->r->svc, req.model, &b, NULL) != OSR_OK) {
+    } else if (osr_chat_service_resolve(rc_->r->svc, req.model, &b, &local) != OSR_OK) {
         not_found(hr, OSR_API_ANTHROPIC, req.model);
     } else {
+        /* Exact when the backend has the tokenizer (the local engine), else an estimate. */
+        int64_t n = -1;
+        struct osr_diag d;
+        osr_diag_clear(&d);
+        if (!b->ops->count_tokens || b->ops->count_tokens(b, local, &req, &n, &d) != OSR_OK)
+            n = estimate_tokens(&req);
         struct osr_buf out;
         osr_buf_init(&out, 4096);
-        osr_anthropic_count_tokens_body(estimate_tokens(&req), &out);
+        osr_anthropic_count_tokens_body(n, &out);
         osr_http_respond(hr, 200, OSR_API_JSON_CONTENT_TYPE, osr_buf_str(&out), out.len);
         osr_buf_release(&out);
     }

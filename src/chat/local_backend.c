@@ -641,6 +641,34 @@ static int lb_chat(struct osr_chat_backend *b, const char *local_name, struct os
     return rc;
 }
 
+static int lb_count_tokens(struct osr_chat_backend *b, const char *local_name,
+                           struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
+{
+    struct local *lb = b->ctx;
+    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, 2000);
+    const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
+    if (!e || e->n_paths != 1) {
+        osr_registry_snapshot_release(snap);
+        return osr_diag_set(diag, OSR_ENOTFOUND, "model '%s' cannot be loaded", local_name);
+    }
+    struct loaded *l = NULL;
+    int64_t load_ns = 0;
+    int status = 500;
+    int rc = acquire(lb, e, &l, &load_ns, &status, diag);
+    osr_registry_snapshot_release(snap);
+    if (rc)
+        return rc;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    bool in_think = false;
+    rc = build_prompt(l, req, &ids, &n_ids, &in_think, &status, diag);
+    free(ids);
+    release(lb, l, false);
+    if (rc == OSR_OK)
+        *n = (int64_t)n_ids;
+    return rc;
+}
+
 static void lb_list_models(struct osr_chat_backend *b, struct osr_model_list *out)
 {
     /* Local models are listed by the registry's own routes (GET /models, /api/tags). */
@@ -668,6 +696,7 @@ static const struct osr_chat_backend_ops local_ops = {
     .embed = NULL,
     .list_models = lb_list_models,
     .free = lb_free,
+    .count_tokens = lb_count_tokens,
 };
 
 struct osr_chat_backend *osr_local_backend_new(const struct osr_local_backend_opts *opts)

@@ -136,6 +136,16 @@ static void test_other_protocols(void)
     CHECK_STR_EQ(str_at(o, "type"), "message");
     CHECK_STR_EQ(str_at(o, "stop_reason"), "max_tokens");
     CHECK_INT_EQ(int_at(o, "usage.output_tokens"), 3);
+    long long input_tokens = int_at(o, "usage.input_tokens");
+    json_object_put(o);
+    /* count_tokens is exact for a local model: the same count the generation used. */
+    o = post_json("/v1/messages/count_tokens",
+                  "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"
+                  "\"Hi\"}]}",
+                  &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK(input_tokens > 1);
+    CHECK_INT_EQ(int_at(o, "input_tokens"), input_tokens);
     json_object_put(o);
 
     o = post_json("/v1/responses",
