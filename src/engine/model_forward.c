@@ -159,8 +159,19 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->gate = alloc_floats(B * (size_t)hp->n_ff, &rc);
     c->up = alloc_floats(B * (size_t)hp->n_ff, &rc); /* 2 n_ff for fused gate/up, below */
     c->proj = alloc_floats(B * E, &rc);
-    c->scores_stride =
-        ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v + 15) & ~(size_t)15;
+    /* Per thread, for the heads of one KV group: scores, rounded queries, accumulators; then
+     * one K or V row in F32 and the F16-rounded weights of one head. */
+    size_t grp = (size_t)(hp->n_head / hp->n_head_kv);
+    size_t hd_max = (size_t)(hp->head_dim_k > hp->head_dim_v ? hp->head_dim_k : hp->head_dim_v);
+    size_t halves =
+        (size_t)n_ctx > grp * (size_t)hp->head_dim_k ? (size_t)n_ctx : grp * (size_t)hp->head_dim_k;
+    c->scores_stride = (grp * ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v) +
+                        hd_max + halves / 2 + 1 + 15) &
+                       ~(size_t)15;
+    if (grp * (size_t)n_ctx > ((size_t)1 << 32)) {
+        rc = osr_diag_set(diag, OSR_ENOMEM, "attention scratch too large");
+        goto out;
+    }
     c->scores = alloc_floats(c->scores_stride * (size_t)c->n_threads, &rc);
     size_t need = 0;
     bool fused_qkv = false, fused_ffn = false;
@@ -394,6 +405,8 @@ struct attn_job {
     atomic_int next;
 };
 
+/* One work item is (token, KV head): the heads sharing that KV head read each cached K and V
+ * row once (converted to F32 once when the cache is F16) instead of once per head. */
 static void attn_worker(void *arg, int ith, int nth)
 {
     struct attn_job *j = arg;
@@ -405,54 +418,84 @@ static void attn_worker(void *arg, int ith, int nth)
     const int64_t nq = (int64_t)hp->n_head * hdk, no = (int64_t)hp->n_head * hdv;
     const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const bool f16 = c->kv_type == OSR_KV_F16;
-    float *scores = c->scores + (size_t)ith * c->scores_stride;
-    float *qh = scores + c->n_ctx;
-    float *acc = qh + hdk;
+    const osr_vec_dot_fn dot = k->vec_dot[OSR_QTYPE_F32];
+    const osr_gemm4_fn gemm4 = k->gemm4[OSR_QTYPE_F16];
+    float *scores = c->scores + (size_t)ith * c->scores_stride;  /* [group][n_ctx] */
+    float *qh = scores + (size_t)group * c->n_ctx;               /* [group][hdk] */
+    float *acc = qh + (size_t)group * hdk;                       /* [group][hdv] */
+    float *row = acc + (size_t)group * hdv;                      /* one K or V row */
+    uint16_t *p16 = (uint16_t *)(row + (hdk > hdv ? hdk : hdv)); /* max(n_ctx, group*hdk) */
     const size_t krow = (size_t)c->nk * c->kv_elt, vrow = (size_t)c->nv * c->kv_elt;
-    const int total = j->n * hp->n_head;
+    const int total = j->n * hp->n_head_kv;
     (void)nth;
 
     for (;;) {
         int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total)
             break;
-        int i = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+        int i = item / hp->n_head_kv, kvh = item % hp->n_head_kv, h0 = kvh * group;
         int n_kv = j->pos0 + i + 1; /* causal: positions 0 .. pos */
         int t0 = j->n_swa > 0 && n_kv > j->n_swa ? n_kv - j->n_swa : 0; /* window start */
-        const float *q = c->q + (int64_t)i * nq + (int64_t)h * hdk;
+        const float *q = c->q + (int64_t)i * nq + (int64_t)h0 * hdk;
         if (f16) {
-            for (int d = 0; d < hdk; d++)
-                qh[d] = osr_quant_f16_to_f32(osr_quant_f32_to_f16(q[d]));
-            for (int t = t0; t < n_kv; t++) {
-                const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 2;
-                scores[t] = k->vec_dot[OSR_QTYPE_F16](hdk, kr, qh) * scale;
+            /* llama.cpp multiplies an F16 cache by F16-rounded queries. */
+            k->quantize[OSR_QTYPE_F16](q, p16, (int64_t)group * hdk);
+            k->dequantize[OSR_QTYPE_F16](p16, qh, (int64_t)group * hdk);
+            q = qh;
+        }
+        int tk = t0;
+        if (f16 && gemm4 && group >= 2) {
+            /* 4 cached K rows x up to 4 query heads per call, reading the F16 rows as they are
+             * stored (the F16 weight kernel: F16 rows times F32 vectors). */
+            for (; tk + 4 <= n_kv; tk += 4) {
+                const uint8_t *kr = j->kc + (size_t)tk * krow + (size_t)kvh * hdk * 2;
+                for (int g = 0; g < group; g += 4)
+                    gemm4(hdk, kr, krow, q + (size_t)g * hdk, (size_t)hdk * sizeof(float),
+                          group - g < 4 ? group - g : 4, scores + (size_t)g * c->n_ctx + tk,
+                          c->n_ctx);
             }
-        } else {
-            for (int t = t0; t < n_kv; t++) {
-                const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 4;
-                scores[t] = k->vec_dot[OSR_QTYPE_F32](hdk, kr, q) * scale;
+            for (int g = 0; g < group; g++)
+                k->scale(scores + (size_t)g * c->n_ctx + t0, scores + (size_t)g * c->n_ctx + t0,
+                         scale, tk - t0);
+        }
+        for (; tk < n_kv; tk++) {
+            const uint8_t *kr = j->kc + (size_t)tk * krow + (size_t)kvh * hdk * c->kv_elt;
+            const float *kf = (const float *)kr;
+            if (f16) {
+                k->dequantize[OSR_QTYPE_F16](kr, row, hdk);
+                kf = row;
+            }
+            for (int g = 0; g < group; g++)
+                scores[(size_t)g * c->n_ctx + tk] = dot(hdk, kf, q + (size_t)g * hdk) * scale;
+        }
+        for (int g = 0; g < group; g++) {
+            float *sc = scores + (size_t)g * c->n_ctx;
+            if (cap > 0)
+                for (int t = t0; t < n_kv; t++)
+                    sc[t] = cap * tanhf(sc[t] / cap);
+            k->softmax(sc + t0, n_kv - t0);
+            if (f16) { /* ... and F16-rounded attention weights by the F16 V cache */
+                k->quantize[OSR_QTYPE_F16](sc + t0, p16, n_kv - t0);
+                k->dequantize[OSR_QTYPE_F16](p16, sc + t0, n_kv - t0);
             }
         }
-        if (cap > 0)
-            for (int t = t0; t < n_kv; t++)
-                scores[t] = cap * tanhf(scores[t] / cap);
-        k->softmax(scores + t0, n_kv - t0);
-        memset(acc, 0, (size_t)hdv * sizeof(float));
-        if (f16) {
-            for (int t = t0; t < n_kv; t++) {
-                const uint16_t *vr =
-                    (const uint16_t *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
-                float p = osr_quant_f16_to_f32(osr_quant_f32_to_f16(scores[t]));
+        memset(acc, 0, (size_t)group * hdv * sizeof(float));
+        for (int t = t0; t < n_kv; t++) {
+            const uint8_t *vr = j->vc + (size_t)t * vrow + (size_t)kvh * hdv * c->kv_elt;
+            const float *vf = (const float *)vr;
+            if (f16) {
+                k->dequantize[OSR_QTYPE_F16](vr, row, hdv);
+                vf = row;
+            }
+            for (int g = 0; g < group; g++) {
+                float p = scores[(size_t)g * c->n_ctx + t];
                 if (p != 0.0f)
-                    k->axpy_f16(acc, p, vr, hdv);
-            }
-        } else {
-            for (int t = t0; t < n_kv; t++) {
-                const float *vr = (const float *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
-                k->axpy(acc, scores[t], vr, hdv);
+                    k->axpy(acc + (size_t)g * hdv, p, vf, hdv);
             }
         }
-        memcpy(c->att + (int64_t)i * no + (int64_t)h * hdv, acc, (size_t)hdv * sizeof(float));
+        for (int g = 0; g < group; g++)
+            memcpy(c->att + (int64_t)i * no + (int64_t)(h0 + g) * hdv, acc + (size_t)g * hdv,
+                   (size_t)hdv * sizeof(float));
     }
 }
 
