@@ -59,7 +59,6 @@ struct osr_model_ctx {
     float *proj;   /* projection output [n_batch][n_embd] */
     float *qkv;    /* fused q/k/v projection output [n_batch][nq + nk + nv], or NULL */
     void *mm_prep; /* quantized activations shared by several matmuls */
-    void *mm_one;  /* for a matmul whose activation type differs */
     size_t mm_bytes;
     float *scores; /* per thread: n_ctx scores + hd_k query + hd_v accumulator */
     size_t scores_stride;
@@ -195,7 +194,6 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     }
     c->mm_bytes = need;
     c->mm_prep = alloc_floats(need / sizeof(float) + 1, &rc);
-    c->mm_one = alloc_floats(need / sizeof(float) + 1, &rc);
     if (rc) {
         osr_diag_set(diag, rc, "cannot allocate the scratch buffers");
         goto out;
@@ -228,7 +226,6 @@ void osr_model_ctx_free(struct osr_model_ctx *c)
     free(c->proj);
     free(c->qkv);
     free(c->mm_prep);
-    free(c->mm_one);
     free(c->scores);
     free(c);
 }
@@ -258,19 +255,20 @@ static enum osr_qtype dot_type(enum osr_qtype t)
     return osr_quant_type_info((uint32_t)t)->dot_type;
 }
 
-/* y = W x for n vectors. */
-static int matmul(struct osr_model_ctx *c, const struct osr_weight *w, const float *x, int n,
-                  float *y)
-{
-    return osr_kernels_matmul(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows, w->cols, x, n,
-                              y, c->mm_one, c->mm_bytes);
-}
-
-/* Several matmuls over one input in a single pool run.  The per-row work is the kernels'
- * own (CHUNK_ROWS-row items, gemm4 on groups of 4 rows for batches, vec_dot otherwise, as
- * osr_kernels_matmul does), so the numbers are bit-identical to separate calls; what is saved
- * is the wake-up and join of the pool for each product, which a busy machine makes costly. */
+/* The matmuls of the forward pass, on the pool, with the kernels' per-row functions (gemm4 on
+ * groups of 4 rows for batches, vec_dot for one vector, as osr_kernels_matmul) so the numbers
+ * are those of the kernels.  Two things differ from osr_kernels_matmul:
+ *   - several products over one input run in a single pool run (one quantization of the
+ *     input, one wake-up and join instead of one per product);
+ *   - for a single vector (decode) a work item is a long run of consecutive rows (up to
+ *     DECODE_CHUNK_MAX) instead of 16: with 16-row items the threads interleave and each one
+ *     reads the weights in 18-34 KB pieces, which defeats the hardware prefetchers; measured
+ *     here, 2-thread decode went from below the 1-thread speed to nearly twice it.  Each row
+ *     is still computed by one vec_dot, so the result does not depend on the chunking or the
+ *     thread count.  Batches keep 16-row items (their results depend on the gemm4 grouping,
+ *     which 16-row items starting at multiples of 16 keep independent of the thread count). */
 #define CHUNK_ROWS 16
+#define DECODE_CHUNK_MAX 256
 #define TILE_VECS 8
 #define MAX_PARTS 3
 
@@ -279,6 +277,7 @@ struct mm_part {
     float *y;
     osr_vec_dot_fn dot;
     osr_gemm4_fn gemm4;
+    int64_t chunk; /* rows per work item */
     int64_t nchunks, items;
 };
 
@@ -328,8 +327,8 @@ static void mm_worker(void *arg, int ith, int nth)
         }
         const struct osr_weight *w = p->w;
         const char *wd = w->data;
-        int64_t r0 = (it % p->nchunks) * CHUNK_ROWS;
-        int64_t r1 = r0 + CHUNK_ROWS < w->rows ? r0 + CHUNK_ROWS : w->rows;
+        int64_t r0 = (it % p->nchunks) * p->chunk;
+        int64_t r1 = r0 + p->chunk < w->rows ? r0 + p->chunk : w->rows;
         int64_t v0 = (it / p->nchunks) * TILE_VECS;
         int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
@@ -348,23 +347,13 @@ static void mm_worker(void *arg, int ith, int nth)
     }
 }
 
-/* ys[i] = ws[i] x for n vectors: one pool run when every weight takes the same activation
- * type (the usual case), separate matmuls otherwise (mixed-type files). */
-static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
-                        int count, const float *x, int n)
+/* ys[i] = ws[i] x for n vectors in one pool run; every weight must take the same activation
+ * type and have the same number of columns (count <= MAX_PARTS). */
+static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
+                  int count, const float *x, int n)
 {
     enum osr_qtype dt = dot_type(ws[0]->type);
-    bool same = count <= MAX_PARTS;
-    for (int i = 1; i < count; i++)
-        same = same && dot_type(ws[i]->type) == dt && ws[i]->cols == ws[0]->cols;
-    if (!same) {
-        for (int i = 0; i < count; i++) {
-            int rc = matmul(c, ws[i], x, n, ys[i]);
-            if (rc)
-                return rc;
-        }
-        return OSR_OK;
-    }
+    int nth = osr_threadpool_size(c->tp);
     struct mm_job j = {.tp = c->tp, .x = x, .cols = ws[0]->cols, .nvec = n, .nparts = count};
     if (dt != OSR_QTYPE_F32) {
         size_t need = osr_kernels_matmul_scratch(ws[0]->type, j.cols, n);
@@ -383,7 +372,14 @@ static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const 
         p->y = ys[i];
         p->dot = c->k->vec_dot[ws[i]->type];
         p->gemm4 = c->k->gemm4[ws[i]->type];
-        p->nchunks = (ws[i]->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        p->chunk = CHUNK_ROWS;
+        if (n == 1) { /* about 4 items per thread, in multiples of 16 rows */
+            int64_t want = ws[i]->rows / (4 * (int64_t)nth) / CHUNK_ROWS * CHUNK_ROWS;
+            p->chunk = want < CHUNK_ROWS         ? CHUNK_ROWS
+                       : want > DECODE_CHUNK_MAX ? DECODE_CHUNK_MAX
+                                                 : want;
+        }
+        p->nchunks = (ws[i]->rows + p->chunk - 1) / p->chunk;
         p->items = p->nchunks * ntiles;
         j.total += p->items;
         if (!p->dot)
@@ -391,6 +387,32 @@ static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const 
     }
     atomic_init(&j.next, 0);
     osr_threadpool_run(c->tp, mm_worker, &j);
+    return OSR_OK;
+}
+
+/* y = W x for n vectors. */
+static int matmul(struct osr_model_ctx *c, const struct osr_weight *w, const float *x, int n,
+                  float *y)
+{
+    return mm_run(c, &w, &y, 1, x, n);
+}
+
+/* ys[i] = ws[i] x for n vectors: one pool run when every weight takes the same activation
+ * type (the usual case), separate ones otherwise (mixed-type files). */
+static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
+                        int count, const float *x, int n)
+{
+    enum osr_qtype dt = dot_type(ws[0]->type);
+    bool same = count <= MAX_PARTS;
+    for (int i = 1; i < count; i++)
+        same = same && dot_type(ws[i]->type) == dt && ws[i]->cols == ws[0]->cols;
+    if (same)
+        return mm_run(c, ws, ys, count, x, n);
+    for (int i = 0; i < count; i++) {
+        int rc = matmul(c, ws[i], x, n, ys[i]);
+        if (rc)
+            return rc;
+    }
     return OSR_OK;
 }
 
