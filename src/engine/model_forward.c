@@ -265,10 +265,14 @@ static enum osr_qtype dot_type(enum osr_qtype t)
  *     reads the weights in 18-34 KB pieces, which defeats the hardware prefetchers; measured
  *     here, 2-thread decode went from below the 1-thread speed to nearly twice it.  Each row
  *     is still computed by one vec_dot, so the result does not depend on the chunking or the
- *     thread count.  Batches keep 16-row items (their results depend on the gemm4 grouping,
- *     which 16-row items starting at multiples of 16 keep independent of the thread count). */
+ *     thread count.  Batches use 64-row x 8-vector items, taken row block by row block so a
+ *     block's weights stay in cache across the vectors; gemm4 groups 4 rows from each item's
+ *     start (a multiple of 4), so the results do not depend on the thread count either. */
 #define CHUNK_ROWS 16
 #define DECODE_CHUNK_MAX 256
+#ifndef BATCH_CHUNK_ROWS
+#define BATCH_CHUNK_ROWS 64
+#endif
 #define TILE_VECS 8
 #define MAX_PARTS 3
 
@@ -327,9 +331,10 @@ static void mm_worker(void *arg, int ith, int nth)
         }
         const struct osr_weight *w = p->w;
         const char *wd = w->data;
-        int64_t r0 = (it % p->nchunks) * p->chunk;
+        int64_t ntiles = p->items / p->nchunks;
+        int64_t r0 = (it / ntiles) * p->chunk;
         int64_t r1 = r0 + p->chunk < w->rows ? r0 + p->chunk : w->rows;
-        int64_t v0 = (it / p->nchunks) * TILE_VECS;
+        int64_t v0 = (it % ntiles) * TILE_VECS;
         int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
         for (int64_t v = v0; v < v1; v += 4) {
@@ -372,7 +377,7 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
         p->y = ys[i];
         p->dot = c->k->vec_dot[ws[i]->type];
         p->gemm4 = c->k->gemm4[ws[i]->type];
-        p->chunk = CHUNK_ROWS;
+        p->chunk = BATCH_CHUNK_ROWS;
         if (n == 1) { /* about 4 items per thread, in multiples of 16 rows */
             int64_t want = ws[i]->rows / (4 * (int64_t)nth) / CHUNK_ROWS * CHUNK_ROWS;
             p->chunk = want < CHUNK_ROWS         ? CHUNK_ROWS
