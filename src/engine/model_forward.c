@@ -59,7 +59,6 @@ struct osr_model_ctx {
     float *proj;   /* projection output [n_batch][n_embd] */
     float *qkv;    /* fused q/k/v projection output [n_batch][nq + nk + nv], or NULL */
     void *mm_prep; /* quantized activations shared by several matmuls */
-    void *mm_one;  /* for a matmul whose activation type differs */
     size_t mm_bytes;
     float *scores; /* per thread: n_ctx scores + hd_k query + hd_v accumulator */
     size_t scores_stride;
@@ -159,8 +158,19 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->gate = alloc_floats(B * (size_t)hp->n_ff, &rc);
     c->up = alloc_floats(B * (size_t)hp->n_ff, &rc); /* 2 n_ff for fused gate/up, below */
     c->proj = alloc_floats(B * E, &rc);
-    c->scores_stride =
-        ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v + 15) & ~(size_t)15;
+    /* Per thread, for the heads of one KV group: scores, rounded queries, accumulators; then
+     * one K or V row in F32 and the F16-rounded weights of one head. */
+    size_t grp = (size_t)(hp->n_head / hp->n_head_kv);
+    size_t hd_max = (size_t)(hp->head_dim_k > hp->head_dim_v ? hp->head_dim_k : hp->head_dim_v);
+    size_t halves =
+        (size_t)n_ctx > grp * (size_t)hp->head_dim_k ? (size_t)n_ctx : grp * (size_t)hp->head_dim_k;
+    c->scores_stride = (grp * ((size_t)n_ctx + (size_t)hp->head_dim_k + (size_t)hp->head_dim_v) +
+                        hd_max + halves / 2 + 1 + 15) &
+                       ~(size_t)15;
+    if (grp * (size_t)n_ctx > ((size_t)1 << 32)) {
+        rc = osr_diag_set(diag, OSR_ENOMEM, "attention scratch too large");
+        goto out;
+    }
     c->scores = alloc_floats(c->scores_stride * (size_t)c->n_threads, &rc);
     size_t need = 0;
     bool fused_qkv = false, fused_ffn = false;
@@ -184,7 +194,6 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     }
     c->mm_bytes = need;
     c->mm_prep = alloc_floats(need / sizeof(float) + 1, &rc);
-    c->mm_one = alloc_floats(need / sizeof(float) + 1, &rc);
     if (rc) {
         osr_diag_set(diag, rc, "cannot allocate the scratch buffers");
         goto out;
@@ -217,7 +226,6 @@ void osr_model_ctx_free(struct osr_model_ctx *c)
     free(c->proj);
     free(c->qkv);
     free(c->mm_prep);
-    free(c->mm_one);
     free(c->scores);
     free(c);
 }
@@ -247,19 +255,24 @@ static enum osr_qtype dot_type(enum osr_qtype t)
     return osr_quant_type_info((uint32_t)t)->dot_type;
 }
 
-/* y = W x for n vectors. */
-static int matmul(struct osr_model_ctx *c, const struct osr_weight *w, const float *x, int n,
-                  float *y)
-{
-    return osr_kernels_matmul(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows, w->cols, x, n,
-                              y, c->mm_one, c->mm_bytes);
-}
-
-/* Several matmuls over one input in a single pool run.  The per-row work is the kernels'
- * own (CHUNK_ROWS-row items, gemm4 on groups of 4 rows for batches, vec_dot otherwise, as
- * osr_kernels_matmul does), so the numbers are bit-identical to separate calls; what is saved
- * is the wake-up and join of the pool for each product, which a busy machine makes costly. */
+/* The matmuls of the forward pass, on the pool, with the kernels' per-row functions (gemm4 on
+ * groups of 4 rows for batches, vec_dot for one vector, as osr_kernels_matmul) so the numbers
+ * are those of the kernels.  Two things differ from osr_kernels_matmul:
+ *   - several products over one input run in a single pool run (one quantization of the
+ *     input, one wake-up and join instead of one per product);
+ *   - for a single vector (decode) a work item is a long run of consecutive rows (up to
+ *     DECODE_CHUNK_MAX) instead of 16: with 16-row items the threads interleave and each one
+ *     reads the weights in 18-34 KB pieces, which defeats the hardware prefetchers; measured
+ *     here, 2-thread decode went from below the 1-thread speed to nearly twice it.  Each row
+ *     is still computed by one vec_dot, so the result does not depend on the chunking or the
+ *     thread count.  Batches use 64-row x 8-vector items, taken row block by row block so a
+ *     block's weights stay in cache across the vectors; gemm4 groups 4 rows from each item's
+ *     start (a multiple of 4), so the results do not depend on the thread count either. */
 #define CHUNK_ROWS 16
+#define DECODE_CHUNK_MAX 256
+#ifndef BATCH_CHUNK_ROWS
+#define BATCH_CHUNK_ROWS 64
+#endif
 #define TILE_VECS 8
 #define MAX_PARTS 3
 
@@ -268,6 +281,7 @@ struct mm_part {
     float *y;
     osr_vec_dot_fn dot;
     osr_gemm4_fn gemm4;
+    int64_t chunk; /* rows per work item */
     int64_t nchunks, items;
 };
 
@@ -317,9 +331,10 @@ static void mm_worker(void *arg, int ith, int nth)
         }
         const struct osr_weight *w = p->w;
         const char *wd = w->data;
-        int64_t r0 = (it % p->nchunks) * CHUNK_ROWS;
-        int64_t r1 = r0 + CHUNK_ROWS < w->rows ? r0 + CHUNK_ROWS : w->rows;
-        int64_t v0 = (it / p->nchunks) * TILE_VECS;
+        int64_t ntiles = p->items / p->nchunks;
+        int64_t r0 = (it / ntiles) * p->chunk;
+        int64_t r1 = r0 + p->chunk < w->rows ? r0 + p->chunk : w->rows;
+        int64_t v0 = (it % ntiles) * TILE_VECS;
         int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
         for (int64_t v = v0; v < v1; v += 4) {
@@ -337,23 +352,13 @@ static void mm_worker(void *arg, int ith, int nth)
     }
 }
 
-/* ys[i] = ws[i] x for n vectors: one pool run when every weight takes the same activation
- * type (the usual case), separate matmuls otherwise (mixed-type files). */
-static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
-                        int count, const float *x, int n)
+/* ys[i] = ws[i] x for n vectors in one pool run; every weight must take the same activation
+ * type and have the same number of columns (count <= MAX_PARTS). */
+static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
+                  int count, const float *x, int n)
 {
     enum osr_qtype dt = dot_type(ws[0]->type);
-    bool same = count <= MAX_PARTS;
-    for (int i = 1; i < count; i++)
-        same = same && dot_type(ws[i]->type) == dt && ws[i]->cols == ws[0]->cols;
-    if (!same) {
-        for (int i = 0; i < count; i++) {
-            int rc = matmul(c, ws[i], x, n, ys[i]);
-            if (rc)
-                return rc;
-        }
-        return OSR_OK;
-    }
+    int nth = osr_threadpool_size(c->tp);
     struct mm_job j = {.tp = c->tp, .x = x, .cols = ws[0]->cols, .nvec = n, .nparts = count};
     if (dt != OSR_QTYPE_F32) {
         size_t need = osr_kernels_matmul_scratch(ws[0]->type, j.cols, n);
@@ -372,7 +377,14 @@ static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const 
         p->y = ys[i];
         p->dot = c->k->vec_dot[ws[i]->type];
         p->gemm4 = c->k->gemm4[ws[i]->type];
-        p->nchunks = (ws[i]->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        p->chunk = BATCH_CHUNK_ROWS;
+        if (n == 1) { /* about 4 items per thread, in multiples of 16 rows */
+            int64_t want = ws[i]->rows / (4 * (int64_t)nth) / CHUNK_ROWS * CHUNK_ROWS;
+            p->chunk = want < CHUNK_ROWS         ? CHUNK_ROWS
+                       : want > DECODE_CHUNK_MAX ? DECODE_CHUNK_MAX
+                                                 : want;
+        }
+        p->nchunks = (ws[i]->rows + p->chunk - 1) / p->chunk;
         p->items = p->nchunks * ntiles;
         j.total += p->items;
         if (!p->dot)
@@ -380,6 +392,32 @@ static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const 
     }
     atomic_init(&j.next, 0);
     osr_threadpool_run(c->tp, mm_worker, &j);
+    return OSR_OK;
+}
+
+/* y = W x for n vectors. */
+static int matmul(struct osr_model_ctx *c, const struct osr_weight *w, const float *x, int n,
+                  float *y)
+{
+    return mm_run(c, &w, &y, 1, x, n);
+}
+
+/* ys[i] = ws[i] x for n vectors: one pool run when every weight takes the same activation
+ * type (the usual case), separate ones otherwise (mixed-type files). */
+static int matmul_group(struct osr_model_ctx *c, const struct osr_weight *const *ws, float **ys,
+                        int count, const float *x, int n)
+{
+    enum osr_qtype dt = dot_type(ws[0]->type);
+    bool same = count <= MAX_PARTS;
+    for (int i = 1; i < count; i++)
+        same = same && dot_type(ws[i]->type) == dt && ws[i]->cols == ws[0]->cols;
+    if (same)
+        return mm_run(c, ws, ys, count, x, n);
+    for (int i = 0; i < count; i++) {
+        int rc = matmul(c, ws[i], x, n, ys[i]);
+        if (rc)
+            return rc;
+    }
     return OSR_OK;
 }
 
@@ -394,6 +432,8 @@ struct attn_job {
     atomic_int next;
 };
 
+/* One work item is (token, KV head): the heads sharing that KV head read each cached K and V
+ * row once (converted to F32 once when the cache is F16) instead of once per head. */
 static void attn_worker(void *arg, int ith, int nth)
 {
     struct attn_job *j = arg;
@@ -405,54 +445,84 @@ static void attn_worker(void *arg, int ith, int nth)
     const int64_t nq = (int64_t)hp->n_head * hdk, no = (int64_t)hp->n_head * hdv;
     const float scale = hp->attn_scale, cap = hp->attn_softcap;
     const bool f16 = c->kv_type == OSR_KV_F16;
-    float *scores = c->scores + (size_t)ith * c->scores_stride;
-    float *qh = scores + c->n_ctx;
-    float *acc = qh + hdk;
+    const osr_vec_dot_fn dot = k->vec_dot[OSR_QTYPE_F32];
+    const osr_gemm4_fn gemm4 = k->gemm4[OSR_QTYPE_F16];
+    float *scores = c->scores + (size_t)ith * c->scores_stride;  /* [group][n_ctx] */
+    float *qh = scores + (size_t)group * c->n_ctx;               /* [group][hdk] */
+    float *acc = qh + (size_t)group * hdk;                       /* [group][hdv] */
+    float *row = acc + (size_t)group * hdv;                      /* one K or V row */
+    uint16_t *p16 = (uint16_t *)(row + (hdk > hdv ? hdk : hdv)); /* max(n_ctx, group*hdk) */
     const size_t krow = (size_t)c->nk * c->kv_elt, vrow = (size_t)c->nv * c->kv_elt;
-    const int total = j->n * hp->n_head;
+    const int total = j->n * hp->n_head_kv;
     (void)nth;
 
     for (;;) {
         int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
         if (item >= total)
             break;
-        int i = item / hp->n_head, h = item % hp->n_head, kvh = h / group;
+        int i = item / hp->n_head_kv, kvh = item % hp->n_head_kv, h0 = kvh * group;
         int n_kv = j->pos0 + i + 1; /* causal: positions 0 .. pos */
         int t0 = j->n_swa > 0 && n_kv > j->n_swa ? n_kv - j->n_swa : 0; /* window start */
-        const float *q = c->q + (int64_t)i * nq + (int64_t)h * hdk;
+        const float *q = c->q + (int64_t)i * nq + (int64_t)h0 * hdk;
         if (f16) {
-            for (int d = 0; d < hdk; d++)
-                qh[d] = osr_quant_f16_to_f32(osr_quant_f32_to_f16(q[d]));
-            for (int t = t0; t < n_kv; t++) {
-                const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 2;
-                scores[t] = k->vec_dot[OSR_QTYPE_F16](hdk, kr, qh) * scale;
+            /* llama.cpp multiplies an F16 cache by F16-rounded queries. */
+            k->quantize[OSR_QTYPE_F16](q, p16, (int64_t)group * hdk);
+            k->dequantize[OSR_QTYPE_F16](p16, qh, (int64_t)group * hdk);
+            q = qh;
+        }
+        int tk = t0;
+        if (f16 && gemm4 && group >= 2) {
+            /* 4 cached K rows x up to 4 query heads per call, reading the F16 rows as they are
+             * stored (the F16 weight kernel: F16 rows times F32 vectors). */
+            for (; tk + 4 <= n_kv; tk += 4) {
+                const uint8_t *kr = j->kc + (size_t)tk * krow + (size_t)kvh * hdk * 2;
+                for (int g = 0; g < group; g += 4)
+                    gemm4(hdk, kr, krow, q + (size_t)g * hdk, (size_t)hdk * sizeof(float),
+                          group - g < 4 ? group - g : 4, scores + (size_t)g * c->n_ctx + tk,
+                          c->n_ctx);
             }
-        } else {
-            for (int t = t0; t < n_kv; t++) {
-                const uint8_t *kr = j->kc + (size_t)t * krow + (size_t)kvh * hdk * 4;
-                scores[t] = k->vec_dot[OSR_QTYPE_F32](hdk, kr, q) * scale;
+            for (int g = 0; g < group; g++)
+                k->scale(scores + (size_t)g * c->n_ctx + t0, scores + (size_t)g * c->n_ctx + t0,
+                         scale, tk - t0);
+        }
+        for (; tk < n_kv; tk++) {
+            const uint8_t *kr = j->kc + (size_t)tk * krow + (size_t)kvh * hdk * c->kv_elt;
+            const float *kf = (const float *)kr;
+            if (f16) {
+                k->dequantize[OSR_QTYPE_F16](kr, row, hdk);
+                kf = row;
+            }
+            for (int g = 0; g < group; g++)
+                scores[(size_t)g * c->n_ctx + tk] = dot(hdk, kf, q + (size_t)g * hdk) * scale;
+        }
+        for (int g = 0; g < group; g++) {
+            float *sc = scores + (size_t)g * c->n_ctx;
+            if (cap > 0)
+                for (int t = t0; t < n_kv; t++)
+                    sc[t] = cap * tanhf(sc[t] / cap);
+            k->softmax(sc + t0, n_kv - t0);
+            if (f16) { /* ... and F16-rounded attention weights by the F16 V cache */
+                k->quantize[OSR_QTYPE_F16](sc + t0, p16, n_kv - t0);
+                k->dequantize[OSR_QTYPE_F16](p16, sc + t0, n_kv - t0);
             }
         }
-        if (cap > 0)
-            for (int t = t0; t < n_kv; t++)
-                scores[t] = cap * tanhf(scores[t] / cap);
-        k->softmax(scores + t0, n_kv - t0);
-        memset(acc, 0, (size_t)hdv * sizeof(float));
-        if (f16) {
-            for (int t = t0; t < n_kv; t++) {
-                const uint16_t *vr =
-                    (const uint16_t *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
-                float p = osr_quant_f16_to_f32(osr_quant_f32_to_f16(scores[t]));
+        memset(acc, 0, (size_t)group * hdv * sizeof(float));
+        for (int t = t0; t < n_kv; t++) {
+            const uint8_t *vr = j->vc + (size_t)t * vrow + (size_t)kvh * hdv * c->kv_elt;
+            const float *vf = (const float *)vr;
+            if (f16) {
+                k->dequantize[OSR_QTYPE_F16](vr, row, hdv);
+                vf = row;
+            }
+            for (int g = 0; g < group; g++) {
+                float p = scores[(size_t)g * c->n_ctx + t];
                 if (p != 0.0f)
-                    k->axpy_f16(acc, p, vr, hdv);
-            }
-        } else {
-            for (int t = t0; t < n_kv; t++) {
-                const float *vr = (const float *)(j->vc + (size_t)t * vrow) + (size_t)kvh * hdv;
-                k->axpy(acc, scores[t], vr, hdv);
+                    k->axpy(acc + (size_t)g * hdv, p, vf, hdv);
             }
         }
-        memcpy(c->att + (int64_t)i * no + (int64_t)h * hdv, acc, (size_t)hdv * sizeof(float));
+        for (int g = 0; g < group; g++)
+            memcpy(c->att + (int64_t)i * no + (int64_t)(h0 + g) * hdv, acc + (size_t)g * hdv,
+                   (size_t)hdv * sizeof(float));
     }
 }
 
