@@ -13,7 +13,7 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config clang llvm
     libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
     libsecp256k1-dev libyaml-dev libpcre2-dev libutf8proc-dev libwslay-dev libseccomp-dev
-    bubblewrap curl wrk
+    bubblewrap curl wrk python3-numpy
 )
 # Packages that must come from backports, with the minimum upstream version we need.
 BACKPORTS=(libsqlcipher-dev:4.6)
