@@ -22,6 +22,7 @@
 #include "osr/api_anthropic.h"
 #include "osr/api_embed.h"
 #include "osr/api_routes.h"
+#include "osr/chat_record.h"
 #include "osr/config.h"
 #include "osr/json.h"
 #include "osr/log.h"
@@ -242,12 +243,22 @@ static int tee_emit(struct osr_sink *s, const struct osr_event *ev)
 
 static void run(struct job *job, struct osr_sink *sink, const struct osr_chat_cancel *cancel)
 {
-    int rc = osr_chat_service_chat(job->r->svc, &job->req, sink, cancel);
+    struct osr_chat_recorder rec;
+    osr_chat_record_init(&rec, sink);
+    int rc = osr_chat_service_chat(job->r->svc, &job->req, &rec.sink, cancel);
     if (rc == OSR_ENOTFOUND) {
         char msg[512];
         snprintf(msg, sizeof(msg), "model '%s' not found", job->req.model);
         osr_sink_error(sink, 404, msg);
+    } else if (rc == OSR_OK && job->r->history) {
+        struct osr_diag d;
+        osr_diag_clear(&d);
+        pthread_mutex_lock(&job->r->hlock);
+        if (osr_chat_record_save(&rec, job->r->history, &job->req, &d) != OSR_OK)
+            OSR_WARN("chat history: the request was answered but not recorded: %s", d.msg);
+        pthread_mutex_unlock(&job->r->hlock);
     }
+    osr_chat_record_release(&rec);
 }
 
 static int flush_body(void *ctx, const char *p, size_t n)

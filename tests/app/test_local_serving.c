@@ -11,7 +11,9 @@
 #include "osr/clock.h"
 #include "osr/config.h"
 #include "osr/discovery.h"
+#include "osr/history.h"
 #include "osr/json.h"
+#include "osr/store.h"
 
 static char home[256];
 static char base[64];
@@ -226,6 +228,61 @@ static void test_stop_strings(void)
     json_object_put(b);
 }
 
+static void test_history_session(void)
+{
+    if (skip)
+        return;
+    long st;
+    struct json_object *o =
+        post_json("/v1/chat/completions",
+                  "{\"model\":\"llama-v2\",\"session_id\":\"hist-1\",\"max_tokens\":2,\"messages\":"
+                  "[{\"role\":\"user\",\"content\":\"first question\"}]}",
+                  &st);
+    CHECK_INT_EQ(st, 200);
+    json_object_put(o);
+    o = post_json("/v1/chat/completions",
+                  "{\"model\":\"llama-v2\",\"session_id\":\"hist-1\",\"max_tokens\":2,"
+                  "\"messages\":[{\"role\":\"user\",\"content\":\"first question\"},"
+                  "{\"role\":\"assistant\",\"content\":\"an answer\"},"
+                  "{\"role\":\"user\",\"content\":\"second question\"}]}",
+                  &st);
+    CHECK_INT_EQ(st, 200);
+    json_object_put(o);
+}
+
+/* After the server has stopped: the conversation is in the (encrypted) history, once. */
+static void check_history(void)
+{
+    if (skip)
+        return;
+    struct osr_store_keys keys;
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    REQUIRE(osr_store_keys_load(&keys, home, false, &d) == OSR_OK);
+    CHECK(keys.has_key); /* encrypted by default */
+    struct osr_history *h = NULL;
+    int rc = osr_history_open(&h, home, &keys, false, &d);
+    osr_store_keys_wipe(&keys);
+    REQUIRE(rc == OSR_OK);
+    struct osr_history_session s;
+    REQUIRE(osr_history_session_get(h, "hist-1", &s, &d) == OSR_OK);
+    CHECK_STR_EQ(s.title, "first question");
+    CHECK_STR_EQ(s.model, "llama-v2");
+    CHECK_INT_EQ(s.source, OSR_HISTORY_HTTP);
+    CHECK_INT_EQ(s.n_messages, 4); /* user, assistant, user (the new turn only), assistant */
+    osr_history_session_release(&s);
+    struct osr_history_message *m = NULL;
+    size_t n = 0;
+    REQUIRE(osr_history_messages_get(h, "hist-1", true, &m, &n, &d) == OSR_OK);
+    REQUIRE(n == 4);
+    CHECK_STR_EQ(m[0].content, "\"first question\"");
+    CHECK_STR_EQ(m[1].role, "assistant");
+    CHECK(m[1].usage && strstr(m[1].usage, "\"completion_tokens\":2"));
+    CHECK_STR_EQ(m[2].content, "\"second question\"");
+    osr_history_messages_free(m, n);
+    osr_history_close(h);
+}
+
 static void setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -281,9 +338,11 @@ static void cleanup(void)
     int status = 0;
     waitpid(server, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    check_history();
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
     CHECK(system(cmd) == 0);
 }
 
-TEST_MAIN(test_setup, test_openai_chat, test_other_protocols, test_stop_strings, cleanup)
+TEST_MAIN(test_setup, test_openai_chat, test_other_protocols, test_stop_strings,
+          test_history_session, cleanup)
