@@ -1,6 +1,7 @@
 /* fuzz_tools.c - the calculator, the schema validator and the MCP dispatcher on untrusted
  * input.  The first byte picks the target: 'c' evaluates the rest as an expression; 's' splits
- * the rest at the first newline into a schema and an instance and validates; anything else
+ * the rest at the first newline into a schema and an instance and validates; 'z' reads the
+ * rest as a TZif file and 'p' as a POSIX TZ string; anything else
  * feeds the whole input to the MCP dispatcher over the built-in tools (JSON-RPC parsing,
  * tools/call argument validation, envelopes). */
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include "osr/mcp.h"
 #include "osr/schema.h"
 #include "osr/tools.h"
+#include "osr/tz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,6 +28,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         double v;
         struct osr_diag d;
         osr_calc_eval(s, n, &v, &d);
+        return 0;
+    }
+    if (data[0] == 'z') {
+        int off;
+        char abbr[16];
+        osr_tz_offset_tzif((const uint8_t *)s, n, 1782864000, &off, abbr, sizeof(abbr), NULL);
+        osr_tz_offset_tzif((const uint8_t *)s, n, -((int64_t)1 << 40), &off, abbr, sizeof(abbr), NULL);
+        return 0;
+    }
+    if (data[0] == 'p') {
+        char str[256], abbr[16];
+        size_t k = n < sizeof(str) - 1 ? n : sizeof(str) - 1;
+        memcpy(str, s, k);
+        str[k] = '\0';
+        int off;
+        osr_tz_posix_offset(str, 1782864000, &off, abbr, sizeof(abbr));
+        osr_tz_posix_offset(str, 4103654400, &off, abbr, sizeof(abbr));
         return 0;
     }
     if (data[0] == 's') {

@@ -1,7 +1,7 @@
 /* builtin_tools.c - tools that need no agent context: current_time and calculator.
  *
- * current_time reports the wall clock in ISO 8601, in UTC or at a fixed UTC offset given as
- * "+05:30", "-0800", "UTC+2" or "GMT-3"; it does not read the IANA time zone database.
+ * current_time reports the wall clock in ISO 8601, in UTC, at a fixed UTC offset given as
+ * "+05:30", "-0800", "UTC+2" or "GMT-3", or in an IANA zone ("Europe/Paris", through tz.h).
  * calculator evaluates arithmetic with a recursive-descent parser written here (no eval, no
  * variables, no functions), bounded in input length and nesting depth.
  */
@@ -15,6 +15,7 @@
 #include "osr/clock.h"
 #include "osr/json.h"
 #include "osr/tools.h"
+#include "osr/tz.h"
 
 #define CALC_MAX_LEN 4096
 #define CALC_MAX_DEPTH 64
@@ -276,26 +277,39 @@ static void current_time_tool(void *ctx, struct json_object *args, struct osr_to
     const char *zone = "UTC";
     if (json_object_object_get_ex(args, "timezone", &tz) && tz)
         zone = json_object_get_string(tz);
-    int off = 0;
-    if (!parse_offset(zone, &off)) {
-        osr_tool_out_fail(out, OSR_TOOL_INVALID_ARGS, "timezone",
-                          "UTC or an offset like +05:30",
-                          "unknown timezone '%.64s' (use UTC or an offset such as +05:30)", zone);
-        return;
-    }
+    int off = 0; /* minutes for fixed offsets, then seconds */
     int64_t ms = osr_wall_ms();
-    time_t local = (time_t)(ms / 1000) + (time_t)off * 60;
+    char abbr[16] = "";
+    if (parse_offset(zone, &off)) {
+        off *= 60;
+    } else {
+        struct osr_diag d;
+        osr_diag_clear(&d);
+        int rc = osr_tz_offset(zone, ms / 1000, &off, abbr, sizeof(abbr), &d);
+        if (rc == OSR_EINVAL || rc == OSR_ENOTFOUND) {
+            osr_tool_out_fail(out, OSR_TOOL_INVALID_ARGS, "timezone",
+                              "an IANA zone such as Europe/Paris, UTC, or an offset like +05:30",
+                              "%s", d.msg);
+            return;
+        }
+        if (rc) {
+            osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "time zone data: %s", d.msg);
+            return;
+        }
+    }
+    time_t local = (time_t)(ms / 1000) + (time_t)off;
     struct tm tm;
     if (!gmtime_r(&local, &tm)) {
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "the clock is out of range");
         return;
     }
     char stamp[64], suffix[16];
+    int aoff = off < 0 ? -off : off;
     if (off == 0)
         snprintf(suffix, sizeof(suffix), "Z");
     else
-        snprintf(suffix, sizeof(suffix), "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 60,
-                 abs(off) % 60);
+        snprintf(suffix, sizeof(suffix), "%c%02d:%02d", off < 0 ? '-' : '+', aoff / 3600,
+                 aoff / 60 % 60);
     snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d%s", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, suffix);
     static const char *const days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
@@ -303,7 +317,10 @@ static void current_time_tool(void *ctx, struct json_object *args, struct osr_to
     struct json_object *res = json_object_new_object();
     json_object_object_add(res, "iso8601", json_object_new_string(stamp));
     json_object_object_add(res, "unix", json_object_new_int64(ms / 1000));
-    json_object_object_add(res, "utc_offset_minutes", json_object_new_int(off));
+    json_object_object_add(res, "timezone", osr_json_new_string(zone, strlen(zone)));
+    if (abbr[0])
+        json_object_object_add(res, "abbreviation", json_object_new_string(abbr));
+    json_object_object_add(res, "utc_offset_minutes", json_object_new_int(off / 60));
     json_object_object_add(res, "weekday", json_object_new_string(days[tm.tm_wday % 7]));
     json_object_object_add(res, "text", json_object_new_string(stamp));
     out->result = res;
@@ -313,11 +330,11 @@ int osr_tools_add_builtins(struct osr_tools *reg, struct osr_diag *diag)
 {
     static const struct osr_tool_def defs[] = {
         {.name = "current_time",
-         .description = "Returns the current date and time in ISO 8601, in UTC or at a given UTC "
-                        "offset.",
+         .description = "Returns the current date and time in ISO 8601, in UTC, an IANA time zone "
+                        "or at a given UTC offset.",
          .input_schema = "{\"type\":\"object\",\"properties\":{\"timezone\":{\"type\":\"string\","
-                         "\"description\":\"UTC (default) or an offset such as +05:30 or "
-                         "UTC-8\",\"maxLength\":16}},\"additionalProperties\":false}",
+                         "\"description\":\"UTC (default), an IANA zone such as "
+                         "Europe/Paris, or an offset such as +05:30\",\"maxLength\":64}},\"additionalProperties\":false}",
          .policy = OSR_TOOL_POLICY_AUTO,
          .source = OSR_TOOL_SOURCE_BUILTIN,
          .fn = current_time_tool},

@@ -179,6 +179,7 @@ static void handle_post(struct osr_http_request *req, void *ctx)
         if (reply && json_object_object_get_ex(reply, "result", NULL)) {
             session_open(h, &st, sid);
             osr_http_add_header(req, "Mcp-Session-Id", sid);
+            osr_http_add_header(req, "Access-Control-Expose-Headers", "Mcp-Session-Id");
         }
     } else {
         const char *hdr = osr_http_request_header(req, "Mcp-Session-Id");

@@ -389,6 +389,27 @@ static void test_current_time(void)
                      mins[i]);
         json_object_put(env);
     }
+    a = parse("{\"timezone\":\"UTC\"}");
+    env = osr_tools_call(reg, "current_time", a, NULL);
+    json_object_put(a);
+    CHECK(osr_tool_envelope_is_ok(env));
+    json_object_put(env);
+    a = parse("{\"timezone\":\"Asia/Kolkata\"}");
+    env = osr_tools_call(reg, "current_time", a, NULL);
+    json_object_put(a);
+    if (osr_tool_envelope_is_ok(env)) {
+        res = json_object_object_get(env, "result");
+        CHECK_INT_EQ(json_object_get_int(json_object_object_get(res, "utc_offset_minutes")), 330);
+        CHECK_STR_EQ(json_object_get_string(json_object_object_get(res, "abbreviation")), "IST");
+    } else {
+        printf("skipping: no zoneinfo for Asia/Kolkata\n");
+    }
+    json_object_put(env);
+    a = parse("{\"timezone\":\"../../etc/passwd\"}");
+    env = osr_tools_call(reg, "current_time", a, NULL);
+    json_object_put(a);
+    CHECK_STR_EQ(json_object_get_string(json_object_object_get(env, "kind")), "invalid_args");
+    json_object_put(env);
     a = parse("{\"timezone\":\"Mars/Olympus\"}");
     env = osr_tools_call(reg, "current_time", a, NULL);
     json_object_put(a);

@@ -272,7 +272,7 @@ static void test_http_streamable(void)
              "00000000-0000-4000-8000-000000000000", NULL);
     CHECK_INT_EQ(r.status, 404);
     test_resp_release(&r);
-    char url[128], sh[128];
+    char url[128], sh[192];
     snprintf(url, sizeof(url), "%s/mcp", base);
     snprintf(sh, sizeof(sh), "Mcp-Session-Id: %s", sid);
     const char *bad_ver[] = {sh, "MCP-Protocol-Version: 1999-01-01", "Content-Type: application/json", NULL};
