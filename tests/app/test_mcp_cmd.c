@@ -1,6 +1,7 @@
 /* test_mcp_cmd.c - `osaurus mcp` as a desktop client runs it: the real binary as a child
  * process over pipes, talking newline-delimited JSON-RPC, proxying to a real `osaurus serve`
- * started in a temporary home on a free port; then the same bridge with the server gone. */
+ * started in a temporary home on a free port; then the same bridge with the server gone, and
+ * against an exposed server with and without an access key. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -246,6 +247,79 @@ static void test_bridge_with_server(void)
     CHECK_INT_EQ(bridge_stop(&b), 0);
 }
 
+/* Runs the binary with args and returns its standard output (trailing newline cut). */
+static void run_capture(const char *const *args, char *out, size_t cap)
+{
+    int fd = -1;
+    pid_t pid = spawn(args, NULL, &fd);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd, out + n, cap - n - 1)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    while (n > 0 && out[n - 1] == '\n')
+        out[--n] = '\0';
+    close(fd);
+    CHECK_INT_EQ(wait_exit(pid), 0);
+}
+
+/* An exposed server no longer trusts loopback: the bridge needs the access key (the
+ * original's bug #1539 was an empty tool list here). */
+static void test_exposed_server_needs_key(void)
+{
+    char out[4096];
+    const char *init[] = {"identity", "init", NULL};
+    run_capture(init, out, sizeof(out));
+    const char *create[] = {"keys", "create", NULL};
+    char key[2048];
+    run_capture(create, key, sizeof(key));
+    REQUIRE(strncmp(key, "osk-v1.", 7) == 0);
+    const char *serve[] = {"serve", "--expose", "--yes", "--port", "0", NULL};
+    pid_t server = spawn(serve, NULL, NULL);
+    struct osr_instance inst;
+    int port = -1;
+    for (int i = 0; i < 1000 && port < 0; i++) {
+        if (osr_discovery_find(home, &inst) == OSR_OK && inst.port > 0 && inst.pid == server)
+            port = inst.port;
+        else
+            osr_sleep_ms(10);
+    }
+    REQUIRE(port > 0);
+    const char *nokey[] = {"mcp", NULL};
+    struct bridge b;
+    bridge_start(&b, nokey);
+    struct json_object *tools = NULL, *r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    CHECK(json_object_object_get_ex(json_object_object_get(r, "result"), "tools", &tools) &&
+          json_object_array_length(tools) == 0);
+    json_object_put(r);
+    r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                "\"calculator\",\"arguments\":{\"expression\":\"1\"}}}");
+    struct json_object *content = NULL;
+    const char *text = NULL;
+    if (json_object_object_get_ex(json_object_object_get(r, "result"), "content", &content))
+        text = path_str(json_object_array_get_idx(content, 0), "text", NULL, NULL);
+    CHECK(text && strstr(text, "\"kind\":\"rejected\"") && strstr(text, "401"));
+    json_object_put(r);
+    CHECK_INT_EQ(bridge_stop(&b), 0);
+
+    const char *withkey[] = {"mcp", "--access-key", key, NULL};
+    bridge_start(&b, withkey);
+    r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    CHECK(json_object_object_get_ex(json_object_object_get(r, "result"), "tools", &tools) &&
+          json_object_array_length(tools) == 2);
+    json_object_put(r);
+    r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                "\"calculator\",\"arguments\":{\"expression\":\"40+2\"}}}");
+    text = NULL;
+    if (json_object_object_get_ex(json_object_object_get(r, "result"), "content", &content))
+        text = path_str(json_object_array_get_idx(content, 0), "text", NULL, NULL);
+    CHECK(text && strstr(text, "\"value\":42") != NULL);
+    json_object_put(r);
+    CHECK_INT_EQ(bridge_stop(&b), 0);
+    kill(server, SIGTERM);
+    CHECK_INT_EQ(wait_exit(server), 0);
+}
+
 static void test_all(void)
 {
     binary = getenv("OSR_BINARY");
@@ -258,6 +332,7 @@ static void test_all(void)
     signal(SIGPIPE, SIG_IGN);
     test_usage();
     test_bridge_with_server();
+    test_exposed_server_needs_key();
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", home);
     CHECK(system(cmd) == 0);
