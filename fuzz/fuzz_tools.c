@@ -34,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int off;
         char abbr[16];
         osr_tz_offset_tzif((const uint8_t *)s, n, 1782864000, &off, abbr, sizeof(abbr), NULL);
-        osr_tz_offset_tzif((const uint8_t *)s, n, -((int64_t)1 << 40), &off, abbr, sizeof(abbr), NULL);
+        osr_tz_offset_tzif((const uint8_t *)s, n, -((int64_t)1 << 40), &off, abbr, sizeof(abbr),
+                           NULL);
         return 0;
     }
     if (data[0] == 'p') {

@@ -28,8 +28,8 @@ enum osr_jsonrpc_kind {
 
 struct osr_jsonrpc_msg {
     enum osr_jsonrpc_kind kind;
-    const char *method;        /* requests and notifications; borrowed from the message */
-    struct json_object *id;    /* borrowed; NULL for notifications and unreadable ids */
+    const char *method;         /* requests and notifications; borrowed from the message */
+    struct json_object *id;     /* borrowed; NULL for notifications and unreadable ids */
     struct json_object *params; /* borrowed; NULL when absent */
 };
 

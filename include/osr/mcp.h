@@ -50,8 +50,8 @@ struct osr_mcp_session {
 };
 
 struct osr_mcp_info {
-    const char *name;    /* serverInfo.name */
-    const char *version; /* serverInfo.version */
+    const char *name;         /* serverInfo.name */
+    const char *version;      /* serverInfo.version */
     const char *instructions; /* may be NULL */
 };
 

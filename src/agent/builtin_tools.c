@@ -293,7 +293,8 @@ static void current_time_tool(void *ctx, struct json_object *args, struct osr_to
             return;
         }
         if (rc) {
-            osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "time zone data: %s", d.msg);
+            osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "time zone data: %s",
+                              d.msg);
             return;
         }
     }
@@ -334,7 +335,8 @@ int osr_tools_add_builtins(struct osr_tools *reg, struct osr_diag *diag)
                         "or at a given UTC offset.",
          .input_schema = "{\"type\":\"object\",\"properties\":{\"timezone\":{\"type\":\"string\","
                          "\"description\":\"UTC (default), an IANA zone such as "
-                         "Europe/Paris, or an offset such as +05:30\",\"maxLength\":64}},\"additionalProperties\":false}",
+                         "Europe/Paris, or an offset such as "
+                         "+05:30\",\"maxLength\":64}},\"additionalProperties\":false}",
          .policy = OSR_TOOL_POLICY_AUTO,
          .source = OSR_TOOL_SOURCE_BUILTIN,
          .fn = current_time_tool},

@@ -77,8 +77,8 @@ static bool type_matches(const char *type, struct json_object *v)
 
 static bool known_type(const char *type)
 {
-    static const char *const names[] = {"object",  "array", "string", "boolean",
-                                        "null",    "number", "integer"};
+    static const char *const names[] = {"object", "array",  "string", "boolean",
+                                        "null",   "number", "integer"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (strcmp(type, names[i]) == 0)
             return true;
@@ -163,8 +163,8 @@ static int count_keyword(struct walk *w, struct json_object *schema, const char 
     if (!json_object_object_get_ex(schema, kw, &v))
         return OSR_OK;
     if (!is_integral(v) || json_object_get_double(v) < 0)
-        return fail(w, OSR_ECONFIG, path, NULL, "schema keyword '%s' must be a non-negative integer",
-                    kw);
+        return fail(w, OSR_ECONFIG, path, NULL,
+                    "schema keyword '%s' must be a non-negative integer", kw);
     *out = (long long)json_object_get_double(v);
     return OSR_OK;
 }
@@ -189,7 +189,8 @@ static int check_type(struct walk *w, struct json_object *schema, struct json_ob
         size_t n = json_object_array_length(type);
         for (size_t i = 0; i < n; i++) {
             struct json_object *t = json_object_array_get_idx(type, i);
-            if (!json_object_is_type(t, json_type_string) || !known_type(json_object_get_string(t))) {
+            if (!json_object_is_type(t, json_type_string) ||
+                !known_type(json_object_get_string(t))) {
                 osr_buf_release(&b);
                 return fail(w, OSR_ECONFIG, path, NULL, "schema 'type' list holds an unknown type");
             }
@@ -440,8 +441,8 @@ static int walk_value(struct walk *w, struct json_object *schema, struct json_ob
                       const char *path, int depth)
 {
     if (depth > OSR_SCHEMA_MAX_DEPTH)
-        return fail(w, OSR_EINVAL, path, NULL, "'%s' is nested too deeply (limit %d)",
-                    label(path), OSR_SCHEMA_MAX_DEPTH);
+        return fail(w, OSR_EINVAL, path, NULL, "'%s' is nested too deeply (limit %d)", label(path),
+                    OSR_SCHEMA_MAX_DEPTH);
     if (!schema)
         return OSR_OK;
     if (json_object_is_type(schema, json_type_boolean)) {

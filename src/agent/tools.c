@@ -138,15 +138,16 @@ struct json_object *osr_tool_envelope_error(const char *tool, enum osr_tool_erro
     struct json_object *env = json_object_new_object();
     json_object_object_add(env, "ok", json_object_new_boolean(0));
     json_object_object_add(env, "kind", json_object_new_string(osr_tool_kind_name(kind)));
-    json_object_object_add(env, "message",
-                           osr_json_new_string(message ? message : "", message ? strlen(message) : 0));
+    json_object_object_add(
+        env, "message", osr_json_new_string(message ? message : "", message ? strlen(message) : 0));
     if (field && field[0])
         json_object_object_add(env, "field", osr_json_new_string(field, strlen(field)));
     if (expected && expected[0])
         json_object_object_add(env, "expected", osr_json_new_string(expected, strlen(expected)));
     if (tool && tool[0])
         json_object_object_add(env, "tool", osr_json_new_string(tool, strlen(tool)));
-    json_object_object_add(env, "retryable", json_object_new_boolean(osr_tool_kind_retryable(kind)));
+    json_object_object_add(env, "retryable",
+                           json_object_new_boolean(osr_tool_kind_retryable(kind)));
     return env;
 }
 
@@ -262,7 +263,8 @@ int osr_tools_add(struct osr_tools *reg, const struct osr_tool_def *def, struct 
         !json_object_is_type(type, json_type_string) ||
         strcmp(json_object_get_string(type), "object") != 0) {
         json_object_put(schema);
-        return osr_diag_set(diag, OSR_EINVAL, "tool '%s': schema must be an object with \"type\":\"object\"",
+        return osr_diag_set(diag, OSR_EINVAL,
+                            "tool '%s': schema must be an object with \"type\":\"object\"",
                             def->name);
     }
     /* A schema that is itself malformed shows up when validating an empty object against it. */
@@ -314,7 +316,8 @@ int osr_tools_remove(struct osr_tools *reg, const char *name)
     long i = find_locked(reg, name);
     if (i >= 0) {
         t = reg->items[i];
-        memmove(&reg->items[i], &reg->items[i + 1], (reg->n - (size_t)i - 1) * sizeof(reg->items[0]));
+        memmove(&reg->items[i], &reg->items[i + 1],
+                (reg->n - (size_t)i - 1) * sizeof(reg->items[0]));
         reg->n--;
     }
     pthread_rwlock_unlock(&reg->lock);
@@ -379,8 +382,10 @@ struct json_object *osr_tools_list(struct osr_tools *reg, bool verbose)
             schema = json_object_new_object();
         json_object_object_add(o, "inputSchema", schema);
         if (verbose) {
-            json_object_object_add(o, "policy", json_object_new_string(osr_tool_policy_name(t->policy)));
-            json_object_object_add(o, "source", json_object_new_string(osr_tool_source_name(t->source)));
+            json_object_object_add(o, "policy",
+                                   json_object_new_string(osr_tool_policy_name(t->policy)));
+            json_object_object_add(o, "source",
+                                   json_object_new_string(osr_tool_source_name(t->source)));
         }
         json_object_array_add(arr, o);
     }

@@ -197,8 +197,8 @@ int osr_tz_posix_offset(const char *tzstr, int64_t unix_s, int *offset_s, char *
     int64_t y = year_of(unix_s + std_off);
     int64_t s_utc = rule_local(&start, y) - std_off;
     int64_t e_utc = rule_local(&end, y) - dst_off;
-    bool dst = s_utc < e_utc ? (unix_s >= s_utc && unix_s < e_utc)
-                             : !(unix_s >= e_utc && unix_s < s_utc);
+    bool dst =
+        s_utc < e_utc ? (unix_s >= s_utc && unix_s < e_utc) : !(unix_s >= e_utc && unix_s < s_utc);
     *offset_s = dst ? dst_off : std_off;
     snprintf(abbr, abbr_cap, "%s", dst ? dst_name : std_name);
     return OSR_OK;
@@ -276,7 +276,8 @@ int osr_tz_offset_tzif(const unsigned char *data, size_t len, int64_t unix_s, in
             footer[fl] = '\0';
         }
     }
-    if (footer[0] && (k.time == 0 || unix_s >= be_int(times + (size_t)(k.time - 1) * (size_t)tsize, tsize)) &&
+    if (footer[0] &&
+        (k.time == 0 || unix_s >= be_int(times + (size_t)(k.time - 1) * (size_t)tsize, tsize)) &&
         osr_tz_posix_offset(footer, unix_s, offset_s, abbr, abbr_cap) == OSR_OK)
         return OSR_OK;
     unsigned type = 0;

@@ -154,8 +154,8 @@ static struct json_object *envelope_from(struct json_object *doc, const char *to
         !json_object_is_type(content, json_type_array))
         return osr_tool_envelope_error(tool, OSR_TOOL_EXECUTION_ERROR,
                                        "the server's answer has no content", NULL, NULL);
-    bool err = json_object_object_get_ex(doc, "isError", &is_error) &&
-               json_object_get_boolean(is_error);
+    bool err =
+        json_object_object_get_ex(doc, "isError", &is_error) && json_object_get_boolean(is_error);
     struct osr_buf text;
     osr_buf_init(&text, REPLY_MAX);
     size_t n = json_object_array_length(content);
@@ -173,7 +173,8 @@ static struct json_object *envelope_from(struct json_object *doc, const char *to
     }
     json_object_put(env);
     if (err) {
-        env = osr_tool_envelope_error(tool, OSR_TOOL_EXECUTION_ERROR, osr_buf_str(&text), NULL, NULL);
+        env =
+            osr_tool_envelope_error(tool, OSR_TOOL_EXECUTION_ERROR, osr_buf_str(&text), NULL, NULL);
     } else {
         struct json_object *res = json_object_new_object();
         json_object_object_add(res, "text", osr_json_new_string(osr_buf_str(&text), text.len));
@@ -209,9 +210,9 @@ static struct json_object *proxy_call(void *ctx, const char *name, struct json_o
         char msg[160];
         snprintf(msg, sizeof(msg), "the osaurus server answered HTTP %ld%s", status,
                  status == 401 ? " (set --access-key or OSAURUS_MCP_ACCESS_KEY)" : "");
-        env = osr_tool_envelope_error(name, status == 401 || status == 403 ? OSR_TOOL_REJECTED
-                                                                           : OSR_TOOL_UNAVAILABLE,
-                                      msg, NULL, NULL);
+        env = osr_tool_envelope_error(
+            name, status == 401 || status == 403 ? OSR_TOOL_REJECTED : OSR_TOOL_UNAVAILABLE, msg,
+            NULL, NULL);
         goto out;
     }
     if (osr_json_parse(out.data ? out.data : "", out.len, &doc, &d) != OSR_OK) {
@@ -309,7 +310,8 @@ int osr_cmd_mcp(int argc, char **argv)
             break;
         char *reply = NULL;
         if (r < 0) {
-            fprintf(stderr, "osaurus mcp: skipped a message larger than %u bytes\n", LINE_MAX_BYTES);
+            fprintf(stderr, "osaurus mcp: skipped a message larger than %u bytes\n",
+                    LINE_MAX_BYTES);
             reply = osr_xstrdup("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,"
                                 "\"message\":\"Parse error: message too large\"}}");
         } else {

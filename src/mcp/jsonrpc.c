@@ -31,7 +31,8 @@ int osr_jsonrpc_classify(struct json_object *msg, struct osr_jsonrpc_msg *out,
     if (has_id && usable_id(id))
         out->id = id;
     if (!json_object_object_get_ex(msg, "jsonrpc", &ver) ||
-        !json_object_is_type(ver, json_type_string) || strcmp(json_object_get_string(ver), "2.0") != 0)
+        !json_object_is_type(ver, json_type_string) ||
+        strcmp(json_object_get_string(ver), "2.0") != 0)
         return osr_diag_set(diag, OSR_EINVAL, "'jsonrpc' must be \"2.0\"");
     if (has_id && !usable_id(id))
         return osr_diag_set(diag, OSR_EINVAL, "'id' must be a string or an integer");
@@ -48,7 +49,8 @@ int osr_jsonrpc_classify(struct json_object *msg, struct osr_jsonrpc_msg *out,
     if (!json_object_is_type(method, json_type_string) || json_object_get_string_len(method) == 0)
         return osr_diag_set(diag, OSR_EINVAL, "'method' must be a non-empty string");
     if (json_object_object_get_ex(msg, "params", &params) && params &&
-        !json_object_is_type(params, json_type_object) && !json_object_is_type(params, json_type_array))
+        !json_object_is_type(params, json_type_object) &&
+        !json_object_is_type(params, json_type_array))
         return osr_diag_set(diag, OSR_EINVAL, "'params' must be an object or an array");
     out->method = json_object_get_string(method);
     out->params = params;
@@ -63,7 +65,8 @@ static struct json_object *copy_id(struct json_object *id)
     if (json_object_is_type(id, json_type_int))
         return json_object_new_int64(json_object_get_int64(id));
     if (json_object_is_type(id, json_type_string))
-        return osr_json_new_string(json_object_get_string(id), (size_t)json_object_get_string_len(id));
+        return osr_json_new_string(json_object_get_string(id),
+                                   (size_t)json_object_get_string_len(id));
     return NULL;
 }
 

@@ -147,7 +147,8 @@ static bool is_initialize(struct json_object *msg)
 {
     struct json_object *m = NULL;
     return msg && json_object_is_type(msg, json_type_object) &&
-           json_object_object_get_ex(msg, "method", &m) && json_object_is_type(m, json_type_string) &&
+           json_object_object_get_ex(msg, "method", &m) &&
+           json_object_is_type(m, json_type_string) &&
            strcmp(json_object_get_string(m), "initialize") == 0;
 }
 
@@ -184,8 +185,9 @@ static void handle_post(struct osr_http_request *req, void *ctx)
     } else {
         const char *hdr = osr_http_request_header(req, "Mcp-Session-Id");
         if (!hdr || !hdr[0]) {
-            respond_rpc_error(req, 400, OSR_JSONRPC_INVALID_REQUEST,
-                              "Bad Request: Mcp-Session-Id header is required (send initialize first)");
+            respond_rpc_error(
+                req, 400, OSR_JSONRPC_INVALID_REQUEST,
+                "Bad Request: Mcp-Session-Id header is required (send initialize first)");
             goto out;
         }
         if (strlen(hdr) > OSR_UUID_STRLEN || !session_get(h, hdr, &st)) {
@@ -270,7 +272,8 @@ static void handle_call(struct osr_http_request *req, void *ctx)
         return;
     }
     if (!msg || !json_object_is_type(msg, json_type_object) ||
-        !json_object_object_get_ex(msg, "name", &name) || !json_object_is_type(name, json_type_string)) {
+        !json_object_object_get_ex(msg, "name", &name) ||
+        !json_object_is_type(name, json_type_string)) {
         osr_http_respond_error(req, 400, "invalid_request_error",
                                "the body must be {\"name\": string, \"arguments\": object}", "name",
                                "invalid_body");

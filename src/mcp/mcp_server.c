@@ -42,7 +42,8 @@ struct json_object *osr_mcp_call_result(struct json_object *envelope, bool struc
     json_object_object_add(item, "text", osr_json_new_string(text ? text : "", text ? len : 0));
     json_object_array_add(content, item);
     json_object_object_add(res, "content", content);
-    json_object_object_add(res, "isError", json_object_new_boolean(!osr_tool_envelope_is_ok(envelope)));
+    json_object_object_add(res, "isError",
+                           json_object_new_boolean(!osr_tool_envelope_is_ok(envelope)));
     struct json_object *copy = NULL;
     if (structured && json_object_deep_copy(envelope, &copy, NULL) == 0)
         json_object_object_add(res, "structuredContent", copy);
@@ -104,7 +105,8 @@ static struct json_object *do_call(const struct osr_mcp_backend *be, struct osr_
     struct json_object *env = be->call(be->ctx, tool, args);
     json_object_put(empty);
     if (!env)
-        return osr_jsonrpc_error(m->id, OSR_JSONRPC_INTERNAL_ERROR, "the tool returned nothing", NULL);
+        return osr_jsonrpc_error(m->id, OSR_JSONRPC_INTERNAL_ERROR, "the tool returned nothing",
+                                 NULL);
     bool structured = strcmp(effective_version(s), "2025-06-18") >= 0;
     struct json_object *res = osr_mcp_call_result(env, structured);
     json_object_put(env);

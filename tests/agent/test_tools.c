@@ -85,7 +85,8 @@ static void test_schema_numbers_strings_arrays(void)
     CHECK_INT_EQ(validate(s, "\"abcd\"", &e), OSR_EINVAL);
     CHECK_STR_EQ(e.expected, "at most 3 characters");
     CHECK_INT_EQ(validate("{\"minLength\":-1}", "\"a\"", &e), OSR_ECONFIG);
-    const char *a = "{\"type\":\"array\",\"minItems\":1,\"maxItems\":2,\"items\":{\"type\":\"integer\"}}";
+    const char *a =
+        "{\"type\":\"array\",\"minItems\":1,\"maxItems\":2,\"items\":{\"type\":\"integer\"}}";
     CHECK_INT_EQ(validate(a, "[1,2]", &e), OSR_OK);
     CHECK_INT_EQ(validate(a, "[]", &e), OSR_EINVAL);
     CHECK_STR_EQ(e.expected, "at least 1 items");
@@ -145,7 +146,8 @@ static void test_schema_objects(void)
 
 static void test_envelopes(void)
 {
-    struct json_object *ok = osr_tool_envelope_ok("t", json_object_new_int(5), json_object_new_array());
+    struct json_object *ok =
+        osr_tool_envelope_ok("t", json_object_new_int(5), json_object_new_array());
     CHECK_STR_EQ(json_object_to_json_string_ext(ok, JSON_C_TO_STRING_PLAIN),
                  "{\"ok\":true,\"tool\":\"t\",\"result\":5}");
     CHECK(osr_tool_envelope_is_ok(ok));
@@ -167,8 +169,8 @@ static void test_envelopes(void)
     static const struct {
         const char *name;
         bool retry;
-    } kinds[] = {{"invalid_args", true},    {"rejected", false},       {"user_denied", false},
-                 {"timeout", true},         {"execution_error", true}, {"unavailable", true},
+    } kinds[] = {{"invalid_args", true},   {"rejected", false},       {"user_denied", false},
+                 {"timeout", true},        {"execution_error", true}, {"unavailable", true},
                  {"tool_not_found", false}};
     for (size_t i = 0; i < 7; i++) {
         enum osr_tool_error_kind k;
@@ -191,7 +193,8 @@ static void echo_fn(void *ctx, struct json_object *args, struct osr_tool_out *ou
     (void)ctx;
     struct json_object *v = NULL;
     json_object_object_get_ex(args, "v", &v);
-    if (v && json_object_is_type(v, json_type_string) && strcmp(json_object_get_string(v), "boom") == 0) {
+    if (v && json_object_is_type(v, json_type_string) &&
+        strcmp(json_object_get_string(v), "boom") == 0) {
         osr_tool_out_fail(out, OSR_TOOL_TIMEOUT, NULL, NULL, "took %d s", 3);
         return;
     }
@@ -260,7 +263,8 @@ static void test_registry(void)
                  "{\"ok\":false,\"kind\":\"invalid_args\",\"message\":\"'w' is not an accepted "
                  "property\",\"field\":\"w\",\"expected\":\"no such property\",\"tool\":\"echo\","
                  "\"retryable\":true}");
-    CHECK(strstr(call_str(reg, "echo", "[1]", NULL, buf, sizeof(buf)), "\"kind\":\"invalid_args\"") != NULL);
+    CHECK(strstr(call_str(reg, "echo", "[1]", NULL, buf, sizeof(buf)),
+                 "\"kind\":\"invalid_args\"") != NULL);
     CHECK_STR_EQ(call_str(reg, "echo", "{\"v\":\"boom\"}", NULL, buf, sizeof(buf)),
                  "{\"ok\":false,\"kind\":\"timeout\",\"message\":\"took 3 s\",\"tool\":\"echo\","
                  "\"retryable\":true}");
@@ -270,16 +274,20 @@ static void test_registry(void)
 
     /* Policies. */
     REQUIRE(osr_tools_set_policy(reg, "echo", OSR_TOOL_POLICY_ASK) == OSR_OK);
-    CHECK(strstr(call_str(reg, "echo", "{}", NULL, buf, sizeof(buf)), "\"kind\":\"rejected\"") != NULL);
+    CHECK(strstr(call_str(reg, "echo", "{}", NULL, buf, sizeof(buf)), "\"kind\":\"rejected\"") !=
+          NULL);
     struct osr_tool_call_opts no = {.approve = say_no}, yes = {.approve = say_yes};
-    CHECK(strstr(call_str(reg, "echo", "{}", &no, buf, sizeof(buf)), "\"kind\":\"user_denied\"") != NULL);
+    CHECK(strstr(call_str(reg, "echo", "{}", &no, buf, sizeof(buf)), "\"kind\":\"user_denied\"") !=
+          NULL);
     CHECK(strstr(call_str(reg, "echo", "{}", &yes, buf, sizeof(buf)), "\"ok\":true") != NULL);
     REQUIRE(osr_tools_set_policy(reg, "echo", OSR_TOOL_POLICY_DENY) == OSR_OK);
-    CHECK(strstr(call_str(reg, "echo", "{}", &yes, buf, sizeof(buf)), "\"kind\":\"rejected\"") != NULL);
+    CHECK(strstr(call_str(reg, "echo", "{}", &yes, buf, sizeof(buf)), "\"kind\":\"rejected\"") !=
+          NULL);
     struct json_object *list = osr_tools_list(reg, false);
     CHECK_INT_EQ(json_object_array_length(list), 2); /* denied tools are not listed */
-    CHECK_STR_EQ(json_object_get_string(json_object_object_get(json_object_array_get_idx(list, 0), "name")),
-                 "calculator");
+    CHECK_STR_EQ(
+        json_object_get_string(json_object_object_get(json_object_array_get_idx(list, 0), "name")),
+        "calculator");
     json_object_put(list);
     list = osr_tools_list(reg, true);
     CHECK_INT_EQ(json_object_array_length(list), 3);
@@ -300,25 +308,26 @@ static void test_calculator(void)
     static const struct {
         const char *expr;
         double want;
-    } good[] = {{"1+2", 3},          {"2*3+4", 10},      {"2*(3+4)", 14},   {"-2^2", -4},
-                {"2^3^2", 512},      {"2^-1", 0.5},      {"7%3", 1},        {"--3", 3},
-                {" 1.5e1 / 3 ", 5},  {".5+.5", 1},       {"(((1)))", 1},    {"10-2-3", 5},
-                {"-(2+3)*+2", -10},  {"8/4/2", 1}};
+    } good[] = {{"1+2", 3},         {"2*3+4", 10}, {"2*(3+4)", 14}, {"-2^2", -4},
+                {"2^3^2", 512},     {"2^-1", 0.5}, {"7%3", 1},      {"--3", 3},
+                {" 1.5e1 / 3 ", 5}, {".5+.5", 1},  {"(((1)))", 1},  {"10-2-3", 5},
+                {"-(2+3)*+2", -10}, {"8/4/2", 1}};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         double v = -1;
         struct osr_diag d;
         int rc = osr_calc_eval(good[i].expr, strlen(good[i].expr), &v, &d);
         CHECK_INT_EQ(rc, OSR_OK);
         if (rc != OSR_OK || v != good[i].want)
-            fprintf(stderr, "  calc '%s' = %g (rc %d), want %g\n", good[i].expr, v, rc, good[i].want);
+            fprintf(stderr, "  calc '%s' = %g (rc %d), want %g\n", good[i].expr, v, rc,
+                    good[i].want);
         CHECK(v == good[i].want);
     }
     static const struct {
         const char *expr;
         int rc;
-    } bad[] = {{"", OSR_EINVAL},     {"1+", OSR_EINVAL},    {"(1", OSR_EINVAL},
-               {"1)", OSR_EINVAL},   {"a", OSR_EINVAL},     {"1 2", OSR_EINVAL},
-               {"1/0", OSR_EPROTO},  {"5%0", OSR_EPROTO},   {"10^400", OSR_EPROTO},
+    } bad[] = {{"", OSR_EINVAL},    {"1+", OSR_EINVAL},  {"(1", OSR_EINVAL},
+               {"1)", OSR_EINVAL},  {"a", OSR_EINVAL},   {"1 2", OSR_EINVAL},
+               {"1/0", OSR_EPROTO}, {"5%0", OSR_EPROTO}, {"10^400", OSR_EPROTO},
                {"2**3", OSR_EINVAL}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         double v = 0;
@@ -340,9 +349,10 @@ static void test_calculator(void)
     struct osr_tools *reg = osr_tools_new();
     REQUIRE(osr_tools_add_builtins(reg, NULL) == OSR_OK);
     char buf[1024];
-    CHECK_STR_EQ(call_str(reg, "calculator", "{\"expression\":\"(2+3)*4^2\"}", NULL, buf, sizeof(buf)),
-                 "{\"ok\":true,\"tool\":\"calculator\",\"result\":{\"expression\":\"(2+3)*4^2\","
-                 "\"value\":80,\"text\":\"80\"}}");
+    CHECK_STR_EQ(
+        call_str(reg, "calculator", "{\"expression\":\"(2+3)*4^2\"}", NULL, buf, sizeof(buf)),
+        "{\"ok\":true,\"tool\":\"calculator\",\"result\":{\"expression\":\"(2+3)*4^2\","
+        "\"value\":80,\"text\":\"80\"}}");
     CHECK(strstr(call_str(reg, "calculator", "{\"expression\":\"1/0\"}", NULL, buf, sizeof(buf)),
                  "\"kind\":\"execution_error\",\"message\":\"division by zero\"") != NULL);
     CHECK(strstr(call_str(reg, "calculator", "{\"expression\":\"1+\"}", NULL, buf, sizeof(buf)),

@@ -39,7 +39,8 @@ static void test_posix_rules(void)
     CHECK_INT_EQ(off, -14400);
     CHECK_INT_EQ(osr_tz_posix_offset("EST5EDT,J60,J300", 0, &off, ab, sizeof(ab)), OSR_EINVAL);
     CHECK_INT_EQ(osr_tz_posix_offset("", 0, &off, ab, sizeof(ab)), OSR_EINVAL);
-    CHECK_INT_EQ(osr_tz_posix_offset("CET-1CEST,M13.5.0,M10.5.0", 0, &off, ab, sizeof(ab)), OSR_EINVAL);
+    CHECK_INT_EQ(osr_tz_posix_offset("CET-1CEST,M13.5.0,M10.5.0", 0, &off, ab, sizeof(ab)),
+                 OSR_EINVAL);
 }
 
 static bool have_zone(const char *z)
@@ -64,11 +65,16 @@ static void test_zoneinfo(void)
         int off;
         const char *abbr;
     } cases[] = {
-        {"Europe/Paris", 1782864000, 7200, "CEST"},      {"Europe/Paris", 1768435200, 3600, "CET"},
-        {"Europe/Paris", 4118083200, 7200, "CEST"},      {"Europe/Paris", 4103654400, 3600, "CET"},
-        {"America/New_York", 1782864000, -14400, "EDT"}, {"America/New_York", 4103654400, -18000, "EST"},
-        {"Australia/Sydney", 4103654400, 39600, "AEDT"}, {"Australia/Sydney", 4118083200, 36000, "AEST"},
-        {"Asia/Kolkata", 1782864000, 19800, "IST"},      {"UTC", 1782864000, 0, "UTC"},
+        {"Europe/Paris", 1782864000, 7200, "CEST"},
+        {"Europe/Paris", 1768435200, 3600, "CET"},
+        {"Europe/Paris", 4118083200, 7200, "CEST"},
+        {"Europe/Paris", 4103654400, 3600, "CET"},
+        {"America/New_York", 1782864000, -14400, "EDT"},
+        {"America/New_York", 4103654400, -18000, "EST"},
+        {"Australia/Sydney", 4103654400, 39600, "AEDT"},
+        {"Australia/Sydney", 4118083200, 36000, "AEST"},
+        {"Asia/Kolkata", 1782864000, 19800, "IST"},
+        {"UTC", 1782864000, 0, "UTC"},
         {"Europe/Paris", -3000000000LL, 561, "LMT"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -89,18 +95,20 @@ static void test_bad_names_and_data(void)
 {
     int off;
     char ab[16];
-    static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "Europe/../../x", "a b",
-                                      "", "Europe/", ".hidden", "Europe//Paris"};
+    static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "Europe/../../x", "a b", "",
+                                      "Europe/",       ".hidden",     "Europe//Paris"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         CHECK_INT_EQ(osr_tz_offset(bad[i], 0, &off, ab, sizeof(ab), NULL), OSR_EINVAL);
     CHECK_INT_EQ(osr_tz_offset("Mars/Olympus_Mons", 0, &off, ab, sizeof(ab), NULL), OSR_ENOTFOUND);
     unsigned char junk[64];
     memset(junk, 0, sizeof(junk));
-    CHECK_INT_EQ(osr_tz_offset_tzif(junk, sizeof(junk), 0, &off, ab, sizeof(ab), NULL), OSR_ECORRUPT);
+    CHECK_INT_EQ(osr_tz_offset_tzif(junk, sizeof(junk), 0, &off, ab, sizeof(ab), NULL),
+                 OSR_ECORRUPT);
     memcpy(junk, "TZif2", 5);
     junk[20 + 4 * 3 + 3] = 200; /* 200 transitions that are not there */
     junk[20 + 4 * 4 + 3] = 1;
-    CHECK_INT_EQ(osr_tz_offset_tzif(junk, sizeof(junk), 0, &off, ab, sizeof(ab), NULL), OSR_ECORRUPT);
+    CHECK_INT_EQ(osr_tz_offset_tzif(junk, sizeof(junk), 0, &off, ab, sizeof(ab), NULL),
+                 OSR_ECORRUPT);
     /* A minimal valid v1 file: no transitions, one type +1 h "ABC". */
     unsigned char v1[44 + 6 + 4];
     memset(v1, 0, sizeof(v1));
@@ -113,7 +121,8 @@ static void test_bad_names_and_data(void)
     CHECK_INT_EQ(osr_tz_offset_tzif(v1, sizeof(v1), 0, &off, ab, sizeof(ab), NULL), OSR_OK);
     CHECK_INT_EQ(off, 3600);
     CHECK_STR_EQ(ab, "ABC");
-    CHECK_INT_EQ(osr_tz_offset_tzif(v1, sizeof(v1) - 1, 0, &off, ab, sizeof(ab), NULL), OSR_ECORRUPT);
+    CHECK_INT_EQ(osr_tz_offset_tzif(v1, sizeof(v1) - 1, 0, &off, ab, sizeof(ab), NULL),
+                 OSR_ECORRUPT);
 }
 
 TEST_MAIN(test_posix_rules, test_zoneinfo, test_bad_names_and_data)

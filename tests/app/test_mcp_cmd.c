@@ -189,9 +189,10 @@ static void test_bridge_with_server(void)
     const char *args[] = {"mcp", NULL};
     struct bridge b;
     bridge_start(&b, args);
-    struct json_object *r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
-                                    "{\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},"
-                                    "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
+    struct json_object *r =
+        rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                "{\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},"
+                "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
     CHECK_STR_EQ(path_str(r, "result", "protocolVersion", NULL), "2025-03-26");
     CHECK_STR_EQ(path_str(r, "result", "serverInfo", "name"), "osaurus");
     json_object_put(r);
@@ -210,19 +211,22 @@ static void test_bridge_with_server(void)
     if (json_object_object_get_ex(json_object_object_get(r, "result"), "content", &content))
         text = path_str(json_object_array_get_idx(content, 0), "text", NULL, NULL);
     CHECK(text && strstr(text, "\"value\":255") != NULL);
-    CHECK(!json_object_get_boolean(json_object_object_get(json_object_object_get(r, "result"), "isError")));
+    CHECK(!json_object_get_boolean(
+        json_object_object_get(json_object_object_get(r, "result"), "isError")));
     json_object_put(r);
     r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
                 "\"calculator\",\"arguments\":{\"expression\":\"\"}}}");
-    CHECK(json_object_get_boolean(json_object_object_get(json_object_object_get(r, "result"), "isError")));
+    CHECK(json_object_get_boolean(
+        json_object_object_get(json_object_object_get(r, "result"), "isError")));
     json_object_put(r);
     r = rpc(&b, "[{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"},{\"jsonrpc\":\"2.0\",\"id\":6,"
                 "\"method\":\"nope\"}]");
     CHECK(r && json_object_is_type(r, json_type_array) && json_object_array_length(r) == 2);
     json_object_put(r);
     r = rpc(&b, "{not json");
-    CHECK_INT_EQ(json_object_get_int(json_object_object_get(json_object_object_get(r, "error"), "code")),
-                 -32700);
+    CHECK_INT_EQ(
+        json_object_get_int(json_object_object_get(json_object_object_get(r, "error"), "code")),
+        -32700);
     json_object_put(r);
     CHECK_INT_EQ(bridge_stop(&b), 0); /* end of input ends the bridge */
 
@@ -288,7 +292,8 @@ static void test_exposed_server_needs_key(void)
     const char *nokey[] = {"mcp", NULL};
     struct bridge b;
     bridge_start(&b, nokey);
-    struct json_object *tools = NULL, *r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+    struct json_object *tools = NULL,
+                       *r = rpc(&b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     CHECK(json_object_object_get_ex(json_object_object_get(r, "result"), "tools", &tools) &&
           json_object_array_length(tools) == 0);
     json_object_put(r);

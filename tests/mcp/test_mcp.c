@@ -26,9 +26,11 @@ static void test_classify(void)
     } cases[] = {
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", OSR_JSONRPC_REQUEST},
         {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"x\",\"params\":{}}", OSR_JSONRPC_REQUEST},
-        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", OSR_JSONRPC_NOTIFICATION},
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
+         OSR_JSONRPC_NOTIFICATION},
         {"{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}", OSR_JSONRPC_RESPONSE},
-        {"{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":1,\"message\":\"m\"}}", OSR_JSONRPC_RESPONSE},
+        {"{\"jsonrpc\":\"2.0\",\"id\":3,\"error\":{\"code\":1,\"message\":\"m\"}}",
+         OSR_JSONRPC_RESPONSE},
         {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", OSR_JSONRPC_INVALID},
         {"{\"id\":1,\"method\":\"ping\"}", OSR_JSONRPC_INVALID},
         {"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", OSR_JSONRPC_INVALID},
@@ -48,8 +50,9 @@ static void test_classify(void)
         json_object_put(o);
     }
     struct json_object *e = osr_jsonrpc_error(NULL, -32601, "nope", NULL);
-    CHECK_STR_EQ(json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN),
-                 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,\"message\":\"nope\"}}");
+    CHECK_STR_EQ(
+        json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN),
+        "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32601,\"message\":\"nope\"}}");
     json_object_put(e);
 }
 
@@ -72,9 +75,9 @@ static char *rpc(struct osr_mcp_session *s, const char *text)
 #define CHECK_REPLY_HAS(s, req, part)                                                              \
     do {                                                                                           \
         char *got_ = rpc(s, req);                                                                  \
-        CHECK(got_ && strstr(got_, part) != NULL);                                                 \
+        CHECK(got_ &&strstr(got_, part) != NULL);                                                  \
         if (!got_ || !strstr(got_, part))                                                          \
-            fprintf(stderr, "  reply: %s\n  missing: %s\n", got_ ? got_ : "(none)", part);       \
+            fprintf(stderr, "  reply: %s\n  missing: %s\n", got_ ? got_ : "(none)", part);         \
         free(got_);                                                                                \
     } while (0)
 
@@ -82,13 +85,14 @@ static void test_dispatch(void)
 {
     struct osr_mcp_session s;
     memset(&s, 0, sizeof(s));
-    CHECK_REPLY(&s,
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
-                "\"protocolVersion\":\"2024-11-05\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\","
-                "\"version\":\"1\"}}}",
-                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2024-11-05\","
-                "\"capabilities\":{\"tools\":{\"listChanged\":false}},\"serverInfo\":{\"name\":"
-                "\"osaurus\",\"version\":\"9.9\"}}}");
+    CHECK_REPLY(
+        &s,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+        "\"protocolVersion\":\"2024-11-05\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\","
+        "\"version\":\"1\"}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"protocolVersion\":\"2024-11-05\","
+        "\"capabilities\":{\"tools\":{\"listChanged\":false}},\"serverInfo\":{\"name\":"
+        "\"osaurus\",\"version\":\"9.9\"}}}");
     CHECK_STR_EQ(s.protocol, "2024-11-05");
     CHECK(rpc(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}") == NULL);
     CHECK(s.initialized);
@@ -97,12 +101,13 @@ static void test_dispatch(void)
     CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}",
                     "\"tools\":[{\"name\":\"calculator\"");
     /* 2024-11-05: no structuredContent */
-    CHECK_REPLY(&s,
-                "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":"
-                "\"calculator\",\"arguments\":{\"expression\":\"6*7\"}}}",
-                "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
-                "\"{\\\"ok\\\":true,\\\"tool\\\":\\\"calculator\\\",\\\"result\\\":{\\\"expression\\\":"
-                "\\\"6*7\\\",\\\"value\\\":42,\\\"text\\\":\\\"42\\\"}}\"}],\"isError\":false}}");
+    CHECK_REPLY(
+        &s,
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":"
+        "\"calculator\",\"arguments\":{\"expression\":\"6*7\"}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"content\":[{\"type\":\"text\",\"text\":"
+        "\"{\\\"ok\\\":true,\\\"tool\\\":\\\"calculator\\\",\\\"result\\\":{\\\"expression\\\":"
+        "\\\"6*7\\\",\\\"value\\\":42,\\\"text\\\":\\\"42\\\"}}\"}],\"isError\":false}}");
     CHECK_REPLY_HAS(&s,
                     "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
                     "\"calculator\",\"arguments\":{\"expr\":\"1\"}}}",
@@ -111,9 +116,10 @@ static void test_dispatch(void)
                     "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
                     "\"calculator\",\"arguments\":{\"expr\":\"1\"}}}",
                     "\"isError\":true");
-    CHECK_REPLY(&s,
-                "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}",
-                "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: zz\"}}");
+    CHECK_REPLY(
+        &s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"zz\"}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":5,\"error\":{\"code\":-32602,\"message\":\"Unknown tool: "
+        "zz\"}}");
     CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{}}",
                     "\"code\":-32602");
     CHECK_REPLY_HAS(&s,
@@ -126,23 +132,27 @@ static void test_dispatch(void)
     CHECK(rpc(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"nope/x\"}") == NULL);
     CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":", "\"code\":-32700");
     CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":8}", "\"code\":-32600");
-    CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"initialize\"}", "\"code\":-32602");
+    CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"initialize\"}",
+                    "\"code\":-32602");
 
     /* Batches in 2024-11-05: answers for requests only; all-notification batch: nothing. */
-    CHECK_REPLY(&s,
-                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},{\"jsonrpc\":\"2.0\",\"method\":"
-                "\"notifications/x\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"nope\"}]",
-                "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":"
-                "{\"code\":-32601,\"message\":\"Method not found: nope\"}}]");
+    CHECK_REPLY(
+        &s,
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},{\"jsonrpc\":\"2.0\",\"method\":"
+        "\"notifications/x\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"nope\"}]",
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}},{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":"
+        "{\"code\":-32601,\"message\":\"Method not found: nope\"}}]");
     CHECK(rpc(&s, "[{\"jsonrpc\":\"2.0\",\"method\":\"notifications/x\"}]") == NULL);
     CHECK_REPLY_HAS(&s, "[]", "\"code\":-32600");
-    CHECK_REPLY_HAS(&s, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
-                        "\"protocolVersion\":\"2024-11-05\"}}]",
+    CHECK_REPLY_HAS(&s,
+                    "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                    "\"protocolVersion\":\"2024-11-05\"}}]",
                     "must not be part of a batch");
 
     /* Newest version: structuredContent, no batches; unknown versions get the newest. */
-    CHECK_REPLY_HAS(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
-                        "\"protocolVersion\":\"2099-01-01\"}}",
+    CHECK_REPLY_HAS(&s,
+                    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                    "\"protocolVersion\":\"2099-01-01\"}}",
                     "\"protocolVersion\":\"2025-06-18\"");
     CHECK_STR_EQ(s.protocol, "2025-06-18");
     CHECK_REPLY_HAS(&s,
@@ -183,7 +193,8 @@ static void stop(void)
     osr_server_config_release(&cfg);
 }
 
-static struct test_resp post(const char *path, const char *body, const char *sid, const char *accept)
+static struct test_resp post(const char *path, const char *body, const char *sid,
+                             const char *accept)
 {
     char url[128], sh[128], ah[128];
     snprintf(url, sizeof(url), "%s%s", base, path);
@@ -239,13 +250,15 @@ static void test_http_streamable(void)
     CHECK(strstr(osr_buf_str(&r.body), "\"field\":\"expression\"") != NULL);
     test_resp_release(&r);
 
-    r = post("/mcp",
-             "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}",
-             sid, NULL);
+    r = post(
+        "/mcp",
+        "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"}}",
+        sid, NULL);
     CHECK(strstr(osr_buf_str(&r.body), "\"code\":-32602") != NULL);
     test_resp_release(&r);
 
-    r = post("/mcp", "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}", sid, "text/event-stream");
+    r = post("/mcp", "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\"}", sid,
+             "text/event-stream");
     CHECK_INT_EQ(r.status, 200);
     char ct[128] = "";
     test_header(&r, "Content-Type", ct, sizeof(ct));
@@ -275,7 +288,8 @@ static void test_http_streamable(void)
     char url[128], sh[192];
     snprintf(url, sizeof(url), "%s/mcp", base);
     snprintf(sh, sizeof(sh), "Mcp-Session-Id: %s", sid);
-    const char *bad_ver[] = {sh, "MCP-Protocol-Version: 1999-01-01", "Content-Type: application/json", NULL};
+    const char *bad_ver[] = {sh, "MCP-Protocol-Version: 1999-01-01",
+                             "Content-Type: application/json", NULL};
     const char *ping = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";
     r = test_request(NULL, "POST", url, ping, strlen(ping), bad_ver);
     CHECK_INT_EQ(r.status, 400);
@@ -325,12 +339,14 @@ static void test_http_rest(void)
     json_object_put(o);
     test_resp_release(&r);
 
-    r = post("/mcp/call", "{\"name\":\"calculator\",\"arguments\":{\"expression\":\"7%4\"}}", NULL, NULL);
+    r = post("/mcp/call", "{\"name\":\"calculator\",\"arguments\":{\"expression\":\"7%4\"}}", NULL,
+             NULL);
     CHECK_INT_EQ(r.status, 200);
-    CHECK_STR_EQ(osr_buf_str(&r.body),
-                 "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"ok\\\":true,\\\"tool\\\":"
-                 "\\\"calculator\\\",\\\"result\\\":{\\\"expression\\\":\\\"7%4\\\",\\\"value\\\":3,"
-                 "\\\"text\\\":\\\"3\\\"}}\"}],\"isError\":false}");
+    CHECK_STR_EQ(
+        osr_buf_str(&r.body),
+        "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"ok\\\":true,\\\"tool\\\":"
+        "\\\"calculator\\\",\\\"result\\\":{\\\"expression\\\":\\\"7%4\\\",\\\"value\\\":3,"
+        "\\\"text\\\":\\\"3\\\"}}\"}],\"isError\":false}");
     test_resp_release(&r);
     r = post("/mcp/call", "{\"name\":\"nope\",\"arguments\":{}}", NULL, NULL);
     CHECK_INT_EQ(r.status, 200);
