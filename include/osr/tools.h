@@ -107,6 +107,13 @@ int osr_tools_set_enabled(struct osr_tools *reg, const char *name, bool enabled)
 int osr_tools_set_policy(struct osr_tools *reg, const char *name, enum osr_tool_policy policy);
 size_t osr_tools_count(struct osr_tools *reg);
 
+/* Reads the user's overrides from <home>/config/tools.json, the original's
+ * {"enabled":{tool:bool}, "policy":{tool:"auto"|"ask"|"deny"}, "grants":{...}}, applies them
+ * to the tools present and keeps them for tools added later (e.g. MCP providers that connect
+ * after startup).  grants are accepted and ignored (no tool declares requirements yet).  A
+ * missing file is OSR_OK; a malformed one is OSR_ECONFIG with diag and changes nothing. */
+int osr_tools_load_config(struct osr_tools *reg, const char *home, struct osr_diag *diag);
+
 /* A new array of {"name","description","inputSchema"} for the enabled tools not denied by
  * policy, sorted by name.  With verbose, each entry also carries "policy" and "source". */
 struct json_object *osr_tools_list(struct osr_tools *reg, bool verbose);

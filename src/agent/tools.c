@@ -4,8 +4,8 @@
  * a reference under the read lock, drops the lock and runs the function, so slow tools do not
  * block adding or removing others, and a removed tool is freed when its last call returns.
  * Schemas are parsed once when a tool is added and only read afterwards (listing re-parses
- * the stored text, because serializing a json-c tree writes a cache into it).  It does not
- * read tools.json or know about agents; callers set policies and enabled flags.
+ * the stored text, because serializing a json-c tree writes a cache into it).  It reads the
+ * user's tools.json overrides (enabled, policy) but knows nothing about agents.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "osr/alloc.h"
+#include "osr/config.h"
 #include "osr/json.h"
 #include "osr/schema.h"
 #include "osr/tools.h"
@@ -37,6 +38,7 @@ struct osr_tools {
     pthread_mutex_t ref_lock;
     struct tool *items[OSR_TOOLS_MAX];
     size_t n;
+    struct json_object *overrides; /* tools.json, read-only once set; guarded by lock */
 };
 
 static const char *const kind_names[] = {
@@ -213,6 +215,7 @@ void osr_tools_free(struct osr_tools *reg)
         return;
     for (size_t i = 0; i < reg->n; i++)
         tool_unref(reg, reg->items[i]);
+    json_object_put(reg->overrides);
     pthread_rwlock_destroy(&reg->lock);
     pthread_mutex_destroy(&reg->ref_lock);
     free(reg);
@@ -239,6 +242,88 @@ static long find_locked(struct osr_tools *reg, const char *name)
         if (strcmp(reg->items[i]->name, name) == 0)
             return (long)i;
     return -1;
+}
+
+/* Applies the tools.json entries for t (lock held). */
+static void apply_overrides_locked(struct osr_tools *reg, struct tool *t)
+{
+    struct json_object *map = NULL, *v = NULL;
+    if (!reg->overrides)
+        return;
+    if (json_object_object_get_ex(reg->overrides, "enabled", &map) && map &&
+        json_object_object_get_ex(map, t->name, &v) && json_object_is_type(v, json_type_boolean))
+        t->enabled = json_object_get_boolean(v);
+    enum osr_tool_policy p;
+    if (json_object_object_get_ex(reg->overrides, "policy", &map) && map &&
+        json_object_object_get_ex(map, t->name, &v) && json_object_is_type(v, json_type_string) &&
+        osr_tool_policy_parse(json_object_get_string(v), &p) == OSR_OK)
+        t->policy = p;
+}
+
+/* Checks the shape of a tools.json document. */
+static int check_overrides(struct json_object *doc, struct osr_diag *diag)
+{
+    if (!doc || !json_object_is_type(doc, json_type_object))
+        return osr_diag_set(diag, OSR_ECONFIG, "tools.json must hold an object");
+    static const char *const maps[] = {"enabled", "policy", "grants"};
+    for (size_t i = 0; i < 3; i++) {
+        struct json_object *m = NULL;
+        if (!json_object_object_get_ex(doc, maps[i], &m) || !m)
+            continue;
+        if (!json_object_is_type(m, json_type_object))
+            return osr_diag_set(diag, OSR_ECONFIG, "tools.json: '%s' must be an object", maps[i]);
+        json_object_object_foreach(m, name, v)
+        {
+            enum osr_tool_policy p;
+            if (i == 0 && !json_object_is_type(v, json_type_boolean))
+                return osr_diag_set(diag, OSR_ECONFIG,
+                                    "tools.json: 'enabled.%.64s' must be a boolean", name);
+            if (i == 1 && (!json_object_is_type(v, json_type_string) ||
+                           osr_tool_policy_parse(json_object_get_string(v), &p) != OSR_OK))
+                return osr_diag_set(
+                    diag, OSR_ECONFIG,
+                    "tools.json: 'policy.%.64s' must be \"auto\", \"ask\" or \"deny\"", name);
+        }
+    }
+    return OSR_OK;
+}
+
+int osr_tools_load_config(struct osr_tools *reg, const char *home, struct osr_diag *diag)
+{
+    char *dir = osr_path_join(home, "config");
+    char *path = osr_path_join(dir, "tools.json");
+    free(dir);
+    char *text = NULL;
+    size_t len = 0;
+    struct json_object *doc = NULL;
+    int rc = OSR_OK;
+    rc = osr_read_file(path, 4u * 1024 * 1024, &text, &len, diag);
+    if (rc == OSR_ENOTFOUND) {
+        osr_diag_clear(diag);
+        rc = OSR_OK; /* no overrides */
+        goto out;
+    }
+    if (rc)
+        goto out;
+    if (osr_json_parse(text, len, &doc, diag) != OSR_OK) {
+        rc = OSR_ECONFIG;
+        goto out;
+    }
+    rc = check_overrides(doc, diag);
+    if (rc)
+        goto out;
+    pthread_rwlock_wrlock(&reg->lock);
+    json_object_put(reg->overrides);
+    reg->overrides = doc;
+    doc = NULL;
+    for (size_t i = 0; i < reg->n; i++)
+        apply_overrides_locked(reg, reg->items[i]);
+    pthread_rwlock_unlock(&reg->lock);
+out:
+    json_object_put(doc);
+    free(text);
+    free(path);
+    return rc;
 }
 
 int osr_tools_add(struct osr_tools *reg, const struct osr_tool_def *def, struct osr_diag *diag)
@@ -293,6 +378,7 @@ int osr_tools_add(struct osr_tools *reg, const struct osr_tool_def *def, struct 
     t->refs = 1;
 
     pthread_rwlock_wrlock(&reg->lock);
+    apply_overrides_locked(reg, t);
     if (find_locked(reg, def->name) >= 0)
         rc = osr_diag_set(diag, OSR_EEXIST, "tool '%s' already exists", def->name);
     else if (reg->n >= OSR_TOOLS_MAX)

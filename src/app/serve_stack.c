@@ -86,6 +86,8 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     osr_api_models_register_with(srv, &st->models);
 
     st->tools = osr_tools_new();
+    if (osr_tools_load_config(st->tools, home, &d) != OSR_OK)
+        OSR_WARN("config/tools.json ignored: %s", d.msg);
     if (osr_tools_add_builtins(st->tools, &d) != OSR_OK)
         OSR_WARN("built-in tools: %s", d.msg);
     st->mcp = osr_mcp_http_new(st->tools);

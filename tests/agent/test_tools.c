@@ -1,7 +1,10 @@
 /* test_tools.c - the schema validator (every keyword, valid and invalid), the Tool Contract
  * envelopes, the registry (policies, removal, threads) and the built-in tools. */
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "osr/json.h"
@@ -469,6 +472,63 @@ static void test_threads(void)
     osr_tools_free(reg);
 }
 
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_tools_json(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    char home[256], cfg[300], file[340];
+    snprintf(home, sizeof(home), "%s/osr-tools-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    REQUIRE(mkdtemp(home) != NULL);
+    snprintf(cfg, sizeof(cfg), "%s/config", home);
+    REQUIRE(mkdir(cfg, 0700) == 0);
+    snprintf(file, sizeof(file), "%s/tools.json", cfg);
+
+    struct osr_tools *reg = osr_tools_new();
+    struct osr_diag d;
+    CHECK_INT_EQ(osr_tools_load_config(reg, home, &d), OSR_OK); /* no file yet */
+    REQUIRE(osr_tools_add_builtins(reg, NULL) == OSR_OK);
+    write_text(file, "{\"enabled\":{\"calculator\":false},\"policy\":{\"current_time\":\"deny\","
+                     "\"later_tool\":\"auto\"},\"grants\":{\"x\":{\"net\":true}}}");
+    CHECK_INT_EQ(osr_tools_load_config(reg, home, &d), OSR_OK);
+    struct json_object *list = osr_tools_list(reg, false);
+    CHECK_INT_EQ(json_object_array_length(list), 0);
+    json_object_put(list);
+    char buf[512];
+    CHECK(strstr(call_str(reg, "calculator", "{\"expression\":\"1\"}", NULL, buf, sizeof(buf)),
+                 "tool_not_found") != NULL);
+    CHECK(strstr(call_str(reg, "current_time", "{}", NULL, buf, sizeof(buf)),
+                 "\"kind\":\"rejected\"") != NULL);
+    /* A tool added later picks up its override: "ask" becomes "auto". */
+    struct osr_tool_def later = {
+        .name = "later_tool", .policy = OSR_TOOL_POLICY_ASK, .fn = echo_fn};
+    REQUIRE(osr_tools_add(reg, &later, NULL) == OSR_OK);
+    CHECK(strstr(call_str(reg, "later_tool", "{}", NULL, buf, sizeof(buf)), "\"ok\":true") != NULL);
+
+    /* Malformed files are refused and change nothing. */
+    static const char *const bad[] = {"[1]", "{\"enabled\":{\"a\":1}}",
+                                      "{\"policy\":{\"a\":\"sometimes\"}}", "{\"policy\":[]}",
+                                      "{nope"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_text(file, bad[i]);
+        osr_diag_clear(&d);
+        CHECK_INT_EQ(osr_tools_load_config(reg, home, &d), OSR_ECONFIG);
+        CHECK(d.msg[0] != '\0');
+    }
+    CHECK(strstr(call_str(reg, "later_tool", "{}", NULL, buf, sizeof(buf)), "\"ok\":true") != NULL);
+    osr_tools_free(reg);
+    unlink(file);
+    rmdir(cfg);
+    rmdir(home);
+}
+
 TEST_MAIN(test_schema_type, test_schema_enum_const, test_schema_numbers_strings_arrays,
           test_schema_objects, test_envelopes, test_registry, test_calculator, test_current_time,
-          test_threads)
+          test_threads, test_tools_json)
