@@ -1,6 +1,7 @@
 /* test_mcp.c - JSON-RPC classification, the MCP dispatcher (negotiation, methods, errors,
  * batches), and the HTTP transports over loopback: Streamable HTTP /mcp with sessions, SSE
  * replies, 202 for notifications, 400/404/405, and the REST projection (health, tools, call). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -366,6 +367,48 @@ static void test_http_rest(void)
     stop();
 }
 
+/* Several clients at once, each with its own session, over the thread-per-connection server. */
+static void *client_thread(void *arg)
+{
+    int *ok = arg;
+    for (int i = 0; i < 15; i++) {
+        struct test_resp r =
+            post("/mcp",
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                 "\"protocolVersion\":\"2025-06-18\"}}",
+                 NULL, NULL);
+        char sid[128] = "";
+        test_header(&r, "Mcp-Session-Id", sid, sizeof(sid));
+        test_resp_release(&r);
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                 "\"calculator\",\"arguments\":{\"expression\":\"%d*2\"}}}",
+                 i);
+        r = post("/mcp", body, sid, NULL);
+        char want[32];
+        snprintf(want, sizeof(want), "\\\"value\\\":%d", i * 2);
+        if (r.status == 200 && strstr(osr_buf_str(&r.body), want))
+            (*ok)++;
+        test_resp_release(&r);
+    }
+    return NULL;
+}
+
+static void test_http_concurrent(void)
+{
+    start();
+    pthread_t th[4];
+    int ok[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, client_thread, &ok[i]);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT_EQ(ok[i], 15);
+    }
+    stop();
+}
+
 static void setup(void)
 {
     tools = osr_tools_new();
@@ -380,6 +423,7 @@ static void test_all(void)
     test_dispatch();
     test_http_streamable();
     test_http_rest();
+    test_http_concurrent();
     osr_tools_free(tools);
 }
 
