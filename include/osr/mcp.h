@@ -82,6 +82,11 @@ struct osr_mcp_http;
 /* Creates the HTTP side over tools (borrowed). */
 struct osr_mcp_http *osr_mcp_http_new(struct osr_tools *tools);
 void osr_mcp_http_free(struct osr_mcp_http *h);
+/* Browser origins allowed to call the POST/DELETE routes besides loopback pages (copied; "*"
+ * allows any).  Requests carrying another Origin get 403 (DNS-rebinding and cross-site
+ * protection, as the Streamable HTTP spec requires); requests without Origin (non-browser
+ * clients) are not affected. */
+void osr_mcp_http_set_origins(struct osr_mcp_http *h, char *const *origins, size_t n);
 /* Registers /mcp, /mcp/health, /mcp/tools and /mcp/call on srv (before it starts). */
 void osr_mcp_http_register(struct osr_http_server *srv, struct osr_mcp_http *h);
 

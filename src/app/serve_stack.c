@@ -91,6 +91,7 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     if (osr_tools_add_builtins(st->tools, &d) != OSR_OK)
         OSR_WARN("built-in tools: %s", d.msg);
     st->mcp = osr_mcp_http_new(st->tools);
+    osr_mcp_http_set_origins(st->mcp, cfg->allowed_origins, cfg->n_allowed_origins);
     osr_mcp_http_register(srv, st->mcp);
 }
 

@@ -8,7 +8,9 @@
  * one-event SSE stream when the client accepts text/event-stream but not JSON.  GET /mcp is
  * 405 (the server sends no unsolicited messages); DELETE /mcp ends the session.
  * The REST routes answer as the original: /mcp/call is always 200 with {content,isError}
- * except for a malformed body (400).  Authentication is the global gate's, not ours.
+ * except for a malformed body (400).  Authentication is the global gate's, not ours; but a
+ * browser Origin that is neither loopback nor configured is refused with 403 on the POST and
+ * DELETE routes, since loopback trust would otherwise let any web page call tools.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,6 +40,8 @@ struct osr_mcp_http {
     struct osr_mcp_info info;
     pthread_mutex_t lock;
     struct slot slots[OSR_MCP_HTTP_SESSIONS];
+    char **origins; /* set before the server starts; read-only afterwards */
+    size_t n_origins;
 };
 
 struct osr_mcp_http *osr_mcp_http_new(struct osr_tools *tools)
@@ -55,8 +59,58 @@ void osr_mcp_http_free(struct osr_mcp_http *h)
 {
     if (!h)
         return;
+    for (size_t i = 0; i < h->n_origins; i++)
+        free(h->origins[i]);
+    free(h->origins);
     pthread_mutex_destroy(&h->lock);
     free(h);
+}
+
+void osr_mcp_http_set_origins(struct osr_mcp_http *h, char *const *origins, size_t n)
+{
+    for (size_t i = 0; i < h->n_origins; i++)
+        free(h->origins[i]);
+    free(h->origins);
+    h->origins = osr_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        h->origins[i] = osr_xstrdup(origins[i]);
+    h->n_origins = n;
+}
+
+/* True for http(s)://localhost, 127.0.0.1 or [::1], with any port. */
+static bool loopback_origin(const char *o)
+{
+    if (strncmp(o, "http://", 7) == 0)
+        o += 7;
+    else if (strncmp(o, "https://", 8) == 0)
+        o += 8;
+    else
+        return false;
+    static const char *const hosts[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(o, hosts[i], n) == 0 && (o[n] == '\0' || o[n] == ':')) {
+            for (const char *p = o[n] ? o + n + 1 : o + n; *p; p++)
+                if (*p < '0' || *p > '9')
+                    return false;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Refuses a browser request from an origin that is neither loopback nor allowed. */
+static bool origin_ok(struct osr_mcp_http *h, struct osr_http_request *req)
+{
+    const char *o = osr_http_request_header(req, "Origin");
+    if (!o)
+        return true;
+    if (loopback_origin(o))
+        return true;
+    for (size_t i = 0; i < h->n_origins; i++)
+        if (strcmp(h->origins[i], "*") == 0 || strcmp(h->origins[i], o) == 0)
+            return true;
+    return false;
 }
 
 /* --- sessions -------------------------------------------------------------------------------- */
@@ -159,6 +213,10 @@ static void handle_post(struct osr_http_request *req, void *ctx)
     struct json_object *msg = NULL, *reply = NULL;
     struct osr_diag d;
     osr_diag_clear(&d);
+    if (!origin_ok(h, req)) {
+        respond_rpc_error(req, 403, OSR_JSONRPC_INVALID_REQUEST, "Forbidden: origin not allowed");
+        return;
+    }
     if (osr_json_parse(body.p, body.n, &msg, &d) != OSR_OK) {
         char m[OSR_DIAG_MAX + 32];
         snprintf(m, sizeof(m), "Parse error: %s", d.msg);
@@ -227,6 +285,10 @@ out:
 static void handle_delete(struct osr_http_request *req, void *ctx)
 {
     struct osr_mcp_http *h = ctx;
+    if (!origin_ok(h, req)) {
+        respond_rpc_error(req, 403, OSR_JSONRPC_INVALID_REQUEST, "Forbidden: origin not allowed");
+        return;
+    }
     const char *hdr = osr_http_request_header(req, "Mcp-Session-Id");
     if (!hdr || !hdr[0]) {
         respond_rpc_error(req, 400, OSR_JSONRPC_INVALID_REQUEST,
@@ -267,6 +329,11 @@ static void handle_call(struct osr_http_request *req, void *ctx)
     struct json_object *msg = NULL, *name = NULL, *args = NULL;
     struct osr_diag d;
     osr_diag_clear(&d);
+    if (!origin_ok(h, req)) {
+        osr_http_respond_error(req, 403, "invalid_request_error", "origin not allowed", NULL,
+                               "forbidden_origin");
+        return;
+    }
     if (osr_json_parse(body.p, body.n, &msg, &d) != OSR_OK) {
         osr_http_respond_error(req, 400, "invalid_request_error", d.msg, NULL, "invalid_body");
         return;

@@ -358,6 +358,35 @@ static void test_http_rest(void)
     CHECK_INT_EQ(r.status, 200);
     CHECK(strstr(osr_buf_str(&r.body), "invalid_args") != NULL);
     test_resp_release(&r);
+    /* Browser pages from other origins are refused; loopback pages are fine. */
+    snprintf(url, sizeof(url), "%s/mcp/call", base);
+    const char *body = "{\"name\":\"calculator\",\"arguments\":{\"expression\":\"1\"}}";
+    const char *evil[] = {"Origin: http://evil.example", "Content-Type: text/plain", NULL};
+    r = test_request(NULL, "POST", url, body, strlen(body), evil);
+    CHECK_INT_EQ(r.status, 403);
+    test_resp_release(&r);
+    const char *spoof[] = {"Origin: http://localhost.evil.example", NULL};
+    r = test_request(NULL, "POST", url, body, strlen(body), spoof);
+    CHECK_INT_EQ(r.status, 403);
+    test_resp_release(&r);
+    const char *local[] = {"Origin: http://localhost:5173", NULL};
+    r = test_request(NULL, "POST", url, body, strlen(body), local);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+    snprintf(url, sizeof(url), "%s/mcp", base);
+    const char *init = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                       "\"protocolVersion\":\"2025-06-18\"}}";
+    r = test_request(NULL, "POST", url, init, strlen(init), evil);
+    CHECK_INT_EQ(r.status, 403);
+    test_resp_release(&r);
+    char *allowed[] = {"https://app.example"};
+    osr_mcp_http_set_origins(mh, allowed, 1);
+    const char *good[] = {"Origin: https://app.example", NULL};
+    r = test_request(NULL, "POST", url, init, strlen(init), good);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+    osr_mcp_http_set_origins(mh, NULL, 0);
+
     r = post("/mcp/call", "{\"name\": ", NULL, NULL);
     CHECK_INT_EQ(r.status, 400);
     test_resp_release(&r);
