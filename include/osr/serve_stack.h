@@ -14,6 +14,7 @@
 #include "osr/config.h"
 #include "osr/history.h"
 #include "osr/http_server.h"
+#include "osr/mcp.h"
 #include "osr/registry.h"
 
 struct osr_serve_stack {
@@ -23,6 +24,8 @@ struct osr_serve_stack {
     struct osr_history *history;    /* NULL when it could not be opened (logged) */
     struct osr_chat_routes *routes;
     struct osr_api_models models;
+    struct osr_tools *tools;  /* the built-in tools the MCP routes serve */
+    struct osr_mcp_http *mcp; /* /mcp and the /mcp/ REST routes */
 };
 
 /* Builds the stack for home and registers its routes on srv.  Problems with providers or the

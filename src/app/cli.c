@@ -9,6 +9,7 @@
 #include "osr/cli.h"
 #include "osr/cli_engine.h"
 #include "osr/cli_identity.h"
+#include "osr/cli_mcp.h"
 #include "osr/cli_models.h"
 #include "osr/cli_serve.h"
 #include "osr/cli_storage.h"
@@ -31,6 +32,7 @@ static const struct command commands[] = {
     {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"models", osr_cmd_models, "list, add, remove and inspect local GGUF models"},
+    {"mcp", osr_cmd_mcp, "speak MCP on stdin/stdout for desktop clients (proxies to the server)"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"logits", osr_cmd_logits, "print a model's logits for token ids as JSON (llama.cpp-comparable)"},
     {"bench", osr_cmd_bench, "measure a model's prompt and generation speed (llama-bench style)"},

@@ -84,10 +84,21 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     st->models.loaded = append_loaded;
     st->models.loaded_ctx = st;
     osr_api_models_register_with(srv, &st->models);
+
+    st->tools = osr_tools_new();
+    if (osr_tools_load_config(st->tools, home, &d) != OSR_OK)
+        OSR_WARN("config/tools.json ignored: %s", d.msg);
+    if (osr_tools_add_builtins(st->tools, &d) != OSR_OK)
+        OSR_WARN("built-in tools: %s", d.msg);
+    st->mcp = osr_mcp_http_new(st->tools);
+    osr_mcp_http_set_origins(st->mcp, cfg->allowed_origins, cfg->n_allowed_origins);
+    osr_mcp_http_register(srv, st->mcp);
 }
 
 void osr_serve_stack_release(struct osr_serve_stack *st)
 {
+    osr_mcp_http_free(st->mcp);
+    osr_tools_free(st->tools);
     osr_chat_routes_free(st->routes);
     osr_history_close(st->history);
     osr_chat_service_free(st->svc);
