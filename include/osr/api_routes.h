@@ -32,12 +32,4 @@ struct osr_chat_routes *osr_chat_routes_new(struct osr_chat_service *svc,
 void osr_chat_routes_free(struct osr_chat_routes *r);
 void osr_chat_routes_register(struct osr_http_server *srv, struct osr_chat_routes *r);
 
-/* For `osaurus serve`: builds the chat service from home's providers, opens the chat history,
- * registers the routes, and frees all of it at process exit.  Problems with the provider files
- * or the history are logged and leave those parts out; the routes are always registered. */
-void osr_chat_routes_setup(struct osr_http_server *srv, const char *home);
-
-/* The service the routes of osr_chat_routes_setup use (NULL before setup), for /v1/models. */
-struct osr_chat_service *osr_chat_routes_service(void);
-
 #endif
