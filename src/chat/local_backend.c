@@ -672,8 +672,9 @@ static int lb_count_tokens(struct osr_chat_backend *b, const char *local_name,
     return rc;
 }
 
-/* Embeds each input in turn on one fresh context.  Returns OSR_OK with out filled, or an
- * error with *status and diag. */
+/* Tokenizes every input, then embeds each in turn on one context sized for the longest (not
+ * for the model's whole context: a 7B model's full F16 cache is gigabytes).  Returns OSR_OK
+ * with out filled, or an error with *status and diag. */
 static int embed_inputs(struct local *lb, struct loaded *l, const char *name,
                         const struct osr_str *inputs, size_t n_inputs, struct osr_embeddings *out,
                         int *status, struct osr_diag *diag)
@@ -683,48 +684,49 @@ static int embed_inputs(struct local *lb, struct loaded *l, const char *name,
     out->prompt_tokens = 0;
     if (n_inputs == 0)
         return OSR_OK; /* Ollama: an empty input list only loads the model */
-    struct osr_model_ctx_params cp;
-    osr_model_ctx_params_init(&cp);
-    cp.n_ctx_max = lb->opts.n_ctx_max ? lb->opts.n_ctx_max : DEFAULT_CTX_MAX;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    cp.n_threads = lb->opts.n_threads > 0 ? lb->opts.n_threads : (int)(cores > 0 ? cores : 1);
+    int cap = lb->opts.n_ctx_max ? lb->opts.n_ctx_max : DEFAULT_CTX_MAX;
+    int limit = hp->n_ctx_train < cap ? hp->n_ctx_train : cap;
+    int32_t **ids = osr_xcalloc(n_inputs, sizeof(*ids));
+    size_t *n_ids = osr_xcalloc(n_inputs, sizeof(*n_ids));
     struct osr_model_ctx *ctx = NULL;
-    int32_t *ids = NULL;
-    *status = 500;
-    int rc = osr_model_ctx_new(l->model, &cp, &ctx, diag);
-    if (rc)
-        goto out;
-    int n_ctx = osr_model_ctx_n_ctx(ctx);
-    out->data = osr_xcalloc(n_inputs * out->dim, sizeof(float));
+    size_t longest = 0;
+    int rc = OSR_OK;
+    *status = 400;
     for (size_t i = 0; i < n_inputs; i++) {
-        size_t n_ids = 0;
-        free(ids);
-        ids = NULL;
         rc = osr_tokenizer_encode_alloc(l->tok, inputs[i].p ? inputs[i].p : "", inputs[i].n, true,
-                                        false, &ids, &n_ids);
+                                        false, &ids[i], &n_ids[i]);
         if (rc) {
-            *status = 400;
             osr_diag_set(diag, rc, "input %zu cannot be tokenized: %s", i, osr_strerror(rc));
             goto out;
         }
-        if (n_ids == 0) {
-            *status = 400;
+        if (n_ids[i] == 0) {
             rc = osr_diag_set(diag, OSR_EINVAL, "input %zu is empty", i);
             goto out;
         }
-        if (n_ids > (size_t)n_ctx) {
-            *status = 400;
+        if (n_ids[i] > (size_t)limit) {
             rc = osr_diag_set(diag, OSR_ETOOBIG,
                               "input %zu is %zu tokens but model '%s' embeds at most %d", i,
-                              n_ids, name, n_ctx);
+                              n_ids[i], name, limit);
             goto out;
         }
-        rc = osr_model_ctx_embed(ctx, ids, (int)n_ids, out->data + i * out->dim, diag);
+        longest = n_ids[i] > longest ? n_ids[i] : longest;
+        out->prompt_tokens += (int64_t)n_ids[i];
+    }
+    struct osr_model_ctx_params cp;
+    osr_model_ctx_params_init(&cp);
+    cp.n_ctx = (int)longest;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cp.n_threads = lb->opts.n_threads > 0 ? lb->opts.n_threads : (int)(cores > 0 ? cores : 1);
+    *status = 500;
+    if ((rc = osr_model_ctx_new(l->model, &cp, &ctx, diag)))
+        goto out;
+    out->data = osr_xcalloc(n_inputs * out->dim, sizeof(float));
+    for (size_t i = 0; i < n_inputs; i++) {
+        rc = osr_model_ctx_embed(ctx, ids[i], (int)n_ids[i], out->data + i * out->dim, diag);
         if (rc) {
             *status = rc == OSR_EUNSUPPORTED ? 501 : 500;
             goto out;
         }
-        out->prompt_tokens += (int64_t)n_ids;
     }
     out->n = n_inputs;
 out:
@@ -732,8 +734,12 @@ out:
         free(out->data);
         out->data = NULL;
         out->n = 0;
+        out->prompt_tokens = -1;
     }
+    for (size_t i = 0; i < n_inputs; i++)
+        free(ids[i]);
     free(ids);
+    free(n_ids);
     osr_model_ctx_free(ctx);
     return rc;
 }
