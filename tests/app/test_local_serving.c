@@ -337,6 +337,15 @@ static void test_embeddings(void)
     CHECK(dist(v, hello, 8) < 1e-5);
     json_object_put(o);
 
+    /* No input: Ollama's way to load the model; no vectors. */
+    o = post_json("/api/embed", "{\"model\":\"llama-v2\"}", &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_INT_EQ(json_object_array_length(at(o, "embeddings")), 0);
+    json_object_put(o);
+    o = post_json("/v1/embeddings", "{\"model\":\"no-such-model\",\"input\":\"x\"}", &st);
+    CHECK_INT_EQ(st, 404);
+    json_object_put(o);
+
     /* More tokens than the context (4096 for this model) holds: a 400 naming the limit. */
     struct osr_buf big;
     osr_buf_init(&big, 1 << 20);
