@@ -12,6 +12,11 @@
  * request's sampling settings, and turned into canonical events by the output parser (stop
  * strings, <think> reasoning, tool calls).
  *
+ * Embeddings (the embed op behind /v1/embeddings, /api/embed, /api/embeddings): each input is
+ * tokenized with the vocabulary's special tokens and run on a fresh context; the vector is the
+ * engine's pooled, unit-length final hidden state (n_embd floats).  An input longer than the
+ * context is a 400 naming the limit.
+ *
  * Thread rules: the backend is thread-safe; generation runs on the caller's (producer) thread
  * with the model's own compute threads.
  */

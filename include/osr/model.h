@@ -68,6 +68,16 @@ struct osr_model_hparams {
     bool ffn_gelu;         /* GeGLU (gelu(gate) * up) instead of SwiGLU (gemma2) */
     bool tied_output;      /* no output.weight: the token embedding is reused */
     int file_type;         /* the type id of most 2-D weights (the attn_q of layer 0) */
+    int pooling;           /* <arch>.pooling_type as in the file (enum osr_pooling); 0 absent */
+};
+
+/* How osr_model_ctx_embed turns per-token hidden states into one vector (the values of the
+ * GGUF key <arch>.pooling_type). */
+enum osr_pooling {
+    OSR_POOLING_NONE = 0, /* not set: decoders pool by mean */
+    OSR_POOLING_MEAN = 1,
+    OSR_POOLING_CLS = 2,  /* the first token */
+    OSR_POOLING_LAST = 3, /* the last token */
 };
 
 struct osr_model;
@@ -140,6 +150,21 @@ void osr_model_ctx_truncate(struct osr_model_ctx *c, int n_past);
  * is left as it was before the call. */
 int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
                          float *logits, struct osr_diag *diag);
+
+/* As osr_model_ctx_decode (same positions, cache, errors), but instead of logits writes the
+ * final hidden state of every token - after the output norm, before the vocabulary
+ * projection - into hidden (borrowed, written): n * n_embd floats, token i at
+ * hidden + i * n_embd. */
+int osr_model_ctx_hidden(struct osr_model_ctx *c, const int32_t *tokens, int n, float *hidden,
+                         struct osr_diag *diag);
+
+/* Empties the cache, runs the n tokens from position 0 and writes their embedding into out
+ * (borrowed, written: n_embd floats): the final hidden states pooled as the file's
+ * pooling_type says (mean when it says nothing), then scaled to unit L2 length.  The cache
+ * holds the tokens afterwards.  Allocates nothing.  Returns the errors of osr_model_ctx_decode,
+ * or OSR_EUNSUPPORTED for a pooling type other than those of enum osr_pooling. */
+int osr_model_ctx_embed(struct osr_model_ctx *c, const int32_t *tokens, int n, float *out,
+                        struct osr_diag *diag);
 
 /* ---- generation --------------------------------------------------------------------------- */
 

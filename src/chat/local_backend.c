@@ -6,8 +6,11 @@
  * the model lifecycle: load on first use, admission against available memory, a fair turn per
  * model, idle unloading.
  *
+ * Embeddings run the same way (load, turn, release): each input is tokenized with the
+ * vocabulary's own special tokens and pooled by the engine into one unit vector.
+ *
  * What it does not do yet: continuous batching (requests to one model run one at a time),
- * prefix caching, images, embeddings.
+ * prefix caching, images.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -669,6 +672,111 @@ static int lb_count_tokens(struct osr_chat_backend *b, const char *local_name,
     return rc;
 }
 
+/* Tokenizes every input, then embeds each in turn on one context sized for the longest (not
+ * for the model's whole context: a 7B model's full F16 cache is gigabytes).  Returns OSR_OK
+ * with out filled, or an error with *status and diag. */
+static int embed_inputs(struct local *lb, struct loaded *l, const char *name,
+                        const struct osr_str *inputs, size_t n_inputs, struct osr_embeddings *out,
+                        int *status, struct osr_diag *diag)
+{
+    const struct osr_model_hparams *hp = osr_model_hparams(l->model);
+    out->dim = (size_t)hp->n_embd;
+    out->prompt_tokens = 0;
+    if (n_inputs == 0)
+        return OSR_OK; /* Ollama: an empty input list only loads the model */
+    int cap = lb->opts.n_ctx_max ? lb->opts.n_ctx_max : DEFAULT_CTX_MAX;
+    int limit = hp->n_ctx_train < cap ? hp->n_ctx_train : cap;
+    int32_t **ids = osr_xcalloc(n_inputs, sizeof(*ids));
+    size_t *n_ids = osr_xcalloc(n_inputs, sizeof(*n_ids));
+    struct osr_model_ctx *ctx = NULL;
+    size_t longest = 0;
+    int rc = OSR_OK;
+    *status = 400;
+    for (size_t i = 0; i < n_inputs; i++) {
+        rc = osr_tokenizer_encode_alloc(l->tok, inputs[i].p ? inputs[i].p : "", inputs[i].n, true,
+                                        false, &ids[i], &n_ids[i]);
+        if (rc) {
+            osr_diag_set(diag, rc, "input %zu cannot be tokenized: %s", i, osr_strerror(rc));
+            goto out;
+        }
+        if (n_ids[i] == 0) {
+            rc = osr_diag_set(diag, OSR_EINVAL, "input %zu is empty", i);
+            goto out;
+        }
+        if (n_ids[i] > (size_t)limit) {
+            rc = osr_diag_set(diag, OSR_ETOOBIG,
+                              "input %zu is %zu tokens but model '%s' embeds at most %d", i,
+                              n_ids[i], name, limit);
+            goto out;
+        }
+        longest = n_ids[i] > longest ? n_ids[i] : longest;
+        out->prompt_tokens += (int64_t)n_ids[i];
+    }
+    struct osr_model_ctx_params cp;
+    osr_model_ctx_params_init(&cp);
+    cp.n_ctx = (int)longest;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cp.n_threads = lb->opts.n_threads > 0 ? lb->opts.n_threads : (int)(cores > 0 ? cores : 1);
+    *status = 500;
+    if ((rc = osr_model_ctx_new(l->model, &cp, &ctx, diag)))
+        goto out;
+    out->data = osr_xcalloc(n_inputs * out->dim, sizeof(float));
+    for (size_t i = 0; i < n_inputs; i++) {
+        rc = osr_model_ctx_embed(ctx, ids[i], (int)n_ids[i], out->data + i * out->dim, diag);
+        if (rc) {
+            *status = rc == OSR_EUNSUPPORTED ? 501 : 500;
+            goto out;
+        }
+    }
+    out->n = n_inputs;
+out:
+    if (rc) {
+        free(out->data);
+        out->data = NULL;
+        out->n = 0;
+        out->prompt_tokens = -1;
+    }
+    for (size_t i = 0; i < n_inputs; i++)
+        free(ids[i]);
+    free(ids);
+    free(n_ids);
+    osr_model_ctx_free(ctx);
+    return rc;
+}
+
+static int lb_embed(struct osr_chat_backend *b, const char *local_name,
+                    const struct osr_str *inputs, size_t n_inputs, struct osr_embeddings *out,
+                    int *status, struct osr_diag *diag)
+{
+    struct local *lb = b->ctx;
+    memset(out, 0, sizeof(*out));
+    out->prompt_tokens = -1;
+    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, 2000);
+    const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
+    if (!e) {
+        osr_registry_snapshot_release(snap);
+        *status = 404;
+        return osr_diag_set(diag, OSR_ENOTFOUND, "model '%s' not found", local_name);
+    }
+    if (e->n_paths != 1) {
+        osr_registry_snapshot_release(snap);
+        *status = 501;
+        return osr_diag_set(diag, OSR_EUNSUPPORTED,
+                            "split GGUF models cannot be run yet; merge the parts first");
+    }
+    struct loaded *l = NULL;
+    int64_t load_ns = 0;
+    int rc = acquire(lb, e, &l, &load_ns, status, diag);
+    osr_registry_snapshot_release(snap);
+    if (rc)
+        return rc;
+    take_turn(l);
+    rc = embed_inputs(lb, l, local_name, inputs, n_inputs, out, status, diag);
+    end_turn(l);
+    release(lb, l, false);
+    return rc;
+}
+
 static void lb_list_models(struct osr_chat_backend *b, struct osr_model_list *out)
 {
     /* Local models are listed by the registry's own routes (GET /models, /api/tags). */
@@ -693,7 +801,7 @@ static void lb_free(struct osr_chat_backend *b)
 static const struct osr_chat_backend_ops local_ops = {
     .claims = lb_claims,
     .chat = lb_chat,
-    .embed = NULL,
+    .embed = lb_embed,
     .list_models = lb_list_models,
     .free = lb_free,
     .count_tokens = lb_count_tokens,

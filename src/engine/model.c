@@ -141,6 +141,9 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     hp->rope_base_local = hp->rope_base;
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
     hp->embd_scale = 1.0f;
+    uint32_t pooling = 0;
+    if (osr_gguf_get_arch_u32(g, "pooling_type", &pooling) == OSR_OK)
+        hp->pooling = pooling > 255 ? 255 : (int)pooling; /* refused by embed, not by load */
     if ((hp->arch == OSR_ARCH_PHI3 || gemma) &&
         (rc = arch_u32(g, "attention.sliding_window", false, 0, 1u << 24, &hp->n_swa, diag)))
         return rc;

@@ -6,7 +6,8 @@
  * Q/K/V projections (one fused product for phi3, optional biases, qwen3's per-head q/k norm),
  * RoPE, the K/V rows written to the cache, causal attention with grouped KV heads (scores and
  * softmax in F32; phi3's sliding window), the output projection and residual, RMSNorm, the
- * SwiGLU FFN and residual; finally the output norm and the vocabulary projection.  Matmuls and
+ * SwiGLU FFN and residual; finally the output norm and the vocabulary projection - or, for
+ * embeddings, the normed hidden states themselves, per token or pooled into one unit vector.  Matmuls and
  * attention run on the pool; the cheap elementwise ops run on the calling thread.
  *
  * With an F16 cache the numbers follow llama.cpp's non-flash attention: the query is rounded
@@ -667,9 +668,43 @@ static int embed(struct osr_model_ctx *c, const int32_t *tokens, int n)
     return OSR_OK;
 }
 
-/* Runs n <= n_batch tokens at positions n_past ..; writes logits as osr_model_ctx_decode. */
+/* Where the final hidden states of a run go instead of logits: every row (rows, token i of
+ * the whole run at rows + i * n_embd) and/or one pooled vector (pool, n_embd floats). */
+struct hidden_out {
+    float *rows;
+    float *pool;
+    int pooling; /* enum osr_pooling; NONE pools by mean */
+    int total;   /* tokens in the whole run */
+    int done;    /* tokens of the run before this batch */
+};
+
+static void hidden_write(struct osr_model_ctx *c, int n, const struct hidden_out *ho)
+{
+    const int64_t E = c->m->hp.n_embd;
+    for (int i = 0; i < n; i++) {
+        float *h = c->xn + i * E;
+        c->k->rmsnorm(h, c->x + i * E, c->m->output_norm, E, c->m->hp.rms_eps);
+        int at = ho->done + i;
+        if (ho->rows)
+            memcpy(ho->rows + (int64_t)at * E, h, (size_t)E * sizeof(float));
+        if (!ho->pool)
+            continue;
+        if (ho->pooling == OSR_POOLING_CLS) {
+            if (at == 0)
+                memcpy(ho->pool, h, (size_t)E * sizeof(float));
+        } else if (ho->pooling == OSR_POOLING_LAST) {
+            if (at == ho->total - 1)
+                memcpy(ho->pool, h, (size_t)E * sizeof(float));
+        } else {
+            c->k->add(ho->pool, ho->pool, h, E);
+        }
+    }
+}
+
+/* Runs n <= n_batch tokens at positions n_past ..; writes logits as osr_model_ctx_decode, or
+ * hidden states when ho is set. */
 static int decode_batch(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
-                        float *logits)
+                        float *logits, const struct hidden_out *ho)
 {
     const struct osr_model_hparams *hp = &c->m->hp;
     const int64_t E = hp->n_embd;
@@ -677,6 +712,8 @@ static int decode_batch(struct osr_model_ctx *c, const int32_t *tokens, int n, b
     int rc = embed(c, tokens, n);
     for (int il = 0; il < hp->n_layer && rc == OSR_OK; il++)
         rc = layer_forward(c, il, n, pos0);
+    if (rc == OSR_OK && ho)
+        hidden_write(c, n, ho);
     if (rc || !logits)
         return rc;
     int rows = all_logits ? n : 1;
@@ -692,8 +729,8 @@ static int decode_batch(struct osr_model_ctx *c, const int32_t *tokens, int n, b
     return rc;
 }
 
-int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
-                         float *logits, struct osr_diag *diag)
+static int run_tokens(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
+                      float *logits, struct hidden_out *ho, struct osr_diag *diag)
 {
     const struct osr_model_hparams *hp = &c->m->hp;
     if (n < 1 || !tokens)
@@ -715,7 +752,9 @@ int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, 
             out = logits + (size_t)done * (size_t)hp->n_vocab;
         else if (logits && last)
             out = logits;
-        int rc = decode_batch(c, tokens + done, chunk, all_logits, out);
+        if (ho)
+            ho->done = done;
+        int rc = decode_batch(c, tokens + done, chunk, all_logits, out, ho);
         if (rc) {
             c->n_past = start;
             return osr_diag_set(diag, rc, "forward pass failed: %s", osr_strerror(rc));
@@ -723,5 +762,43 @@ int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, 
         c->n_past += chunk;
         done += chunk;
     }
+    return OSR_OK;
+}
+
+int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
+                         float *logits, struct osr_diag *diag)
+{
+    return run_tokens(c, tokens, n, all_logits, logits, NULL, diag);
+}
+
+int osr_model_ctx_hidden(struct osr_model_ctx *c, const int32_t *tokens, int n, float *hidden,
+                         struct osr_diag *diag)
+{
+    struct hidden_out ho = {.rows = hidden, .total = n};
+    return run_tokens(c, tokens, n, false, NULL, &ho, diag);
+}
+
+int osr_model_ctx_embed(struct osr_model_ctx *c, const int32_t *tokens, int n, float *out,
+                        struct osr_diag *diag)
+{
+    const int E = c->m->hp.n_embd;
+    int pooling = c->m->hp.pooling;
+    if (pooling < OSR_POOLING_NONE || pooling > OSR_POOLING_LAST)
+        return osr_diag_set(diag, OSR_EUNSUPPORTED,
+                            "pooling type %d of the model is not supported (mean, cls, last are)",
+                            pooling);
+    memset(out, 0, (size_t)E * sizeof(float));
+    osr_model_ctx_truncate(c, 0);
+    struct hidden_out ho = {.pool = out, .pooling = pooling, .total = n};
+    int rc = run_tokens(c, tokens, n, false, NULL, &ho, diag);
+    if (rc)
+        return rc;
+    if (pooling == OSR_POOLING_MEAN || pooling == OSR_POOLING_NONE)
+        c->k->scale(out, out, 1.0f / (float)n, E);
+    double ss = 0;
+    for (int i = 0; i < E; i++)
+        ss += (double)out[i] * out[i];
+    if (ss > 0)
+        c->k->scale(out, out, (float)(1.0 / sqrt(ss)), E);
     return OSR_OK;
 }

@@ -1,7 +1,10 @@
 /* test_local_serving.c - a real GGUF model (llama-2-tiny-random) served by the real binary
  * through every protocol: OpenAI chat (JSON and SSE), Responses, Anthropic, Ollama chat and
  * generate; /api/ps shows the loaded model; the same seed gives the same text; stop strings
- * and max_tokens are honoured; an unknown model is a 404. */
+ * and max_tokens are honoured; an unknown model is a 404.  Embeddings: /v1/embeddings (float
+ * and base64 agree, unit length, n_embd dimensions), /api/embed (one vector per input) and
+ * /api/embeddings give the same vector for the same text; a too-long input is a 400. */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -9,6 +12,7 @@
 #include "check.h"
 #include "net/http_test_client.h"
 #include "osr/clock.h"
+#include "osr/codec.h"
 #include "osr/config.h"
 #include "osr/discovery.h"
 #include "osr/history.h"
@@ -250,6 +254,113 @@ static void test_history_session(void)
     json_object_put(o);
 }
 
+/* Copies the n_embd (8) floats of the JSON array arr into v; returns how many there were. */
+static size_t floats_of(struct json_object *arr, float *v, size_t cap)
+{
+    if (!arr || !json_object_is_type(arr, json_type_array))
+        return 0;
+    size_t n = json_object_array_length(arr);
+    for (size_t i = 0; i < n && i < cap; i++)
+        v[i] = (float)json_object_get_double(json_object_array_get_idx(arr, i));
+    return n;
+}
+
+static double dist(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += fabs((double)a[i] - b[i]);
+    return d;
+}
+
+static void test_embeddings(void)
+{
+    if (skip)
+        return;
+    long st;
+    float hello[16], hello64[16], other[16], v[16];
+    struct json_object *o = post_json(
+        "/v1/embeddings", "{\"model\":\"llama-v2\",\"input\":[\"hello world\",\"goodbye\"]}", &st);
+    CHECK_INT_EQ(st, 200);
+    REQUIRE(o != NULL);
+    CHECK_STR_EQ(str_at(o, "object"), "list");
+    CHECK_INT_EQ(json_object_array_length(at(o, "data")), 2);
+    CHECK_INT_EQ(int_at(o, "data.1.index"), 1);
+    CHECK_INT_EQ(floats_of(at(o, "data.0.embedding"), hello, 16), 8); /* the model's n_embd */
+    CHECK_INT_EQ(floats_of(at(o, "data.1.embedding"), other, 16), 8);
+    CHECK(int_at(o, "usage.prompt_tokens") > 2);
+    double ss = 0;
+    for (int i = 0; i < 8; i++)
+        ss += (double)hello[i] * hello[i];
+    CHECK(fabs(ss - 1.0) < 1e-4);
+    CHECK(dist(hello, other, 8) > 1e-3);
+    json_object_put(o);
+
+    /* base64: the same float32 values, little-endian. */
+    o = post_json("/v1/embeddings",
+                  "{\"model\":\"llama-v2\",\"input\":\"hello world\",\"encoding_format\":"
+                  "\"base64\"}",
+                  &st);
+    CHECK_INT_EQ(st, 200);
+    const char *b64 = str_at(o, "data.0.embedding");
+    REQUIRE(b64 != NULL);
+    struct osr_buf raw;
+    osr_buf_init(&raw, 4096);
+    CHECK(osr_base64_decode(&raw, b64, strlen(b64), OSR_B64_STD) == OSR_OK);
+    CHECK_INT_EQ(raw.len, 8 * sizeof(float));
+    if (raw.len == 8 * sizeof(float)) {
+        memcpy(hello64, raw.data, raw.len);
+        CHECK(dist(hello, hello64, 8) < 1e-6);
+    }
+    osr_buf_release(&raw);
+    json_object_put(o);
+
+    /* Ollama /api/embed: one vector per input, in order. */
+    o = post_json("/api/embed",
+                  "{\"model\":\"llama-v2\",\"input\":[\"goodbye\",\"hello world\",\"goodbye\"]}",
+                  &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_INT_EQ(json_object_array_length(at(o, "embeddings")), 3);
+    CHECK_INT_EQ(floats_of(at(o, "embeddings.0"), v, 16), 8);
+    CHECK(dist(v, other, 8) < 1e-5);
+    CHECK_INT_EQ(floats_of(at(o, "embeddings.1"), v, 16), 8);
+    CHECK(dist(v, hello, 8) < 1e-5);
+    CHECK_INT_EQ(floats_of(at(o, "embeddings.2"), v, 16), 8);
+    CHECK(dist(v, other, 8) < 1e-5);
+    CHECK(int_at(o, "prompt_eval_count") > 2);
+    json_object_put(o);
+
+    /* The older /api/embeddings: one "embedding". */
+    o = post_json("/api/embeddings", "{\"model\":\"llama-v2\",\"prompt\":\"hello world\"}", &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_INT_EQ(floats_of(at(o, "embedding"), v, 16), 8);
+    CHECK(dist(v, hello, 8) < 1e-5);
+    json_object_put(o);
+
+    /* No input: Ollama's way to load the model; no vectors. */
+    o = post_json("/api/embed", "{\"model\":\"llama-v2\"}", &st);
+    CHECK_INT_EQ(st, 200);
+    CHECK_INT_EQ(json_object_array_length(at(o, "embeddings")), 0);
+    json_object_put(o);
+    o = post_json("/v1/embeddings", "{\"model\":\"no-such-model\",\"input\":\"x\"}", &st);
+    CHECK_INT_EQ(st, 404);
+    json_object_put(o);
+
+    /* More tokens than the context (4096 for this model) holds: a 400 naming the limit. */
+    struct osr_buf big;
+    osr_buf_init(&big, 1 << 20);
+    osr_buf_appendf(&big, "{\"model\":\"llama-v2\",\"input\":\"");
+    for (int i = 0; i < 5000; i++)
+        osr_buf_appendf(&big, "a ");
+    osr_buf_appendf(&big, "\"}");
+    o = post_json("/v1/embeddings", osr_buf_str(&big), &st);
+    osr_buf_release(&big);
+    CHECK_INT_EQ(st, 400);
+    const char *msg = str_at(o, "error.message");
+    CHECK(msg && strstr(msg, "at most 4096") != NULL);
+    json_object_put(o);
+}
+
 /* After the server has stopped: the conversation is in the (encrypted) history, once. */
 static void check_history(void)
 {
@@ -345,4 +456,4 @@ static void cleanup(void)
 }
 
 TEST_MAIN(test_setup, test_openai_chat, test_other_protocols, test_stop_strings,
-          test_history_session, cleanup)
+          test_history_session, test_embeddings, cleanup)

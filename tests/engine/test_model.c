@@ -138,6 +138,7 @@ struct weights { /* the model in float64 for the reference */
 };
 
 static uint64_t rng_state;
+static int build_pooling; /* written as <arch>.pooling_type when > 0 */
 
 static double rnd(void)
 {
@@ -213,6 +214,8 @@ static uint8_t *build(const struct spec *s, struct weights *ws, size_t *size)
     kv_f32(&w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
     if (s->n_swa)
         kv_u32(&w, KEY("attention.sliding_window"), (uint32_t)s->n_swa);
+    if (build_pooling > 0)
+        kv_u32(&w, KEY("pooling_type"), (uint32_t)build_pooling);
     if (GEMMA(s)) { /* small caps so that they change the numbers */
         kv_f32(&w, KEY("attn_logit_softcapping"), 2.0f);
         kv_f32(&w, KEY("final_logit_softcapping"), 8.0f);
@@ -313,8 +316,10 @@ static void ref_rope(double *x, int n_heads, int hd, int pos, bool neox, const d
 }
 
 /* Logits of every position of tokens[0..n) into out (n x n_vocab). */
+/* out: n x n_vocab logits; hidden (may be NULL): n x n_embd final hidden states (after the
+ * output norm). */
 static void ref_forward(const struct spec *s, const struct weights *ws, const int32_t *tokens,
-                        int n, double *out)
+                        int n, double *out, double *hidden)
 {
     const int E = s->n_embd, HD = s->head_dim, NQ = s->n_head * HD, NK = s->n_head_kv * HD,
               F = s->n_ff, V = s->n_vocab;
@@ -416,6 +421,8 @@ static void ref_forward(const struct spec *s, const struct weights *ws, const in
                 x[i] += o[i];
         }
         ref_rmsnorm(xn, x, wget(ws, "output_norm.weight"), E, 1e-6);
+        if (hidden)
+            memcpy(hidden + (size_t)p * E, xn, (size_t)E * sizeof(double));
         ref_matvec(out + (size_t)p * V, wget(ws, s->tied ? "token_embd.weight" : "output.weight"),
                    NULL, xn, V, E);
         if (GEMMA(s))
@@ -472,6 +479,69 @@ static int open_model(const struct spec *s, struct weights *ws, uint8_t **file, 
     return rc;
 }
 
+static double l2(const float *v, int n)
+{
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += (double)v[i] * v[i];
+    return sqrt(ss);
+}
+
+/* Hidden states against the float64 reference; the embedding against the mean of the hidden
+ * states computed one token at a time; unit length; same text, same vector. */
+static void check_embed(const struct spec *s, struct osr_model *m, const double *ref_hidden)
+{
+    const int E = s->n_embd;
+    struct osr_diag d = {0};
+    struct osr_model_ctx_params cp;
+    osr_model_ctx_params_init(&cp);
+    cp.kv_type = OSR_KV_F32;
+    cp.n_batch = 5; /* the 12-token prompt runs in three batches */
+    struct osr_model_ctx *c = NULL;
+    REQUIRE(osr_model_ctx_new(m, &cp, &c, &d) == OSR_OK);
+    float *hid = malloc((size_t)N_PROMPT * E * sizeof(float));
+    for (int i = 0; i < N_PROMPT; i++)
+        CHECK(osr_model_ctx_hidden(c, &prompt[i], 1, hid + (size_t)i * E, &d) == OSR_OK);
+    CHECK_INT_EQ(osr_model_ctx_n_past(c), N_PROMPT);
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)N_PROMPT * E; i++) {
+        double e = fabs(hid[i] - ref_hidden[i]);
+        worst = e > worst ? e : worst;
+    }
+    fprintf(stderr, "  %s hidden states: max |diff| %.2e\n", s->arch, worst);
+    CHECK(worst <= 1e-4);
+
+    double mean[64] = {0};
+    REQUIRE(E <= 64);
+    for (int i = 0; i < N_PROMPT; i++)
+        for (int j = 0; j < E; j++)
+            mean[j] += hid[(size_t)i * E + j] / N_PROMPT;
+    double norm = 0;
+    for (int j = 0; j < E; j++)
+        norm += mean[j] * mean[j];
+    norm = sqrt(norm);
+    float emb[64], again[64], other[64];
+    CHECK(osr_model_ctx_embed(c, prompt, N_PROMPT, emb, &d) == OSR_OK);
+    CHECK_INT_EQ(osr_model_ctx_n_past(c), N_PROMPT); /* emptied first, then filled */
+    double werr = 0;
+    for (int j = 0; j < E; j++) {
+        double e = fabs(emb[j] - mean[j] / norm);
+        werr = e > werr ? e : werr;
+    }
+    CHECK(werr <= 1e-5);
+    CHECK(fabs(l2(emb, E) - 1.0) <= 1e-5);
+    CHECK(osr_model_ctx_embed(c, prompt, N_PROMPT, again, &d) == OSR_OK);
+    CHECK(memcmp(emb, again, (size_t)E * sizeof(float)) == 0);
+    CHECK(osr_model_ctx_embed(c, prompt + 2, N_PROMPT - 2, other, &d) == OSR_OK);
+    double diff = 0;
+    for (int j = 0; j < E; j++)
+        diff += fabs(other[j] - emb[j]);
+    CHECK(diff > 1e-3);
+    CHECK_INT_EQ(osr_model_ctx_embed(c, prompt, 0, other, &d), OSR_EINVAL);
+    free(hid);
+    osr_model_ctx_free(c);
+}
+
 static void check_arch(const struct spec *s)
 {
     struct weights ws = {0};
@@ -494,7 +564,10 @@ static void check_arch(const struct spec *s)
     float *all = malloc((size_t)N_PROMPT * V * sizeof(float));
     float *one = malloc((size_t)V * sizeof(float));
     float *first = malloc((size_t)N_PROMPT * V * sizeof(float));
-    ref_forward(s, &ws, prompt, N_PROMPT, ref);
+    double *ref_hidden = malloc((size_t)N_PROMPT * s->n_embd * sizeof(double));
+    ref_forward(s, &ws, prompt, N_PROMPT, ref, ref_hidden);
+    check_embed(s, m, ref_hidden);
+    free(ref_hidden);
 
     for (int variant = 0; variant < 4; variant++) {
         /* 0: F32 cache, 1 thread, one batch; 1: F32, 2 threads, batch of 5 (split);
@@ -753,5 +826,47 @@ static void test_generate(void)
     weights_free(&ws);
 }
 
+/* pooling_type cls (2) and last (3) take one token's hidden state; rank (4) is refused. */
+static void test_embed_pooling(void)
+{
+    const int E = llama.n_embd;
+    float *hid = malloc((size_t)N_PROMPT * E * sizeof(float));
+    for (int pooling = 2; pooling <= 4; pooling++) {
+        build_pooling = pooling;
+        struct weights ws = {0};
+        uint8_t *file;
+        struct osr_gguf *g;
+        struct osr_model *m;
+        struct osr_diag d = {0};
+        REQUIRE(open_model(&llama, &ws, &file, &g, &m, &d) == OSR_OK);
+        CHECK_INT_EQ(osr_model_hparams(m)->pooling, pooling);
+        struct osr_model_ctx *c = NULL;
+        REQUIRE(osr_model_ctx_new(m, NULL, &c, &d) == OSR_OK);
+        REQUIRE(osr_model_ctx_hidden(c, prompt, N_PROMPT, hid, &d) == OSR_OK);
+        float emb[64];
+        int rc = osr_model_ctx_embed(c, prompt, N_PROMPT, emb, &d);
+        if (pooling == 4) {
+            CHECK_INT_EQ(rc, OSR_EUNSUPPORTED);
+            CHECK(strstr(d.msg, "pooling type 4") != NULL);
+        } else {
+            CHECK_INT_EQ(rc, OSR_OK);
+            const float *row = hid + (size_t)(pooling == 2 ? 0 : N_PROMPT - 1) * E;
+            double n = l2(row, E), worst = 0;
+            for (int j = 0; j < E; j++) {
+                double e = fabs(emb[j] - row[j] / n);
+                worst = e > worst ? e : worst;
+            }
+            CHECK(worst <= 1e-5);
+        }
+        osr_model_ctx_free(c);
+        osr_model_free(m);
+        osr_gguf_close(g);
+        free(file);
+        weights_free(&ws);
+    }
+    build_pooling = 0;
+    free(hid);
+}
+
 TEST_MAIN(test_llama, test_qwen2, test_qwen3, test_phi3, test_gemma2, test_gemma3, test_load_errors,
-          test_decode_errors, test_generate)
+          test_decode_errors, test_generate, test_embed_pooling)
