@@ -62,8 +62,8 @@ struct osr_provider {
     enum osr_provider_type type;
     bool enabled;
     bool auto_connect;
-    int timeout_s; /* idle timeout of a transfer (default 60) */
-    char **models; /* manual model ids (without the provider prefix) */
+    int timeout_s;     /* idle timeout of a transfer (default 60) */
+    char **models;     /* manual model ids (without the provider prefix) */
     char *api_version; /* "apiVersion" (ours): sent as ?api-version= (Azure OpenAI), or NULL */
     size_t n_models;
     char *proxy; /* the file's top-level "proxy" URL (ours), or NULL: libcurl's environment */
@@ -72,6 +72,7 @@ struct osr_provider {
 struct osr_provider_set {
     struct osr_provider *items;
     size_t n;
+    char *proxy; /* the file's "proxy" (also copied into each item), or NULL */
 };
 
 /* Initializes the HTTP client library once per process; call from the main thread before

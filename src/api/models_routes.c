@@ -133,8 +133,7 @@ static void handle_models(struct osr_http_request *req, void *ctx)
 
 /* ---- GET /tags ---------------------------------------------------------------------------- */
 
-struct json_object *osr_api_models_remote_tag(const char *id, int64_t created,
-                                              const char *owned_by)
+struct json_object *osr_api_models_remote_tag(const char *id, int64_t created, const char *owned_by)
 {
     char ts[OSR_ISO8601_MAX];
     iso_time(ts, created * 1000);

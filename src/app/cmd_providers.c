@@ -100,14 +100,22 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option opts[] = {
-        {"home", required_argument, NULL, 'H'},      {"preset", required_argument, NULL, 'P'},
-        {"id", required_argument, NULL, 'i'},        {"type", required_argument, NULL, 't'},
-        {"host", required_argument, NULL, 'o'},      {"port", required_argument, NULL, 'p'},
-        {"https", no_argument, NULL, 'S'},           {"http", no_argument, NULL, 'U'},
-        {"base-path", required_argument, NULL, 'b'}, {"name", required_argument, NULL, 'n'},
-        {"model", required_argument, NULL, 'm'},     {"disabled", no_argument, NULL, 'D'},
-        {"api-key-stdin", no_argument, NULL, 'k'},   {"json", no_argument, NULL, 'j'},
-        {"clear", no_argument, NULL, 'C'},           {"help", no_argument, NULL, 'h'},
+        {"home", required_argument, NULL, 'H'},
+        {"preset", required_argument, NULL, 'P'},
+        {"id", required_argument, NULL, 'i'},
+        {"type", required_argument, NULL, 't'},
+        {"host", required_argument, NULL, 'o'},
+        {"port", required_argument, NULL, 'p'},
+        {"https", no_argument, NULL, 'S'},
+        {"http", no_argument, NULL, 'U'},
+        {"base-path", required_argument, NULL, 'b'},
+        {"name", required_argument, NULL, 'n'},
+        {"model", required_argument, NULL, 'm'},
+        {"disabled", no_argument, NULL, 'D'},
+        {"api-key-stdin", no_argument, NULL, 'k'},
+        {"json", no_argument, NULL, 'j'},
+        {"clear", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
@@ -195,8 +203,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 struct doc {
     char *dir;
     char *path;
-    struct json_object *root;  /* owned */
-    struct json_object *list;  /* borrowed from root: "providers" */
+    struct json_object *root; /* owned */
+    struct json_object *list; /* borrowed from root: "providers" */
 };
 
 static void doc_release(struct doc *d)
@@ -260,8 +268,9 @@ static int doc_save(struct doc *d)
 {
     struct osr_diag diag;
     osr_diag_clear(&diag);
-    const char *text = json_object_to_json_string_ext(
-        d->root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text =
+        json_object_to_json_string_ext(d->root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                    JSON_C_TO_STRING_NOSLASHESCAPE);
     struct osr_buf b;
     osr_buf_init(&b, OSR_PROVIDERS_FILE_MAX);
     int rc = osr_buf_puts(&b, text);
@@ -302,7 +311,7 @@ static int cmd_list(const struct args *a, const char *home)
         return ec;
     struct osr_buf url;
     osr_buf_init(&url, 64 * 1024);
-    const char *proxy = set.n ? set.items[0].proxy : NULL;
+    const char *proxy = set.proxy;
     if (a->json) {
         struct json_object *arr = json_object_new_array();
         for (size_t i = 0; i < set.n; i++) {
@@ -326,6 +335,8 @@ static int cmd_list(const struct args *a, const char *home)
         json_object_put(root);
     } else if (set.n == 0) {
         puts("no providers (add one with 'osaurus providers add')");
+        if (proxy)
+            printf("\nproxy: %s\n", proxy);
     } else {
         printf("%-16s %-14s %-48s %-8s %s\n", "ID", "TYPE", "URL", "ENABLED", "KEY");
         for (size_t i = 0; i < set.n; i++) {
@@ -333,8 +344,7 @@ static int cmd_list(const struct args *a, const char *home)
             osr_buf_reset(&url);
             osr_provider_base_url(p, &url);
             printf("%-16s %-14s %-48s %-8s %s\n", p->id, osr_provider_type_name(p->type),
-                   osr_buf_str(&url), p->enabled ? "yes" : "no",
-                   p->api_key ? "stored" : "none");
+                   osr_buf_str(&url), p->enabled ? "yes" : "no", p->api_key ? "stored" : "none");
         }
         if (proxy)
             printf("\nproxy: %s\n", proxy);
@@ -458,8 +468,10 @@ static int cmd_add(const struct args *a, const char *home)
 
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_string(id));
-    json_object_object_add(
-        o, "name", json_object_new_string(a->name ? a->name : pr && !a->id ? pr->display : id));
+    json_object_object_add(o, "name",
+                           json_object_new_string(a->name        ? a->name
+                                                  : pr && !a->id ? pr->display
+                                                                 : id));
     json_object_object_add(o, "host", json_object_new_string(host));
     json_object_object_add(o, "providerProtocol", json_object_new_string(https ? "https" : "http"));
     if (port)

@@ -36,9 +36,9 @@ static void append_remote_tags(struct json_object *models, void *ctx)
     osr_model_list_init(&list);
     osr_chat_service_list_models(st->svc, &list);
     for (size_t i = 0; i < list.n; i++)
-        json_object_array_add(models, osr_api_models_remote_tag(list.items[i].id,
-                                                                list.items[i].created,
-                                                                list.items[i].owned_by));
+        json_object_array_add(models,
+                              osr_api_models_remote_tag(list.items[i].id, list.items[i].created,
+                                                        list.items[i].owned_by));
     osr_model_list_release(&list);
 }
 

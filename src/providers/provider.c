@@ -524,6 +524,7 @@ void osr_providers_release(struct osr_provider_set *set)
     for (size_t i = 0; i < set->n; i++)
         osr_provider_release(&set->items[i]);
     free(set->items);
+    free(set->proxy);
     memset(set, 0, sizeof(*set));
 }
 
@@ -618,6 +619,8 @@ int osr_providers_load(const char *home, struct osr_provider_set *set, struct os
         rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': %s", remote, fd.msg);
         goto out;
     }
+    if (proxy && *proxy)
+        set->proxy = osr_xstrdup(proxy);
     size_t n = list ? json_object_array_length(list) : 0;
     set->items = osr_xcalloc(n ? n : 1, sizeof(*set->items));
     for (size_t i = 0; i < n; i++) {
@@ -1052,7 +1055,7 @@ static long simple_request(const struct osr_provider *p, const char *url, const 
 
 int osr_provider_proxy_check(const char *url, struct osr_diag *diag)
 {
-    static const char *const schemes[] = {"http://",   "https://",  "socks4://",
+    static const char *const schemes[] = {"http://",    "https://",  "socks4://",
                                           "socks4a://", "socks5://", "socks5h://"};
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
         size_t k = strlen(schemes[i]);
@@ -1101,9 +1104,8 @@ int osr_provider_fetch_models(const struct osr_provider *p, char ***out, size_t 
     int rc = OSR_EIO;
     struct json_object *root = NULL;
     if (status < 0) {
-        osr_diag_set(diag, OSR_EIO, "provider '%s': cannot reach %s%s%s", p->id,
-                     osr_buf_str(&url), p->proxy ? " through the proxy " : "",
-                     p->proxy ? p->proxy : "");
+        osr_diag_set(diag, OSR_EIO, "provider '%s': cannot reach %s%s%s", p->id, osr_buf_str(&url),
+                     p->proxy ? " through the proxy " : "", p->proxy ? p->proxy : "");
         goto out;
     }
     if (status < 200 || status >= 300) {

@@ -154,9 +154,9 @@ static void test_add_list_test_remove(void)
     REQUIRE(osr_write_file_atomic(path, seed, strlen(seed), 0644, NULL) == OSR_OK);
 
     CHECK_INT_EQ(run_providers(NULL, "add", "--preset", "deepseek", NULL), OSR_EXIT_OK);
-    CHECK_INT_EQ(run_providers("sk-fake-123\n", "add", "--id", "fake", "--type", "openai",
-                               "--host", "127.0.0.1", "--http", "--port", port_s,
-                               "--base-path", "", "--api-key-stdin", NULL),
+    CHECK_INT_EQ(run_providers("sk-fake-123\n", "add", "--id", "fake", "--type", "openai", "--host",
+                               "127.0.0.1", "--http", "--port", port_s, "--base-path", "",
+                               "--api-key-stdin", NULL),
                  OSR_EXIT_OK);
     CHECK(strstr(r.out, "key stored") != NULL);
     CHECK_INT_EQ(run_providers(NULL, "add", "--preset", "deepseek", NULL), OSR_EXIT_FAILURE);
@@ -293,8 +293,7 @@ static void test_proxy(void)
     CHECK_INT_EQ(run_providers(NULL, "proxy", "http://", NULL), OSR_EXIT_USAGE);
 
     CHECK_INT_EQ(run_providers(NULL, "add", "--id", "viaproxy", "--type", "openai", "--host",
-                               "127.0.0.1", "--http", "--port", port_s, "--base-path", "/v9",
-                               NULL),
+                               "127.0.0.1", "--http", "--port", port_s, "--base-path", "/v9", NULL),
                  OSR_EXIT_OK);
     struct mini_proxy px;
     proxy_start(&px);
@@ -303,6 +302,8 @@ static void test_proxy(void)
     CHECK_INT_EQ(run_providers(NULL, "proxy", url, NULL), OSR_EXIT_OK);
     CHECK_INT_EQ(run_providers(NULL, "proxy", NULL), OSR_EXIT_OK);
     CHECK(strstr(r.out, url) != NULL);
+    CHECK_INT_EQ(run_providers(NULL, "list", NULL), OSR_EXIT_OK);
+    CHECK(strstr(r.out, "proxy: http://127.0.0.1:") != NULL);
 
     /* The setting wins over no_proxy in the environment. */
     setenv("no_proxy", "127.0.0.1,localhost", 1);

@@ -25,7 +25,7 @@
 #include "osr/config.h"
 #include "osr/http_server.h"
 
-#define MAX_FRAMES 4096     /* frame times kept per request */
+#define MAX_FRAMES 4096 /* frame times kept per request */
 #define MAX_CONCURRENCY 1024
 
 /* ---- the upstream --------------------------------------------------------------------------- */
@@ -35,22 +35,24 @@ static struct osr_buf burst_body;
 static void build_burst(int chunks)
 {
     osr_buf_init(&burst_body, (size_t)64 << 20);
-    osr_buf_puts(&burst_body, "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":"
-                              "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
-                              "\"finish_reason\":null}]}\n\n");
+    osr_buf_puts(&burst_body,
+                 "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":"
+                 "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                 "\"finish_reason\":null}]}\n\n");
     for (int i = 0; i < chunks; i++)
         osr_buf_appendf(&burst_body,
                         "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":"
                         "[{\"index\":0,\"delta\":{\"content\":\"t%d \"},\"finish_reason\":null}]}"
                         "\n\n",
                         i);
-    osr_buf_appendf(&burst_body,
-                    "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":"
-                    "0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-                    "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
-                    "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":%d,\"total_tokens\":%d}}"
-                    "\n\ndata: [DONE]\n\n",
-                    chunks, chunks + 5);
+    osr_buf_appendf(
+        &burst_body,
+        "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":"
+        "0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        "data: {\"id\":\"b\",\"object\":\"chat.completion.chunk\",\"choices\":[],"
+        "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":%d,\"total_tokens\":%d}}"
+        "\n\ndata: [DONE]\n\n",
+        chunks, chunks + 5);
 }
 
 static void on_chat(struct osr_http_request *req, void *ctx)
@@ -92,11 +94,11 @@ struct stream_run {
     const char *body;
     pthread_barrier_t *start;
     int64_t t0_ns;
-    int64_t first_ns;    /* first frame with content, or 0 */
-    int64_t *frame_ns;   /* arrival time of each frame */
+    int64_t first_ns;  /* first frame with content, or 0 */
+    int64_t *frame_ns; /* arrival time of each frame */
     size_t n_frames;
     size_t content_frames;
-    int state;           /* bytes of "\n\n" matched so far */
+    int state; /* bytes of "\n\n" matched so far */
     long status;
     struct osr_buf tail; /* the current frame, to see whether it holds content */
 };
@@ -169,7 +171,7 @@ static double pct_us(int64_t *v, size_t n, double p)
 }
 
 struct bench_result {
-    int ok;             /* requests answered 200 with every content frame */
+    int ok; /* requests answered 200 with every content frame */
     double ttft_p50_us, ttft_p99_us;
     double gap_p50_us, gap_p99_us;
     double frames_per_s;
