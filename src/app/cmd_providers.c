@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -356,18 +357,38 @@ static int cmd_list(const struct args *a, const char *home)
 
 /* ---- add ------------------------------------------------------------------------------------ */
 
-/* Reads the key from stdin (one line; the newline is dropped) into a heap string.  Returns an
- * exit code or -1. */
+/* Reads the key from stdin (to its end, or one line from a terminal, which is asked with echo
+ * off; the newline is dropped) into a heap string.  Returns an exit code or -1. */
 static int read_key(char **out)
 {
     *out = NULL;
     char *buf = osr_xmalloc(KEY_MAX + 1);
     size_t n = 0;
     ssize_t k;
-    while (n < KEY_MAX && (k = read(STDIN_FILENO, buf + n, KEY_MAX - n)) > 0)
+    bool tty = isatty(STDIN_FILENO);
+    struct termios saved;
+    bool echo_off = false;
+    if (tty) {
+        fputs("API key: ", stderr);
+        fflush(stderr);
+        if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+            struct termios quiet = saved;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            echo_off = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+        }
+    }
+    while (n < KEY_MAX && (k = read(STDIN_FILENO, buf + n, KEY_MAX - n)) > 0) {
         n += (size_t)k;
+        if (tty && memchr(buf, '\n', n))
+            break;
+    }
+    if (echo_off) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
     char extra;
-    bool too_long = n == KEY_MAX && read(STDIN_FILENO, &extra, 1) == 1;
+    bool too_long =
+        n == KEY_MAX && (tty ? memchr(buf, '\n', n) == NULL : read(STDIN_FILENO, &extra, 1) == 1);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';
