@@ -20,6 +20,10 @@
  * the array of GET /models.  The hook for remote providers: NULL until they exist. */
 typedef void (*osr_api_models_remote_fn)(struct json_object *data, void *ctx);
 
+/* Appends remote providers' models to the "models" array of Ollama's GET /api/tags, each built
+ * with osr_api_models_remote_tag.  NULL: /api/tags lists local models only. */
+typedef void (*osr_api_models_remote_tags_fn)(struct json_object *models, void *ctx);
+
 /* Appends the models loaded right now to the array of GET /api/ps. */
 typedef void (*osr_api_models_loaded_fn)(struct json_object *models, void *ctx);
 
@@ -27,6 +31,8 @@ struct osr_api_models {
     struct osr_registry *reg;        /* borrowed */
     osr_api_models_remote_fn remote; /* may be NULL */
     void *remote_ctx;
+    osr_api_models_remote_tags_fn remote_tags; /* may be NULL */
+    void *remote_tags_ctx;
     osr_api_models_loaded_fn loaded; /* may be NULL: nothing is ever loaded */
     void *loaded_ctx;
 };
@@ -37,6 +43,13 @@ void osr_api_models_register_with(struct osr_http_server *srv, struct osr_api_mo
 /* For `osaurus serve`: creates the process's registry for home (copied) - it lives until the
  * process exits - and adds the routes. */
 void osr_api_models_register(struct osr_http_server *srv, const char *home);
+
+/* A new /api/tags entry for a model that is not a local file (a provider's "provider/model"):
+ * Ollama's fields with size 0, an empty digest and details with format "remote", plus the
+ * OpenAI fields the local entries carry too.  created is in seconds since the epoch (0:
+ * unknown).  The caller owns the result. */
+struct json_object *osr_api_models_remote_tag(const char *id, int64_t created,
+                                              const char *owned_by);
 
 /* Ollama's "parameters" text for a params layer's JSON ("stop \"<|eot|>\"\ntemperature 0.7");
  * the caller frees it with free().  Returns "" for NULL or malformed JSON. */

@@ -4,9 +4,10 @@
  *   {"providers":[{"id","name","host","providerProtocol":"http"|"https","port"?,"basePath",
  *     "customHeaders":{},"authType":"none"|"apiKey","providerType":"openai"|"anthropic"|
  *     "openResponses"|"gemini"|"ollama","enabled","autoConnect","timeout","secretHeaderKeys":[],
- *     "models"?:[..],"apiVersion"?:".."}]}
- * ("ollama", "models" - a manual model list for upstreams without GET /models - and
- * "apiVersion" - Azure OpenAI's api-version query parameter - are ours.)
+ *     "models"?:[..],"apiVersion"?:".."}], "proxy"?:"http://host:port"|"socks5://.."}
+ * ("ollama", "models" - a manual model list for upstreams without GET /models -,
+ * "apiVersion" - Azure OpenAI's api-version query parameter - and "proxy" - one proxy for every
+ * upstream request, overriding the *_proxy environment variables - are ours.)
  * Secrets are kept apart in the encrypted secret store (include/osr/secrets.h), fed by
  * <home>/providers/secrets.json (which must be 0600 and is moved into the store and removed
  * when read):
@@ -61,15 +62,17 @@ struct osr_provider {
     enum osr_provider_type type;
     bool enabled;
     bool auto_connect;
-    int timeout_s; /* idle timeout of a transfer (default 60) */
-    char **models; /* manual model ids (without the provider prefix) */
+    int timeout_s;     /* idle timeout of a transfer (default 60) */
+    char **models;     /* manual model ids (without the provider prefix) */
     char *api_version; /* "apiVersion" (ours): sent as ?api-version= (Azure OpenAI), or NULL */
     size_t n_models;
+    char *proxy; /* the file's top-level "proxy" URL (ours), or NULL: libcurl's environment */
 };
 
 struct osr_provider_set {
     struct osr_provider *items;
     size_t n;
+    char *proxy; /* the file's "proxy" (also copied into each item), or NULL */
 };
 
 /* Initializes the HTTP client library once per process; call from the main thread before
@@ -93,6 +96,18 @@ const char *osr_provider_type_name(enum osr_provider_type t);
 
 /* Appends "{http|https}://host[:port]{basePath}" (no trailing slash) to out. */
 int osr_provider_base_url(const struct osr_provider *p, struct osr_buf *out);
+
+/* Checks a proxy URL for remote.json's "proxy": scheme http, https, socks4, socks4a, socks5 or
+ * socks5h, then a host.  OSR_EINVAL (diag says why) otherwise. */
+int osr_provider_proxy_check(const char *url, struct osr_diag *diag);
+
+/* Asks the upstream for its model list (GET {base}/models, Ollama's /api/tags) with p's
+ * headers and key; the names (without the provider prefix) go into a heap array the caller
+ * frees with osr_provider_names_free.  An unreachable upstream or a non-2xx answer is OSR_EIO
+ * with the status and the upstream's own message in diag. */
+int osr_provider_fetch_models(const struct osr_provider *p, char ***names, size_t *n,
+                              struct osr_diag *diag);
+void osr_provider_names_free(char **names, size_t n);
 
 /* Returns a backend for p (p is copied) that claims "<p->id>/<model>". */
 struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p);

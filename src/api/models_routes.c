@@ -133,6 +133,31 @@ static void handle_models(struct osr_http_request *req, void *ctx)
 
 /* ---- GET /tags ---------------------------------------------------------------------------- */
 
+struct json_object *osr_api_models_remote_tag(const char *id, int64_t created, const char *owned_by)
+{
+    char ts[OSR_ISO8601_MAX];
+    iso_time(ts, created * 1000);
+    struct json_object *d = json_object_new_object();
+    json_object_object_add(d, "parent_model", json_object_new_string(""));
+    json_object_object_add(d, "format", json_object_new_string("remote"));
+    json_object_object_add(d, "family", json_object_new_string(""));
+    json_object_object_add(d, "families", NULL);
+    json_object_object_add(d, "parameter_size", json_object_new_string(""));
+    json_object_object_add(d, "quantization_level", json_object_new_string(""));
+    struct json_object *e = json_object_new_object();
+    json_object_object_add(e, "name", json_object_new_string(id));
+    json_object_object_add(e, "model", json_object_new_string(id));
+    json_object_object_add(e, "modified_at", json_object_new_string(ts));
+    json_object_object_add(e, "size", json_object_new_int64(0));
+    json_object_object_add(e, "digest", json_object_new_string(""));
+    json_object_object_add(e, "details", d);
+    json_object_object_add(e, "id", json_object_new_string(id));
+    json_object_object_add(e, "object", json_object_new_string("model"));
+    json_object_object_add(e, "created", json_object_new_int64(created));
+    json_object_object_add(e, "owned_by", json_object_new_string(owned_by ? owned_by : ""));
+    return e;
+}
+
 static void handle_tags(struct osr_http_request *req, void *ctx)
 {
     struct osr_api_models *api = ctx;
@@ -160,6 +185,8 @@ static void handle_tags(struct osr_http_request *req, void *ctx)
         json_object_array_add(list, e);
     }
     osr_registry_snapshot_release(s);
+    if (api->remote_tags)
+        api->remote_tags(list, api->remote_tags_ctx);
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "models", list);
     osr_http_respond_json(req, 200, o);

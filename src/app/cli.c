@@ -11,6 +11,7 @@
 #include "osr/cli_identity.h"
 #include "osr/cli_mcp.h"
 #include "osr/cli_models.h"
+#include "osr/cli_providers.h"
 #include "osr/cli_serve.h"
 #include "osr/cli_storage.h"
 #include "osr/cli_tokenize.h"
@@ -32,6 +33,7 @@ static const struct command commands[] = {
     {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"models", osr_cmd_models, "list, add, remove and inspect local GGUF models"},
+    {"providers", osr_cmd_providers, "list, add, remove and test cloud providers; set a proxy"},
     {"mcp", osr_cmd_mcp, "speak MCP on stdin/stdout for desktop clients (proxies to the server)"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"logits", osr_cmd_logits, "print a model's logits for token ids as JSON (llama.cpp-comparable)"},

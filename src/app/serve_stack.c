@@ -28,6 +28,20 @@ static void append_remote(struct json_object *data, void *ctx)
     osr_model_list_release(&list);
 }
 
+/* GET /api/tags: the same models in Ollama's shape. */
+static void append_remote_tags(struct json_object *models, void *ctx)
+{
+    struct osr_serve_stack *st = ctx;
+    struct osr_model_list list;
+    osr_model_list_init(&list);
+    osr_chat_service_list_models(st->svc, &list);
+    for (size_t i = 0; i < list.n; i++)
+        json_object_array_add(models,
+                              osr_api_models_remote_tag(list.items[i].id, list.items[i].created,
+                                                        list.items[i].owned_by));
+    osr_model_list_release(&list);
+}
+
 static void append_loaded(struct json_object *models, void *ctx)
 {
     struct osr_serve_stack *st = ctx;
@@ -81,6 +95,8 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     st->models.reg = st->reg;
     st->models.remote = append_remote;
     st->models.remote_ctx = st;
+    st->models.remote_tags = append_remote_tags;
+    st->models.remote_tags_ctx = st;
     st->models.loaded = append_loaded;
     st->models.loaded_ctx = st;
     osr_api_models_register_with(srv, &st->models);

@@ -347,6 +347,7 @@ void osr_provider_release(struct osr_provider *p)
         free(p->models[i]);
     free(p->models);
     free(p->api_version);
+    free(p->proxy);
     memset(p, 0, sizeof(*p));
 }
 
@@ -523,6 +524,7 @@ void osr_providers_release(struct osr_provider_set *set)
     for (size_t i = 0; i < set->n; i++)
         osr_provider_release(&set->items[i]);
     free(set->items);
+    free(set->proxy);
     memset(set, 0, sizeof(*set));
 }
 
@@ -610,6 +612,15 @@ int osr_providers_load(const char *home, struct osr_provider_set *set, struct os
         rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': %s", remote, fd.msg);
         goto out;
     }
+    const char *proxy = NULL;
+    osr_diag_clear(&fd);
+    if (osr_json_get_string(root, "proxy", false, &proxy, &fd) ||
+        (proxy && *proxy && osr_provider_proxy_check(proxy, &fd))) {
+        rc = osr_diag_set(diag, OSR_ECONFIG, "'%s': %s", remote, fd.msg);
+        goto out;
+    }
+    if (proxy && *proxy)
+        set->proxy = osr_xstrdup(proxy);
     size_t n = list ? json_object_array_length(list) : 0;
     set->items = osr_xcalloc(n ? n : 1, sizeof(*set->items));
     for (size_t i = 0; i < n; i++) {
@@ -628,6 +639,8 @@ int osr_providers_load(const char *home, struct osr_provider_set *set, struct os
                 osr_provider_release(&set->items[set->n]);
                 goto out;
             }
+        if (proxy && *proxy)
+            set->items[set->n].proxy = osr_xstrdup(proxy);
         set->n++;
     }
 out:
@@ -667,6 +680,7 @@ static void provider_copy(struct osr_provider *dst, const struct osr_provider *s
     dst->auto_connect = src->auto_connect;
     dst->timeout_s = src->timeout_s > 0 ? src->timeout_s : 60;
     dst->api_version = src->api_version ? osr_xstrdup(src->api_version) : NULL;
+    dst->proxy = src->proxy ? osr_xstrdup(src->proxy) : NULL;
     for (size_t i = 0; i < src->n_models; i++) {
         dst->models = osr_xrealloc(dst->models, (dst->n_models + 1) * sizeof(char *));
         dst->models[dst->n_models++] = osr_xstrdup(src->models[i]);
@@ -769,6 +783,11 @@ static void common_opts(CURL *c, const struct osr_provider *p)
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    if (p->proxy) {
+        /* The configured proxy wins over http_proxy/https_proxy/all_proxy and no_proxy. */
+        curl_easy_setopt(c, CURLOPT_PROXY, p->proxy);
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "");
+    }
 }
 
 struct xfer {
@@ -1034,8 +1053,30 @@ static long simple_request(const struct osr_provider *p, const char *url, const 
     return status;
 }
 
+int osr_provider_proxy_check(const char *url, struct osr_diag *diag)
+{
+    static const char *const schemes[] = {"http://",    "https://",  "socks4://",
+                                          "socks4a://", "socks5://", "socks5h://"};
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t k = strlen(schemes[i]);
+        if (strncasecmp(url, schemes[i], k) != 0)
+            continue;
+        if (url[k] == '\0' || url[k] == '/' || url[k] == ':')
+            return osr_diag_set(diag, OSR_EINVAL, "proxy '%s' has no host", url);
+        for (const char *c = url; *c; c++)
+            if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+                return osr_diag_set(diag, OSR_EINVAL, "proxy URL holds a space or control byte");
+        return OSR_OK;
+    }
+    return osr_diag_set(diag, OSR_EINVAL,
+                        "proxy '%s' must start with http://, https://, socks4://, socks4a://, "
+                        "socks5:// or socks5h://",
+                        url);
+}
+
 /* Fetches the upstream's model list into a heap array of names (without our prefix). */
-static int fetch_models(const struct osr_provider *p, char ***out, size_t *n_out)
+int osr_provider_fetch_models(const struct osr_provider *p, char ***out, size_t *n_out,
+                              struct osr_diag *diag)
 {
     *out = NULL;
     *n_out = 0;
@@ -1062,14 +1103,24 @@ static int fetch_models(const struct osr_provider *p, char ***out, size_t *n_out
     long status = simple_request(p, osr_buf_str(&url), NULL, 0, LIST_TIMEOUT_S, &body);
     int rc = OSR_EIO;
     struct json_object *root = NULL;
+    if (status < 0) {
+        osr_diag_set(diag, OSR_EIO, "provider '%s': cannot reach %s%s%s", p->id, osr_buf_str(&url),
+                     p->proxy ? " through the proxy " : "", p->proxy ? p->proxy : "");
+        goto out;
+    }
     if (status < 200 || status >= 300) {
-        OSR_WARN("provider %s: listing models answered %ld", p->id, status);
+        char msg[512];
+        up_error_message(osr_buf_str(&body), body.len, msg, sizeof(msg));
+        osr_diag_set(diag, OSR_EIO, "provider '%s' answered %ld: %s", p->id, status, msg);
         goto out;
     }
     root = jparse(osr_buf_str(&body), body.len);
     struct json_object *arr = jget(root, list_key);
-    if (!arr || !json_object_is_type(arr, json_type_array))
+    if (!arr || !json_object_is_type(arr, json_type_array)) {
+        osr_diag_set(diag, OSR_EIO, "provider '%s': the model list has no '%s' array", p->id,
+                     list_key);
         goto out;
+    }
     size_t n = json_object_array_length(arr);
     if (n > 100000)
         n = 100000;
@@ -1090,7 +1141,7 @@ out:
     return rc;
 }
 
-static void free_names(char **names, size_t n)
+void osr_provider_names_free(char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -1120,10 +1171,14 @@ static void backend_list_models(struct osr_chat_backend *b, struct osr_model_lis
     if (!pb->cache_valid || now - pb->cached_at_ms > ttl) {
         char **names;
         size_t n;
-        if (fetch_models(p, &names, &n) == OSR_OK) {
-            free_names(pb->cached, pb->n_cached);
+        struct osr_diag d;
+        osr_diag_clear(&d);
+        if (osr_provider_fetch_models(p, &names, &n, &d) == OSR_OK) {
+            osr_provider_names_free(pb->cached, pb->n_cached);
             pb->cached = names;
             pb->n_cached = n;
+        } else {
+            OSR_WARN("listing models: %s", d.msg);
         }
         pb->cache_valid = true;
         pb->cached_at_ms = now;
@@ -1235,7 +1290,7 @@ static void backend_free(struct osr_chat_backend *b)
 {
     struct provider_backend *pb = b->ctx;
     osr_provider_release(&pb->p);
-    free_names(pb->cached, pb->n_cached);
+    osr_provider_names_free(pb->cached, pb->n_cached);
     pthread_mutex_destroy(&pb->lock);
     free(pb);
 }

@@ -29,6 +29,13 @@ static void remote_hook(struct json_object *data, void *ctx)
     json_object_array_add(data, e);
 }
 
+static void remote_tags_hook(struct json_object *models, void *ctx)
+{
+    (void)ctx;
+    json_object_array_add(models, osr_api_models_remote_tag("provider/remote-model", 1700000000,
+                                                            "provider"));
+}
+
 static struct json_object *req_json(const char *method, const char *path, const char *body,
                                     long *status)
 {
@@ -106,7 +113,13 @@ static void test_tags(void)
     struct json_object *o = req_json("GET", "/api/tags", NULL, &st);
     CHECK_INT_EQ(st, 200);
     struct json_object *models = get_at(o, "models");
-    REQUIRE(models && json_object_array_length(models) == 8);
+    REQUIRE(models && json_object_array_length(models) == 9);
+    /* Remote providers come last, through their hook, in Ollama's shape. */
+    struct json_object *rm = json_object_array_get_idx(models, 8);
+    CHECK_STR_EQ(str_at(rm, "name"), "provider/remote-model");
+    CHECK_STR_EQ(str_at(rm, "modified_at"), "2023-11-14T22:13:20Z");
+    CHECK_STR_EQ(str_at(get_at(rm, "details"), "format"), "remote");
+    CHECK_INT_EQ(json_object_get_int64(get_at(rm, "created")), 1700000000);
     struct json_object *e = find_entry(models, "name", "tiny:latest");
     REQUIRE(e);
     CHECK_STR_EQ(str_at(e, "model"), "tiny:latest");
@@ -287,6 +300,7 @@ static void test_setup(void)
     reg = osr_registry_new(NULL);
     api.reg = reg;
     api.remote = remote_hook;
+    api.remote_tags = remote_tags_hook;
     osr_server_config_defaults(&cfg);
     srv = osr_http_server_new(&cfg, 0);
     osr_api_models_register_with(srv, &api);
