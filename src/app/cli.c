@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "osr/cli.h"
+#include "osr/cli_client.h"
 #include "osr/cli_engine.h"
 #include "osr/cli_identity.h"
 #include "osr/cli_mcp.h"
@@ -29,6 +30,8 @@ static const struct command commands[] = {
     {"serve", osr_cmd_serve, "run the server in the foreground"},
     {"status", osr_cmd_status, "tell whether a server is running and where"},
     {"stop", osr_cmd_stop, "stop the running server"},
+    {"list", osr_cmd_list, "list the models the running server offers"},
+    {"show", osr_cmd_show, "show what the running server knows of a model"},
     {"identity", osr_cmd_identity, "show, create, back up or recover this install's identity"},
     {"keys", osr_cmd_keys, "create, list, revoke and verify osk-v1 access keys"},
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
@@ -36,7 +39,8 @@ static const struct command commands[] = {
     {"providers", osr_cmd_providers, "list, add, remove and test cloud providers; set a proxy"},
     {"mcp", osr_cmd_mcp, "speak MCP on stdin/stdout for desktop clients (proxies to the server)"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
-    {"logits", osr_cmd_logits, "print a model's logits for token ids as JSON (llama.cpp-comparable)"},
+    {"logits", osr_cmd_logits,
+     "print a model's logits for token ids as JSON (llama.cpp-comparable)"},
     {"bench", osr_cmd_bench, "measure a model's prompt and generation speed (llama-bench style)"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show help for a command"},

@@ -361,6 +361,49 @@ static void test_embeddings(void)
     json_object_put(o);
 }
 
+/* Runs the binary with args and returns its standard output (heap). */
+static char *run_cli(const char *args, int *exit_code)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "'%s' %s 2>/dev/null", getenv("OSR_BINARY"), args);
+    FILE *f = popen(cmd, "r");
+    struct osr_buf out;
+    osr_buf_init(&out, 1 << 20);
+    char chunk[4096];
+    size_t n;
+    while (f && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        osr_buf_append(&out, chunk, n);
+    int st = f ? pclose(f) : -1;
+    *exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return osr_buf_detach(&out, NULL);
+}
+
+static void test_list_and_show(void)
+{
+    if (skip)
+        return;
+    const char *port = strrchr(base, ':') + 1;
+    char args[256];
+    int code;
+    snprintf(args, sizeof(args), "list --port %s", port);
+    char *out = run_cli(args, &code);
+    CHECK_INT_EQ(code, 0);
+    CHECK_STR_EQ(out, "llama-v2\n");
+    free(out);
+    snprintf(args, sizeof(args), "show llama-v2 --port %s", port);
+    out = run_cli(args, &code);
+    CHECK_INT_EQ(code, 0);
+    CHECK(strstr(out, "\"general.architecture\": \"llama\"") != NULL);
+    free(out);
+    snprintf(args, sizeof(args), "show nope --port %s", port);
+    out = run_cli(args, &code);
+    CHECK_INT_EQ(code, 1);
+    free(out);
+    out = run_cli("list --port 1", &code);
+    CHECK_INT_EQ(code, 1);
+    free(out);
+}
+
 /* After the server has stopped: the conversation is in the (encrypted) history, once. */
 static void check_history(void)
 {
@@ -456,4 +499,4 @@ static void cleanup(void)
 }
 
 TEST_MAIN(test_setup, test_openai_chat, test_other_protocols, test_stop_strings,
-          test_history_session, test_embeddings, cleanup)
+          test_history_session, test_embeddings, test_list_and_show, cleanup)
