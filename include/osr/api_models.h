@@ -24,6 +24,10 @@ typedef void (*osr_api_models_remote_fn)(struct json_object *data, void *ctx);
  * with osr_api_models_remote_tag.  NULL: /api/tags lists local models only. */
 typedef void (*osr_api_models_remote_tags_fn)(struct json_object *models, void *ctx);
 
+/* Answers POST /api/show for a model the registry does not know (a cloud provider's): returns
+ * a new show document, or NULL when no backend serves name. */
+typedef struct json_object *(*osr_api_models_remote_show_fn)(const char *name, void *ctx);
+
 /* Appends the models loaded right now to the array of GET /api/ps. */
 typedef void (*osr_api_models_loaded_fn)(struct json_object *models, void *ctx);
 
@@ -35,6 +39,8 @@ struct osr_api_models {
     void *remote_tags_ctx;
     osr_api_models_loaded_fn loaded; /* may be NULL: nothing is ever loaded */
     void *loaded_ctx;
+    osr_api_models_remote_show_fn remote_show; /* may be NULL: local models only */
+    void *remote_show_ctx;
 };
 
 /* Adds the routes; api (and its registry) is borrowed and must outlive the server. */

@@ -395,7 +395,14 @@ static void handle_show(struct osr_http_request *req, void *ctx)
     struct osr_registry_snapshot *s = osr_registry_acquire(api->reg, OSR_API_MODELS_RESCAN_MS);
     const struct osr_model_entry *m = osr_registry_find(s, name);
     if (!m) {
-        respond_ollama_error(req, 404, "model '%s' not found", name);
+        struct json_object *remote =
+            api->remote_show ? api->remote_show(name, api->remote_show_ctx) : NULL;
+        if (remote) {
+            osr_http_respond_json(req, 200, remote);
+            json_object_put(remote);
+        } else {
+            respond_ollama_error(req, 404, "model '%s' not found", name);
+        }
         goto out;
     }
     struct osr_diag diag;

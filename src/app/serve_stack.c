@@ -1,5 +1,6 @@
 /* serve_stack.c - composes the serving process: registry, chat service and backends, history,
  * routes.  The one place that knows how the parts fit; each part knows nothing of the others. */
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -40,6 +41,37 @@ static void append_remote_tags(struct json_object *models, void *ctx)
                               osr_api_models_remote_tag(list.items[i].id, list.items[i].created,
                                                         list.items[i].owned_by));
     osr_model_list_release(&list);
+}
+
+/* POST /api/show for a provider's model: what is known without the weights. */
+static struct json_object *show_remote(const char *name, void *ctx)
+{
+    struct osr_serve_stack *st = ctx;
+    struct osr_chat_backend *b = NULL;
+    if (osr_chat_service_resolve(st->svc, name, &b, NULL) != OSR_OK || b == st->local)
+        return NULL;
+    const char *slash = strchr(name, '/');
+    char provider[128];
+    snprintf(provider, sizeof(provider), "%.*s", slash ? (int)(slash - name) : 0, name);
+    struct json_object *tag = osr_api_models_remote_tag(name, 0, provider);
+    struct json_object *details = NULL;
+    json_object_object_get_ex(tag, "details", &details);
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "modelfile", json_object_new_string(""));
+    json_object_object_add(o, "parameters", json_object_new_string(""));
+    json_object_object_add(o, "template", json_object_new_string(""));
+    json_object_object_add(o, "details",
+                           details ? json_object_get(details) : json_object_new_object());
+    struct json_object *info = json_object_new_object();
+    json_object_object_add(info, "general.architecture", json_object_new_string("remote"));
+    json_object_object_add(info, "general.name", json_object_new_string(name));
+    json_object_object_add(o, "model_info", info);
+    struct json_object *caps = json_object_new_array();
+    json_object_array_add(caps, json_object_new_string("completion"));
+    json_object_array_add(caps, json_object_new_string("tools"));
+    json_object_object_add(o, "capabilities", caps);
+    json_object_put(tag);
+    return o;
 }
 
 static void append_loaded(struct json_object *models, void *ctx)
@@ -97,6 +129,8 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     st->models.remote_ctx = st;
     st->models.remote_tags = append_remote_tags;
     st->models.remote_tags_ctx = st;
+    st->models.remote_show = show_remote;
+    st->models.remote_show_ctx = st;
     st->models.loaded = append_loaded;
     st->models.loaded_ctx = st;
     osr_api_models_register_with(srv, &st->models);

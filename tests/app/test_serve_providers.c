@@ -130,6 +130,30 @@ static void test_api_tags(void)
     json_object_put(o);
 }
 
+/* POST /api/show answers for a provider's model too; unknown models stay 404. */
+static void test_api_show(void)
+{
+    char url[512];
+    snprintf(url, sizeof(url), "%s/api/show", base);
+    const char *body = "{\"model\":\"fake/text-a\"}";
+    struct test_resp r = test_request(NULL, "POST", url, body, strlen(body), NULL);
+    CHECK_INT_EQ(r.status, 200);
+    struct json_object *o = NULL;
+    REQUIRE(osr_json_parse(osr_buf_str(&r.body), r.body.len, &o, NULL) == OSR_OK);
+    struct json_object *details = NULL, *info = NULL;
+    CHECK(json_object_object_get_ex(o, "details", &details));
+    CHECK_STR_EQ(str_of(details, "format"), "remote");
+    REQUIRE(json_object_object_get_ex(o, "model_info", &info));
+    CHECK_STR_EQ(str_of(info, "general.architecture"), "remote");
+    json_object_put(o);
+    test_resp_release(&r);
+    const char *unknown = "{\"model\":\"nobody/none\"}";
+    r = test_request(NULL, "POST", url, unknown, strlen(unknown), NULL);
+    CHECK_INT_EQ(r.status, 404);
+    CHECK(strstr(osr_buf_str(&r.body), "not found") != NULL);
+    test_resp_release(&r);
+}
+
 static void test_teardown(void)
 {
     osr_http_server_free(srv);
@@ -141,4 +165,4 @@ static void test_teardown(void)
     CHECK_INT_EQ(system(cmd), 0);
 }
 
-TEST_MAIN(test_setup, test_v1_models, test_api_tags, test_teardown)
+TEST_MAIN(test_setup, test_v1_models, test_api_tags, test_api_show, test_teardown)
