@@ -3,13 +3,16 @@
  * Decoding follows the public API reference: every message role (system, developer, user,
  * assistant, tool), string or part-array content (text, image_url with data URLs decoded),
  * assistant tool_calls, function tools and tool_choice, response_format, stop as a string or a
- * list, max_tokens / max_completion_tokens, the sampling knobs, n (only 1), stream and
+ * list, max_tokens / max_completion_tokens, the sampling knobs, n (only 1), logprobs and
+ * top_logprobs (0..20, only with logprobs), stream and
  * stream_options, plus Osaurus' session_id, cache_hint and modelOptions.  Anything malformed is
  * a 400 naming the field.
  *
  * Encoding writes the SSE chunks the SDKs expect (role chunk first, content and tool-call
  * deltas, one finish chunk, a usage chunk with "choices":[] only when asked, "data: [DONE]")
- * or, from the same events, the chat.completion body.  No I/O here.
+ * or, from the same events, the chat.completion body.  LOGPROBS events become the choice's
+ * logprobs.content entries: all of them in the body, while streaming those gathered since the
+ * previous chunk on the next chunk.  No I/O here.
  */
 #include <math.h>
 #include <stdio.h>
