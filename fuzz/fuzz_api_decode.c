@@ -5,6 +5,7 @@
  * body and as a stream) with events that echo the request's text, and every body produced must
  * be valid JSON.  A violation aborts, which libFuzzer reports as a crash.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,19 @@ static void answer(enum osr_api_proto proto, const struct osr_chat_request *req,
                 ev.kind = OSR_EV_TOOL_CALL_ARGS_DELTA;
                 ev.text = p->call.arguments;
             } else {
+                /* The text's bytes as a token (odd bytes, partial characters), its halves and
+                 * a -inf as alternatives. */
+                struct osr_logprobs lp = {0};
+                lp.chosen.token = p->text;
+                lp.chosen.logprob = -0.5;
+                lp.top[0] = lp.chosen;
+                lp.top[1].token = osr_str_make(p->text.p, p->text.n / 2);
+                lp.top[1].logprob = -INFINITY;
+                lp.n_top = 2;
+                ev.kind = OSR_EV_LOGPROBS;
+                ev.logprobs = &lp;
+                osr_api_encoder_event(enc, &ev, &out);
+                memset(&ev, 0, sizeof(ev));
                 ev.kind =
                     p->kind == OSR_PART_REASONING ? OSR_EV_REASONING_DELTA : OSR_EV_TEXT_DELTA;
                 ev.text = p->text;

@@ -182,6 +182,11 @@ struct osr_chat_request {
     struct json_object *metadata; /* held; or NULL */
     enum osr_source source;
     struct osr_chat_extras x;
+    /* OpenAI Chat "logprobs" / "top_logprobs": the producer reports, for every generated
+     * token, its log-probability and those of the top_logprobs (0..OSR_LOGPROBS_TOP_MAX) most
+     * likely tokens as OSR_EV_LOGPROBS events.  Backends that cannot ignore it. */
+    bool logprobs;
+    int top_logprobs;
 };
 
 /* Initializes an empty request whose arena may grow to arena_max bytes.  Sampling values start
@@ -243,6 +248,10 @@ enum osr_event_kind {
     OSR_EV_TODO,             /* text = the todo list (JSON) */
     OSR_EV_PREFILL_PROGRESS, /* progress in [0, 1] */
     OSR_EV_ARTIFACT,         /* name, text = content */
+    /* logprobs: one generated token's log-probability and the most likely alternatives
+     * (only when the request asked for logprobs); comes before the delta holding that
+     * token's text.  Encoders without a field for it skip it. */
+    OSR_EV_LOGPROBS,
 };
 
 enum osr_finish {
@@ -266,6 +275,23 @@ struct osr_usage {
     int64_t eval_ns;
 };
 
+#define OSR_LOGPROBS_TOP_MAX 20
+
+/* One token and its natural-log probability (<= 0) under the model's distribution at
+ * temperature 1, before any sampling filter. */
+struct osr_token_logprob {
+    struct osr_str token; /* the token's bytes, special tokens as nothing; may be part of a
+                           * multi-byte UTF-8 character */
+    double logprob;       /* may be -INFINITY for a banned token; encoders clamp it */
+};
+
+/* The payload of OSR_EV_LOGPROBS. */
+struct osr_logprobs {
+    struct osr_token_logprob chosen;                         /* the token generated */
+    struct osr_token_logprob top[OSR_LOGPROBS_TOP_MAX]; /* most likely first */
+    int n_top;                                               /* 0 .. OSR_LOGPROBS_TOP_MAX */
+};
+
 /* One event.  All pointers are borrowed and valid only during the emit call.
  *
  * Order a producer follows: ROLE, then any mix of deltas (TOOL_CALL_START before the
@@ -285,6 +311,7 @@ struct osr_event {
     int status;    /* ERROR: the HTTP status it would have had (500 when unsure) */
     bool is_error; /* TOOL_DONE */
     double progress;
+    const struct osr_logprobs *logprobs; /* LOGPROBS */
 };
 
 const char *osr_event_kind_name(enum osr_event_kind kind);
@@ -312,6 +339,7 @@ int osr_sink_tool_args(struct osr_sink *sink, int index, const char *s, size_t n
 int osr_sink_finish(struct osr_sink *sink, enum osr_finish finish, const char *stop_seq);
 int osr_sink_usage(struct osr_sink *sink, const struct osr_usage *usage);
 int osr_sink_error(struct osr_sink *sink, int status, const char *message);
+int osr_sink_logprobs(struct osr_sink *sink, const struct osr_logprobs *lp);
 
 /* Returns a usage with every count unknown (-1) and every timing 0. */
 struct osr_usage osr_usage_unknown(void);

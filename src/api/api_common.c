@@ -669,6 +669,7 @@ struct osr_api_encoder *osr_api_encoder_new(enum osr_api_proto proto,
     enc->block_index = -1;
     osr_buf_init(&enc->text, enc->max_text);
     osr_buf_init(&enc->reasoning, enc->max_text);
+    osr_buf_init(&enc->logprobs, enc->max_text);
     switch (proto) {
     case OSR_API_OPENAI_CHAT:
         osr_api_new_id(enc, "chatcmpl-", 12, true, enc->id, sizeof(enc->id));
@@ -704,6 +705,7 @@ void osr_api_encoder_free(struct osr_api_encoder *enc)
     free(enc->items);
     osr_buf_release(&enc->text);
     osr_buf_release(&enc->reasoning);
+    osr_buf_release(&enc->logprobs);
     free(enc->model);
     free(enc->stop_seq);
     free(enc->error_msg);
@@ -774,6 +776,20 @@ static int accumulate(struct osr_api_encoder *enc, const struct osr_event *ev, b
     case OSR_EV_ARTIFACT:
         *skip = true;
         return OSR_OK;
+    case OSR_EV_LOGPROBS: {
+        /* Only OpenAI Chat has a place for them; the chunk or body that follows writes them. */
+        *skip = true;
+        if (enc->proto != OSR_API_OPENAI_CHAT || !ev->logprobs)
+            return OSR_OK;
+        int max_top = enc->req ? enc->req->top_logprobs : OSR_LOGPROBS_TOP_MAX;
+        struct osr_buf one; /* one entry, appended whole or not at all */
+        osr_buf_init(&one, enc->max_text);
+        int rc = enc->logprobs.len ? osr_buf_putc(&one, ',') : OSR_OK;
+        rc = rc ? rc : osr_api_openai_logprob_entry(&one, ev->logprobs, max_top);
+        rc = rc ? rc : osr_buf_append(&enc->logprobs, one.data, one.len);
+        osr_buf_release(&one);
+        return rc;
+    }
     }
     *skip = true;
     return OSR_OK;

@@ -166,6 +166,9 @@ struct osr_api_encoder {
 
     struct osr_buf text;
     struct osr_buf reasoning;
+    /* OpenAI Chat: LOGPROBS entries as comma-separated JSON objects, all of them (body) or
+     * those not yet written (stream). */
+    struct osr_buf logprobs;
     struct api_tool_acc tools[API_MAX_TOOL_CALLS];
     size_t n_tools;
 
@@ -212,6 +215,10 @@ static inline int osr_api_put_cstr(struct osr_buf *out, const char *s)
  * object, "{}" when it is empty or not an object (a model's broken JSON is not passed on as
  * invalid JSON). */
 int osr_api_put_args_object(struct osr_buf *out, const struct osr_buf *args);
+
+/* Appends one OpenAI ChatCompletionTokenLogprob object for lp, with at most max_top
+ * alternatives. */
+int osr_api_openai_logprob_entry(struct osr_buf *out, const struct osr_logprobs *lp, int max_top);
 
 /* Appends "event: <name>\ndata: " ... the caller writes the JSON and then "\n\n". */
 int osr_api_sse_event(struct osr_buf *out, const char *name);

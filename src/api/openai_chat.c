@@ -3,16 +3,22 @@
  * Decoding follows the public API reference: every message role (system, developer, user,
  * assistant, tool), string or part-array content (text, image_url with data URLs decoded),
  * assistant tool_calls, function tools and tool_choice, response_format, stop as a string or a
- * list, max_tokens / max_completion_tokens, the sampling knobs, n (only 1), stream and
+ * list, max_tokens / max_completion_tokens, the sampling knobs, n (only 1), logprobs and
+ * top_logprobs (0..20, only with logprobs), stream and
  * stream_options, plus Osaurus' session_id, cache_hint and modelOptions.  Anything malformed is
  * a 400 naming the field.
  *
  * Encoding writes the SSE chunks the SDKs expect (role chunk first, content and tool-call
  * deltas, one finish chunk, a usage chunk with "choices":[] only when asked, "data: [DONE]")
- * or, from the same events, the chat.completion body.  No I/O here.
+ * or, from the same events, the chat.completion body.  LOGPROBS events become the choice's
+ * logprobs.content entries: all of them in the body, while streaming those gathered since the
+ * previous chunk on the next chunk.  No I/O here.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <utf8proc.h>
 
 #include "api_internal.h"
 #include "osr/api_openai_chat.h"
@@ -406,8 +412,8 @@ static int decode_sampling(struct osr_chat_request *req, struct osr_api_error *e
                            struct json_object *root)
 {
     struct osr_sampling *s = &req->sampling;
-    int64_t max_tokens = 0, max_completion = 0, n = 1, top_k = 0;
-    bool has_mt = false, has_mct = false, has_seed = false, logprobs = false;
+    int64_t max_tokens = 0, max_completion = 0, n = 1, top_k = 0, top_lp = 0;
+    bool has_mt = false, has_mct = false, has_seed = false, logprobs = false, has_top = false;
     int rc = osr_api_get_double(err, root, "", "temperature", 0, 2, &s->temperature);
     rc = rc ? rc : osr_api_get_double(err, root, "", "top_p", 0, 1, &s->top_p);
     rc = rc ? rc : osr_api_get_double(err, root, "", "min_p", 0, 1, &s->min_p);
@@ -426,14 +432,20 @@ static int decode_sampling(struct osr_chat_request *req, struct osr_api_error *e
                               &has_mct);
     rc = rc ? rc : osr_api_get_int(err, root, "", "n", 1, 128, &n, NULL);
     rc = rc ? rc : osr_api_get_bool(err, root, "", "logprobs", &logprobs, NULL);
+    rc = rc ? rc
+            : osr_api_get_int(err, root, "", "top_logprobs", 0, OSR_LOGPROBS_TOP_MAX, &top_lp,
+                              &has_top);
     if (rc)
         return rc;
     if (n != 1)
         return osr_api_fail(err, 400, "n",
                             "'n' must be 1: only one choice per request is "
                             "supported");
-    if (logprobs)
-        return osr_api_fail(err, 400, "logprobs", "'logprobs' is not supported");
+    if (has_top && !logprobs)
+        return osr_api_fail(err, 400, "top_logprobs",
+                            "'top_logprobs' requires 'logprobs' to be true");
+    req->logprobs = logprobs;
+    req->top_logprobs = (int)top_lp;
     s->top_k = top_k;
     s->has_seed = has_seed;
     /* max_completion_tokens supersedes the deprecated max_tokens; with both, the smaller
@@ -531,6 +543,73 @@ static const char *finish_reason(enum osr_finish f)
     return "stop";
 }
 
+/* Appends the bytes of a token as a JSON string: valid UTF-8 as it is, every byte that is
+ * not part of a valid character as the text \xNN (as OpenAI writes partial characters). */
+static int put_token(struct osr_buf *out, const struct osr_str *tok)
+{
+    const unsigned char *p = (const unsigned char *)(tok->p ? tok->p : "");
+    size_t n = tok->p ? tok->n : 0;
+    struct osr_buf t; /* each byte grows to at most 4 characters */
+    osr_buf_init(&t, 4 * n + 16);
+    int rc = OSR_OK;
+    for (size_t i = 0; i < n && !rc;) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+        if (k > 0) {
+            rc = osr_buf_append(&t, (const char *)p + i, (size_t)k);
+            i += (size_t)k;
+        } else {
+            rc = osr_buf_appendf(&t, "\\x%02x", p[i]);
+            i++;
+        }
+    }
+    rc = rc ? rc : osr_api_put_str(out, osr_buf_str(&t), t.len);
+    osr_buf_release(&t);
+    return rc;
+}
+
+/* Appends ,"logprob":<v>,"bytes":[...] for one token. */
+static int put_logprob_bytes(struct osr_buf *out, const struct osr_token_logprob *t)
+{
+    double v = t->logprob;
+    if (!isfinite(v) || v < -9999.0)
+        v = -9999.0; /* what OpenAI reports for vanishing probabilities; JSON has no -inf */
+    int rc = osr_buf_appendf(out, ",\"logprob\":%.9g,\"bytes\":[", v);
+    for (size_t i = 0; i < t->token.n && !rc; i++)
+        rc = osr_buf_appendf(out, i ? ",%u" : "%u", (unsigned)(unsigned char)t->token.p[i]);
+    return rc ? rc : osr_buf_putc(out, ']');
+}
+
+int osr_api_openai_logprob_entry(struct osr_buf *out, const struct osr_logprobs *lp, int max_top)
+{
+    int rc = osr_buf_puts(out, "{\"token\":");
+    rc = rc ? rc : put_token(out, &lp->chosen.token);
+    rc = rc ? rc : put_logprob_bytes(out, &lp->chosen);
+    rc = rc ? rc : osr_buf_puts(out, ",\"top_logprobs\":[");
+    int n_top = lp->n_top < max_top ? lp->n_top : max_top;
+    for (int i = 0; i < n_top && !rc; i++) {
+        rc = osr_buf_puts(out, i ? ",{\"token\":" : "{\"token\":");
+        rc = rc ? rc : put_token(out, &lp->top[i].token);
+        rc = rc ? rc : put_logprob_bytes(out, &lp->top[i]);
+        rc = rc ? rc : osr_buf_putc(out, '}');
+    }
+    return rc ? rc : osr_buf_puts(out, "]}");
+}
+
+/* Whether the answer carries a logprobs object rather than null. */
+static bool want_logprobs(const struct osr_api_encoder *enc)
+{
+    return (enc->req && enc->req->logprobs) || enc->logprobs.len;
+}
+
+/* Appends "logprobs":{"content":[...],"refusal":null} with the entries gathered so far. */
+static int put_logprobs(struct osr_api_encoder *enc, struct osr_buf *out)
+{
+    int rc = osr_buf_puts(out, "\"logprobs\":{\"content\":[");
+    rc = rc ? rc : osr_buf_append(out, enc->logprobs.data, enc->logprobs.len);
+    return rc ? rc : osr_buf_puts(out, "],\"refusal\":null}");
+}
+
 /* Opens a chunk up to the inside of choices[0]: ...,"choices":[{"index":0,"delta": */
 static int chunk_open(struct osr_api_encoder *enc, struct osr_buf *out)
 {
@@ -545,9 +624,19 @@ static int chunk_open(struct osr_api_encoder *enc, struct osr_buf *out)
     return rc ? rc : osr_buf_puts(out, ",\"choices\":[{\"index\":0,\"delta\":");
 }
 
-static int chunk_close(struct osr_buf *out, const char *finish)
+/* Closes a chunk.  Log-probabilities gathered since the previous chunk go into this one (the
+ * tokens whose text it carries, or text a stop string later cut, in the finish chunk). */
+static int chunk_close(struct osr_api_encoder *enc, struct osr_buf *out, const char *finish)
 {
-    int rc = osr_buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
+    int rc;
+    if (enc->logprobs.len) {
+        rc = osr_buf_putc(out, ',');
+        rc = rc ? rc : put_logprobs(enc, out);
+        osr_buf_reset(&enc->logprobs);
+    } else {
+        rc = osr_buf_puts(out, ",\"logprobs\":null");
+    }
+    rc = rc ? rc : osr_buf_puts(out, ",\"finish_reason\":");
     if (finish) {
         rc = rc ? rc : osr_buf_putc(out, '"');
         rc = rc ? rc : osr_buf_puts(out, finish);
@@ -565,7 +654,7 @@ static int role_chunk(struct osr_api_encoder *enc, struct osr_buf *out)
     enc->started = true;
     int rc = chunk_open(enc, out);
     rc = rc ? rc : osr_buf_puts(out, "{\"role\":\"assistant\",\"content\":\"\"}");
-    return rc ? rc : chunk_close(out, NULL);
+    return rc ? rc : chunk_close(enc, out, NULL);
 }
 
 static int usage_object(struct osr_api_encoder *enc, struct osr_buf *out)
@@ -615,7 +704,7 @@ static int stream_event(struct osr_api_encoder *enc, const struct osr_event *ev,
                                                                   : "{\"reasoning_content\":");
         rc = rc ? rc : osr_api_put_str(out, ev->text.p, ev->text.n);
         rc = rc ? rc : osr_buf_putc(out, '}');
-        return rc ? rc : chunk_close(out, NULL);
+        return rc ? rc : chunk_close(enc, out, NULL);
     case OSR_EV_TOOL_CALL_START: {
         struct api_tool_acc *t = osr_api_tool_find(enc, ev->index);
         rc = chunk_open(enc, out);
@@ -626,7 +715,7 @@ static int stream_event(struct osr_api_encoder *enc, const struct osr_event *ev,
         rc = rc ? rc : osr_buf_puts(out, ",\"type\":\"function\",\"function\":{\"name\":");
         rc = rc ? rc : osr_api_put_cstr(out, t->name);
         rc = rc ? rc : osr_buf_puts(out, ",\"arguments\":\"\"}}]}");
-        return rc ? rc : chunk_close(out, NULL);
+        return rc ? rc : chunk_close(enc, out, NULL);
     }
     case OSR_EV_TOOL_CALL_ARGS_DELTA: {
         struct api_tool_acc *t = osr_api_tool_find(enc, ev->index);
@@ -640,14 +729,14 @@ static int stream_event(struct osr_api_encoder *enc, const struct osr_event *ev,
                                   (int)(t - enc->tools));
         rc = rc ? rc : osr_api_put_str(out, ev->text.p, ev->text.n);
         rc = rc ? rc : osr_buf_puts(out, "}}]}");
-        return rc ? rc : chunk_close(out, NULL);
+        return rc ? rc : chunk_close(enc, out, NULL);
     }
     case OSR_EV_FINISH: {
         /* A model that called tools finished with tool_calls, whatever the backend said. */
         enum osr_finish f = enc->n_tools ? OSR_FINISH_TOOL_CALLS : enc->finish;
         rc = chunk_open(enc, out);
         rc = rc ? rc : osr_buf_puts(out, "{}");
-        return rc ? rc : chunk_close(out, finish_reason(f));
+        return rc ? rc : chunk_close(enc, out, finish_reason(f));
     }
     default:
         return OSR_OK;
@@ -712,7 +801,12 @@ static int body(struct osr_api_encoder *enc, struct osr_buf *out)
         }
         rc = rc ? rc : osr_buf_putc(out, ']');
     }
-    rc = rc ? rc : osr_buf_puts(out, "},\"logprobs\":null,\"finish_reason\":\"");
+    rc = rc ? rc : osr_buf_puts(out, "},");
+    if (want_logprobs(enc))
+        rc = rc ? rc : put_logprobs(enc, out);
+    else
+        rc = rc ? rc : osr_buf_puts(out, "\"logprobs\":null");
+    rc = rc ? rc : osr_buf_puts(out, ",\"finish_reason\":\"");
     rc = rc ? rc : osr_buf_puts(out, finish_reason(f));
     rc = rc ? rc : osr_buf_puts(out, "\"}],\"usage\":");
     rc = rc ? rc : usage_object(enc, out);

@@ -177,6 +177,8 @@ const char *osr_event_kind_name(enum osr_event_kind kind)
         return "prefill_progress";
     case OSR_EV_ARTIFACT:
         return "artifact";
+    case OSR_EV_LOGPROBS:
+        return "logprobs";
     }
     return "?";
 }
@@ -420,6 +422,10 @@ int osr_chat_request_dump(const struct osr_chat_request *req, struct osr_buf *ou
     rc = rc ? rc : dump_bool(out, &first, "stream", req->stream);
     if (req->include_usage)
         rc = rc ? rc : dump_bool(out, &first, "include_usage", true);
+    if (req->logprobs) {
+        rc = rc ? rc : dump_bool(out, &first, "logprobs", true);
+        rc = rc ? rc : dump_int(out, &first, "top_logprobs", req->top_logprobs);
+    }
     rc = rc ? rc : dump_str(out, &first, "session_id", req->session_id);
     rc = rc ? rc : dump_str(out, &first, "cache_hint", req->cache_hint);
     rc = rc ? rc : dump_str(out, &first, "user", req->user);
@@ -504,5 +510,13 @@ int osr_sink_error(struct osr_sink *sink, int status, const char *message)
     ev.kind = OSR_EV_ERROR;
     ev.status = status ? status : 500;
     ev.text = osr_str_cstr(message ? message : "");
+    return osr_sink_emit(sink, &ev);
+}
+
+int osr_sink_logprobs(struct osr_sink *sink, const struct osr_logprobs *lp)
+{
+    struct osr_event ev = {0};
+    ev.kind = OSR_EV_LOGPROBS;
+    ev.logprobs = lp;
     return osr_sink_emit(sink, &ev);
 }

@@ -6,6 +6,11 @@
  * the model lifecycle: load on first use, admission against available memory, a fair turn per
  * model, idle unloading.
  *
+ * When the request asks for logprobs, every generated token is also reported as an
+ * OSR_EV_LOGPROBS event (its log-probability and the top alternatives under the raw logits)
+ * before the text holding it; entries follow generated tokens, so they may include text a stop
+ * string later cuts, or the text of a tool call.
+ *
  * Embeddings run the same way (load, turn, release): each input is tokenized with the
  * vocabulary's own special tokens and pooled by the engine into one unit vector.
  *
@@ -389,6 +394,11 @@ struct gen {
     struct osr_detok detok;
     struct osr_buf piece;
     const struct osr_chat_cancel *cancel;
+    struct osr_sink *sink;
+    const float *logits; /* the distribution the current token was sampled from */
+    int32_t n_vocab;
+    int top_logprobs; /* -1: the request did not ask for logprobs */
+    struct osr_buf lp_text;
     int64_t n_gen;
     int64_t first_token_ns;
     bool gone, stopped, toobig;
@@ -407,12 +417,49 @@ static bool feed(struct gen *g)
     return st == OSR_OUTPARSE_MORE;
 }
 
+/* Emits the LOGPROBS event of token: its log-probability and the top alternatives under the
+ * raw logits (temperature 1, before penalties and filters), each with its piece as bytes.
+ * Returns false when the consumer is gone. */
+static bool emit_logprobs(struct gen *g, int32_t token)
+{
+    int32_t ids[OSR_LOGPROBS_TOP_MAX];
+    float lps[OSR_LOGPROBS_TOP_MAX];
+    float chosen_lp = -INFINITY;
+    int n = osr_logits_logprobs(g->logits, g->n_vocab, g->top_logprobs, token, ids, lps,
+                                &chosen_lp);
+    struct osr_logprobs lp;
+    memset(&lp, 0, sizeof(lp));
+    size_t off[OSR_LOGPROBS_TOP_MAX + 1], end[OSR_LOGPROBS_TOP_MAX + 1];
+    osr_buf_reset(&g->lp_text);
+    for (int i = 0; i <= n; i++) {
+        off[i] = g->lp_text.len;
+        /* A piece too long for the buffer is left out (the buffer stays as it was), so it is
+         * reported as empty rather than failing the answer. */
+        (void)osr_tokenizer_token_to_piece(g->l->tok, i == 0 ? token : ids[i - 1], false,
+                                           &g->lp_text);
+        end[i] = g->lp_text.len;
+    }
+    const char *base = osr_buf_str(&g->lp_text);
+    lp.chosen.token = osr_str_make(base + off[0], end[0] - off[0]);
+    lp.chosen.logprob = chosen_lp;
+    for (int i = 0; i < n; i++) {
+        lp.top[i].token = osr_str_make(base + off[i + 1], end[i + 1] - off[i + 1]);
+        lp.top[i].logprob = lps[i];
+    }
+    lp.n_top = n;
+    return osr_sink_logprobs(g->sink, &lp) == 0;
+}
+
 static bool on_token(void *arg, int32_t token)
 {
     struct gen *g = arg;
     if (g->n_gen++ == 0)
         g->first_token_ns = osr_mono_ns();
     if (osr_chat_cancelled(g->cancel)) {
+        g->gone = true;
+        return false;
+    }
+    if (g->top_logprobs >= 0 && !emit_logprobs(g, token)) {
         g->gone = true;
         return false;
     }
@@ -481,6 +528,7 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
     struct gen g;
     memset(&g, 0, sizeof(g));
     osr_buf_init(&g.piece, PIECE_MAX);
+    osr_buf_init(&g.lp_text, PIECE_MAX);
 
     rc = osr_model_ctx_new(l->model, &cp, &ctx, &diag);
     if (rc) {
@@ -514,6 +562,12 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
     g.cancel = cancel;
     osr_detok_init(&g.detok, l->tok, false);
     logits = osr_xmalloc((size_t)hp->n_vocab * sizeof(float));
+    g.sink = sink;
+    g.logits = logits;
+    g.n_vocab = hp->n_vocab;
+    g.top_logprobs = req->logprobs ? req->top_logprobs : -1;
+    if (g.top_logprobs > OSR_LOGPROBS_TOP_MAX)
+        g.top_logprobs = OSR_LOGPROBS_TOP_MAX;
 
     if (osr_sink_role(sink)) {
         rc = OSR_ECANCELED;
@@ -587,6 +641,7 @@ out:
     free(logits);
     osr_outparse_free(parse);
     osr_buf_release(&g.piece);
+    osr_buf_release(&g.lp_text);
     osr_sampler_free(smp);
     osr_model_ctx_free(ctx);
     free(ids);

@@ -15,6 +15,8 @@
  *   role | text "s" | reasoning "s" | tool_start IDX "id" "name" | tool_args IDX "s"
  *   finish REASON ["matched stop"] | usage PROMPT COMPLETION [key=N ...] | error STATUS "msg"
  *   progress | tool_started        (extension events; encoders skip them)
+ *   logprobs TOK LP [TOK LP ...]   the chosen token and its logprob, then the alternatives;
+ *                                  TOK is a JSON string or 0x<hex bytes> (partial characters)
  * Ids come from a counter ("<prefix>1", "<prefix>2", ...) and the clock is fixed at
  * 1700000000000 ms, so every output is reproducible.
  */
@@ -122,6 +124,60 @@ static int fixture_finish(const char *s, enum osr_finish *out)
     return -1;
 }
 
+/* Reads a logprobs token: "json string" or 0x<hex>.  Returns a heap buffer or NULL. */
+static char *fixture_lp_token(const char **p, size_t *len)
+{
+    char *t = fixture_token(p, len);
+    if (!t || strncmp(t, "0x", 2) != 0)
+        return t;
+    size_t hex = strlen(t + 2), n = hex / 2;
+    char *out = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        char two[3] = {t[2 + 2 * i], t[3 + 2 * i], 0};
+        out[i] = (char)strtol(two, NULL, 16);
+    }
+    out[n] = '\0';
+    *len = n;
+    free(t);
+    return out;
+}
+
+/* Emits a logprobs line (after its kind word).  Returns 0, -1 or -2 as fixture_emit_line. */
+static int fixture_emit_logprobs(struct osr_sink *sink, const char *p)
+{
+    struct osr_logprobs lp;
+    char *toks[OSR_LOGPROBS_TOP_MAX + 1] = {0};
+    int n = 0, rc = 0;
+    memset(&lp, 0, sizeof(lp));
+    for (;;) {
+        size_t tl = 0;
+        char *t = fixture_lp_token(&p, &tl);
+        if (!t)
+            break;
+        char *v = fixture_token(&p, NULL);
+        if (!v || n > OSR_LOGPROBS_TOP_MAX) {
+            free(t);
+            free(v);
+            rc = -1;
+            break;
+        }
+        toks[n] = t;
+        struct osr_token_logprob *e = n == 0 ? &lp.chosen : &lp.top[n - 1];
+        e->token = osr_str_make(t, tl);
+        e->logprob = strtod(v, NULL);
+        free(v);
+        n++;
+    }
+    if (n == 0)
+        rc = -1;
+    lp.n_top = n > 0 ? n - 1 : 0;
+    if (rc == 0)
+        rc = osr_sink_logprobs(sink, &lp) ? -2 : 0;
+    for (int i = 0; i < n; i++)
+        free(toks[i]);
+    return rc;
+}
+
 /* Emits one event line into sink.  Returns 0, or -1 for a line it cannot read. */
 static int fixture_emit_line(struct osr_sink *sink, const char *line)
 {
@@ -133,6 +189,10 @@ static int fixture_emit_line(struct osr_sink *sink, const char *line)
     size_t alen = 0, blen = 0, clen = 0;
     if (!kind)
         return 0;
+    if (strcmp(kind, "logprobs") == 0) {
+        free(kind);
+        return fixture_emit_logprobs(sink, p);
+    }
     if (strcmp(kind, "role") == 0) {
         ev.kind = OSR_EV_ROLE;
     } else if (strcmp(kind, "text") == 0 || strcmp(kind, "reasoning") == 0) {

@@ -3,7 +3,9 @@
  * generate; /api/ps shows the loaded model; the same seed gives the same text; stop strings
  * and max_tokens are honoured; an unknown model is a 404.  Embeddings: /v1/embeddings (float
  * and base64 agree, unit length, n_embd dimensions), /api/embed (one vector per input) and
- * /api/embeddings give the same vector for the same text; a too-long input is a 400. */
+ * /api/embeddings give the same vector for the same text; a too-long input is a 400.
+ * logprobs: one entry per completion token in the body and across the chunks, each with three
+ * sorted alternatives whose first is the token itself at temperature 0. */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -230,6 +232,110 @@ static void test_stop_strings(void)
     CHECK_STR_EQ(str_at(b, "choices.0.finish_reason"), "stop");
     json_object_put(a);
     json_object_put(b);
+}
+
+/* Checks one ChatCompletionTokenLogprob entry of a greedy answer with top_logprobs 3: bytes
+ * are bytes, the alternatives are 3, sorted, and the first is the chosen token.  Appends the
+ * token's bytes to text. */
+static void check_logprob_entry(struct json_object *e, struct osr_buf *text)
+{
+    struct json_object *tok = at(e, "token"), *lp = at(e, "logprob"), *bytes = at(e, "bytes");
+    struct json_object *top = at(e, "top_logprobs");
+    REQUIRE(tok && lp && bytes && top);
+    CHECK(json_object_is_type(bytes, json_type_array));
+    for (size_t i = 0; i < json_object_array_length(bytes); i++) {
+        int64_t b = json_object_get_int64(json_object_array_get_idx(bytes, i));
+        CHECK(b >= 0 && b <= 255);
+        char c = (char)b;
+        osr_buf_append(text, &c, 1);
+    }
+    double v = json_object_get_double(lp);
+    CHECK(v <= 0 && v >= -9999);
+    REQUIRE(json_object_is_type(top, json_type_array));
+    CHECK_INT_EQ(json_object_array_length(top), 3);
+    double prev = 0;
+    for (size_t i = 0; i < json_object_array_length(top); i++) {
+        struct json_object *t = json_object_array_get_idx(top, i);
+        double tv = json_object_get_double(at(t, "logprob"));
+        CHECK(tv <= 0);
+        CHECK(i == 0 || tv <= prev);
+        prev = tv;
+        CHECK(at(t, "bytes") != NULL && at(t, "token") != NULL);
+    }
+    /* Temperature 0 picks the most likely token: it is the first alternative. */
+    struct json_object *t0 = json_object_array_get_idx(top, 0);
+    CHECK_STR_EQ(json_object_get_string(at(t0, "token")), json_object_get_string(tok));
+    CHECK(fabs(json_object_get_double(at(t0, "logprob")) - v) < 1e-6);
+    CHECK(json_object_equal(at(t0, "bytes"), bytes));
+}
+
+static void test_logprobs(void)
+{
+    if (skip)
+        return;
+    long st;
+#define LP_REQ(extra)                                                                          \
+    "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"           \
+    "\"max_tokens\":6,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3" extra "}"
+    char body[512];
+    snprintf(body, sizeof(body), "%s", LP_REQ(""));
+    struct json_object *a = post_json("/v1/chat/completions", body, &st);
+    CHECK_INT_EQ(st, 200);
+    REQUIRE(a != NULL);
+    struct json_object *content = at(a, "choices.0.logprobs.content");
+    REQUIRE(content && json_object_is_type(content, json_type_array));
+    size_t n = json_object_array_length(content);
+    CHECK_INT_EQ((long long)n, int_at(a, "usage.completion_tokens"));
+    CHECK(n > 0);
+    struct osr_buf text, stext;
+    osr_buf_init(&text, 1 << 20);
+    osr_buf_init(&stext, 1 << 20);
+    for (size_t i = 0; i < n; i++)
+        check_logprob_entry(json_object_array_get_idx(content, i), &text);
+    /* The tokens' bytes make up the answer (when it holds no replaced partial character). */
+    const char *answer = str_at(a, "choices.0.message.content");
+    REQUIRE(answer != NULL);
+    if (!strstr(answer, "\xEF\xBF\xBD"))
+        CHECK_STR_EQ(osr_buf_str(&text), answer);
+
+    /* Streaming: the entries ride on the chunks; together they are the same tokens. */
+    snprintf(body, sizeof(body), "%s",
+             LP_REQ(",\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+#undef LP_REQ
+    char *sse = post_raw("/v1/chat/completions", body, &st);
+    CHECK_INT_EQ(st, 200);
+    size_t entries = 0;
+    long long usage_tokens = -1;
+    char *save = NULL;
+    for (char *line = strtok_r(sse, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "data: {", 7) != 0)
+            continue;
+        struct json_object *c = NULL;
+        REQUIRE(osr_json_parse(line + 6, strlen(line + 6), &c, NULL) == OSR_OK);
+        struct json_object *lc = at(c, "choices.0.logprobs.content");
+        for (size_t i = 0; lc && i < json_object_array_length(lc); i++, entries++)
+            check_logprob_entry(json_object_array_get_idx(lc, i), &stext);
+        if (at(c, "usage"))
+            usage_tokens = int_at(c, "usage.completion_tokens");
+        json_object_put(c);
+    }
+    CHECK_INT_EQ((long long)entries, usage_tokens);
+    CHECK_INT_EQ(entries, n);
+    CHECK_STR_EQ(osr_buf_str(&stext), osr_buf_str(&text));
+    free(sse);
+    osr_buf_release(&text);
+    osr_buf_release(&stext);
+    json_object_put(a);
+
+    /* Validation reaches the client as a 400. */
+    struct json_object *e = post_json(
+        "/v1/chat/completions",
+        "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+        "\"logprobs\":true,\"top_logprobs\":21}",
+        &st);
+    CHECK_INT_EQ(st, 400);
+    CHECK_STR_EQ(str_at(e, "error.param"), "top_logprobs");
+    json_object_put(e);
 }
 
 static void test_history_session(void)
@@ -498,5 +604,5 @@ static void cleanup(void)
     CHECK(system(cmd) == 0);
 }
 
-TEST_MAIN(test_setup, test_openai_chat, test_other_protocols, test_stop_strings,
+TEST_MAIN(test_setup, test_openai_chat, test_logprobs, test_other_protocols, test_stop_strings,
           test_history_session, test_embeddings, test_list_and_show, cleanup)
