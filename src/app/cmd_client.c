@@ -18,6 +18,7 @@
 #include "osr/config.h"
 #include "osr/discovery.h"
 #include "osr/json.h"
+#include "osr/local_client.h"
 #include "osr/str.h"
 
 #define ANSWER_MAX (16u << 20)
@@ -27,40 +28,13 @@ struct target {
     const char *key;
 };
 
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    size_t n = size * nmemb;
-    return osr_buf_append(userdata, ptr, n) == OSR_OK ? n : 0;
-}
-
 /* Performs one request; returns the HTTP status (or -1 when nothing answered). */
 static long request(const struct target *t, const char *path, const char *body, struct osr_buf *out)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t->port, path);
-    CURL *curl = curl_easy_init();
-    if (!curl)
+    long status = -1;
+    if (osr_local_call(t->port, t->key, path, body, 30, &status, out, NULL) != OSR_OK)
         return -1;
-    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
-    char auth[9000];
-    if (t->key && *t->key) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->key);
-        hl = curl_slist_append(hl, auth);
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (body)
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    long code = -1;
-    if (curl_easy_perform(curl) == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(curl);
-    return code;
+    return status;
 }
 
 /* Parses --port, --home, --access-key; finds the server.  Returns -1 to go on, else an exit
@@ -109,15 +83,8 @@ static int parse(int argc, char **argv, const char *usage, int want_args, struct
     }
     if (t->port < 0) {
         char *home = osr_home_resolve(home_flag);
-        struct osr_instance inst;
-        if (osr_discovery_find(home, &inst) == OSR_OK)
-            t->port = inst.port;
+        t->port = osr_local_port(home, NULL);
         free(home);
-    }
-    if (t->port < 0) {
-        fprintf(stderr, "osaurus %s: no running server found (start one with 'osaurus serve')\n",
-                argv[0]);
-        return OSR_EXIT_FAILURE;
     }
     return -1;
 }

@@ -23,6 +23,7 @@
 #include "osr/config.h"
 #include "osr/discovery.h"
 #include "osr/json.h"
+#include "osr/local_client.h"
 #include "osr/mcp.h"
 #include "osr/tools.h"
 
@@ -47,69 +48,13 @@ struct bridge {
     const char *key;
 };
 
-/* Fills url with the base URL of the server to talk to. */
-static void server_base(const struct bridge *b, char *url, size_t cap)
-{
-    int port = b->port;
-    if (port < 0) {
-        struct osr_instance inst;
-        if (osr_discovery_find(b->home, &inst) == OSR_OK) {
-            port = inst.port;
-        } else {
-            struct osr_server_config cfg;
-            osr_server_config_defaults(&cfg);
-            osr_server_config_load(&cfg, b->home, NULL);
-            port = cfg.port;
-            osr_server_config_release(&cfg);
-        }
-    }
-    snprintf(url, cap, "http://127.0.0.1:%d", port);
-}
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    return osr_buf_append(ud, p, size * n) == OSR_OK ? size * n : 0;
-}
-
 /* Performs one request; returns OSR_OK with *status and the body in out, or an error with a
- * message in diag. */
+ * message in diag.  The port is looked up on every call, so a restarted server is found. */
 static int http_call(const struct bridge *b, const char *path, const char *body, long timeout_s,
                      long *status, struct osr_buf *out, struct osr_diag *diag)
 {
-    char url[256];
-    server_base(b, url, sizeof(url));
-    size_t base_len = strlen(url);
-    snprintf(url + base_len, sizeof(url) - base_len, "%s", path);
-    CURL *c = curl_easy_init();
-    if (!c)
-        return osr_diag_set(diag, OSR_ENOMEM, "cannot create an HTTP handle");
-    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
-    char auth[1024];
-    if (b->key && b->key[0]) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", b->key);
-        hl = curl_slist_append(hl, auth);
-    }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    CURLcode cc = curl_easy_perform(c);
-    int rc = OSR_OK;
-    if (cc != CURLE_OK)
-        rc = osr_diag_set(diag, OSR_EIO, "osaurus server not reachable at %s: %s", url,
-                          curl_easy_strerror(cc));
-    else
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    return rc;
+    int port = b->port >= 0 ? b->port : osr_local_port(b->home, NULL);
+    return osr_local_call(port, b->key, path, body, timeout_s, status, out, diag);
 }
 
 static struct json_object *proxy_list(void *ctx)

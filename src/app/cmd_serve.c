@@ -29,6 +29,7 @@
 #include "osr/discovery.h"
 #include "osr/http_server.h"
 #include "osr/json.h"
+#include "osr/local_client.h"
 #include "osr/log.h"
 #include "osr/maintenance.h"
 #include "osr/serve_stack.h"
@@ -262,35 +263,15 @@ out:
     return exit_code;
 }
 
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct osr_buf *b = userdata;
-    size_t n = size * nmemb;
-    return osr_buf_append(b, ptr, n) == OSR_OK ? n : 0;
-}
-
 /* GETs /health on port; returns OSR_OK and the parsed body in *out. */
 static int fetch_health(int port, struct json_object **out)
 {
-    char url[96];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/health", port);
     struct osr_buf body;
     osr_buf_init(&body, 64 * 1024);
-    CURL *curl = curl_easy_init();
-    if (!curl)
-        return OSR_ENOMEM;
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 3000L);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode cc = curl_easy_perform(curl);
-    long code = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_cleanup(curl);
-    int rc = OSR_EIO;
-    if (cc == CURLE_OK && code == 200)
-        rc = osr_json_parse(osr_buf_str(&body), body.len, out, NULL);
+    long status = 0;
+    int rc = osr_local_call(port, NULL, "/health", NULL, 3, &status, &body, NULL);
+    if (rc == OSR_OK)
+        rc = status == 200 ? osr_json_parse(osr_buf_str(&body), body.len, out, NULL) : OSR_EIO;
     osr_buf_release(&body);
     return rc;
 }
@@ -344,17 +325,7 @@ int osr_cmd_status(int argc, char **argv)
     struct osr_instance inst;
     bool found = port < 0 && osr_discovery_find(home, &inst) == OSR_OK;
     if (port < 0)
-        port = found ? inst.port : -1;
-    if (port < 0) {
-        const char *env_port = getenv("OSU_PORT");
-        struct osr_server_config cfg;
-        osr_server_config_defaults(&cfg);
-        osr_server_config_load(&cfg, home, NULL);
-        port = cfg.port;
-        if (env_port && *env_port)
-            parse_port(env_port, &port);
-        osr_server_config_release(&cfg);
-    }
+        port = osr_local_port(home, NULL);
     free(home);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct json_object *health = NULL;
