@@ -537,6 +537,46 @@ bool osr_api_valid_tool_name(const char *s)
     return true;
 }
 
+int osr_api_check_function_type(struct osr_chat_request *req, struct osr_api_error *err,
+                                struct json_object *t, const char *path)
+{
+    char tpath[API_PATH_MAX];
+    const char *type = NULL;
+    int rc = osr_api_get_str(req, err, t, path, "type", true, &type, NULL);
+    if (rc)
+        return rc;
+    osr_api_path(tpath, path, "type");
+    if (strcmp(type, "function") != 0)
+        return osr_api_fail(err, 400, tpath, "tool type '%s' is not supported; use \"function\"",
+                            type);
+    return OSR_OK;
+}
+
+int osr_api_decode_function(struct osr_chat_request *req, struct osr_api_error *err,
+                            struct json_object *fn, const char *path)
+{
+    struct osr_tool *tool = osr_chat_request_add_tool(req);
+    if (!tool)
+        return osr_api_fail(err, 413, NULL, "request is too large");
+    struct json_object *params = NULL;
+    int rc = osr_api_get_str(req, err, fn, path, "name", true, &tool->name, NULL);
+    rc = rc ? rc
+            : osr_api_get_str(req, err, fn, path, "description", false, &tool->description, NULL);
+    rc = rc ? rc : osr_api_get_typed(err, fn, path, "parameters", json_type_object, false, &params);
+    rc = rc ? rc : osr_api_get_bool(err, fn, path, "strict", &tool->strict, NULL);
+    if (rc)
+        return rc;
+    if (!osr_api_valid_tool_name(tool->name)) {
+        char npath[API_PATH_MAX];
+        osr_api_path(npath, path, "name");
+        return osr_api_fail(err, 400, npath,
+                            "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')", npath,
+                            tool->name);
+    }
+    tool->parameters = osr_api_hold(req, params);
+    return OSR_OK;
+}
+
 int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err, const char *name,
                          const char *path)
 {

@@ -87,6 +87,15 @@ int osr_api_image_base64(struct osr_chat_request *req, struct osr_api_error *err
 /* Checks a function name: 1-64 of [A-Za-z0-9_-] (and '.', ':' which local models emit). */
 bool osr_api_valid_tool_name(const char *s);
 
+/* Checks that tool object t (at path) has "type":"function".  OSR_OK or a 400 in err. */
+int osr_api_check_function_type(struct osr_chat_request *req, struct osr_api_error *err,
+                                struct json_object *t, const char *path);
+
+/* Reads a function definition - name, description, parameters, strict - from fn (at path:
+ * OpenAI chat nests it under "function", Responses keeps it flat) into a new tool of req. */
+int osr_api_decode_function(struct osr_chat_request *req, struct osr_api_error *err,
+                            struct json_object *fn, const char *path);
+
 /* Sets req->tool_choice from a NAMED choice after checking the tool exists. */
 int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err, const char *name,
                          const char *path);

@@ -209,41 +209,15 @@ static int decode_tools(struct osr_chat_request *req, struct osr_api_error *err,
         return osr_api_fail(err, 400, "tools", "'tools' may hold at most %d tools",
                             OSR_CHAT_MAX_TOOLS);
     for (size_t i = 0; i < n; i++) {
-        char ipath[API_PATH_MAX], tpath[API_PATH_MAX];
+        char ipath[API_PATH_MAX];
         osr_api_path_index(ipath, "tools", i);
         struct json_object *t = json_object_array_get_idx(tools, i);
         if (!t || !json_object_is_type(t, json_type_object))
             return osr_api_fail(err, 400, ipath, "'%s' must be an object", ipath);
-        const char *type = NULL;
-        struct json_object *params = NULL;
-        int rc = osr_api_get_str(req, err, t, ipath, "type", true, &type, NULL);
+        int rc = osr_api_check_function_type(req, err, t, ipath);
+        rc = rc ? rc : osr_api_decode_function(req, err, t, ipath);
         if (rc)
             return rc;
-        osr_api_path(tpath, ipath, "type");
-        if (strcmp(type, "function") != 0)
-            return osr_api_fail(err, 400, tpath,
-                                "tool type '%s' is not supported; use "
-                                "\"function\"",
-                                type);
-        struct osr_tool *tool = osr_chat_request_add_tool(req);
-        if (!tool)
-            return osr_api_fail(err, 413, NULL, "request is too large");
-        rc = osr_api_get_str(req, err, t, ipath, "name", true, &tool->name, NULL);
-        rc = rc ? rc
-                : osr_api_get_str(req, err, t, ipath, "description", false, &tool->description,
-                                  NULL);
-        rc = rc ? rc
-                : osr_api_get_typed(err, t, ipath, "parameters", json_type_object, false, &params);
-        rc = rc ? rc : osr_api_get_bool(err, t, ipath, "strict", &tool->strict, NULL);
-        if (rc)
-            return rc;
-        if (!osr_api_valid_tool_name(tool->name)) {
-            osr_api_path(tpath, ipath, "name");
-            return osr_api_fail(err, 400, tpath,
-                                "'%s' must be 1-64 letters, digits, '_' or '-' (got '%s')", tpath,
-                                tool->name);
-        }
-        tool->parameters = osr_api_hold(req, params);
     }
     return OSR_OK;
 }
