@@ -42,6 +42,9 @@
 #define DEFAULT_CTX_MAX 8192
 #define PIECE_MAX (64 * 1024)
 #define PROMPT_MAX (16u << 20)
+/* Every chat request asks the registry (the local backend is asked first, cloud ids too), so
+ * it may rescan the model folders at most this often; listing routes rescan sooner. */
+#define REGISTRY_MAX_AGE_MS 30000
 
 struct loaded {
     char *id;
@@ -425,8 +428,8 @@ static bool emit_logprobs(struct gen *g, int32_t token)
     int32_t ids[OSR_LOGPROBS_TOP_MAX];
     float lps[OSR_LOGPROBS_TOP_MAX];
     float chosen_lp = -INFINITY;
-    int n = osr_logits_logprobs(g->logits, g->n_vocab, g->top_logprobs, token, ids, lps,
-                                &chosen_lp);
+    int n =
+        osr_logits_logprobs(g->logits, g->n_vocab, g->top_logprobs, token, ids, lps, &chosen_lp);
     struct osr_logprobs lp;
     memset(&lp, 0, sizeof(lp));
     size_t off[OSR_LOGPROBS_TOP_MAX + 1], end[OSR_LOGPROBS_TOP_MAX + 1];
@@ -654,7 +657,7 @@ out:
 static bool lb_claims(struct osr_chat_backend *b, const char *model_id, const char **local_name)
 {
     struct local *lb = b->ctx;
-    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, 2000);
+    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, REGISTRY_MAX_AGE_MS);
     if (!snap)
         return false;
     bool found = osr_registry_find(snap, model_id) != NULL;
@@ -669,7 +672,7 @@ static int lb_chat(struct osr_chat_backend *b, const char *local_name, struct os
 {
     struct local *lb = b->ctx;
     int64_t t_start = osr_mono_ns();
-    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, 2000);
+    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, REGISTRY_MAX_AGE_MS);
     const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
     if (!e) {
         osr_registry_snapshot_release(snap);
@@ -703,7 +706,7 @@ static int lb_count_tokens(struct osr_chat_backend *b, const char *local_name,
                            struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
 {
     struct local *lb = b->ctx;
-    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, 2000);
+    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, REGISTRY_MAX_AGE_MS);
     const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
     if (!e || e->n_paths != 1) {
         osr_registry_snapshot_release(snap);
@@ -806,7 +809,7 @@ static int lb_embed(struct osr_chat_backend *b, const char *local_name,
     struct local *lb = b->ctx;
     memset(out, 0, sizeof(*out));
     out->prompt_tokens = -1;
-    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, 2000);
+    struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, REGISTRY_MAX_AGE_MS);
     const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
     if (!e) {
         osr_registry_snapshot_release(snap);
