@@ -8,6 +8,7 @@
 #ifndef OSR_SERVE_STACK_H
 #define OSR_SERVE_STACK_H
 
+#include "osr/agents.h"
 #include "osr/api_models.h"
 #include "osr/api_routes.h"
 #include "osr/chat_service.h"
@@ -26,6 +27,7 @@ struct osr_serve_stack {
     struct osr_api_models models;
     struct osr_tools *tools;  /* the built-in tools the MCP routes serve */
     struct osr_mcp_http *mcp; /* /mcp and the /mcp/ REST routes */
+    struct osr_agents *agents; /* agents/<uuid>.json behind the /agents routes */
 };
 
 /* Builds the stack for home and registers its routes on srv.  Problems with providers or the

@@ -5,6 +5,7 @@
 
 #include <json-c/json.h>
 
+#include "osr/api_agents.h"
 #include "osr/local_backend.h"
 #include "osr/log.h"
 #include "osr/provider.h"
@@ -143,10 +144,17 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     st->mcp = osr_mcp_http_new(st->tools);
     osr_mcp_http_set_origins(st->mcp, cfg->allowed_origins, cfg->n_allowed_origins);
     osr_mcp_http_register(srv, st->mcp);
+
+    st->agents = osr_agents_open(home);
+    if (st->agents)
+        osr_api_agents_register(srv, st->agents);
+    else
+        OSR_WARN("agents: out of memory, the /agents routes are not served");
 }
 
 void osr_serve_stack_release(struct osr_serve_stack *st)
 {
+    osr_agents_free(st->agents);
     osr_mcp_http_free(st->mcp);
     osr_tools_free(st->tools);
     osr_chat_routes_free(st->routes);
