@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "osr/cli.h"
+#include "osr/cli_agents.h"
 #include "osr/cli_client.h"
 #include "osr/cli_engine.h"
 #include "osr/cli_identity.h"
@@ -37,6 +38,7 @@ static const struct command commands[] = {
     {"storage", osr_cmd_storage, "show or change the encryption of stored data"},
     {"models", osr_cmd_models, "list, add, remove and inspect local GGUF models"},
     {"providers", osr_cmd_providers, "list, add, remove and test cloud providers; set a proxy"},
+    {"agents", osr_cmd_agents, "list, create, show and remove agents (agents/<uuid>.json)"},
     {"mcp", osr_cmd_mcp, "speak MCP on stdin/stdout for desktop clients (proxies to the server)"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"logits", osr_cmd_logits,
