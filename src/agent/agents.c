@@ -129,10 +129,14 @@ static struct json_object *builtin_agent(void)
     return o;
 }
 
+/* File names use the lower-case form of the id, so "ABC..." and "abc..." name one agent. */
 static char *agent_path(struct osr_agents *st, const char *id)
 {
     char name[OSR_UUID_STRLEN + 8];
     snprintf(name, sizeof(name), "%s.json", id);
+    for (char *c = name; *c; c++)
+        if (*c >= 'A' && *c <= 'F')
+            *c = (char)(*c - 'A' + 'a');
     char *dir = osr_path_join(st->home, "agents");
     if (!dir)
         return NULL;
@@ -149,6 +153,8 @@ static int read_agent(const char *path, const char *want_id, struct json_object 
     char *text = NULL;
     size_t len = 0;
     int rc = osr_read_file(path, OSR_AGENT_MAX_FILE, &text, &len, diag);
+    if (rc == OSR_ETOOBIG)
+        return osr_diag_set(diag, OSR_ECORRUPT, "larger than %d bytes", OSR_AGENT_MAX_FILE);
     if (rc)
         return rc;
     struct json_object *doc = NULL;

@@ -84,6 +84,14 @@ static void test_crud(void)
     REQUIRE(osr_agents_get(st, id, &got, &d) == OSR_OK);
     CHECK_STR_EQ(str_of(got, "defaultModel"), "m1");
     json_object_put(got);
+    char upper[64];
+    snprintf(upper, sizeof(upper), "%s", id);
+    for (char *c = upper; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+    REQUIRE(osr_agents_get(st, upper, &got, &d) == OSR_OK);
+    CHECK_STR_EQ(str_of(got, "id"), id);
+    json_object_put(got);
 
     fields = parse("{\"name\":\"Coder 2\",\"description\":null,\"id\":\"x\"}");
     REQUIRE(osr_agents_update(st, id, fields, &got, &d) == OSR_OK);
