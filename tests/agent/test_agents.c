@@ -1,5 +1,6 @@
 /* test_agents.c - the agents store: create/get/update/delete, unknown fields kept, validation
  * messages, malformed files skipped, the built-in agent listed and not deletable. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,4 +208,40 @@ static void test_malformed_and_builtin(void)
     cleanup();
 }
 
-TEST_MAIN(test_crud, test_validation, test_malformed_and_builtin)
+static void *create_many(void *arg)
+{
+    struct osr_agents *st = arg;
+    for (int i = 0; i < 10; i++) {
+        struct json_object *f = parse("{\"name\":\"T\"}");
+        struct osr_diag d;
+        osr_diag_clear(&d);
+        if (!f || osr_agents_create(st, f, NULL, &d) != OSR_OK)
+            fprintf(stderr, "  create failed: %s\n", d.msg);
+        json_object_put(f);
+        struct json_object *list = NULL;
+        if (osr_agents_list(st, &list, &d) == OSR_OK)
+            json_object_put(list);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    struct osr_agents *st = fresh_store();
+    REQUIRE(st != NULL);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        REQUIRE(pthread_create(&t[i], NULL, create_many, st) == 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    struct json_object *list = NULL;
+    REQUIRE(osr_agents_list(st, &list, &d) == OSR_OK);
+    CHECK_INT_EQ(json_object_array_length(list), 41);
+    json_object_put(list);
+    osr_agents_free(st);
+    cleanup();
+}
+
+TEST_MAIN(test_crud, test_validation, test_malformed_and_builtin, test_threads)
