@@ -26,8 +26,6 @@
 #include "osr/config.h"
 #include "osr/json.h"
 #include "osr/log.h"
-#include "osr/provider.h"
-#include "osr/store.h"
 
 #define MAX_BODY_ANSWER ((size_t)256 * 1024 * 1024)
 #define MAX_ERROR_ANSWER ((size_t)64 * 1024)

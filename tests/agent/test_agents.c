@@ -16,7 +16,8 @@ static char g_home[256];
 
 static struct osr_agents *fresh_store(void)
 {
-    snprintf(g_home, sizeof(g_home), "/tmp/osr_agents_test_XXXXXX");
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_home, sizeof(g_home), "%s/osr-agents-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(g_home))
         return NULL;
     return osr_agents_open(g_home);
