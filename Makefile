@@ -14,12 +14,16 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 
-.PHONY: all build run test test-fast test-asan deps fuzz bench clean format
+.PHONY: all build run sdk test test-fast test-asan deps fuzz bench clean format
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# The official client SDKs the end-to-end tests drive the server with (tests/sdk).
+sdk:
+	scripts/sdk_deps.sh
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
@@ -33,6 +37,7 @@ run: deps build
 
 # The full suite: -Werror build + tests, then the sanitizer pass.
 test: deps
+	scripts/sdk_deps.sh
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOSR_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
