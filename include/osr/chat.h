@@ -244,10 +244,10 @@ enum osr_event_kind {
     OSR_EV_ERROR,                /* status, text = message */
     /* Agent extensions; protocol encoders that have no frame for them skip them. */
     OSR_EV_TOOL_STARTED,     /* id, name, text = arguments */
-    OSR_EV_TOOL_DONE,        /* id, name, text = result, is_error */
-    OSR_EV_TODO,             /* text = the todo list (JSON) */
+    OSR_EV_TOOL_DONE,        /* id, name, text = result envelope, is_error, duration_ms */
+    OSR_EV_TODO,             /* text = {"markdown":..,"items":[{"text","done"}]} */
     OSR_EV_PREFILL_PROGRESS, /* progress in [0, 1] */
-    OSR_EV_ARTIFACT,         /* name, text = content */
+    OSR_EV_ARTIFACT,         /* name = file name, id = path under home, text = description */
     /* logprobs: one generated token's log-probability and the most likely alternatives
      * (only when the request asked for logprobs); comes before the delta holding that
      * token's text.  Encoders without a field for it skip it. */
@@ -310,6 +310,7 @@ struct osr_event {
     struct osr_usage usage;
     int status;    /* ERROR: the HTTP status it would have had (500 when unsure) */
     bool is_error; /* TOOL_DONE */
+    int64_t duration_ms; /* TOOL_DONE */
     double progress;
     const struct osr_logprobs *logprobs; /* LOGPROBS */
 };
