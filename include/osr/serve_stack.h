@@ -9,6 +9,7 @@
 #define OSR_SERVE_STACK_H
 
 #include "osr/agents.h"
+#include "osr/api_agent_run.h"
 #include "osr/api_models.h"
 #include "osr/api_routes.h"
 #include "osr/chat_service.h"
@@ -28,10 +29,14 @@ struct osr_serve_stack {
     struct osr_tools *tools;  /* the built-in tools the MCP routes serve */
     struct osr_mcp_http *mcp; /* /mcp and the /mcp/ REST routes */
     struct osr_agents *agents; /* agents/<uuid>.json behind the /agents routes */
+    struct osr_tasks *tasks;   /* background agent tasks (/agents/{id}/dispatch, /tasks) */
+    struct osr_api_agent_run run; /* the context of /agents/{id}/run and the task routes */
+    char *home;
 };
 
-/* Builds the stack for home and registers its routes on srv.  Problems with providers or the
- * history are logged and leave those parts out; the routes are always registered. */
+/* Builds the stack for home and registers its routes on srv (NULL: no routes, for in-process
+ * use such as `osaurus run`).  Problems with providers or the history are logged and leave
+ * those parts out; the routes are always registered. */
 void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *srv, const char *home,
                           const struct osr_server_config *cfg);
 void osr_serve_stack_release(struct osr_serve_stack *st);

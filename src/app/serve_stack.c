@@ -1,10 +1,12 @@
 /* serve_stack.c - composes the serving process: registry, chat service and backends, history,
  * routes.  The one place that knows how the parts fit; each part knows nothing of the others. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "osr/alloc.h"
 #include "osr/api_agents.h"
 #include "osr/local_backend.h"
 #include "osr/log.h"
@@ -105,6 +107,7 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
                           const struct osr_server_config *cfg)
 {
     memset(st, 0, sizeof(*st));
+    st->home = osr_xstrdup(home);
     struct osr_registry_options ro = {.home = home};
     st->reg = osr_registry_new(&ro);
     struct osr_registry_snapshot *snap = osr_registry_acquire(st->reg, -1);
@@ -123,7 +126,8 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
 
     open_history(st, home);
     st->routes = osr_chat_routes_new(st->svc, st->history);
-    osr_chat_routes_register(srv, st->routes);
+    if (srv)
+        osr_chat_routes_register(srv, st->routes);
 
     st->models.reg = st->reg;
     st->models.remote = append_remote;
@@ -134,7 +138,8 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     st->models.remote_show_ctx = st;
     st->models.loaded = append_loaded;
     st->models.loaded_ctx = st;
-    osr_api_models_register_with(srv, &st->models);
+    if (srv)
+        osr_api_models_register_with(srv, &st->models);
 
     st->tools = osr_tools_new();
     if (osr_tools_load_config(st->tools, home, &d) != OSR_OK)
@@ -143,17 +148,26 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
         OSR_WARN("built-in tools: %s", d.msg);
     st->mcp = osr_mcp_http_new(st->tools);
     osr_mcp_http_set_origins(st->mcp, cfg->allowed_origins, cfg->n_allowed_origins);
-    osr_mcp_http_register(srv, st->mcp);
+    if (srv)
+        osr_mcp_http_register(srv, st->mcp);
 
     st->agents = osr_agents_open(home);
-    if (st->agents)
+    struct osr_tasks_opts to = {.svc = st->svc, .tools = st->tools, .home = home};
+    st->tasks = osr_tasks_new(&to);
+    st->run = (struct osr_api_agent_run){
+        .agents = st->agents, .svc = st->svc, .tools = st->tools, .tasks = st->tasks,
+        .home = st->home};
+    if (srv && st->agents) {
         osr_api_agents_register(srv, st->agents);
-    else
+        osr_api_agent_run_register(srv, &st->run);
+    } else if (srv) {
         OSR_WARN("agents: out of memory, the /agents routes are not served");
+    }
 }
 
 void osr_serve_stack_release(struct osr_serve_stack *st)
 {
+    osr_tasks_free(st->tasks); /* before what the tasks use */
     osr_agents_free(st->agents);
     osr_mcp_http_free(st->mcp);
     osr_tools_free(st->tools);
@@ -161,5 +175,6 @@ void osr_serve_stack_release(struct osr_serve_stack *st)
     osr_history_close(st->history);
     osr_chat_service_free(st->svc);
     osr_registry_free(st->reg);
+    free(st->home);
     memset(st, 0, sizeof(*st));
 }

@@ -18,6 +18,7 @@
 #ifndef OSR_TEST_SCRIPT_MODEL_H
 #define OSR_TEST_SCRIPT_MODEL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +167,7 @@ static const struct osr_chat_backend_ops script_ops = {
 };
 
 /* A backend playing script (JSON text); the chat service that takes it frees it. */
-static struct script_backend *script_backend_new(const char *script_json)
+__attribute__((unused)) static struct script_backend *script_backend_new(const char *script_json)
 {
     struct script_backend *sb = osr_xcalloc(1, sizeof(*sb));
     if (osr_json_parse(script_json, strlen(script_json), &sb->script, NULL) != OSR_OK) {
@@ -179,7 +180,7 @@ static struct script_backend *script_backend_new(const char *script_json)
     return sb;
 }
 
-static char *script_last_dump(struct script_backend *sb)
+__attribute__((unused)) static char *script_last_dump(struct script_backend *sb)
 {
     pthread_mutex_lock(&sb->lock);
     char *s = sb->last_dump ? osr_xstrdup(sb->last_dump) : osr_xstrdup("");
