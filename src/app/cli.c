@@ -14,6 +14,7 @@
 #include "osr/cli_mcp.h"
 #include "osr/cli_models.h"
 #include "osr/cli_providers.h"
+#include "osr/cli_run.h"
 #include "osr/cli_serve.h"
 #include "osr/cli_storage.h"
 #include "osr/cli_tokenize.h"
@@ -39,6 +40,7 @@ static const struct command commands[] = {
     {"models", osr_cmd_models, "list, add, remove and inspect local GGUF models"},
     {"providers", osr_cmd_providers, "list, add, remove and test cloud providers; set a proxy"},
     {"agents", osr_cmd_agents, "list, create, show and remove agents (agents/<uuid>.json)"},
+    {"run", osr_cmd_run, "run an agent on a task, or chat with it, in this terminal"},
     {"mcp", osr_cmd_mcp, "speak MCP on stdin/stdout for desktop clients (proxies to the server)"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"logits", osr_cmd_logits,
