@@ -78,6 +78,11 @@ struct osr_agent_result {
     struct osr_usage usage;       /* summed over the iterations (-1 when unknown) */
 };
 
+/* Stores a finished run's conversation (chat history); n_before is the number of messages
+ * other than system/developer ones the conversation had before the run, agent_id the agent's "id" (or NULL). */
+typedef void (*osr_agent_record_fn)(void *ctx, const struct osr_chat_request *req,
+                                    size_t n_before, const char *agent_id);
+
 /* Called after each tool call (for progress displays and task activity feeds); may be NULL. */
 typedef void (*osr_agent_step_fn)(void *ctx, const char *tool, const char *arguments,
                                   struct json_object *envelope);
@@ -98,6 +103,9 @@ struct osr_agent_run_opts {
     osr_agent_step_fn on_step;
     void *step_ctx;
     const char *folder_log;         /* JSONL log of folder writes and commands, or NULL */
+    osr_agent_record_fn record;     /* called once when the run ends (not for a run that never
+                                     * reached the model); may be NULL */
+    void *record_ctx;
 };
 
 /* Runs the loop on req (its messages are the conversation; its model, tools and tool choice

@@ -25,6 +25,7 @@
 #ifndef OSR_API_AGENT_RUN_H
 #define OSR_API_AGENT_RUN_H
 
+#include "osr/agent_loop.h"
 #include "osr/agents.h"
 #include "osr/chat_service.h"
 #include "osr/http_server.h"
@@ -37,6 +38,8 @@ struct osr_api_agent_run {
     struct osr_tools *tools; /* may be NULL */
     struct osr_tasks *tasks;
     const char *home;
+    osr_agent_record_fn record; /* stores each run's conversation; may be NULL */
+    void *record_ctx;
 };
 
 void osr_api_agent_run_register(struct osr_http_server *srv, struct osr_api_agent_run *ctx);

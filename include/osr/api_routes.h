@@ -32,4 +32,10 @@ struct osr_chat_routes *osr_chat_routes_new(struct osr_chat_service *svc,
 void osr_chat_routes_free(struct osr_chat_routes *r);
 void osr_chat_routes_register(struct osr_http_server *srv, struct osr_chat_routes *r);
 
+/* Runs fn(history, ctx) under the routes' history lock (a history belongs to one thread at a
+ * time), so other writers such as the agent routes share it.  Returns fn's result, or
+ * OSR_ENOTFOUND (fn not called) when there is no history. */
+int osr_chat_routes_with_history(struct osr_chat_routes *r,
+                                 int (*fn)(struct osr_history *h, void *ctx), void *ctx);
+
 #endif

@@ -47,4 +47,13 @@ void osr_chat_record_release(struct osr_chat_recorder *r);
 int osr_chat_record_save(struct osr_chat_recorder *r, struct osr_history *history,
                          const struct osr_chat_request *req, struct osr_diag *diag);
 
+/* Writes a whole conversation (an agent run's, whose answers are already messages of req) to
+ * the history: a new session (id req->session_id when set; tagged agent and source; titled
+ * with the first user message) gets every message but the system ones; a known session gets
+ * the messages from the last one of the n_before (the count of messages other than system
+ * ones before the run, so the user's newest message) on.  Returns OSR_OK or the history's error. */
+int osr_chat_record_conversation(struct osr_history *history, const struct osr_chat_request *req,
+                                 size_t n_before, const char *agent,
+                                 enum osr_history_source source, struct osr_diag *diag);
+
 #endif

@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "osr/agent_loop.h"
 #include "osr/chat.h"
 #include "osr/chat_service.h"
 #include "osr/err.h"
@@ -38,6 +39,8 @@ struct osr_tasks_opts {
     const char *home;             /* copied; for artifacts and the folder log */
     int max_running;              /* 0: the default */
     int max_kept;                 /* 0: the default */
+    osr_agent_record_fn record;   /* stores each run's conversation; may be NULL */
+    void *record_ctx;
 };
 
 struct osr_task_spec {

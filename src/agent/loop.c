@@ -190,6 +190,15 @@ static const char *agent_string(struct json_object *agent, const char *key)
     return json_object_get_string(v);
 }
 
+/* The number of messages that are not system (or developer) messages. */
+static size_t conversation_length(const struct osr_chat_request *req)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_messages; i++)
+        n += req->messages[i].role != OSR_ROLE_SYSTEM && req->messages[i].role != OSR_ROLE_DEVELOPER;
+    return n;
+}
+
 const char *osr_agent_model(const struct osr_agent_run_opts *o)
 {
     if (o->model && o->model[0])
@@ -584,6 +593,7 @@ int osr_agent_run(const struct osr_agent_run_opts *o, struct osr_chat_request *r
         return OSR_ENOTFOUND;
     }
     req->model = osr_chat_request_strndup(req, model, strlen(model));
+    size_t n_before = conversation_length(req);
     r.st.home = o->home;
     r.st.folder = o->folder && o->folder[0] ? o->folder : agent_string(o->agent, "workingFolderPath");
     if (o->session_id && o->session_id[0])
@@ -681,6 +691,8 @@ int osr_agent_run(const struct osr_agent_run_opts *o, struct osr_chat_request *r
         }
     }
 out:
+    if (o->record && res->iterations > 0)
+        o->record(o->record_ctx, req, n_before, agent_string(o->agent, "id"));
     osr_tools_free(r.own);
     json_object_put(r.own_names);
     return rc;

@@ -64,6 +64,8 @@ struct osr_tasks {
     struct osr_tools *tools;
     char *home;
     int max_running, max_kept;
+    osr_agent_record_fn record;
+    void *record_ctx;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct task *tasks;
@@ -218,7 +220,7 @@ static void *task_main(void *arg)
     struct task_sink ts = {.sink = {.emit = task_emit}, .t = t};
     ts.sink.ctx = &ts;
     char log[4096];
-    snprintf(log, sizeof(log), "%s/agents/folder-log.jsonl", m->home);
+    snprintf(log, sizeof(log), "%s/logs/folder-actions.jsonl", m->home);
     struct osr_agent_run_opts o = {
         .svc = m->svc,
         .tools = m->tools,
@@ -230,6 +232,8 @@ static void *task_main(void *arg)
         .max_iterations = t->max_iterations,
         .cancel = &cancel,
         .folder_log = log,
+        .record = m->record,
+        .record_ctx = m->record_ctx,
     };
     for (;;) {
         struct osr_agent_result res;
@@ -299,6 +303,8 @@ struct osr_tasks *osr_tasks_new(const struct osr_tasks_opts *o)
     struct osr_tasks *m = osr_xcalloc(1, sizeof(*m));
     m->svc = o->svc;
     m->tools = o->tools;
+    m->record = o->record;
+    m->record_ctx = o->record_ctx;
     m->home = osr_xstrdup(o->home ? o->home : ".");
     m->max_running = o->max_running > 0 ? o->max_running : OSR_TASKS_MAX_RUNNING_DEFAULT;
     m->max_kept = o->max_kept > 0 ? o->max_kept : OSR_TASKS_MAX_KEPT_DEFAULT;
@@ -391,7 +397,8 @@ int osr_tasks_dispatch(struct osr_tasks *m, const struct osr_task_spec *s,
     t->agent = json_object_get(s->agent);
     t->max_iterations = s->max_iterations;
     osr_chat_request_init(&t->req, OSR_CHAT_ARENA_MAX);
-    t->req.source = OSR_SOURCE_PLUGIN;
+    t->req.source = OSR_SOURCE_HTTP;
+    t->req.session_id = osr_chat_request_strndup(&t->req, t->session_id, strlen(t->session_id));
     struct osr_message *msg = osr_chat_request_add_message(&t->req, OSR_ROLE_USER);
     osr_chat_message_add_text(&t->req, msg, s->prompt, strlen(s->prompt));
     osr_buf_init(&t->output, OUTPUT_MAX);

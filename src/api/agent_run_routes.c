@@ -312,6 +312,8 @@ static int run_loop(struct run_job *job, bool stream, int (*flush)(void *, const
         .model = job->req.model,
         .session_id = job->req.session_id,
         .cancel = cancel,
+        .record = job->ctx->record,
+        .record_ctx = job->ctx->record_ctx,
     };
     struct osr_agent_result res;
     int rc = osr_agent_run(&o, &job->req, &sp.sink, &res);

@@ -173,41 +173,71 @@ static int append_answer(struct osr_chat_recorder *r, struct osr_history *h, con
     return rc;
 }
 
+/* Finds the session the request continues (*known true), or creates one titled with the start
+ * of the first user message.  sid receives its id. */
+static int open_session(struct osr_history *history, const struct osr_chat_request *req,
+                        const char *agent, enum osr_history_source source,
+                        char sid[OSR_HISTORY_ID_MAX], bool *known, struct osr_diag *diag)
+{
+    const char *want = req->session_id && *req->session_id ? req->session_id : NULL;
+    struct osr_history_session s;
+    *known = false;
+    if (want && osr_history_session_get(history, want, &s, NULL) == OSR_OK) {
+        osr_history_session_release(&s);
+        snprintf(sid, OSR_HISTORY_ID_MAX, "%s", want);
+        *known = true;
+        return OSR_OK;
+    }
+    struct osr_buf title;
+    osr_buf_init(&title, ANSWER_MAX);
+    for (size_t i = 0; i < req->n_messages && title.len == 0; i++)
+        if (req->messages[i].role == OSR_ROLE_USER)
+            message_text(&req->messages[i], &title);
+    size_t cut = title.len < TITLE_MAX ? title.len : TITLE_MAX;
+    while (cut > 0 && cut < title.len && ((unsigned char)title.data[cut] & 0xc0) == 0x80)
+        cut--; /* never split a character */
+    char t[TITLE_MAX + 1];
+    snprintf(t, sizeof(t), "%.*s", (int)cut, osr_buf_str(&title));
+    int rc = osr_history_session_create(history, want, t, agent, req->model, source, sid, diag);
+    osr_buf_release(&title);
+    return rc;
+}
+
 int osr_chat_record_save(struct osr_chat_recorder *r, struct osr_history *history,
                          const struct osr_chat_request *req, struct osr_diag *diag)
 {
     if (!history || !r->finished || r->failed || req->x.store == 0 || req->n_messages == 0)
         return OSR_OK;
-    const char *want = req->session_id && *req->session_id ? req->session_id : NULL;
     char sid[OSR_HISTORY_ID_MAX];
-    size_t first = 0;
-    struct osr_history_session known;
-    if (want && osr_history_session_get(history, want, &known, NULL) == OSR_OK) {
-        osr_history_session_release(&known);
-        snprintf(sid, sizeof(sid), "%s", want);
-        first = req->n_messages - 1; /* the conversation so far is stored already */
-    } else {
-        /* The title: the start of the first user message. */
-        struct osr_buf title;
-        osr_buf_init(&title, ANSWER_MAX);
-        for (size_t i = 0; i < req->n_messages && title.len == 0; i++)
-            if (req->messages[i].role == OSR_ROLE_USER)
-                message_text(&req->messages[i], &title);
-        size_t cut = title.len < TITLE_MAX ? title.len : TITLE_MAX;
-        while (cut > 0 && cut < title.len && ((unsigned char)title.data[cut] & 0xc0) == 0x80)
-            cut--; /* never split a character */
-        char t[TITLE_MAX + 1];
-        snprintf(t, sizeof(t), "%.*s", (int)cut, osr_buf_str(&title));
-        int rc = osr_history_session_create(history, want, t, NULL, req->model, OSR_HISTORY_HTTP,
-                                            sid, diag);
-        osr_buf_release(&title);
-        if (rc)
-            return rc;
-    }
-    for (size_t i = first; i < req->n_messages; i++) {
-        int rc = append_request_message(history, sid, &req->messages[i], diag);
+    bool known;
+    int rc = open_session(history, req, NULL, OSR_HISTORY_HTTP, sid, &known, diag);
+    if (rc)
+        return rc;
+    /* a known conversation is stored already, but for its newest message */
+    for (size_t i = known ? req->n_messages - 1 : 0; i < req->n_messages; i++) {
+        rc = append_request_message(history, sid, &req->messages[i], diag);
         if (rc)
             return rc;
     }
     return append_answer(r, history, sid, diag);
+}
+
+int osr_chat_record_conversation(struct osr_history *history, const struct osr_chat_request *req,
+                                 size_t n_before, const char *agent,
+                                 enum osr_history_source source, struct osr_diag *diag)
+{
+    if (!history || req->x.store == 0 || req->n_messages == 0)
+        return OSR_OK;
+    char sid[OSR_HISTORY_ID_MAX];
+    bool known;
+    int rc = open_session(history, req, agent, source, sid, &known, diag);
+    size_t ordinal = 0, from = known && n_before > 0 ? n_before - 1 : 0;
+    for (size_t i = 0; !rc && i < req->n_messages; i++) {
+        const struct osr_message *m = &req->messages[i];
+        if (m->role == OSR_ROLE_SYSTEM || m->role == OSR_ROLE_DEVELOPER)
+            continue;
+        if (ordinal++ >= from)
+            rc = append_request_message(history, sid, m, diag);
+    }
+    return rc;
 }

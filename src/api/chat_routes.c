@@ -575,3 +575,14 @@ void osr_chat_routes_register(struct osr_http_server *srv, struct osr_chat_route
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(srv, &routes[i]);
 }
+
+int osr_chat_routes_with_history(struct osr_chat_routes *r,
+                                 int (*fn)(struct osr_history *h, void *ctx), void *ctx)
+{
+    if (!r || !r->history)
+        return OSR_ENOTFOUND;
+    pthread_mutex_lock(&r->hlock);
+    int rc = fn(r->history, ctx);
+    pthread_mutex_unlock(&r->hlock);
+    return rc;
+}

@@ -32,6 +32,7 @@
 #include "osr/json.h"
 #include "osr/log.h"
 #include "osr/serve_stack.h"
+#include "osr/uuid.h"
 
 #define LINE_MAX_BYTES 65536
 #define SHOWN_ARGS 160
@@ -336,6 +337,8 @@ static int run_session(struct osr_serve_stack *st, struct json_object *agent, st
         .approve_ctx = &ap,
         .cancel = &cancel,
         .folder_log = log,
+        .record = osr_serve_stack_record_run,
+        .record_ctx = st,
     };
     const char *model = osr_agent_model(&o);
     struct osr_chat_backend *b;
@@ -353,6 +356,10 @@ static int run_session(struct osr_serve_stack *st, struct json_object *agent, st
     struct osr_chat_request req;
     osr_chat_request_init(&req, OSR_CHAT_ARENA_MAX);
     req.source = OSR_SOURCE_CHAT;
+    char sid[OSR_UUID_STRLEN + 1];
+    osr_uuid_v4(sid); /* one history session for the whole terminal conversation */
+    req.session_id = osr_chat_request_strndup(&req, sid, strlen(sid));
+    o.session_id = req.session_id;
     struct osr_buf line;
     osr_buf_init(&line, LINE_MAX_BYTES);
     int ec = OSR_EXIT_OK;

@@ -8,6 +8,7 @@
 
 #include "osr/alloc.h"
 #include "osr/api_agents.h"
+#include "osr/chat_record.h"
 #include "osr/local_backend.h"
 #include "osr/log.h"
 #include "osr/provider.h"
@@ -103,6 +104,38 @@ static void open_history(struct osr_serve_stack *st, const char *home)
     osr_store_keys_wipe(&keys);
 }
 
+/* Stores an agent run's conversation in the chat history, tagged with the agent and where the
+ * run came from. */
+struct record_args {
+    const struct osr_chat_request *req;
+    size_t n_before;
+    const char *agent;
+};
+
+static int record_locked(struct osr_history *h, void *p)
+{
+    struct record_args *a = p;
+    enum osr_history_source src = a->req->source == OSR_SOURCE_CHAT       ? OSR_HISTORY_CHAT
+                                  : a->req->source == OSR_SOURCE_PLUGIN   ? OSR_HISTORY_PLUGIN
+                                  : a->req->source == OSR_SOURCE_SCHEDULE ? OSR_HISTORY_SCHEDULE
+                                  : a->req->source == OSR_SOURCE_WATCHER  ? OSR_HISTORY_WATCHER
+                                                                          : OSR_HISTORY_HTTP;
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    int rc = osr_chat_record_conversation(h, a->req, a->n_before, a->agent, src, &d);
+    if (rc)
+        OSR_WARN("chat history: an agent run was not recorded: %s", d.msg);
+    return rc;
+}
+
+void osr_serve_stack_record_run(void *ctx, const struct osr_chat_request *req, size_t n_before,
+                                const char *agent_id)
+{
+    struct osr_serve_stack *st = ctx;
+    struct record_args a = {.req = req, .n_before = n_before, .agent = agent_id};
+    osr_chat_routes_with_history(st->routes, record_locked, &a);
+}
+
 void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *srv, const char *home,
                           const struct osr_server_config *cfg)
 {
@@ -152,11 +185,15 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
         osr_mcp_http_register(srv, st->mcp);
 
     st->agents = osr_agents_open(home);
-    struct osr_tasks_opts to = {.svc = st->svc, .tools = st->tools, .home = home};
+    struct osr_tasks_opts to = {.svc = st->svc,
+                                .tools = st->tools,
+                                .home = home,
+                                .record = osr_serve_stack_record_run,
+                                .record_ctx = st};
     st->tasks = osr_tasks_new(&to);
     st->run = (struct osr_api_agent_run){
         .agents = st->agents, .svc = st->svc, .tools = st->tools, .tasks = st->tasks,
-        .home = st->home};
+        .home = st->home, .record = osr_serve_stack_record_run, .record_ctx = st};
     if (srv && st->agents) {
         osr_api_agents_register(srv, st->agents);
         osr_api_agent_run_register(srv, &st->run);

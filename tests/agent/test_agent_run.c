@@ -181,6 +181,30 @@ static void test_run_stream(void)
     osr_buf_release(&tools);
     json_object_put(ev);
     test_resp_release(&r);
+
+    /* the run is in the chat history: session s-run-1, tagged with the agent and "http";
+     * user, then per turn the assistant's calls and the tool results */
+    REQUIRE(stack.history != NULL);
+    struct osr_history_session hs;
+    REQUIRE(osr_history_session_get(stack.history, "s-run-1", &hs, NULL) == OSR_OK);
+    CHECK_STR_EQ(hs.agent, agent_id);
+    CHECK_INT_EQ(hs.source, OSR_HISTORY_HTTP);
+    CHECK_STR_EQ(hs.title, "6 times 7?");
+    osr_history_session_release(&hs);
+    struct osr_history_message *msgs = NULL;
+    size_t nm = 0;
+    REQUIRE(osr_history_messages_get(stack.history, "s-run-1", true, &msgs, &nm, NULL) == OSR_OK);
+    CHECK_INT_EQ(nm, 1 + 4 + 4); /* user, 4 assistant turns, 4 tool results */
+    if (nm == 9) {
+        CHECK_STR_EQ(msgs[0].role, "user");
+        CHECK_STR_EQ(msgs[1].role, "assistant");
+        CHECK(msgs[1].tool_calls && strstr(msgs[1].tool_calls, "\"todo\"") != NULL);
+        CHECK_STR_EQ(msgs[2].role, "tool");
+        CHECK(msgs[2].tool_call_id != NULL);
+        CHECK(strstr(msgs[8].content, "got 42") != NULL); /* complete's envelope holds it */
+        CHECK(strstr(msgs[7].tool_calls, "complete") != NULL);
+    }
+    osr_history_messages_free(msgs, nm);
 }
 
 static void test_run_buffered_and_errors(void)
