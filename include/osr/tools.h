@@ -89,7 +89,14 @@ typedef bool (*osr_tool_approve_fn)(void *ctx, const char *tool, struct json_obj
 struct osr_tool_call_opts {
     osr_tool_approve_fn approve; /* NULL: "ask" tools are rejected (no one to ask) */
     void *approve_ctx;
+    bool (*cancelled)(void *ctx); /* true once the caller gave up; NULL: never */
+    void *cancel_ctx;
 };
+
+/* For tools that take long (commands, network calls): true when the caller of the call
+ * running on this thread has given up (opts->cancelled); the tool should stop and fail with
+ * OSR_TOOL_TIMEOUT or OSR_TOOL_EXECUTION_ERROR saying so.  False outside a call. */
+bool osr_tool_cancelled(void);
 
 struct osr_tools;
 

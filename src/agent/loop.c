@@ -361,6 +361,10 @@ static struct json_object *call_tool(struct run *r, const struct call *c)
         return osr_tool_envelope_error(name, OSR_TOOL_INVALID_ARGS, msg, NULL, "a JSON object");
     }
     struct osr_tool_call_opts opts = {.approve = r->o->approve, .approve_ctx = r->o->approve_ctx};
+    if (r->o->cancel) {
+        opts.cancelled = r->o->cancel->fn;
+        opts.cancel_ctx = r->o->cancel->ctx;
+    }
     struct osr_tools *reg = json_object_object_get_ex(r->own_names, name, NULL) || !r->o->tools
                                 ? r->own
                                 : r->o->tools;

@@ -480,6 +480,15 @@ struct json_object *osr_tools_list(struct osr_tools *reg, bool verbose)
     return arr;
 }
 
+/* The options of the call running on this thread, for osr_tool_cancelled. */
+static _Thread_local const struct osr_tool_call_opts *current_call;
+
+bool osr_tool_cancelled(void)
+{
+    const struct osr_tool_call_opts *o = current_call;
+    return o && o->cancelled && o->cancelled(o->cancel_ctx);
+}
+
 struct json_object *osr_tools_call(struct osr_tools *reg, const char *name,
                                    struct json_object *args, const struct osr_tool_call_opts *opts)
 {
@@ -539,7 +548,10 @@ struct json_object *osr_tools_call(struct osr_tools *reg, const char *name,
     }
     struct osr_tool_out out;
     memset(&out, 0, sizeof(out));
+    const struct osr_tool_call_opts *outer = current_call;
+    current_call = opts;
     t->fn(t->ctx, args, &out);
+    current_call = outer;
     if (out.failed) {
         json_object_put(out.result);
         json_object_put(out.warnings);

@@ -529,6 +529,39 @@ static void test_tools_json(void)
     rmdir(home);
 }
 
+static void saw_cancel_fn(void *ctx, struct json_object *args, struct osr_tool_out *out)
+{
+    (void)ctx;
+    (void)args;
+    out->result = json_object_new_boolean(osr_tool_cancelled());
+}
+
+static bool always(void *ctx)
+{
+    return ctx != NULL;
+}
+
+static void test_cancelled(void)
+{
+    struct osr_tools *reg = osr_tools_new();
+    struct osr_tool_def def = {.name = "probe", .fn = saw_cancel_fn};
+    REQUIRE(osr_tools_add(reg, &def, NULL) == OSR_OK);
+    int flag = 1;
+    struct osr_tool_call_opts yes = {.cancelled = always, .cancel_ctx = &flag};
+    struct osr_tool_call_opts no = {.cancelled = always, .cancel_ctx = NULL};
+    struct json_object *e = osr_tools_call(reg, "probe", NULL, &yes);
+    CHECK(json_object_get_boolean(json_object_object_get(e, "result")));
+    json_object_put(e);
+    e = osr_tools_call(reg, "probe", NULL, &no);
+    CHECK(!json_object_get_boolean(json_object_object_get(e, "result")));
+    json_object_put(e);
+    e = osr_tools_call(reg, "probe", NULL, NULL);
+    CHECK(!json_object_get_boolean(json_object_object_get(e, "result")));
+    json_object_put(e);
+    CHECK(!osr_tool_cancelled()); /* outside a call */
+    osr_tools_free(reg);
+}
+
 TEST_MAIN(test_schema_type, test_schema_enum_const, test_schema_numbers_strings_arrays,
           test_schema_objects, test_envelopes, test_registry, test_calculator, test_current_time,
-          test_threads, test_tools_json)
+          test_threads, test_tools_json, test_cancelled)
