@@ -38,7 +38,7 @@
 #include "osr/err.h"
 #include "osr/tools.h"
 
-#define OSR_MCP_CLIENT_FILE_MAX ((size_t)1024 * 1024)      /* mcp.json */
+#define OSR_MCP_CLIENT_FILE_MAX ((size_t)1024 * 1024)        /* mcp.json */
 #define OSR_MCP_CLIENT_MESSAGE_MAX ((size_t)8 * 1024 * 1024) /* one JSON-RPC message */
 #define OSR_MCP_CLIENT_MAX_PROVIDERS 64
 #define OSR_MCP_CLIENT_MAX_TOOLS 256 /* per provider */
@@ -66,8 +66,8 @@ struct osr_mcp_provider_config {
     char **secret_env; /* secretEnvKeys */
     size_t n_secret_env;
     bool enabled;
-    bool streaming;         /* streamingEnabled: also listen on the GET event stream */
-    bool auto_connect;      /* connect at start (else only shown) */
+    bool streaming;           /* streamingEnabled: also listen on the GET event stream */
+    bool auto_connect;        /* connect at start (else only shown) */
     int discovery_timeout_ms; /* discoveryTimeout (seconds in the file) */
     int call_timeout_ms;      /* toolCallTimeout */
 };

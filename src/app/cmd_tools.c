@@ -55,8 +55,10 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option opts[] = {
-        {"home", required_argument, NULL, 'H'}, {"json", no_argument, NULL, 'j'},
-        {"delete", no_argument, NULL, 'd'},     {"help", no_argument, NULL, 'h'},
+        {"home", required_argument, NULL, 'H'},
+        {"json", no_argument, NULL, 'j'},
+        {"delete", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
@@ -169,8 +171,7 @@ static int cmd_list(const char *home, const struct args *a)
     printf("%-40s  %-8s  %-6s  %s\n", "NAME", "SOURCE", "POLICY", "DESCRIPTION");
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         struct json_object *t = json_object_array_get_idx(list, i);
-        printf("%-40s  %-8s  %-6s  ", str_of(t, "name"), str_of(t, "source"),
-               str_of(t, "policy"));
+        printf("%-40s  %-8s  %-6s  ", str_of(t, "name"), str_of(t, "source"), str_of(t, "policy"));
         print_desc(str_of(t, "description"), 60);
     }
     size_t np = json_object_array_length(status);

@@ -113,7 +113,8 @@ static void map_result(struct json_object *res, struct osr_tool_out *out)
         if (json_object_object_get_ex(item, "type", &type) &&
             json_object_is_type(type, json_type_string) &&
             strcmp(json_object_get_string(type), "text") == 0 &&
-            json_object_object_get_ex(item, "text", &t) && json_object_is_type(t, json_type_string)) {
+            json_object_object_get_ex(item, "text", &t) &&
+            json_object_is_type(t, json_type_string)) {
             if ((text.len && osr_buf_putc(&text, '\n')) ||
                 osr_buf_append(&text, json_object_get_string(t),
                                (size_t)json_object_get_string_len(t)))
@@ -182,8 +183,8 @@ static void call_tool(void *ctx, struct json_object *args, struct osr_tool_out *
                           p->cfg.id, d.msg);
         break;
     default:
-        osr_tool_out_fail(out, OSR_TOOL_UNAVAILABLE, NULL, NULL, "MCP provider '%s': %s",
-                          p->cfg.id, d.msg);
+        osr_tool_out_fail(out, OSR_TOOL_UNAVAILABLE, NULL, NULL, "MCP provider '%s': %s", p->cfg.id,
+                          d.msg);
         break;
     }
     json_object_put(res);
@@ -231,8 +232,7 @@ static int list_tools(struct provider *p, struct mcp_conn *conn, struct json_obj
             free(cursor);
             cursor = NULL;
         }
-        rc = mcp_conn_request(conn, "tools/list", params, p->cfg.discovery_timeout_ms, &res,
-                              diag);
+        rc = mcp_conn_request(conn, "tools/list", params, p->cfg.discovery_timeout_ms, &res, diag);
         if (rc)
             break;
         if (!json_object_object_get_ex(res, "tools", &tools) ||
@@ -397,23 +397,22 @@ static int open_conn(struct provider *p, struct mcp_conn **out, struct osr_diag 
 static int handshake(struct provider *p, struct mcp_conn *conn, struct osr_diag *diag)
 {
     struct json_object *params = json_object_new_object(), *info = json_object_new_object();
-    json_object_object_add(params, "protocolVersion", json_object_new_string(OSR_MCP_LATEST_VERSION));
+    json_object_object_add(params, "protocolVersion",
+                           json_object_new_string(OSR_MCP_LATEST_VERSION));
     json_object_object_add(params, "capabilities", json_object_new_object());
     json_object_object_add(info, "name", json_object_new_string("osaurus"));
     json_object_object_add(info, "version", json_object_new_string(OSR_VERSION));
     json_object_object_add(params, "clientInfo", info);
     struct json_object *res = NULL, *pv = NULL;
-    int rc =
-        mcp_conn_request(conn, "initialize", params, p->cfg.discovery_timeout_ms, &res, diag);
+    int rc = mcp_conn_request(conn, "initialize", params, p->cfg.discovery_timeout_ms, &res, diag);
     if (rc)
         return rc;
     if (!json_object_object_get_ex(res, "protocolVersion", &pv) ||
         !json_object_is_type(pv, json_type_string) ||
         !osr_mcp_version_supported(json_object_get_string(pv))) {
-        rc = osr_diag_set(diag, OSR_EPROTO, "the server speaks protocol version '%.40s', not one of ours",
-                          pv && json_object_is_type(pv, json_type_string)
-                              ? json_object_get_string(pv)
-                              : "?");
+        rc = osr_diag_set(
+            diag, OSR_EPROTO, "the server speaks protocol version '%.40s', not one of ours",
+            pv && json_object_is_type(pv, json_type_string) ? json_object_get_string(pv) : "?");
         json_object_put(res);
         return rc;
     }
@@ -701,10 +700,9 @@ struct json_object *osr_mcp_clients_status(struct osr_mcp_clients *m)
         for (size_t k = 0; k < p->n_names; k++)
             json_object_array_add(names, json_object_new_string(p->names[k]));
         json_object_object_add(o, "tools", names);
-        json_object_object_add(o, "last_error",
-                               p->last_error[0] ? osr_json_new_string(p->last_error,
-                                                                       strlen(p->last_error))
-                                                : NULL);
+        json_object_object_add(
+            o, "last_error",
+            p->last_error[0] ? osr_json_new_string(p->last_error, strlen(p->last_error)) : NULL);
         pthread_mutex_unlock(&p->mu);
         json_object_array_add(arr, o);
     }

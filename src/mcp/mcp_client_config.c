@@ -78,8 +78,7 @@ static int get_clean(struct json_object *o, const char *key, bool required, char
     struct json_object *v = NULL;
     json_object_object_get_ex(o, key, &v);
     if (!clean_string(s, (size_t)json_object_get_string_len(v)))
-        return osr_diag_set(d, OSR_EINVAL, "'%s' must be a string without control characters",
-                            key);
+        return osr_diag_set(d, OSR_EINVAL, "'%s' must be a string without control characters", key);
     *out = osr_xstrdup(s);
     return OSR_OK;
 }
@@ -122,8 +121,7 @@ static int get_kv(struct json_object *o, const char *key, struct osr_mcp_kv **ou
     {
         if (!json_object_is_type(v, json_type_string) ||
             !clean_string(json_object_get_string(v), (size_t)json_object_get_string_len(v)) ||
-            !clean_string(name, strlen(name)) || !name[0] || strchr(name, ':') ||
-            strchr(name, '='))
+            !clean_string(name, strlen(name)) || !name[0] || strchr(name, ':') || strchr(name, '='))
             return osr_diag_set(d, OSR_EINVAL, "'%s.%.64s' must be a string", key, name);
         (*out)[*n].name = osr_xstrdup(name);
         (*out)[*n].value = osr_xstrdup(json_object_get_string(v));
@@ -154,7 +152,8 @@ static int parse_provider(struct json_object *o, struct osr_mcp_provider_config 
     if (!json_object_is_type(o, json_type_object))
         return osr_diag_set(d, OSR_EINVAL, "must be an object");
     int rc;
-    if ((rc = get_clean(o, "id", true, &p->id, d)) || (rc = get_clean(o, "name", false, &p->name, d)) ||
+    if ((rc = get_clean(o, "id", true, &p->id, d)) ||
+        (rc = get_clean(o, "name", false, &p->name, d)) ||
         (rc = get_clean(o, "url", false, &p->url, d)) ||
         (rc = get_clean(o, "command", false, &p->command, d)) ||
         (rc = get_strv(o, "args", &p->args, &p->n_args, d)) ||

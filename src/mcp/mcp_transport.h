@@ -44,8 +44,8 @@ struct mcp_conn {
     atomic_bool dead;
     atomic_bool closing;
     atomic_llong next_id;
-    char protocol[16]; /* set once after initialize, before the connection is shared */
-    char label[80];    /* the provider id, for log lines */
+    char protocol[16];     /* set once after initialize, before the connection is shared */
+    char label[80];        /* the provider id, for log lines */
     char dead_reason[160]; /* written once by whoever marks the connection dead */
     atomic_flag dead_once;
     mcp_notify_fn on_notify;

@@ -206,7 +206,8 @@ static struct json_object *from_json_body(struct xfer *x, struct osr_diag *diag,
     }
     json_object_put(doc);
     if (!found)
-        *rc = osr_diag_set(diag, OSR_EPROTO, "the server's answer holds no response to our request");
+        *rc =
+            osr_diag_set(diag, OSR_EPROTO, "the server's answer holds no response to our request");
     return found;
 }
 
@@ -411,8 +412,7 @@ int mcp_conn_open_http(const struct mcp_conn_opts *opts, struct mcp_conn **out,
     pthread_mutex_init(&c->mu, NULL);
     int rc = OSR_OK;
     for (size_t i = 0; rc == OSR_OK && i < opts->cfg->n_headers; i++)
-        rc = add_header(&c->headers, opts->cfg->headers[i].name, opts->cfg->headers[i].value,
-                        diag);
+        rc = add_header(&c->headers, opts->cfg->headers[i].name, opts->cfg->headers[i].value, diag);
     for (size_t i = 0; rc == OSR_OK && i < opts->n_secret_headers; i++)
         rc = add_header(&c->headers, opts->secret_headers[i].name, opts->secret_headers[i].value,
                         diag);

@@ -182,8 +182,7 @@ static int on_err_line(void *ctx, const char *line, size_t n)
         return 0;
     c->stderr_logged += n;
     if (c->stderr_logged >= STDERR_LOG_MAX)
-        OSR_WARN("mcp '%s': stderr: %.*s (further output not logged)", c->base.label, (int)n,
-                 line);
+        OSR_WARN("mcp '%s': stderr: %.*s (further output not logged)", c->base.label, (int)n, line);
     else
         OSR_INFO("mcp '%s': stderr: %.*s", c->base.label, (int)n, line);
     return 0;
@@ -208,8 +207,8 @@ static void *err_reader_main(void *arg)
 
 /* --- requests ------------------------------------------------------------------------------- */
 
-static int stdio_send(struct mcp_conn *base, int64_t id, const char *text, size_t n,
-                      int timeout_ms, struct json_object **reply, struct osr_diag *diag)
+static int stdio_send(struct mcp_conn *base, int64_t id, const char *text, size_t n, int timeout_ms,
+                      struct json_object **reply, struct osr_diag *diag)
 {
     struct stdio_conn *c = (struct stdio_conn *)base;
     if (!reply) {

@@ -217,7 +217,8 @@ static void test_config(void)
     } bad[] = {
         {"[]", "must hold a JSON object"},
         {"{\"providers\":{}}", "'providers'"},
-        {"{\"providers\":[{\"url\":\"http://x\"}]}", "providers[0]: missing required parameter: 'id'"},
+        {"{\"providers\":[{\"url\":\"http://x\"}]}",
+         "providers[0]: missing required parameter: 'id'"},
         {"{\"providers\":[{\"id\":\"a\"}]}", "exactly one of 'url' and 'command'"},
         {"{\"providers\":[{\"id\":\"a\",\"url\":\"http://x\",\"command\":\"c\"}]}", "exactly one"},
         {"{\"providers\":[{\"id\":\"a\",\"url\":\"ftp://x\"}]}", "'url' must start"},
@@ -227,7 +228,8 @@ static void test_config(void)
         {"{\"providers\":[{\"id\":\"a\",\"url\":\"http://x\",\"customHeaders\":{\"X\":1}}]}",
          "'customHeaders.X'"},
         {"{\"providers\":[{\"id\":\"a\",\"command\":\"c\",\"args\":[1]}]}", "'args[0]'"},
-        {"{\"providers\":[{\"id\":\"a\",\"url\":\"http://x\"},{\"id\":\"a\",\"url\":\"http://y\"}]}",
+        {"{\"providers\":[{\"id\":\"a\",\"url\":\"http://x\"},{\"id\":\"a\",\"url\":\"http://"
+         "y\"}]}",
          "used twice"},
         {"{\"providers\":[{\"id\":\"a\",\"url\":\"http://x\\ny\"}]}", "control characters"},
         {"{\"providers\":[", "mcp.json"},
@@ -329,8 +331,11 @@ static void test_own_server(void)
     snprintf(h, sizeof(h), "%s/own", home);
 
     struct osr_tools *t = osr_tools_new();
-    struct osr_mcp_clients_opts o = {.wait = true, .background = true, .backoff_min_ms = 100,
-                                     .backoff_max_ms = 400, .ping_interval_ms = 150};
+    struct osr_mcp_clients_opts o = {.wait = true,
+                                     .background = true,
+                                     .backoff_min_ms = 100,
+                                     .backoff_max_ms = 400,
+                                     .ping_interval_ms = 150};
     struct osr_mcp_clients *m = NULL;
     struct osr_diag d;
     REQUIRE(osr_mcp_clients_start(h, t, &o, &m, &d) == OSR_OK);
@@ -434,8 +439,11 @@ static void test_sdk_http(void)
     put_secret(h, "mcp:fx", "X-Fixture-Secret", "s3cr3t-value");
 
     struct osr_tools *t = osr_tools_new();
-    struct osr_mcp_clients_opts o = {.wait = true, .background = true, .backoff_min_ms = 100,
-                                     .backoff_max_ms = 400, .ping_interval_ms = 200};
+    struct osr_mcp_clients_opts o = {.wait = true,
+                                     .background = true,
+                                     .backoff_min_ms = 100,
+                                     .backoff_max_ms = 400,
+                                     .ping_interval_ms = 200};
     struct osr_mcp_clients *m = NULL;
     struct osr_diag d;
     REQUIRE(osr_mcp_clients_start(h, t, &o, &m, &d) == OSR_OK);
@@ -529,8 +537,11 @@ static void test_sdk_stdio(void)
     put_secret(h, "mcp:sx", "FIXTURE_SECRET", "env-secret-1");
 
     struct osr_tools *t = osr_tools_new();
-    struct osr_mcp_clients_opts o = {.wait = true, .background = true, .backoff_min_ms = 100,
-                                     .backoff_max_ms = 400, .ping_interval_ms = 200};
+    struct osr_mcp_clients_opts o = {.wait = true,
+                                     .background = true,
+                                     .backoff_min_ms = 100,
+                                     .backoff_max_ms = 400,
+                                     .ping_interval_ms = 200};
     struct osr_mcp_clients *m = NULL;
     struct osr_diag d;
     REQUIRE(osr_mcp_clients_start(h, t, &o, &m, &d) == OSR_OK);
