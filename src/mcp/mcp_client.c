@@ -446,6 +446,8 @@ static int connect_provider(struct provider *p)
     rc = handshake(p, conn, &d);
     if (rc == OSR_OK) {
         atomic_store(&p->relist, false);
+        if (p->cfg.streaming && mcp_conn_listen(conn) != OSR_OK)
+            OSR_WARN("mcp '%s': cannot listen for server messages", p->cfg.id);
         rc = list_tools(p, conn, &list, &d);
     }
     pthread_mutex_lock(&p->mu);

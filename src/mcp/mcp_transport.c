@@ -79,6 +79,11 @@ int mcp_conn_pid(struct mcp_conn *c)
     return c && c->ops->pid ? c->ops->pid(c) : -1;
 }
 
+int mcp_conn_listen(struct mcp_conn *c)
+{
+    return c->ops->listen ? c->ops->listen(c) : OSR_OK;
+}
+
 /* Serializes msg (taken) into a heap string. */
 static char *to_text(struct json_object *msg, size_t *n)
 {

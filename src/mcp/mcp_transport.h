@@ -36,6 +36,8 @@ struct mcp_conn_ops {
     void (*shutdown)(struct mcp_conn *c);
     void (*destroy)(struct mcp_conn *c);
     int (*pid)(struct mcp_conn *c);
+    /* Starts listening for messages the server sends unprompted (NULL: not supported). */
+    int (*listen)(struct mcp_conn *c);
 };
 
 struct mcp_conn {
@@ -83,6 +85,10 @@ bool mcp_conn_alive(struct mcp_conn *c);
 void mcp_conn_mark_dead(struct mcp_conn *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int mcp_conn_pid(struct mcp_conn *c);
+/* Opens the transport's channel for unprompted server messages, if it has one (HTTP: the GET
+ * event stream, kept open and reopened until shutdown; a server without one is fine).
+ * Call after the handshake.  Returns OSR_OK or OSR_EIO (no thread). */
+int mcp_conn_listen(struct mcp_conn *c);
 
 /* Sends a request and waits up to timeout_ms for its answer.  Takes params (NULL: none).
  * Returns OSR_OK and *result (new; the caller puts it); OSR_ETIMEOUT; OSR_EINVAL when the

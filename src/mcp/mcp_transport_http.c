@@ -9,8 +9,10 @@
  * it (restarted), which marks the connection dead so the client reconnects.  On shutdown the
  * session is ended with DELETE.
  *
- * Not here: the optional GET stream for server-initiated messages, resumption (Last-Event-ID)
- * and OAuth.  Secret header values are wiped when the connection goes.
+ * When asked (streamingEnabled), a listener thread also keeps the GET event stream open for
+ * messages the server sends unprompted (notifications/tools/list_changed); a server that
+ * answers 405 has none, which is fine.  Not here: resumption (Last-Event-ID) and OAuth.
+ * Secret header values are wiped when the connection goes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include "mcp_transport.h"
 #include "osr/alloc.h"
+#include "osr/clock.h"
 #include "osr/json.h"
 #include "osr/log.h"
 #include "osr/sse.h"
@@ -31,6 +34,8 @@
 #define CONNECT_TIMEOUT_MS 10000L
 #define DELETE_TIMEOUT_MS 2000L
 #define ERROR_BODY_MAX 300
+#define LISTEN_RETRY_MIN_MS 500
+#define LISTEN_RETRY_MAX_MS 10000
 
 struct http_conn {
     struct mcp_conn base;
@@ -38,6 +43,8 @@ struct http_conn {
     struct curl_slist *headers; /* custom and secret headers; values wiped on destroy */
     pthread_mutex_t mu;
     char session[SESSION_MAX]; /* guarded by mu; "" until the server names one */
+    pthread_t listener;
+    bool listening; /* a listener thread runs (set and cleared by the owner's thread) */
 };
 
 struct xfer {
@@ -145,9 +152,10 @@ static CURL *new_handle(struct http_conn *c, long timeout_ms)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms); /* 0: none (the GET stream) */
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-                     timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms : CONNECT_TIMEOUT_MS);
+                     timeout_ms > 0 && timeout_ms < CONNECT_TIMEOUT_MS ? timeout_ms
+                                                                       : CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
@@ -155,11 +163,15 @@ static CURL *new_handle(struct http_conn *c, long timeout_ms)
 }
 
 /* The request's header list: ours, then the provider's (the caller frees it). */
-static struct curl_slist *request_headers(struct http_conn *c, bool *had_session)
+static struct curl_slist *request_headers(struct http_conn *c, bool *had_session, bool get)
 {
     struct curl_slist *h = NULL;
-    h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Accept: application/json, text/event-stream");
+    if (get) {
+        h = curl_slist_append(h, "Accept: text/event-stream");
+    } else {
+        h = curl_slist_append(h, "Content-Type: application/json");
+        h = curl_slist_append(h, "Accept: application/json, text/event-stream");
+    }
     char line[SESSION_MAX + 32];
     pthread_mutex_lock(&c->mu);
     if (c->session[0]) {
@@ -233,7 +245,7 @@ static int http_send(struct mcp_conn *base, int64_t id, const char *text, size_t
     osr_sse_init(&x.parser, OSR_MCP_CLIENT_MESSAGE_MAX, on_event, &x);
     int rc = OSR_OK;
     bool had_session = false;
-    struct curl_slist *hdrs = request_headers(c, &had_session);
+    struct curl_slist *hdrs = request_headers(c, &had_session, false);
     CURL *h = new_handle(c, timeout_ms);
     if (!h) {
         rc = osr_diag_set(diag, OSR_ENOMEM, "cannot create an HTTP transfer");
@@ -318,7 +330,7 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
 
 static void post_answer(struct http_conn *c, const char *text)
 {
-    struct curl_slist *hdrs = request_headers(c, NULL);
+    struct curl_slist *hdrs = request_headers(c, NULL, false);
     CURL *h = new_handle(c, DELETE_TIMEOUT_MS);
     if (h) {
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -336,13 +348,17 @@ static void post_answer(struct http_conn *c, const char *text)
 static void http_shutdown(struct mcp_conn *base)
 {
     struct http_conn *c = (struct http_conn *)base;
+    if (c->listening) {
+        pthread_join(c->listener, NULL); /* closing is set: its transfer aborts */
+        c->listening = false;
+    }
     pthread_mutex_lock(&c->mu);
     bool has_session = c->session[0] != '\0';
     pthread_mutex_unlock(&c->mu);
     if (!has_session)
         return;
     /* Tell the server the session is over; closing is set, so bypass the progress abort. */
-    struct curl_slist *hdrs = request_headers(c, NULL);
+    struct curl_slist *hdrs = request_headers(c, NULL, false);
     CURL *h = curl_easy_init();
     if (h) {
         curl_easy_setopt(h, CURLOPT_URL, c->url);
@@ -374,11 +390,86 @@ static void http_destroy(struct mcp_conn *base)
     free(c);
 }
 
+/* Sleeps ms in small steps; returns true when the connection is closing or dead. */
+static bool listen_nap(struct http_conn *c, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 50) {
+        if (atomic_load(&c->base.closing) || atomic_load(&c->base.dead))
+            return true;
+        osr_sleep_ms(50);
+    }
+    return atomic_load(&c->base.closing) || atomic_load(&c->base.dead);
+}
+
+/* The GET stream: open, read events until it ends, reopen after a pause; stop for good on
+ * 405 (the server has no such stream), a forgotten session, or shutdown. */
+static void *listener_main(void *arg)
+{
+    struct http_conn *c = arg;
+    int pause = LISTEN_RETRY_MIN_MS;
+    while (!atomic_load(&c->base.closing) && !atomic_load(&c->base.dead)) {
+        struct xfer x;
+        memset(&x, 0, sizeof(x));
+        x.c = c;
+        x.want_id = -1;
+        osr_buf_init(&x.body, 64 * 1024); /* a non-stream answer: only an error excerpt */
+        osr_sse_init(&x.parser, OSR_MCP_CLIENT_MESSAGE_MAX, on_event, &x);
+        bool had_session = false;
+        struct curl_slist *hdrs = request_headers(c, &had_session, true);
+        CURL *h = new_handle(c, 0);
+        CURLcode cc = CURLE_FAILED_INIT;
+        long status = 0;
+        if (h) {
+            curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+            curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+            curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+            curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+            curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
+            cc = curl_easy_perform(h);
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            curl_easy_cleanup(h);
+        }
+        curl_slist_free_all(hdrs);
+        osr_sse_release(&x.parser);
+        osr_buf_release(&x.body);
+        if (atomic_load(&c->base.closing))
+            break;
+        if (status == 405) {
+            OSR_DEBUG("mcp '%s': the server offers no GET event stream", c->base.label);
+            break;
+        }
+        if (status == 404 && had_session) {
+            mcp_conn_mark_dead(&c->base, "session expired");
+            break;
+        }
+        if (cc == CURLE_OK && status >= 200 && status < 300)
+            pause = LISTEN_RETRY_MIN_MS; /* a stream that ended normally: reopen soon */
+        else
+            pause = pause * 2 > LISTEN_RETRY_MAX_MS ? LISTEN_RETRY_MAX_MS : pause * 2;
+        if (listen_nap(c, pause))
+            break;
+    }
+    return NULL;
+}
+
+static int http_listen(struct mcp_conn *base)
+{
+    struct http_conn *c = (struct http_conn *)base;
+    if (c->listening)
+        return OSR_OK;
+    if (pthread_create(&c->listener, NULL, listener_main, c) != 0)
+        return OSR_EIO;
+    c->listening = true;
+    return OSR_OK;
+}
+
 static const struct mcp_conn_ops http_ops = {
     .send = http_send,
     .shutdown = http_shutdown,
     .destroy = http_destroy,
     .pid = NULL,
+    .listen = http_listen,
 };
 
 static int add_header(struct curl_slist **l, const char *name, const char *value,

@@ -322,6 +322,7 @@ static const struct mcp_conn_ops stdio_ops = {
     .shutdown = stdio_shutdown,
     .destroy = stdio_destroy,
     .pid = stdio_pid,
+    .listen = NULL,
 };
 
 /* --- starting the child --------------------------------------------------------------------- */

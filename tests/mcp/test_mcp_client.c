@@ -428,6 +428,7 @@ static void test_sdk_http(void)
     snprintf(json, sizeof(json),
              "{\"providers\":["
              "{\"id\":\"fx\",\"url\":\"http://127.0.0.1:%d/mcp\",\"toolCallTimeout\":1,"
+             "\"streamingEnabled\":true,"
              "\"customHeaders\":{\"X-Plain\":\"p\"},\"secretHeaderKeys\":[\"X-Fixture-Secret\"]},"
              "{\"id\":\"fj\",\"url\":\"http://127.0.0.1:%d/mcp\"},"
              "{\"id\":\"off\",\"url\":\"http://127.0.0.1:1/mcp\",\"enabled\":false},"
@@ -495,6 +496,19 @@ static void test_sdk_http(void)
     CHECK(jpath_str(dead, "last_error", NULL) != NULL);
     CHECK_STR_EQ(jpath_str(json_object_array_get_idx(st, 2), "last_error", NULL), "disabled");
     json_object_put(st);
+
+    /* list_changed on the GET event stream (streamingEnabled): "extra" appears. */
+    CHECK(!has_tool(t, "fx_extra"));
+    env = call(t, "fx_grow", "{}");
+    CHECK(env_ok(env));
+    json_object_put(env);
+    int64_t end = osr_mono_ns() + (int64_t)5000 * 1000000;
+    while (!has_tool(t, "fx_extra") && osr_mono_ns() < end)
+        osr_sleep_ms(50);
+    CHECK(has_tool(t, "fx_extra"));
+    env = call(t, "fx_extra", "{}");
+    CHECK_STR_EQ(jpath_str(env, "result", "text"), "extra");
+    json_object_put(env);
 
     /* Restart the SSE fixture on its port: the client reconnects and re-registers. */
     stop_fixture(fx);
