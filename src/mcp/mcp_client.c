@@ -560,6 +560,8 @@ static void *provider_main(void *arg)
         int64_t now = osr_mono_ns() / 1000000;
         pthread_mutex_lock(&p->mu);
         struct mcp_conn *conn = p->conn;
+        if (conn)
+            mcp_conn_ref(conn);
         bool alive = conn && mcp_conn_alive(conn);
         char reason[200] = "";
         if (conn && !alive)
@@ -589,6 +591,7 @@ static void *provider_main(void *arg)
                 backoff = backoff * 2 > o.backoff_max_ms ? o.backoff_max_ms : backoff * 2;
             }
         }
+        mcp_conn_unref(conn);
         if (nap(p, TICK_MS))
             break;
     }
@@ -667,10 +670,17 @@ void osr_mcp_clients_free(struct osr_mcp_clients *m)
         struct provider *p = m->items[i];
         pthread_mutex_lock(&p->mu);
         atomic_store(&p->stop, true);
-        if (p->connecting)
-            mcp_conn_shutdown(p->connecting); /* a handshake in progress fails at once */
+        struct mcp_conn *busy = p->connecting;
+        if (busy)
+            mcp_conn_ref(busy);
         pthread_cond_broadcast(&p->cv);
         pthread_mutex_unlock(&p->mu);
+        /* A handshake in progress fails at once.  Not under mu: a stdio reader being joined
+         * may need mu for a notification. */
+        if (busy) {
+            mcp_conn_shutdown(busy);
+            mcp_conn_unref(busy);
+        }
     }
     for (size_t i = 0; i < m->n; i++) {
         struct provider *p = m->items[i];

@@ -52,9 +52,11 @@ void mcp_conn_unref(struct mcp_conn *c)
 
 void mcp_conn_shutdown(struct mcp_conn *c)
 {
-    if (!c || atomic_exchange(&c->closing, true))
+    if (!c)
         return;
     mcp_conn_mark_dead(c, "disconnected");
+    if (atomic_exchange(&c->closing, true))
+        return;
     c->ops->shutdown(c);
 }
 
@@ -103,7 +105,8 @@ int mcp_conn_request(struct mcp_conn *c, const char *method, struct json_object 
     *result = NULL;
     if (atomic_load(&c->closing) || atomic_load(&c->dead)) {
         json_object_put(params);
-        return osr_diag_set(diag, OSR_ECLOSED, "the connection is closed (%s)", c->dead_reason);
+        return osr_diag_set(diag, OSR_ECLOSED, "the connection is closed (%s)",
+                            atomic_load(&c->dead) ? c->dead_reason : "closing");
     }
     int64_t id = atomic_fetch_add(&c->next_id, 1);
     struct json_object *msg = json_object_new_object();
@@ -139,7 +142,8 @@ int mcp_conn_notify(struct mcp_conn *c, const char *method, struct json_object *
 {
     if (atomic_load(&c->closing) || atomic_load(&c->dead)) {
         json_object_put(params);
-        return osr_diag_set(diag, OSR_ECLOSED, "the connection is closed (%s)", c->dead_reason);
+        return osr_diag_set(diag, OSR_ECLOSED, "the connection is closed (%s)",
+                            atomic_load(&c->dead) ? c->dead_reason : "closing");
     }
     struct json_object *msg = json_object_new_object();
     json_object_object_add(msg, "jsonrpc", json_object_new_string("2.0"));

@@ -48,7 +48,7 @@ struct mcp_conn {
     atomic_llong next_id;
     char protocol[16];     /* set once after initialize, before the connection is shared */
     char label[80];        /* the provider id, for log lines */
-    char dead_reason[160]; /* written once by whoever marks the connection dead */
+    char dead_reason[160]; /* written once, before dead turns true: read only after seeing it */
     atomic_flag dead_once;
     mcp_notify_fn on_notify;
     void *notify_ctx;

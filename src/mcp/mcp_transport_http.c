@@ -44,7 +44,7 @@ struct http_conn {
     pthread_mutex_t mu;
     char session[SESSION_MAX]; /* guarded by mu; "" until the server names one */
     pthread_t listener;
-    bool listening; /* a listener thread runs (set and cleared by the owner's thread) */
+    bool listening; /* guarded by mu: a listener thread runs and must be joined */
 };
 
 struct xfer {
@@ -348,10 +348,13 @@ static void post_answer(struct http_conn *c, const char *text)
 static void http_shutdown(struct mcp_conn *base)
 {
     struct http_conn *c = (struct http_conn *)base;
-    if (c->listening) {
-        pthread_join(c->listener, NULL); /* closing is set: its transfer aborts */
-        c->listening = false;
-    }
+    /* closing is already set, so no listener starts after this look (see http_listen). */
+    pthread_mutex_lock(&c->mu);
+    bool listening = c->listening;
+    c->listening = false;
+    pthread_mutex_unlock(&c->mu);
+    if (listening)
+        pthread_join(c->listener, NULL); /* its transfer aborts through on_progress */
     pthread_mutex_lock(&c->mu);
     bool has_session = c->session[0] != '\0';
     pthread_mutex_unlock(&c->mu);
@@ -456,12 +459,16 @@ static void *listener_main(void *arg)
 static int http_listen(struct mcp_conn *base)
 {
     struct http_conn *c = (struct http_conn *)base;
-    if (c->listening)
-        return OSR_OK;
-    if (pthread_create(&c->listener, NULL, listener_main, c) != 0)
-        return OSR_EIO;
-    c->listening = true;
-    return OSR_OK;
+    int rc = OSR_OK;
+    pthread_mutex_lock(&c->mu);
+    if (atomic_load(&c->base.closing))
+        rc = OSR_ECLOSED;
+    else if (!c->listening && pthread_create(&c->listener, NULL, listener_main, c) != 0)
+        rc = OSR_EIO;
+    else
+        c->listening = true;
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 static const struct mcp_conn_ops http_ops = {
