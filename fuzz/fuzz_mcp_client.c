@@ -2,8 +2,8 @@
  * HTTP answer (an event stream or a JSON body, fed in uneven slices), a stdio child's output
  * lines, and a tools/call result mapped onto the Tool Contract.  The first byte picks:
  * 'c' config, 's' event stream, 'j' JSON body, 'l' stdio lines, anything else a tools/call
- * result.  Nothing touches the network: the connection is marked closing, so an answer the
- * client would post back is abandoned before it connects. */
+ * result.  Nothing touches the network: the connection is marked closing, so answers the
+ * client would post back are dropped. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +64,7 @@ static void fuzz_http(const char *s, size_t n, bool sse)
             json_object_put(res);
         json_object_put(reply);
     }
+    flush_answers(&x); /* closing: freed, not sent */
     osr_sse_release(&x.parser);
     osr_buf_release(&x.body);
     mcp_conn_unref(conn);

@@ -11,8 +11,10 @@
  *
  * When asked (streamingEnabled), a listener thread also keeps the GET event stream open for
  * messages the server sends unprompted (notifications/tools/list_changed); a server that
- * answers 405 has none, which is fine.  Not here: resumption (Last-Event-ID) and OAuth.
- * Secret header values are wiped when the connection goes.
+ * answers 405 has none, which is fine.  Requests from the server (only ping gets a real
+ * answer: we declare no client capabilities) are answered with a POST once the transfer that
+ * carried them returns, since libcurl must not be called from its own callbacks.  Not here:
+ * resumption (Last-Event-ID) and OAuth. Secret header values are wiped when the connection goes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@
 #define CONNECT_TIMEOUT_MS 10000L
 #define DELETE_TIMEOUT_MS 2000L
 #define ERROR_BODY_MAX 300
+#define MAX_ANSWERS 8 /* server requests answered per transfer; more are dropped */
 #define LISTEN_RETRY_MIN_MS 500
 #define LISTEN_RETRY_MAX_MS 10000
 
@@ -58,6 +61,8 @@ struct xfer {
     struct json_object *reply;
     char content_type[128];
     char session[SESSION_MAX];
+    char *answers[MAX_ANSWERS]; /* to server requests, sent once the transfer returns */
+    int n_answers;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -83,15 +88,26 @@ static int on_event(void *ctx, const struct osr_sse_event *ev)
     char *answer = NULL;
     struct json_object *r = mcp_conn_incoming(&x->c->base, msg, x->want_id, &answer);
     json_object_put(msg);
-    if (answer) {
-        post_answer(x->c, answer);
+    /* libcurl must not be re-entered from its own callback: answer after the transfer. */
+    if (answer && x->n_answers < MAX_ANSWERS)
+        x->answers[x->n_answers++] = answer;
+    else
         free(answer);
-    }
     if (r) {
         x->reply = r;
         return 1; /* stop: the answer is here */
     }
     return 0;
+}
+
+/* Sends and frees the answers a transfer collected. */
+static void flush_answers(struct xfer *x)
+{
+    for (int i = 0; i < x->n_answers; i++) {
+        post_answer(x->c, x->answers[i]);
+        free(x->answers[i]);
+    }
+    x->n_answers = 0;
 }
 
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
@@ -316,6 +332,7 @@ out:
     json_object_put(x.reply);
     if (h)
         curl_easy_cleanup(h);
+    flush_answers(&x);
     curl_slist_free_all(hdrs);
     osr_sse_release(&x.parser);
     osr_buf_release(&x.body);
@@ -330,6 +347,8 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
 
 static void post_answer(struct http_conn *c, const char *text)
 {
+    if (atomic_load(&c->base.closing))
+        return;
     struct curl_slist *hdrs = request_headers(c, NULL, false);
     CURL *h = new_handle(c, DELETE_TIMEOUT_MS);
     if (h) {
@@ -433,6 +452,7 @@ static void *listener_main(void *arg)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
             curl_easy_cleanup(h);
         }
+        flush_answers(&x);
         curl_slist_free_all(hdrs);
         osr_sse_release(&x.parser);
         osr_buf_release(&x.body);
