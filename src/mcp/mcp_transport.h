@@ -12,7 +12,9 @@
  * marks itself dead: mcp_conn_alive turns false and stays false.
  *
  * Thread rules: requests and notifications may be sent from any thread at once; on_notify runs
- * on a transport thread (stdio reader) or the requesting thread (HTTP) and must not block.
+ * on a transport thread (stdio reader) or the requesting thread (HTTP), must not block, and
+ * must not keep params (json-c's reference counts are not atomic: no JSON object is ever
+ * shared between threads - a reply is handed over whole).
  */
 #ifndef OSR_MCP_TRANSPORT_H
 #define OSR_MCP_TRANSPORT_H

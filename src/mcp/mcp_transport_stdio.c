@@ -113,9 +113,10 @@ static int on_line(void *ctx, const char *line, size_t n)
         pthread_mutex_lock(&c->mu);
         for (struct pending *p = c->pending; p; p = p->next)
             if (p->id == want && !p->reply) {
-                char *unused = NULL;
-                p->reply = mcp_conn_incoming(&c->base, msg, want, &unused);
-                free(unused);
+                /* Handed over whole: json-c's reference counts are not atomic, so no object
+                 * may be shared between this thread and the waiter's. */
+                p->reply = msg;
+                msg = NULL;
                 pthread_cond_broadcast(&c->cv);
                 break;
             }
