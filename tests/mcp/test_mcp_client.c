@@ -353,6 +353,8 @@ static void test_own_server(void)
     env = call(t, "self_calculator", "{\"expression\":\"1/0\"}");
     CHECK(!env_ok(env));
     CHECK_STR_EQ(jpath_str(env, "kind", NULL), "execution_error");
+    const char *msg = jpath_str(env, "message", NULL);
+    CHECK(msg && strstr(msg, "division by zero"));
     json_object_put(env);
 
     /* The registry's policy: MCP tools ask, so without an approver they are rejected. */
@@ -369,6 +371,14 @@ static void test_own_server(void)
     CHECK(json_object_object_get_ex(s0, "tool_count", &v) && json_object_get_int(v) == 2);
     CHECK_STR_EQ(jpath_str(s0, "transport", NULL), "http");
     json_object_put(st);
+
+    /* A JSON-RPC error answer (the server no longer has the tool) is an execution_error. */
+    REQUIRE(osr_tools_remove(own_tools, "current_time") == OSR_OK);
+    env = call(t, "self_current_time", "{}");
+    CHECK_STR_EQ(jpath_str(env, "kind", NULL), "execution_error");
+    msg = jpath_str(env, "message", NULL);
+    CHECK(msg && strstr(msg, "code -32602"));
+    json_object_put(env);
 
     /* The server goes away: the health ping notices, the tools go, calls are unavailable. */
     own_stop();
