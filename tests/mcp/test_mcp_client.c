@@ -560,6 +560,14 @@ static void test_sdk_stdio(void)
     snprintf(h, sizeof(h), "%s/stdio", home);
     put_secret(h, "mcp:sx", "FIXTURE_SECRET", "env-secret-1");
 
+    /* The child's stderr goes to the log: capture the log in a file meanwhile. */
+    char logpath[800];
+    snprintf(logpath, sizeof(logpath), "%s/stdio.log", home);
+    int logfd = open(logpath, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE(logfd >= 0);
+    int old_fd = osr_log_set_fd(logfd);
+    osr_log_set_level(OSR_LOG_INFO);
+
     struct osr_tools *t = osr_tools_new();
     struct osr_mcp_clients_opts o = {.wait = true,
                                      .background = true,
@@ -570,6 +578,17 @@ static void test_sdk_stdio(void)
     struct osr_diag d;
     REQUIRE(osr_mcp_clients_start(h, t, &o, &m, &d) == OSR_OK);
     CHECK(has_tool(t, "sx_echo"));
+    bool logged = false;
+    for (int i = 0; i < 100 && !logged; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (osr_read_file(logpath, 1 << 20, &text, &len, NULL) == OSR_OK)
+            logged = strstr(text, "mcp 'sx': stderr: fixture: stdio server starting") != NULL;
+        free(text);
+        if (!logged)
+            osr_sleep_ms(20);
+    }
+    CHECK(logged);
     struct json_object *env = call(t, "sx_echo", "{\"text\":\"over stdio\"}");
     CHECK_STR_EQ(jpath_str(env, "result", "text"), "over stdio");
     json_object_put(env);
@@ -618,6 +637,14 @@ static void test_sdk_stdio(void)
 
     osr_mcp_clients_free(m);
     CHECK(pid2 > 0 && kill(pid2, 0) != 0 && errno == ESRCH);
+    osr_log_set_level(OSR_LOG_ERROR);
+    osr_log_set_fd(old_fd);
+    close(logfd);
+    char *text = NULL;
+    size_t len = 0;
+    CHECK(osr_read_file(logpath, 1 << 20, &text, &len, NULL) == OSR_OK);
+    CHECK(text && strstr(text, "connected") && !strstr(text, "env-secret-1"));
+    free(text);
     CHECK_INT_EQ(osr_tools_count(t), 0);
     osr_tools_free(t);
 }
