@@ -41,6 +41,7 @@ struct provider {
     char **names;                /* guarded by mu; registered tool names */
     size_t n_names;
     char last_error[OSR_DIAG_MAX]; /* guarded by mu */
+    bool ready;                    /* guarded by mu: connected and the tools registered */
     atomic_bool relist;
     atomic_bool stop;
     pthread_t thread;
@@ -462,12 +463,16 @@ static int connect_provider(struct provider *p)
         rc = osr_diag_set(&d, OSR_ECANCELED, "stopping");
         goto out;
     }
-    register_all(p, list);
+    /* Published before the tools, so each tool works from the moment it is listed. */
     pthread_mutex_lock(&p->mu);
     p->conn = conn;
     conn = NULL;
     p->last_error[0] = '\0';
+    pthread_mutex_unlock(&p->mu);
+    register_all(p, list);
+    pthread_mutex_lock(&p->mu);
     size_t n = p->n_names;
+    p->ready = true;
     pthread_mutex_unlock(&p->mu);
     OSR_INFO("mcp '%s': connected, %zu tool(s)", p->cfg.id, n);
 out:
@@ -478,7 +483,9 @@ out:
     }
     if (rc) {
         set_error(p, d.msg[0] ? d.msg : osr_strerror(rc));
-        OSR_WARN("mcp '%s': cannot connect: %s", p->cfg.id, d.msg[0] ? d.msg : osr_strerror(rc));
+        if (!atomic_load(&p->stop)) /* a handshake cut short by free is no news */
+            OSR_WARN("mcp '%s': cannot connect: %s", p->cfg.id,
+                     d.msg[0] ? d.msg : osr_strerror(rc));
     }
     return rc;
 }
@@ -489,6 +496,7 @@ static void disconnect_provider(struct provider *p, const char *reason)
     pthread_mutex_lock(&p->mu);
     struct mcp_conn *conn = p->conn;
     p->conn = NULL;
+    p->ready = false;
     if (reason)
         snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
     pthread_mutex_unlock(&p->mu);
@@ -705,7 +713,7 @@ struct json_object *osr_mcp_clients_status(struct osr_mcp_clients *m)
                                json_object_new_string(p->cfg.url ? "http" : "stdio"));
         json_object_object_add(o, "enabled", json_object_new_boolean(p->cfg.enabled));
         pthread_mutex_lock(&p->mu);
-        bool connected = p->conn && mcp_conn_alive(p->conn);
+        bool connected = p->ready && p->conn && mcp_conn_alive(p->conn);
         json_object_object_add(o, "connected", json_object_new_boolean(connected));
         json_object_object_add(o, "tool_count", json_object_new_int64((int64_t)p->n_names));
         struct json_object *names = json_object_new_array();
