@@ -116,8 +116,8 @@ void osr_mcp_clients_free(struct osr_mcp_clients *m);
 
 /* A new array [{"id","name","transport":"http"|"stdio","enabled","connected","tool_count",
  * "tools":[registry names],"last_error":string|null}] in mcp.json's order.  "connected" turns
- * true once the provider's tools are registered; "last_error" is the latest failure (kept
- * after a successful reconnect only until it succeeds: then null). */
+ * true once the provider's tools are registered; "last_error" is why it is not connected
+ * (null once a connection succeeds). */
 struct json_object *osr_mcp_clients_status(struct osr_mcp_clients *m);
 
 /* Drops the provider's connection as a failure would (tests; the background thread then
