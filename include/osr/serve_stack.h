@@ -17,6 +17,7 @@
 #include "osr/history.h"
 #include "osr/http_server.h"
 #include "osr/mcp.h"
+#include "osr/mcp_client.h"
 #include "osr/registry.h"
 
 struct osr_serve_stack {
@@ -26,7 +27,8 @@ struct osr_serve_stack {
     struct osr_history *history;    /* NULL when it could not be opened (logged) */
     struct osr_chat_routes *routes;
     struct osr_api_models models;
-    struct osr_tools *tools;  /* the built-in tools the MCP routes serve */
+    struct osr_tools *tools;  /* the tools the MCP routes serve: built-ins, MCP providers' */
+    struct osr_mcp_clients *mcp_clients; /* providers/mcp.json; NULL when it is unusable */
     struct osr_mcp_http *mcp; /* /mcp and the /mcp/ REST routes */
     struct osr_agents *agents; /* agents/<uuid>.json behind the /agents routes */
     struct osr_tasks *tasks;   /* background agent tasks (/agents/{id}/dispatch, /tasks) */

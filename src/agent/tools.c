@@ -377,6 +377,9 @@ int osr_tools_add(struct osr_tools *reg, const struct osr_tool_def *def, struct 
     t->fn = def->fn;
     t->refs = 1;
 
+    /* ctx is set before the tool is published: another thread may call it at once. */
+    t->ctx = def->ctx;
+    t->ctx_free = def->ctx_free;
     pthread_rwlock_wrlock(&reg->lock);
     apply_overrides_locked(reg, t);
     if (find_locked(reg, def->name) >= 0)
@@ -387,11 +390,10 @@ int osr_tools_add(struct osr_tools *reg, const struct osr_tool_def *def, struct 
         reg->items[reg->n++] = t;
     pthread_rwlock_unlock(&reg->lock);
     if (rc) {
-        tool_destroy(t); /* ctx_free is still NULL: the caller keeps ctx */
+        t->ctx_free = NULL; /* never published: the caller keeps ctx */
+        tool_destroy(t);
         return rc;
     }
-    t->ctx = def->ctx;
-    t->ctx_free = def->ctx_free;
     return OSR_OK;
 }
 

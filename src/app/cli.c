@@ -18,6 +18,7 @@
 #include "osr/cli_serve.h"
 #include "osr/cli_storage.h"
 #include "osr/cli_tokenize.h"
+#include "osr/cli_tools.h"
 
 struct command {
     const char *name;
@@ -42,6 +43,7 @@ static const struct command commands[] = {
     {"agents", osr_cmd_agents, "list, create, show and remove agents (agents/<uuid>.json)"},
     {"run", osr_cmd_run, "run an agent on a task, or chat with it, in this terminal"},
     {"mcp", osr_cmd_mcp, "speak MCP on stdin/stdout for desktop clients (proxies to the server)"},
+    {"tools", osr_cmd_tools, "list the tools (built-in and MCP providers'); store MCP secrets"},
     {"tokenize", osr_cmd_tokenize, "print the token ids of standard input for a GGUF model"},
     {"logits", osr_cmd_logits,
      "print a model's logits for token ids as JSON (llama.cpp-comparable)"},

@@ -179,6 +179,9 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
         OSR_WARN("config/tools.json ignored: %s", d.msg);
     if (osr_tools_add_builtins(st->tools, &d) != OSR_OK)
         OSR_WARN("built-in tools: %s", d.msg);
+    struct osr_mcp_clients_opts mo = {.background = true};
+    if (osr_mcp_clients_start(home, st->tools, &mo, &st->mcp_clients, &d) != OSR_OK)
+        OSR_WARN("MCP providers are not used: %s", d.msg);
     st->mcp = osr_mcp_http_new(st->tools);
     osr_mcp_http_set_origins(st->mcp, cfg->allowed_origins, cfg->n_allowed_origins);
     if (srv)
@@ -207,6 +210,7 @@ void osr_serve_stack_release(struct osr_serve_stack *st)
     osr_tasks_free(st->tasks); /* before what the tasks use */
     osr_agents_free(st->agents);
     osr_mcp_http_free(st->mcp);
+    osr_mcp_clients_free(st->mcp_clients);
     osr_tools_free(st->tools);
     osr_chat_routes_free(st->routes);
     osr_history_close(st->history);
