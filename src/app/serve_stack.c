@@ -179,7 +179,9 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
         OSR_WARN("config/tools.json ignored: %s", d.msg);
     if (osr_tools_add_builtins(st->tools, &d) != OSR_OK)
         OSR_WARN("built-in tools: %s", d.msg);
-    struct osr_mcp_clients_opts mo = {.background = true};
+    /* In-process use (no server: `osaurus run`) needs the providers' tools before the first
+     * model turn, so it waits for the connections. */
+    struct osr_mcp_clients_opts mo = {.background = true, .wait = srv == NULL};
     if (osr_mcp_clients_start(home, st->tools, &mo, &st->mcp_clients, &d) != OSR_OK)
         OSR_WARN("MCP providers are not used: %s", d.msg);
     st->mcp = osr_mcp_http_new(st->tools);
