@@ -31,9 +31,9 @@
 #define OSR_FOLDER_OUTPUT_CAP_MAX (4u * 1024 * 1024)
 
 struct osr_folder_opts {
-    const char *log_path;  /* JSONL file every write/edit/command is appended to, or NULL */
-    int shell_timeout_ms;  /* default timeout of shell_run and git; 0: 120000, cap 600000 */
-    size_t output_cap;     /* bytes of stdout+stderr kept per command; 0: 64 KiB, cap 4 MiB */
+    const char *log_path; /* JSONL file every write/edit/command is appended to, or NULL */
+    int shell_timeout_ms; /* default timeout of shell_run and git; 0: 120000, cap 600000 */
+    size_t output_cap;    /* bytes of stdout+stderr kept per command; 0: 64 KiB, cap 4 MiB */
 };
 
 /* Adds the folder tools for folder (an existing directory, opened once with
@@ -41,8 +41,8 @@ struct osr_folder_opts {
  * copied).  Returns OSR_OK; OSR_ENOTFOUND / OSR_EIO when the folder cannot be opened;
  * OSR_EUNSUPPORTED when the kernel lacks openat2; or the registry's error (OSR_EEXIST when a
  * tool of the same name is already there).  On failure none of the tools stays in reg. */
-int osr_folder_tools_add(struct osr_tools *reg, const char *folder,
-                         const struct osr_folder_opts *o, struct osr_diag *diag);
+int osr_folder_tools_add(struct osr_tools *reg, const char *folder, const struct osr_folder_opts *o,
+                         struct osr_diag *diag);
 
 /* Appends a unified diff (3 lines of context) turning a (na bytes) into b (nb bytes) to out,
  * with "--- a/<path>" / "+++ b/<path>" headers ("/dev/null" when a_exists / b_exists is

@@ -98,7 +98,7 @@ static bool myers(struct side *a, size_t a0, size_t a1, struct side *b, size_t b
         trace_len += need;
         for (long k = -d; k <= d; k += 2) {
             long x = (k == -d || (k != d && v[k - 1 + off] < v[k + 1 + off])) ? v[k + 1 + off]
-                                                                                 : v[k - 1 + off] + 1;
+                                                                              : v[k - 1 + off] + 1;
             long y = x - k;
             while (x < n && y < m && same(&a->lines[a0 + (size_t)x], &b->lines[b0 + (size_t)y])) {
                 x++;
@@ -116,8 +116,8 @@ static bool myers(struct side *a, size_t a0, size_t a1, struct side *b, size_t b
         for (long d = found; d > 0; d--) {
             const int32_t *tv = trace + d * d + 2 * d; /* tv[k + d + 1] is v[k] */
             long k = x - y;
-            long pk = (k == -d || (k != d && tv[k - 1 + d + 1] < tv[k + 1 + d + 1])) ? k + 1
-                                                                                     : k - 1;
+            long pk =
+                (k == -d || (k != d && tv[k - 1 + d + 1] < tv[k + 1 + d + 1])) ? k + 1 : k - 1;
             long px = tv[pk + d + 1], py = px - pk;
             while (x > px && y > py) {
                 x--;

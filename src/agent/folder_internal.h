@@ -68,10 +68,10 @@ int osr_folder_read_fd(int fd, size_t max, char **data, size_t *len, bool *trunc
 /* --- the command runner (folder_shell.c) ---------------------------------------------------- */
 
 struct osr_folder_run {
-    int exit_code;   /* the exit status, or 128 + signal when killed */
-    int signal;      /* the signal that ended it, or 0 */
-    bool timed_out;  /* killed at the deadline */
-    bool truncated;  /* output passed the cap (the rest was read and dropped) */
+    int exit_code;  /* the exit status, or 128 + signal when killed */
+    int signal;     /* the signal that ended it, or 0 */
+    bool timed_out; /* killed at the deadline */
+    bool truncated; /* output passed the cap (the rest was read and dropped) */
     int64_t duration_ms;
     struct osr_buf output; /* stdout and stderr interleaved, capped */
 };

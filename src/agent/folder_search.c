@@ -198,8 +198,7 @@ static bool glob_match(const char *glob, const char *name, const char *rel)
     return fnmatch(glob, name, 0) == 0;
 }
 
-static void add_line_match(struct search *s, const char *rel, size_t line, const char *p,
-                           size_t n)
+static void add_line_match(struct search *s, const char *rel, size_t line, const char *p, size_t n)
 {
     if (n > 0 && p[n - 1] == '\r')
         n--;
@@ -285,8 +284,8 @@ static bool search_entry(struct walk *w, int dirfd, const char *name, const char
     }
     if (!S_ISREG(st->st_mode) || (s->glob && !glob_match(s->glob, name, rel)))
         return true;
-    int fd = osr_folder_openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0,
-                               RESOLVE_NO_SYMLINKS);
+    int fd =
+        osr_folder_openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, RESOLVE_NO_SYMLINKS);
     if (fd < 0)
         return true;
     bool go_on = search_fd(s, fd, rel, st->st_size);

@@ -105,8 +105,8 @@ int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
     char **env = build_env(env_extra);
     pid_t pid = -1;
     int64_t t0 = osr_mono_ns();
@@ -239,10 +239,9 @@ void osr_folder_tool_shell_run(void *ctx, struct json_object *args, struct osr_t
 
 #define GIT_ARGV_MAX 128
 
-static const char *const git_env[] = {"GIT_DIR=.git",           "GIT_WORK_TREE=.",
-                                      "GIT_TERMINAL_PROMPT=0",  "GIT_LITERAL_PATHSPECS=1",
-                                      "GIT_OPTIONAL_LOCKS=0",   "LC_ALL=C",
-                                      "GIT_PAGER=cat",          NULL};
+static const char *const git_env[] = {
+    "GIT_DIR=.git",         "GIT_WORK_TREE=.", "GIT_TERMINAL_PROMPT=0", "GIT_LITERAL_PATHSPECS=1",
+    "GIT_OPTIONAL_LOCKS=0", "LC_ALL=C",        "GIT_PAGER=cat",         NULL};
 
 /* The folder must hold its own repository: .git beneath it (a directory, or a gitfile). */
 static bool git_repo_ok(struct osr_folder *f, struct osr_tool_out *out)
@@ -308,8 +307,8 @@ static void git_failed(struct osr_tool_out *out, const char *what, struct osr_fo
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "%s failed (exit %d)%s: %.*s",
                           what, run->exit_code, run->timed_out ? ", timed out" : "", shown, o);
     else
-        osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "%s failed (exit %d)%s",
-                          what, run->exit_code, run->timed_out ? ", timed out" : "");
+        osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "%s failed (exit %d)%s", what,
+                          run->exit_code, run->timed_out ? ", timed out" : "");
 }
 
 void osr_folder_tool_git_status(void *ctx, struct json_object *args, struct osr_tool_out *out)
@@ -318,8 +317,8 @@ void osr_folder_tool_git_status(void *ctx, struct json_object *args, struct osr_
     struct osr_folder *f = ctx;
     if (!git_repo_ok(f, out))
         return;
-    static const char *const a[] = {"status", "--porcelain=v1", "--branch",
-                                    "--untracked-files=all", NULL};
+    static const char *const a[] = {"status", "--porcelain=v1", "--branch", "--untracked-files=all",
+                                    NULL};
     struct osr_folder_run run;
     if (run_git(f, a, &run, out))
         return;

@@ -33,8 +33,7 @@
 
 /* --- confined opens ------------------------------------------------------------------------- */
 
-int osr_folder_openat(int dirfd, const char *path, int flags, unsigned mode,
-                      uint64_t extra_resolve)
+int osr_folder_openat(int dirfd, const char *path, int flags, unsigned mode, uint64_t extra_resolve)
 {
     struct open_how how;
     memset(&how, 0, sizeof(how));
@@ -381,14 +380,15 @@ static void read_file(struct osr_folder *f, int fd, const struct stat *st, const
     json_object_object_add(res, "truncated", json_object_new_boolean(cut || more));
     if (more && !from_end) {
         char w[160];
-        snprintf(w, sizeof(w), "only the first %u bytes of the file were read",
-                 FOLDER_READ_MAX);
+        snprintf(w, sizeof(w), "only the first %u bytes of the file were read", FOLDER_READ_MAX);
         osr_tool_out_warn(out, w);
     }
     if (from_end) {
         char w[160];
-        snprintf(w, sizeof(w), "only the last %u bytes of the file were read; line numbers "
-                 "count from there", FOLDER_READ_MAX);
+        snprintf(w, sizeof(w),
+                 "only the last %u bytes of the file were read; line numbers "
+                 "count from there",
+                 FOLDER_READ_MAX);
         osr_tool_out_warn(out, w);
     }
     out->result = res;
@@ -571,8 +571,8 @@ static bool read_existing(struct osr_folder *f, const char *path, size_t plen, c
                           "'%.200s' exists and is not a regular file", path);
     } else if ((uint64_t)st.st_size > FOLDER_READ_MAX) {
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, "path", NULL,
-                          "'%.200s' is larger than %u bytes; folder tools do not rewrite it",
-                          path, FOLDER_READ_MAX);
+                          "'%.200s' is larger than %u bytes; folder tools do not rewrite it", path,
+                          FOLDER_READ_MAX);
     } else if (fcntl(fd, F_SETFL, 0) != 0 ||
                osr_folder_read_fd(fd, FOLDER_READ_MAX, data, len, &more) != OSR_OK) {
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, "path", NULL, "cannot read '%.200s': %s",
@@ -658,8 +658,8 @@ static void add_diff(struct json_object *res, const char *path, const char *old,
 
 /* The shared tail of file_write and file_edit: diff, or write + log. */
 static void finish_write(struct osr_folder *f, const char *tool, const char *path, size_t plen,
-                         const char *old, size_t nold, bool existed, mode_t mode,
-                         const char *text, size_t ntext, bool dry_run, struct json_object *extra,
+                         const char *old, size_t nold, bool existed, mode_t mode, const char *text,
+                         size_t ntext, bool dry_run, struct json_object *extra,
                          struct osr_tool_out *out)
 {
     struct json_object *res = extra ? extra : json_object_new_object();
@@ -948,8 +948,8 @@ static const struct osr_tool_def folder_defs[] = {
      .fn = osr_folder_tool_git_commit},
 };
 
-int osr_folder_tools_add(struct osr_tools *reg, const char *folder,
-                         const struct osr_folder_opts *o, struct osr_diag *diag)
+int osr_folder_tools_add(struct osr_tools *reg, const char *folder, const struct osr_folder_opts *o,
+                         struct osr_diag *diag)
 {
     int dirfd = open(folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
@@ -972,9 +972,9 @@ int osr_folder_tools_add(struct osr_tools *reg, const char *folder,
     if (o && o->log_path && o->log_path[0])
         f->log_path = osr_xstrdup(o->log_path);
     int t = o ? o->shell_timeout_ms : 0;
-    f->shell_timeout_ms = t <= 0                                 ? OSR_FOLDER_SHELL_TIMEOUT_DEFAULT_MS
+    f->shell_timeout_ms = t <= 0 ? OSR_FOLDER_SHELL_TIMEOUT_DEFAULT_MS
                           : t > OSR_FOLDER_SHELL_TIMEOUT_MAX_MS ? OSR_FOLDER_SHELL_TIMEOUT_MAX_MS
-                                                                 : t;
+                                                                : t;
     size_t cap = o ? o->output_cap : 0;
     f->output_cap = cap == 0                          ? OSR_FOLDER_OUTPUT_CAP_DEFAULT
                     : cap > OSR_FOLDER_OUTPUT_CAP_MAX ? OSR_FOLDER_OUTPUT_CAP_MAX
