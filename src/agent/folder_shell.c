@@ -169,10 +169,15 @@ int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *
     close(p[0]);
     kill(-pid, SIGKILL); /* what it left behind in its group; the zombie keeps the id ours */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
         ;
     run->duration_ms = (osr_mono_ns() - t0) / 1000000;
-    if (WIFEXITED(status)) {
+    if (w != pid) {
+        /* Reaped behind our back (SIGCHLD ignored by the embedding program). */
+        run->exit_code = -1;
+        osr_tool_out_warn(out, "the command's exit status was lost (SIGCHLD is ignored)");
+    } else if (WIFEXITED(status)) {
         run->exit_code = WEXITSTATUS(status);
     } else if (WIFSIGNALED(status)) {
         run->signal = WTERMSIG(status);

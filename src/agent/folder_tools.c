@@ -175,8 +175,6 @@ int osr_folder_read_fd(int fd, size_t max, char **data, size_t *len, bool *trunc
         if (*truncated)
             break;
     }
-    if (!b.data)
-        osr_buf_putc(&b, 'x'), osr_buf_reset(&b); /* an empty file still gets a string */
     *data = osr_buf_detach(&b, len);
     return OSR_OK;
 }
