@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1008,6 +1009,74 @@ static void test_log(void)
     teardown();
 }
 
+/* --- large files and threads ---------------------------------------------------------------- */
+
+static void test_large_file(void)
+{
+    setup();
+    char p[1200];
+    snprintf(p, sizeof(p), "%s/big.log", g_work);
+    FILE *fp = fopen(p, "w");
+    REQUIRE(fp != NULL);
+    for (int i = 1; i <= 1000000; i++) /* about 12.9 MB, past the 8 MiB read cap */
+        fprintf(fp, "line %07d\n", i);
+    fclose(fp);
+    struct json_object *env = call("file_read", "{\"path\":\"big.log\",\"tail_lines\":2}");
+    CHECK_STR_EQ(kind(env), "ok");
+    CHECK_STR_EQ(rstr(env, "content"), "line 0999999\nline 1000000\n");
+    CHECK(has_warning(env, "last"));
+    json_object_put(env);
+    env = call("file_read", "{\"path\":\"big.log\",\"start_line\":3,\"end_line\":3}");
+    CHECK_STR_EQ(rstr(env, "content"), "line 0000003\n");
+    CHECK(rbool(env, "truncated"));
+    CHECK(has_warning(env, "first"));
+    json_object_put(env);
+    env = call("file_edit",
+               "{\"path\":\"big.log\",\"old_string\":\"line 0000003\",\"new_string\":\"x\"}");
+    CHECK_STR_EQ(kind(env), "execution_error");
+    CHECK(strstr(msg(env), "larger than") != NULL);
+    json_object_put(env);
+    teardown();
+}
+
+static void *writer(void *arg)
+{
+    int id = (int)(intptr_t)arg;
+    int bad = 0;
+    for (int i = 0; i < 20; i++) {
+        char args[200];
+        snprintf(args, sizeof(args), "{\"path\":\"t%d/f%d.txt\",\"content\":\"%d-%d\"}", id, i, id,
+                 i);
+        struct json_object *env = call("file_write", args);
+        bad += strcmp(kind(env), "ok") != 0;
+        json_object_put(env);
+        snprintf(args, sizeof(args), "{\"path\":\"t%d/f%d.txt\"}", id, i);
+        env = call("file_read", args);
+        char want[32];
+        snprintf(want, sizeof(want), "%d-%d", id, i);
+        bad += strcmp(rstr(env, "content"), want) != 0;
+        json_object_put(env);
+    }
+    return (void *)(intptr_t)bad;
+}
+
+static void test_threads(void)
+{
+    setup();
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, writer, (void *)(intptr_t)i);
+    int bad = 0;
+    for (int i = 0; i < 4; i++) {
+        void *r = NULL;
+        pthread_join(th[i], &r);
+        bad += (int)(intptr_t)r;
+    }
+    CHECK_INT_EQ(bad, 0);
+    CHECK_INT_EQ(count_lines(g_log), 80); /* one whole line per write */
+    teardown();
+}
+
 /* --- the diff ------------------------------------------------------------------------------- */
 
 static const char *diff_of(const char *a, const char *b, struct osr_buf *out)
@@ -1162,4 +1231,5 @@ static void test_diff(void)
 }
 
 TEST_MAIN(test_register, test_file_read, test_listing, test_file_write, test_file_edit,
-          test_file_search, test_shell_run, test_git, test_escapes, test_log, test_diff)
+          test_file_search, test_shell_run, test_git, test_escapes, test_log, test_large_file,
+          test_threads, test_diff)
