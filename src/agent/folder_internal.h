@@ -71,18 +71,21 @@ struct osr_folder_run {
     int exit_code;  /* the exit status, or 128 + signal when killed */
     int signal;     /* the signal that ended it, or 0 */
     bool timed_out; /* killed at the deadline */
-    bool truncated; /* output passed the cap (the rest was read and dropped) */
+    bool truncated; /* output passed the cap (the middle or the rest was dropped) */
     int64_t duration_ms;
     struct osr_buf output; /* stdout and stderr interleaved, capped */
 };
 
 /* Runs argv[0] (a path, no PATH search unless it has no '/') with the folder as working
- * directory, in a new process group, stdin from /dev/null, stdout and stderr into one capped
- * pipe; kills the group (SIGTERM, then SIGKILL after a grace) at the deadline.  env_extra is
- * a NULL-terminated list of "NAME=value" added to the environment (may be NULL).  Returns
- * OSR_OK with run filled (release run->output), or OSR_EIO with a message in out. */
+ * directory, in a new process group, stdin from /dev/null, stdout and stderr into one pipe
+ * kept up to f->output_cap bytes (with keep_tail, the first and last halves around an
+ * "[... N bytes omitted ...]" line; else the first bytes); kills the group (SIGTERM, then SIGKILL
+ * after a grace) at the deadline.  env_extra is a NULL-terminated list of "NAME=value" added to the
+ * environment (may be NULL).  Returns OSR_OK with run filled (release run->output), or OSR_EIO with
+ * a message in out. */
 int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *env_extra,
-                   int timeout_ms, struct osr_folder_run *run, struct osr_tool_out *out);
+                   int timeout_ms, bool keep_tail, struct osr_folder_run *run,
+                   struct osr_tool_out *out);
 
 /* --- tool functions (one file each concern) ------------------------------------------------- */
 void osr_folder_tool_file_read(void *ctx, struct json_object *args, struct osr_tool_out *out);

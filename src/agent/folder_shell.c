@@ -3,16 +3,17 @@
  * The runner spawns with posix_spawn (no fork of a multithreaded daemon): the child gets the
  * folder as its working directory through the folder's fd (never a path string), a process
  * group of its own, /dev/null as stdin, one pipe for stdout and stderr, and no other inherited
- * fds.  The parent reads the pipe up to the output cap (and drains the rest, so the child
- * never blocks on a full pipe), and at the deadline sends SIGTERM to the whole group, then
- * SIGKILL after a grace second.  When the command ends, whatever it left running in its group
- * is killed before the exit status is reaped, so the group id cannot have been reused.
- * Variables named OSAURUS_* (the daemon's own secrets) are not passed on.
+ * fds.  The parent keeps the output's head and (for shell_run) its tail within the cap and
+ * drains what lies between, so the child never blocks on a full pipe; at the deadline sends SIGTERM
+ * to the whole group, then SIGKILL after a grace second.  When the command ends, whatever it left
+ * running in its group is killed before the exit status is reaped, so the group id cannot have been
+ * reused. Variables named OSAURUS_* (the daemon's own secrets) are not passed on.
  *
  * git runs through the same runner without a shell (argv exec), confined to the folder's own
  * repository (GIT_DIR=.git, GIT_WORK_TREE=.), never a repository above it, with literal
- * pathspecs and the fsmonitor hook, external diff drivers and textconv filters off, so the
- * read-only git tools run no program named by the repository's configuration.
+ * pathspecs and the fsmonitor hook, external diff drivers and textconv filters off.  Other
+ * programs a configuration can name (clean filters) need a write to .git/config, which the
+ * file tools refuse; git_commit runs the repository's hooks, as an approved commit should.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -76,15 +77,79 @@ static bool has_exited(pid_t pid)
     return si.si_pid == pid;
 }
 
+/* The capped output: the first head_cap bytes, then a ring of the last tail_cap bytes. */
+struct capture {
+    struct osr_buf *head;
+    size_t head_cap;
+    char *ring;
+    size_t tail_cap, ring_start, ring_len;
+    unsigned long long dropped;
+};
+
+static void capture_add(struct capture *c, const char *p, size_t n)
+{
+    size_t room = c->head_cap - c->head->len;
+    size_t take = n < room ? n : room;
+    if (take)
+        osr_buf_append(c->head, p, take);
+    p += take;
+    n -= take;
+    if (n == 0)
+        return;
+    if (c->tail_cap == 0) {
+        c->dropped += n;
+        return;
+    }
+    if (n >= c->tail_cap) {
+        c->dropped += c->ring_len + (n - c->tail_cap);
+        memcpy(c->ring, p + n - c->tail_cap, c->tail_cap);
+        c->ring_start = 0;
+        c->ring_len = c->tail_cap;
+        return;
+    }
+    size_t over = c->ring_len + n > c->tail_cap ? c->ring_len + n - c->tail_cap : 0;
+    c->dropped += over;
+    c->ring_start = (c->ring_start + over) % c->tail_cap;
+    c->ring_len -= over;
+    for (size_t i = 0; i < n; i++)
+        c->ring[(c->ring_start + c->ring_len + i) % c->tail_cap] = p[i];
+    c->ring_len += n;
+}
+
+/* Appends the marker and the tail to the head; true when bytes were left out. */
+static bool capture_finish(struct capture *c)
+{
+    if (c->dropped)
+        osr_buf_appendf(c->head, "\n[... %llu bytes omitted ...]\n", c->dropped);
+    size_t first = c->ring_len;
+    if (c->ring_start + first > c->tail_cap)
+        first = c->tail_cap - c->ring_start;
+    if (first)
+        osr_buf_append(c->head, c->ring + c->ring_start, first);
+    if (c->ring_len > first)
+        osr_buf_append(c->head, c->ring, c->ring_len - first);
+    free(c->ring);
+    c->ring = NULL;
+    return c->dropped != 0;
+}
+
 int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *env_extra,
-                   int timeout_ms, struct osr_folder_run *run, struct osr_tool_out *out)
+                   int timeout_ms, bool keep_tail, struct osr_folder_run *run,
+                   struct osr_tool_out *out)
 {
     memset(run, 0, sizeof(*run));
-    osr_buf_init(&run->output, f->output_cap);
+    /* Room for the omission marker on top of the cap. */
+    osr_buf_init(&run->output, f->output_cap + 64);
+    struct capture cap = {.head = &run->output,
+                          .head_cap = keep_tail ? f->output_cap / 2 : f->output_cap};
+    cap.tail_cap = f->output_cap - cap.head_cap;
+    cap.ring = cap.tail_cap ? osr_xmalloc(cap.tail_cap) : NULL;
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "cannot create a pipe: %s",
                           strerror(errno));
+        free(cap.ring);
+        osr_buf_release(&run->output);
         return OSR_EIO;
     }
     posix_spawn_file_actions_t fa;
@@ -118,6 +183,7 @@ int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *
     close(p[1]);
     if (err) {
         close(p[0]);
+        free(cap.ring);
         osr_buf_release(&run->output);
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "cannot run '%.100s': %s",
                           argv[0], strerror(err));
@@ -159,13 +225,9 @@ int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *
             eof = true;
             continue;
         }
-        size_t room = run->output.max - run->output.len;
-        size_t take = (size_t)r < room ? (size_t)r : room;
-        if (take)
-            osr_buf_append(&run->output, chunk, take);
-        if (take < (size_t)r)
-            run->truncated = true; /* keep reading, drop the rest */
+        capture_add(&cap, chunk, (size_t)r); /* past the cap: keep reading, drop bytes */
     }
+    run->truncated = capture_finish(&cap);
     close(p[0]);
     kill(-pid, SIGKILL); /* what it left behind in its group; the zombie keeps the id ours */
     int status = 0;
@@ -233,7 +295,7 @@ void osr_folder_tool_shell_run(void *ctx, struct json_object *args, struct osr_t
     }
     char *argv[] = {"/bin/sh", "-c", (char *)command, NULL};
     struct osr_folder_run run;
-    if (osr_folder_run(f, argv, NULL, timeout, &run, out))
+    if (osr_folder_run(f, argv, NULL, timeout, true, &run, out))
         return;
     log_run(f, "shell_run", command, &run, out);
     out->result = run_result(&run);
@@ -279,7 +341,7 @@ static int run_git(struct osr_folder *f, const char *const *args, struct osr_fol
     for (size_t i = 0; args[i] && i < GIT_ARGV_MAX; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    return osr_folder_run(f, (char *const *)argv, git_env, f->shell_timeout_ms, run, out);
+    return osr_folder_run(f, (char *const *)argv, git_env, f->shell_timeout_ms, false, run, out);
 }
 
 /* A pathspec for git must name something inside the folder (it need not exist). */

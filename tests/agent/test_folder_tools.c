@@ -739,8 +739,26 @@ static void test_shell_run(void)
                             "echo done\"}");
     CHECK_STR_EQ(kind(env), "ok");
     CHECK(rbool(env, "output_truncated"));
-    CHECK_INT_EQ(strlen(rstr(env, "output")), 1000);
+    const char *text = rstr(env, "output");
+    size_t olen = strlen(text);
+    CHECK(olen > 1000 && olen <= 1064);
+    CHECK(strncmp(text, "aaaa", 4) == 0);
+    CHECK(strstr(text, "\n[... 299006 bytes omitted ...]\n") != NULL); /* 300006 - 1000 */
+    CHECK(olen > 5 && strcmp(text + olen - 5, "done\n") == 0);
     CHECK_INT_EQ(rnum(env, "exit_code"), 0);
+    json_object_put(env);
+    /* Many small writes go through the ring too. */
+    env = call("shell_run", "{\"command\":\"for i in $(seq 1 400); do echo line$i; done\"}");
+    text = rstr(env, "output");
+    olen = strlen(text);
+    CHECK(strncmp(text, "line1\nline2\n", 12) == 0);
+    CHECK(olen > 16 && strcmp(text + olen - 16, "line399\nline400\n") == 0);
+    CHECK(rbool(env, "output_truncated"));
+    json_object_put(env);
+    /* Output that fits is whole, with no marker. */
+    env = call("shell_run", "{\"command\":\"echo short\"}");
+    CHECK_STR_EQ(rstr(env, "output"), "short\n");
+    CHECK(!rbool(env, "output_truncated"));
     json_object_put(env);
     teardown();
 }
