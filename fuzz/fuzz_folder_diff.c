@@ -1,12 +1,15 @@
 /* fuzz_folder_diff.c - the unified diff of file_write / file_edit on arbitrary texts.  The
  * input is two texts separated by the first NUL byte (no NUL: the second text is empty); the
  * first byte's low bits pick the output cap, so the cut-at-the-cap path is exercised too.
- * Beyond memory errors it checks that equal texts give no diff and different texts a diff
- * that starts with its header. */
+ * Beyond memory errors it checks that equal texts give no diff, different texts a diff that
+ * starts with its header, the cap holds, and that an uncut diff applied to the first text
+ * gives the second (when neither holds a NUL, which the small applier cannot carry). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/agent/diff_apply.h"
+#include "osr/alloc.h"
 #include "osr/buf.h"
 #include "osr/folder_tools.h"
 
@@ -34,6 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (out.len > cap)
         abort();
+    if (rc == OSR_OK && (data[0] & 4) == 0 && !memchr(b, '\0', nb)) {
+        char *ta = osr_xstrndup(s, na), *tb = osr_xstrndup(b, nb);
+        char *got = diff_apply(ta, osr_buf_str(&out));
+        if (!got || strcmp(got, tb) != 0)
+            abort();
+        free(got);
+        free(ta);
+        free(tb);
+    }
     osr_buf_release(&out);
     return 0;
 }

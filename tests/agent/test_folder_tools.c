@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "diff_apply.h"
 #include "osr/buf.h"
 #include "osr/folder_tools.h"
 #include "osr/json.h"
@@ -1104,73 +1105,6 @@ static const char *diff_of(const char *a, const char *b, struct osr_buf *out)
     return osr_buf_str(out);
 }
 
-/* Applies a unified diff to a; returns the result (caller frees) or NULL when it does not
- * apply.  Enough of patch(1) to check our own output. */
-static char *apply(const char *a, const char *diff)
-{
-    struct osr_buf r;
-    osr_buf_init(&r, 1 << 24);
-    const char *ap = a; /* the next unread line of a */
-    size_t aline = 0;   /* lines of a consumed */
-    const char *d = diff;
-    bool ok = true;
-    while (*d && ok) {
-        const char *nl = strchr(d, '\n');
-        size_t n = nl ? (size_t)(nl - d) : strlen(d);
-        if (strncmp(d, "--- ", 4) == 0 || strncmp(d, "+++ ", 4) == 0) {
-            d += n + (nl ? 1 : 0);
-            continue;
-        }
-        if (strncmp(d, "@@ -", 4) == 0) {
-            char *end = NULL;
-            long s = strtol(d + 4, &end, 10);
-            long l = 1;
-            if (*end == ',')
-                l = strtol(end + 1, &end, 10);
-            size_t start = l == 0 ? (size_t)s : (size_t)s - 1;
-            while (aline < start && *ap) {
-                const char *e = strchr(ap, '\n');
-                size_t len = e ? (size_t)(e - ap) + 1 : strlen(ap);
-                osr_buf_append(&r, ap, len);
-                ap += len;
-                aline++;
-            }
-            ok = aline == start;
-            d += n + (nl ? 1 : 0);
-            continue;
-        }
-        if (d[0] == '\\') { /* no newline at the end of the previous line */
-            if (r.len > 0 && r.data[r.len - 1] == '\n')
-                r.data[--r.len] = '\0';
-            d += n + (nl ? 1 : 0);
-            continue;
-        }
-        const char *e = strchr(ap, '\n');
-        size_t alen = e ? (size_t)(e - ap) : strlen(ap);
-        if (d[0] == ' ' || d[0] == '-') {
-            ok = alen == n - 1 && memcmp(ap, d + 1, alen) == 0 && *ap;
-            if (d[0] == ' ')
-                osr_buf_append(&r, ap, alen + (e ? 1 : 0));
-            ap += alen + (e ? 1 : 0);
-            aline++;
-        } else if (d[0] == '+') {
-            osr_buf_append(&r, d + 1, n - 1);
-            osr_buf_putc(&r, '\n');
-        } else {
-            ok = false;
-        }
-        d += n + (nl ? 1 : 0);
-    }
-    osr_buf_puts(&r, ap);
-    if (!ok) {
-        osr_buf_release(&r);
-        return NULL;
-    }
-    if (!r.data)
-        osr_buf_puts(&r, "");
-    return osr_buf_detach(&r, NULL);
-}
-
 static void test_diff(void)
 {
     struct osr_buf out;
@@ -1220,7 +1154,7 @@ static void test_diff(void)
         b[nb] = '\0';
         osr_buf_reset(&out);
         CHECK_INT_EQ(osr_folder_diff(a, na, true, b, nb, true, "f", &out), OSR_OK);
-        char *got = apply(a, osr_buf_str(&out));
+        char *got = diff_apply(a, osr_buf_str(&out));
         if (!got || strcmp(got, b) != 0)
             bad++;
         free(got);
@@ -1240,7 +1174,7 @@ static void test_diff(void)
     osr_buf_release(&out);
     osr_buf_init(&out, 1 << 24);
     CHECK_INT_EQ(osr_folder_diff(x, big * 2, true, y, big * 2, true, "f", &out), OSR_OK);
-    char *got = apply(x, osr_buf_str(&out));
+    char *got = diff_apply(x, osr_buf_str(&out));
     CHECK(got && strcmp(got, y) == 0);
     free(got);
     free(x);
