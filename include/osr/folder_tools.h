@@ -31,7 +31,8 @@
 #define OSR_FOLDER_OUTPUT_CAP_MAX (4u * 1024 * 1024)
 
 struct osr_folder_opts {
-    const char *log_path; /* JSONL file every write/edit/command is appended to, or NULL */
+    const char *log_path; /* JSONL file every write/edit/command is appended to, or NULL;
+                           * keep it outside the folder, or the tools can rewrite it */
     int shell_timeout_ms; /* default timeout of shell_run and git; 0: 120000, cap 600000 */
     size_t output_cap;    /* bytes of stdout+stderr kept per command; 0: 64 KiB, cap 4 MiB */
 };

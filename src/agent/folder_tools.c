@@ -542,6 +542,20 @@ static bool inside_git(struct osr_folder *f, int dirfd)
     return inside;
 }
 
+/* True when a component of path is ".git": creating or replacing a .git (a gitfile naming
+ * another repository) would be as dangerous as writing inside one. */
+static bool names_git(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 4 && memcmp(p, ".git", 4) == 0)
+            return true;
+        p += n;
+        p += *p == '/';
+    }
+    return false;
+}
+
 /* Reads the current content of path for a diff: *exists false when there is none.  false with
  * out failed when path leads outside, is not a regular file, is too large or binary. */
 static bool read_existing(struct osr_folder *f, const char *path, size_t plen, char **data,
@@ -669,6 +683,12 @@ static void finish_write(struct osr_folder *f, const char *tool, const char *pat
         char parent[FOLDER_PATH_MAX], base[NAME_MAX + 1];
         if (!split_path(path, plen, parent, base, out)) {
             json_object_put(res);
+            return;
+        }
+        if (names_git(path)) {
+            json_object_put(res);
+            osr_tool_out_fail(out, OSR_TOOL_REJECTED, "path", "a path outside .git",
+                              "'%.200s' names a .git; folder tools do not write there", path);
             return;
         }
         int pfd = open_parent(f, parent, true, out);

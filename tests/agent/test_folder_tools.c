@@ -516,6 +516,11 @@ static void test_file_write(void)
     CHECK_STR_EQ(kind(env), "rejected");
     json_object_put(env);
     CHECK(!exists_rel(".git/hooks/pre-commit"));
+    /* Nor may a .git be created elsewhere (a gitfile could name another repository). */
+    env = call("file_write", "{\"path\":\"sub/.git\",\"content\":\"gitdir: /tmp/x\\n\"}");
+    CHECK_STR_EQ(kind(env), "rejected");
+    json_object_put(env);
+    CHECK(!exists_rel("sub"));
     teardown();
 }
 
