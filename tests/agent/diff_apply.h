@@ -20,6 +20,7 @@ static inline char *diff_apply(const char *a, const char *diff)
     size_t aline = 0;   /* lines of a consumed */
     const char *d = diff;
     bool ok = true;
+    char last = 0;        /* the kind of the previous hunk line */
     bool in_hunk = false; /* past the first "@@": "--- x" is then a removed "-- x" */
     while (*d && ok) {
         const char *nl = strchr(d, '\n');
@@ -48,11 +49,14 @@ static inline char *diff_apply(const char *a, const char *diff)
             continue;
         }
         if (d[0] == '\\') { /* no newline at the end of the previous line */
-            if (r.len > 0 && r.data[r.len - 1] == '\n')
+            /* Only an added line was written with a newline of its own; removed and context
+             * lines come from a as they are. */
+            if (last == '+' && r.len > 0 && r.data[r.len - 1] == '\n')
                 r.data[--r.len] = '\0';
             d += n + (nl ? 1 : 0);
             continue;
         }
+        last = d[0];
         const char *e = strchr(ap, '\n');
         size_t alen = e ? (size_t)(e - ap) : strlen(ap);
         if (d[0] == ' ' || d[0] == '-') {
