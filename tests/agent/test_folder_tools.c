@@ -976,6 +976,32 @@ static void test_escapes(void)
     env = call("file_read", "{\"path\":\"inside.txt\\u0000../../x\"}");
     CHECK_STR_EQ(kind(env), "invalid_args");
     json_object_put(env);
+    /* A folder under /proc: its magic links (root, cwd, exe, fd/N) are refused, while plain
+     * files there still read. */
+    struct osr_tools *proc = osr_tools_new();
+    struct osr_diag d;
+    osr_diag_clear(&d);
+    if (osr_folder_tools_add(proc, "/proc/self", NULL, &d) == OSR_OK) {
+        static const char *const magic[] = {"{\"path\":\"root/etc/passwd\"}", "{\"path\":\"root\"}",
+                                            "{\"path\":\"cwd\"}", "{\"path\":\"exe\"}",
+                                            "{\"path\":\"fd/0\"}"};
+        for (size_t i = 0; i < sizeof(magic) / sizeof(magic[0]); i++) {
+            struct json_object *a = obj(magic[i]);
+            struct json_object *e = osr_tools_call(proc, "file_read", a, NULL);
+            CHECK_STR_EQ(kind(e), "rejected");
+            CHECK(strstr(json_object_to_json_string(e), "root:") == NULL);
+            json_object_put(e);
+            json_object_put(a);
+        }
+        struct json_object *a = obj("{\"path\":\"comm\"}");
+        struct json_object *e = osr_tools_call(proc, "file_read", a, NULL);
+        CHECK_STR_EQ(kind(e), "ok");
+        json_object_put(e);
+        json_object_put(a);
+    } else {
+        fprintf(stderr, "skipping the /proc magic-link checks: %s\n", d.msg);
+    }
+    osr_tools_free(proc);
     /* git refuses a .git that is a link out of the folder. */
     link_rel(outside, ".git");
     env = call("git_status", "{}");
