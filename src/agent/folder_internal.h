@@ -96,8 +96,9 @@ void osr_folder_tool_git_diff(void *ctx, struct json_object *args, struct osr_to
 void osr_folder_tool_git_commit(void *ctx, struct json_object *args, struct osr_tool_out *out);
 
 /* The directory listing of file_read (folder_search.c): entries beneath the open directory
- * fd dirfd (named rel for display) down to max_depth levels. */
-struct json_object *osr_folder_listing(int dirfd, const char *rel, int max_depth,
+ * fd dirfd (taken) named rel for display, down to max_depth levels; *truncated tells whether
+ * a cap cut it. */
+struct json_object *osr_folder_listing(int dirfd, const char *rel, int max_depth, bool *truncated,
                                        struct osr_tool_out *out);
 
 #endif

@@ -154,7 +154,7 @@ static bool list_entry(struct walk *w, int dirfd, const char *name, const char *
     return true;
 }
 
-struct json_object *osr_folder_listing(int dirfd, const char *rel, int max_depth,
+struct json_object *osr_folder_listing(int dirfd, const char *rel, int max_depth, bool *truncated,
                                        struct osr_tool_out *out)
 {
     struct json_object *arr = json_object_new_array();
@@ -162,6 +162,7 @@ struct json_object *osr_folder_listing(int dirfd, const char *rel, int max_depth
     clean_rel(clean, sizeof(clean), rel);
     struct walk w = {.max_depth = max_depth < 1 ? 1 : max_depth, .fn = list_entry, .ud = arr};
     walk_dir(&w, dirfd, clean, 1);
+    *truncated = w.truncated;
     if (w.truncated) {
         char msg[128];
         snprintf(msg, sizeof(msg), "the listing was cut at %d entries or by a limit",

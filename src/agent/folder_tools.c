@@ -406,14 +406,16 @@ void osr_folder_tool_file_read(void *ctx, struct json_object *args, struct osr_t
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL, "cannot stat '%.200s': %s",
                           path, strerror(errno));
     } else if (S_ISDIR(st.st_mode)) {
+        bool cut = false;
         struct json_object *entries =
-            osr_folder_listing(fd, path, (int)arg_int(args, "max_depth", 2), out);
+            osr_folder_listing(fd, path, (int)arg_int(args, "max_depth", 2), &cut, out);
         fd = -1; /* the listing owns it now */
         if (entries) {
             struct json_object *res = json_object_new_object();
             json_object_object_add(res, "kind", json_object_new_string("listing"));
             json_object_object_add(res, "path", osr_json_new_string(path, plen));
             json_object_object_add(res, "entries", entries);
+            json_object_object_add(res, "truncated", json_object_new_boolean(cut));
             out->result = res;
         }
     } else if (S_ISREG(st.st_mode)) {

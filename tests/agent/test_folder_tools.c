@@ -417,6 +417,7 @@ static void test_listing(void)
     CHECK(listing_has(env, "readme-link", "symlink"));
     CHECK(!listing_has(env, ".git", "dir"));
     CHECK(!listing_has(env, ".git/HEAD", "file"));
+    CHECK(!rbool(env, "truncated"));
     json_object_put(env);
 
     env = call("file_read", "{\"path\":\"src/\",\"max_depth\":5}");
@@ -425,6 +426,18 @@ static void test_listing(void)
     env = call("file_read", "{\"path\":\"src\",\"max_depth\":1}");
     CHECK(listing_has(env, "src/main.c", "file"));
     CHECK(!listing_has(env, "src/deep/x.txt", "file"));
+    json_object_put(env);
+    mkdir_rel("many");
+    for (int i = 0; i < 1100; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "many/f%04d", i);
+        put(name, "");
+    }
+    env = call("file_read", "{\"path\":\"many\"}");
+    CHECK(rbool(env, "truncated"));
+    CHECK(has_warning(env, "1000 entries"));
+    CHECK(listing_has(env, "many/f0999", "file"));
+    CHECK(!listing_has(env, "many/f1000", "file"));
     json_object_put(env);
     env = call("file_read", "{\"path\":\".\",\"max_depth\":11}");
     CHECK_STR_EQ(kind(env), "invalid_args");
