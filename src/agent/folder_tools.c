@@ -272,10 +272,9 @@ static size_t cut_chars(const char *s, size_t n, size_t max_chars, bool *cut)
     return n;
 }
 
-static void read_file(struct osr_folder *f, int fd, const struct stat *st, const char *path,
-                      struct json_object *args, struct osr_tool_out *out)
+static void read_file(int fd, const struct stat *st, const char *path, struct json_object *args,
+                      struct osr_tool_out *out)
 {
-    (void)f;
     int64_t start_line = arg_int(args, "start_line", 0);
     int64_t end_line = arg_int(args, "end_line", 0);
     int64_t tail_lines = arg_int(args, "tail_lines", 0);
@@ -323,7 +322,7 @@ static void read_file(struct osr_folder *f, int fd, const struct stat *st, const
             text = nl + 1;
         }
     }
-    /* Line starts: line k (1-based) begins at starts[k-1]. */
+    /* A last line without a newline still counts. */
     size_t nlines = 0;
     for (size_t i = 0; i < tlen; i++)
         if (text[i] == '\n')
@@ -419,9 +418,9 @@ void osr_folder_tool_file_read(void *ctx, struct json_object *args, struct osr_t
             out->result = res;
         }
     } else if (S_ISREG(st.st_mode)) {
-        /* Back to blocking reads (a FIFO was refused above, so this is a plain file). */
+        /* Back to blocking reads: O_NONBLOCK only kept the open from hanging on a FIFO. */
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        read_file(f, fd, &st, path, args, out);
+        read_file(fd, &st, path, args, out);
     } else {
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, "path", "a file or a directory",
                           "'%.200s' is neither a regular file nor a directory", path);
@@ -464,9 +463,9 @@ static bool split_path(const char *path, size_t plen, char *parent, char *base,
 }
 
 /* Opens the parent directory of a file beneath the folder, creating missing directories
- * (each one inside the directory just opened) when create is set.  Returns an O_PATH fd,
- * -ENOENT-style negative errno, with out failed for anything but a plain ENOENT without
- * create. */
+ * (each one inside the directory just opened) when create is set.  Returns an O_PATH fd or a
+ * negative errno; out is failed for every error but ENOENT without create (which only means
+ * the file will be new). */
 static int open_parent(struct osr_folder *f, const char *parent, bool create,
                        struct osr_tool_out *out)
 {
