@@ -722,6 +722,36 @@ static void finish_write(struct osr_folder *f, const char *tool, const char *pat
     out->result = res;
 }
 
+/* Fails out when the file's last component is a symlink (one that stays inside: the others
+ * were rejected when the target was opened).  Writing would replace the link, not its target,
+ * so the model is told where it points instead. */
+static bool last_is_link(struct osr_folder *f, const char *path, size_t plen,
+                         struct osr_tool_out *out)
+{
+    char parent[FOLDER_PATH_MAX], base[NAME_MAX + 1];
+    if (!split_path(path, plen, parent, base, out))
+        return true;
+    struct osr_tool_out ignored;
+    memset(&ignored, 0, sizeof(ignored));
+    int pfd = open_parent(f, parent, false, &ignored);
+    json_object_put(ignored.warnings);
+    if (pfd < 0)
+        return false; /* no parent yet: no link either */
+    struct stat st;
+    bool link = fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+    if (link) {
+        char target[256];
+        ssize_t n = readlinkat(pfd, base, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, "path", "a regular file",
+                          "'%.200s' is a symbolic link (to '%.200s'); write to the file it points "
+                          "to instead",
+                          path, target);
+    }
+    close(pfd);
+    return link;
+}
+
 static void file_write_tool(void *ctx, struct json_object *args, struct osr_tool_out *out)
 {
     struct osr_folder *f = ctx;
@@ -752,6 +782,10 @@ static void file_write_tool(void *ctx, struct json_object *args, struct osr_tool
     mode_t mode = 0;
     if (pfd >= 0 && !read_existing(f, path, plen, &old, &nold, &existed, &mode, out))
         return;
+    if (last_is_link(f, path, plen, out)) {
+        free(old);
+        return;
+    }
     finish_write(f, "file_write", path, plen, old, nold, existed, mode, content, clen, dry_run,
                  NULL, out);
     free(old);
@@ -783,6 +817,10 @@ static void file_edit_tool(void *ctx, struct json_object *args, struct osr_tool_
     mode_t mode = 0;
     if (!read_existing(f, path, plen, &data, &len, &existed, &mode, out))
         return;
+    if (existed && last_is_link(f, path, plen, out)) {
+        free(data);
+        return;
+    }
     if (!existed) {
         osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, "path", "an existing file",
                           "'%.200s' does not exist (use file_write to create it)", path);

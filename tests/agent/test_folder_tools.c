@@ -985,6 +985,20 @@ static void test_escapes(void)
     env = call("file_read", "{\"path\":\"in_link\"}");
     CHECK_STR_EQ(rstr(env, "content"), "fine\n");
     json_object_put(env);
+    /* Writes do not replace a link inside with a file: they say where it points. */
+    env =
+        call("file_edit", "{\"path\":\"in_link\",\"old_string\":\"fine\",\"new_string\":\"FINE\"}");
+    CHECK_STR_EQ(kind(env), "execution_error");
+    CHECK(strstr(msg(env), "symbolic link (to 'inside.txt')") != NULL);
+    json_object_put(env);
+    link_rel("not-yet.txt", "dangling");
+    env = call("file_write", "{\"path\":\"dangling\",\"content\":\"x\"}");
+    CHECK_STR_EQ(kind(env), "execution_error");
+    json_object_put(env);
+    char lp2[1200];
+    snprintf(lp2, sizeof(lp2), "%s/in_link", g_work);
+    CHECK(lstat(lp2, &st) == 0 && S_ISLNK(st.st_mode));
+    CHECK(!exists_rel("not-yet.txt"));
     /* A NUL inside a path is refused before any open. */
     env = call("file_read", "{\"path\":\"inside.txt\\u0000../../x\"}");
     CHECK_STR_EQ(kind(env), "invalid_args");
