@@ -71,6 +71,7 @@ struct osr_folder_run {
     int exit_code;  /* the exit status, or 128 + signal when killed */
     int signal;     /* the signal that ended it, or 0 */
     bool timed_out; /* killed at the deadline */
+    bool cancelled; /* killed because the caller gave up (osr_tool_cancelled) */
     bool truncated; /* output passed the cap (the middle or the rest was dropped) */
     int64_t duration_ms;
     struct osr_buf output; /* stdout and stderr interleaved, capped */

@@ -205,6 +205,10 @@ int osr_folder_run(struct osr_folder *f, char *const argv[], const char *const *
             run->timed_out = true;
             kill(-pid, SIGTERM);
             term_at = now;
+        } else if (!exited && !term_at && osr_tool_cancelled()) {
+            run->cancelled = true; /* the agent run was cancelled: stop the command too */
+            kill(-pid, SIGTERM);
+            term_at = now;
         }
         if (!exited && term_at && !killed && now - term_at >= (int64_t)KILL_GRACE_MS * 1000000) {
             kill(-pid, SIGKILL);
@@ -298,7 +302,12 @@ void osr_folder_tool_shell_run(void *ctx, struct json_object *args, struct osr_t
     if (osr_folder_run(f, argv, NULL, timeout, true, &run, out))
         return;
     log_run(f, "shell_run", command, &run, out);
-    out->result = run_result(&run);
+    if (run.cancelled)
+        osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, NULL, NULL,
+                          "the command was stopped after %lld ms: the run was cancelled",
+                          (long long)run.duration_ms);
+    else
+        out->result = run_result(&run);
     osr_buf_release(&run.output);
 }
 

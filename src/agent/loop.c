@@ -24,6 +24,8 @@
 #include "osr/alloc.h"
 #include "osr/buf.h"
 #include "osr/clock.h"
+#include "osr/config.h"
+#include "osr/folder_tools.h"
 #include "osr/json.h"
 #include "osr/log.h"
 
@@ -547,14 +549,36 @@ static int cancelled(struct run *r)
     return OSR_ECANCELED;
 }
 
+/* Creates the directory a log file goes in (a failure shows later as the log's warning). */
+static void make_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        osr_mkdir_p(dir, 0700, NULL);
+    }
+}
+
 /* Sets up the run's own tools and offers every tool on the request.  Returns OSR_OK, or an
  * error with diag. */
 static int setup_tools(struct run *r, struct osr_diag *d)
 {
     r->own = osr_tools_new();
     r->own_names = json_object_new_object();
+    /* the user's tools.json (enabled, policy) holds for the run's own tools too */
+    struct osr_diag cd;
+    osr_diag_clear(&cd);
+    if (r->o->home && osr_tools_load_config(r->own, r->o->home, &cd) != OSR_OK)
+        OSR_WARN("config/tools.json ignored for this run: %s", cd.msg);
     int rc = osr_agent_loop_tools_add(r->own, &r->st, d);
-    /* FOLDER_TOOLS_HOOK */
+    if (!rc && r->st.folder) {
+        struct osr_folder_opts fo = {.log_path = r->o->folder_log};
+        if (r->o->folder_log)
+            make_parent_dir(r->o->folder_log);
+        rc = osr_folder_tools_add(r->own, r->st.folder, &fo, d);
+    }
     if (rc)
         return rc;
     struct json_object *own = osr_tools_list(r->own, false);

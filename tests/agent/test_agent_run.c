@@ -6,6 +6,7 @@
  *   POST /agents/{id}/dispatch + GET /tasks/{id} + POST /tasks/{id}/clarify + DELETE
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "agent/script_upstream.h"
@@ -31,6 +32,14 @@ static const char *const script_json =
     " {\"calls\":[{\"name\":\"clarify\",\"arguments\":{\"question\":\"Which colour?\"}}]},"
     " {\"calls\":[{\"name\":\"complete\",\"arguments\":{\"summary\":\"Painted it in the colour "
     "the user picked after asking.\"}}]}"
+    "],"
+    "\"files\":["
+    " {\"calls\":[{\"name\":\"file_edit\",\"arguments\":{\"path\":\"greet.sh\",\"old_string\":"
+    "   \"helo\",\"new_string\":\"hello\"}}]},"
+    " {\"calls\":[{\"name\":\"shell_run\",\"arguments\":{\"command\":\"sh greet.sh > out.txt\"}},"
+    "             {\"name\":\"git_commit\",\"arguments\":{\"message\":\"x\"}}]},"
+    " {\"calls\":[{\"name\":\"complete\",\"arguments\":{\"summary\":\"Fixed the typo in greet.sh "
+    "and ran it into out.txt.\"}}]}"
     "],"
     "\"slow\":[{\"calls\":[{\"name\":\"current_time\",\"arguments\":{}}]},"
     "          {\"delay_ms\":20000,\"text\":\"late\"}]"
@@ -346,6 +355,48 @@ static void test_dispatch_cancel(void)
     json_object_put(o);
 }
 
+/* An agent with a working folder does a file task through /run; tools.json allows shell_run
+ * (nobody can approve over HTTP), git_commit stays "ask" and is refused. */
+static void test_run_folder_task(void)
+{
+    char folder[512], path[700], body[1200];
+    snprintf(folder, sizeof(folder), "%s/proj", home);
+    REQUIRE(mkdir(folder, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/greet.sh", folder);
+    REQUIRE(osr_write_file_atomic(path, "echo helo world\n", 16, 0600, NULL) == OSR_OK);
+    snprintf(path, sizeof(path), "%s/config", home);
+    REQUIRE(osr_mkdir_p(path, 0700, NULL) == OSR_OK);
+    snprintf(path, sizeof(path), "%s/config/tools.json", home);
+    const char *tj = "{\"policy\":{\"shell_run\":\"auto\"}}";
+    REQUIRE(osr_write_file_atomic(path, tj, strlen(tj), 0600, NULL) == OSR_OK);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"Fixer\",\"default_model\":\"fake/files\",\"working_folder_path\":\"%s\"}",
+             folder);
+    struct test_resp r = post("/agents", body);
+    CHECK_INT_EQ(r.status, 201);
+    struct json_object *o = json_of(&r);
+    test_resp_release(&r);
+    REQUIRE(str_at(o, "id"));
+    char rpath[128];
+    snprintf(rpath, sizeof(rpath), "/agents/%s/run", str_at(o, "id"));
+    json_object_put(o);
+    r = post(rpath, "{\"messages\":[{\"role\":\"user\",\"content\":\"fix it\"}],\"stream\":true}");
+    CHECK_INT_EQ(r.status, 200);
+    const char *sse = osr_buf_str(&r.body);
+    CHECK(strstr(sse, "\"category\":\"terminal\"") != NULL);
+    CHECK(strstr(sse, "this tool needs approval") != NULL); /* git_commit */
+    CHECK(strstr(sse, "ran it into out.txt") != NULL);
+    test_resp_release(&r);
+    char *data = NULL;
+    size_t n = 0;
+    snprintf(path, sizeof(path), "%s/greet.sh", folder);
+    CHECK(osr_read_file(path, 1024, &data, &n, NULL) == OSR_OK && strcmp(data, "echo hello world\n") == 0);
+    free(data);
+    snprintf(path, sizeof(path), "%s/out.txt", folder);
+    CHECK(osr_read_file(path, 1024, &data, &n, NULL) == OSR_OK && strcmp(data, "hello world\n") == 0);
+    free(data);
+}
+
 static void test_teardown(void)
 {
     osr_http_server_free(srv);
@@ -358,4 +409,4 @@ static void test_teardown(void)
 }
 
 TEST_MAIN(test_setup, test_run_stream, test_run_buffered_and_errors, test_dispatch_clarify,
-          test_dispatch_cancel, test_teardown)
+          test_dispatch_cancel, test_run_folder_task, test_teardown)

@@ -26,6 +26,14 @@ static const char *const script_json =
     "with the calculator and got 42.\"}}]}"
     "],"
     "\"chat\":[{\"text\":\"Hello there.\"},{\"text\":\"Second answer.\"}],"
+    "\"files\":["
+    " {\"calls\":[{\"name\":\"file_read\",\"arguments\":{\"path\":\"greet.sh\"}}]},"
+    " {\"calls\":[{\"name\":\"file_edit\",\"arguments\":{\"path\":\"greet.sh\",\"old_string\":"
+    "   \"helo\",\"new_string\":\"hello\"}}]},"
+    " {\"calls\":[{\"name\":\"shell_run\",\"arguments\":{\"command\":\"sh greet.sh > out.txt\"}}]},"
+    " {\"calls\":[{\"name\":\"complete\",\"arguments\":{\"summary\":\"Fixed the typo in greet.sh "
+    "and ran it into out.txt.\"}}]}"
+    "],"
     "\"ask\":[{\"calls\":[{\"name\":\"clarify\",\"arguments\":{\"question\":\"Which one?\"}}]}]"
     "}";
 
@@ -140,6 +148,41 @@ static void test_clarify_without_terminal(void)
     CHECK(strstr(err_text, "needs an answer") != NULL);
 }
 
+static void test_folder_task(void)
+{
+    char folder[512], path[700];
+    snprintf(folder, sizeof(folder), "%s/proj", home);
+    REQUIRE(osr_mkdir_p(folder, 0700, NULL) == OSR_OK);
+    snprintf(path, sizeof(path), "%s/greet.sh", folder);
+    REQUIRE(osr_write_file_atomic(path, "echo helo world\n", 16, 0600, NULL) == OSR_OK);
+    /* without a terminal and without --yes, shell_run is refused */
+    const char *refused[] = {"--model", "fake/files", "--folder", folder, "fix it", NULL};
+    CHECK_INT_EQ(run_bin(NULL, refused), 0);
+    CHECK(strstr(err_text, "failed: shell_run") != NULL);
+    snprintf(path, sizeof(path), "%s/out.txt", folder);
+    CHECK(access(path, F_OK) != 0);
+    /* with --yes it runs */
+    snprintf(path, sizeof(path), "%s/greet.sh", folder);
+    REQUIRE(osr_write_file_atomic(path, "echo helo world\n", 16, 0600, NULL) == OSR_OK);
+    const char *yes[] = {"--model", "fake/files", "--folder", folder, "--yes", "fix it", NULL};
+    CHECK_INT_EQ(run_bin(NULL, yes), 0);
+    CHECK(strstr(err_text, "ok: file_edit") != NULL);
+    CHECK(strstr(err_text, "ok: shell_run") != NULL);
+    CHECK(strstr(out_text, "ran it into out.txt") != NULL);
+    char *data = NULL;
+    size_t n = 0;
+    CHECK(osr_read_file(path, 1024, &data, &n, NULL) == OSR_OK &&
+          strcmp(data, "echo hello world\n") == 0);
+    free(data);
+    snprintf(path, sizeof(path), "%s/out.txt", folder);
+    CHECK(osr_read_file(path, 1024, &data, &n, NULL) == OSR_OK && strcmp(data, "hello world\n") == 0);
+    free(data);
+    /* the commands were logged under the home, outside the folder */
+    snprintf(path, sizeof(path), "%s/logs/folder-actions.jsonl", home);
+    CHECK(osr_read_file(path, 1 << 20, &data, &n, NULL) == OSR_OK && strstr(data, "shell_run"));
+    free(data);
+}
+
 static void test_errors(void)
 {
     const char *noagent[] = {"--agent", "nobody", "x", NULL};
@@ -166,5 +209,6 @@ static void test_teardown(void)
     CHECK(system(cmd) == 0);
 }
 
-TEST_MAIN(test_setup, test_one_shot, test_interactive, test_clarify_without_terminal, test_errors,
+TEST_MAIN(test_setup, test_one_shot, test_interactive, test_clarify_without_terminal,
+          test_folder_task, test_errors,
           test_teardown)
