@@ -431,8 +431,10 @@ int osr_cmd_run(int argc, char **argv)
     struct osr_server_config cfg;
     struct osr_diag d;
     osr_diag_clear(&d);
+    osr_server_config_defaults(&cfg);
     if (osr_server_config_load(&cfg, home, &d) != OSR_OK) {
         fprintf(stderr, "osaurus run: %s\n", d.msg);
+        osr_server_config_release(&cfg);
         free(home);
         osr_buf_release(&a.prompt);
         return OSR_EXIT_CONFIG;
