@@ -244,7 +244,8 @@ int osr_cmd_mcp(int argc, char **argv)
     b.home = home;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct osr_mcp_backend be = {.list = proxy_list, .call = proxy_call, .has = NULL, .ctx = &b};
-    const struct osr_mcp_info info = {.name = "osaurus", .version = OSR_VERSION};
+    /* the original's bridge introduces itself so (REFERENCE §6.2) */
+    const struct osr_mcp_info info = {.name = "Osaurus MCP Proxy", .version = OSR_VERSION};
     struct osr_mcp_session s;
     memset(&s, 0, sizeof(s));
     struct osr_buf line;

@@ -194,7 +194,7 @@ static void test_bridge_with_server(void)
                 "{\"protocolVersion\":\"2025-03-26\",\"capabilities\":{},"
                 "\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}");
     CHECK_STR_EQ(path_str(r, "result", "protocolVersion", NULL), "2025-03-26");
-    CHECK_STR_EQ(path_str(r, "result", "serverInfo", "name"), "osaurus");
+    CHECK_STR_EQ(path_str(r, "result", "serverInfo", "name"), "Osaurus MCP Proxy");
     json_object_put(r);
     send_line(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
     send_line(&b, "");

@@ -5,7 +5,8 @@
 #     providers' tools with source "mcp";
 #   - `osaurus serve` connects the providers: GET /mcp/tools lists their tools, POST /mcp/call
 #     runs them (the secret header reaches the server), and the stdio child dies with the
-#     server.
+#     server;
+#   - the official SDK's client drives `osaurus mcp` over stdio against that server.
 # Needs OSR_BINARY, OSR_SDK_DIR (set by CTest) and Node.js.
 set -uo pipefail
 
@@ -137,6 +138,24 @@ curl -s -X POST "$base/mcp/call" -H 'Content-Type: application/json' \
 check "an 'ask' tool is rejected without an approver" \
     test "$(jsq "$work/ask.json" 'JSON.parse(d.content[0].text).kind')" = rejected
 check "no secret in the server's log" bash -c "! grep -q e2e-secret-value '$work/serve.err'"
+
+# The official SDK as a client of `osaurus mcp` over stdio, which forwards to this server.
+node "$sdk/mcp_stdio_client.mjs" "$bin" "$home" > "$work/stdio.json" 2> "$work/stdio.err"
+check "the SDK's stdio client ran" test $? -eq 0
+check "no error over stdio" test "$(jsq "$work/stdio.json" 'd.error ?? "none"')" = none
+check "osaurus mcp names itself" test "$(jsq "$work/stdio.json" 'd.server')" = "Osaurus MCP Proxy"
+check "tools/list over stdio has the calculator" \
+    test "$(jsq "$work/stdio.json" 'd.tools.includes("calculator")')" = true
+check "tools/list over stdio has the provider's tools" \
+    test "$(jsq "$work/stdio.json" 'd.tools.includes("fx_echo")')" = true
+check "the calculator's schema came through" \
+    test "$(jsq "$work/stdio.json" 'd.calculatorHasSchema')" = object
+check "tools/call over stdio" \
+    test "$(jsq "$work/stdio.json" 'JSON.parse(d.calcText).result.value')" = 14
+check "tools/call over stdio is not an error" test "$(jsq "$work/stdio.json" 'd.calcIsError')" = false
+check "an unknown tool is an error over stdio" \
+    test "$(jsq "$work/stdio.json" 'd.badIsError')" = true
+check "ping over stdio" test "$(jsq "$work/stdio.json" 'd.ping')" = true
 
 # The stdio child belongs to the server and goes with it.
 child=$(ps -o pid= --ppid "$srv_pid" | tr -d ' ' | head -n 1)
