@@ -165,6 +165,19 @@ void up_state_init(struct up_state *st, struct osr_sink *sink, const char *provi
     st->provider_id = provider_id;
     st->open_call = -1;
     st->usage = osr_usage_unknown();
+    st->early_prompt = -1;
+    osr_stopmatch_init(&st->stop, NULL, 0);
+}
+
+void up_state_stops(struct up_state *st, const char *const *stops, size_t n)
+{
+    osr_stopmatch_release(&st->stop);
+    osr_stopmatch_init(&st->stop, stops, n);
+}
+
+void up_state_release(struct up_state *st)
+{
+    osr_stopmatch_release(&st->stop);
 }
 
 static int check(struct up_state *st, int rc)
@@ -179,13 +192,21 @@ int up_role(struct up_state *st)
     if (st->role_sent || st->done)
         return st->gone;
     st->role_sent = true;
-    return check(st, osr_sink_role(st->sink));
+    if (check(st, osr_sink_role(st->sink)))
+        return 1;
+    if (st->early_prompt >= 0) {
+        /* Anthropic clients want the prompt's size in message_start, before the upstream
+         * reports it; the real numbers still come at the end. */
+        struct osr_usage u = osr_usage_unknown();
+        u.prompt_tokens = st->early_prompt;
+        return check(st, osr_sink_usage(st->sink, &u));
+    }
+    return 0;
 }
 
-int up_text(struct up_state *st, const char *s, size_t n)
+/* Sends text that has passed the stop matcher. */
+static int send_text(struct up_state *st, const char *s, size_t n)
 {
-    if (st->done)
-        return st->gone;
     if (n == 0)
         return 0;
     if (up_role(st))
@@ -194,13 +215,45 @@ int up_text(struct up_state *st, const char *s, size_t n)
     return check(st, osr_sink_text(st->sink, s, n));
 }
 
+/* Sends the text the stop matcher held back, before an event of another kind: the answer
+ * went on with something that is not text, so no stop string can complete. */
+static int flush_held(struct up_state *st)
+{
+    if (!osr_stopmatch_holding(&st->stop))
+        return 0;
+    struct osr_str t;
+    osr_stopmatch_flush(&st->stop, &t);
+    return send_text(st, t.p, t.n);
+}
+
+int up_text(struct up_state *st, const char *s, size_t n)
+{
+    if (st->done)
+        return st->gone;
+    if (n == 0)
+        return 0;
+    struct osr_str out;
+    int m = osr_stopmatch_push(&st->stop, s, n, &out);
+    if (m < 0)
+        return up_error(st, 502, "provider '%s' sent more text than the stop strings can hold back",
+                        st->provider_id);
+    if (send_text(st, out.p, out.n))
+        return 1;
+    if (m == OSR_STOPMATCH_HIT) {
+        /* Matched here: the answer ends now and the caller aborts the transfer. */
+        up_set_finish(st, OSR_FINISH_STOP_SEQUENCE, NULL);
+        return up_finish(st);
+    }
+    return 0;
+}
+
 int up_reasoning(struct up_state *st, const char *s, size_t n)
 {
     if (st->done)
         return st->gone;
     if (n == 0)
         return 0;
-    if (up_role(st))
+    if (flush_held(st) || up_role(st))
         return 1;
     st->open_call = -1;
     return check(st, osr_sink_reasoning(st->sink, s, n));
@@ -226,7 +279,7 @@ int up_call_start(struct up_state *st, long key, const char *id, const char *nam
     }
     if (st->n_calls >= UP_MAX_CALLS)
         return 0; /* further calls are dropped; the encoder caps calls at 128 as well */
-    if (up_role(st))
+    if (flush_held(st) || up_role(st))
         return 1;
     i = st->n_calls++;
     st->call_keys[i] = key;
@@ -270,16 +323,17 @@ int up_finish(struct up_state *st)
 {
     if (st->done)
         return st->gone;
-    if (up_role(st))
+    if (flush_held(st) || up_role(st))
         return 1;
     if (st->has_usage && check(st, osr_sink_usage(st->sink, &st->usage)))
         return 1;
     enum osr_finish f = st->finish_seen ? st->finish : OSR_FINISH_STOP;
     if (st->n_calls > 0 && f == OSR_FINISH_STOP)
         f = OSR_FINISH_TOOL_CALLS;
+    /* A stop string matched here is named in full (stop_seq is a bounded copy). */
+    const char *seq = st->stop.matched ? st->stop.matched : st->stop_seq;
     st->done = true;
-    return check(st,
-                 osr_sink_finish(st->sink, f, f == OSR_FINISH_STOP_SEQUENCE ? st->stop_seq : NULL));
+    return check(st, osr_sink_finish(st->sink, f, f == OSR_FINISH_STOP_SEQUENCE ? seq : NULL));
 }
 
 int up_error(struct up_state *st, int status, const char *fmt, ...)
@@ -291,6 +345,8 @@ int up_error(struct up_state *st, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (flush_held(st))
+        return 1; /* the text before the failure is the client's too */
     st->done = true;
     return check(st, osr_sink_error(st->sink, status, msg));
 }
@@ -707,6 +763,7 @@ struct provider_backend {
     size_t n_cached;
     int64_t cached_at_ms;
     bool cache_valid;
+    struct up_memo memo; /* prompt token counts the upstream reported */
 };
 
 static const struct upstream_proto *proto_for(enum osr_provider_type t)
@@ -892,16 +949,30 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     osr_buf_init(&body, UP_MAX_REQUEST_BODY);
     struct curl_slist *hdrs = NULL;
     int rc = OSR_OK;
+    unsigned char memo_key[UP_MEMO_KEY_LEN];
+    bool memo = false; /* memo_key holds this prompt's key */
 
     if (osr_provider_base_url(p, &url) || pb->proto->url(p, model, &url) ||
         add_api_version(p, &url)) {
         up_error(&x.st, 400, "model name '%s' is too long", model);
         goto out;
     }
-    if (pb->proto->encode(req, model, &body)) {
+    /* Stop strings are matched on the answer's text here (up_text); an upstream that cannot
+     * say which one it stopped on does not get them (see reports_stop_sequence). */
+    up_state_stops(&x.st, req->sampling.stop, req->sampling.n_stop);
+    struct osr_chat_request upreq = *req; /* shallow: encode only reads it */
+    if (!pb->proto->reports_stop_sequence) {
+        upreq.sampling.stop = NULL;
+        upreq.sampling.n_stop = 0;
+    }
+    if (pb->proto->encode(&upreq, model, &body)) {
         up_error(&x.st, 413, "the request is too large for provider '%s'", p->id);
         goto out;
     }
+    memo = !pb->proto->early_usage && up_memo_key(pb->proto, req, model, memo_key);
+    int64_t known = -1;
+    if (memo && up_memo_get(&pb->memo, memo_key, &known))
+        x.st.early_prompt = known;
     x.curl = curl_easy_init();
     if (!x.curl) {
         up_error(&x.st, 500, "cannot start an HTTP client");
@@ -995,6 +1066,9 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     if (x.st.gone)
         rc = OSR_ECANCELED;
 out:
+    if (memo && x.st.usage.prompt_tokens > 0)
+        up_memo_put(&pb->memo, memo_key, x.st.usage.prompt_tokens);
+    up_state_release(&x.st);
     if (x.curl)
         curl_easy_cleanup(x.curl);
     free_headers(hdrs);
@@ -1292,7 +1366,21 @@ static void backend_free(struct osr_chat_backend *b)
     osr_provider_release(&pb->p);
     osr_provider_names_free(pb->cached, pb->n_cached);
     pthread_mutex_destroy(&pb->lock);
+    up_memo_release(&pb->memo);
     free(pb);
+}
+
+/* Exact only when the upstream counted this very prompt before; otherwise the caller
+ * estimates (no provider's tokenizer is local). */
+static int backend_count_tokens(struct osr_chat_backend *b, const char *model,
+                                struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
+{
+    struct provider_backend *pb = b->ctx;
+    unsigned char key[UP_MEMO_KEY_LEN];
+    if (up_memo_key(pb->proto, req, model, key) && up_memo_get(&pb->memo, key, n))
+        return OSR_OK;
+    return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt",
+                        pb->p.id);
 }
 
 static const struct osr_chat_backend_ops provider_ops = {
@@ -1301,6 +1389,7 @@ static const struct osr_chat_backend_ops provider_ops = {
     .embed = backend_embed,
     .list_models = backend_list_models,
     .free = backend_free,
+    .count_tokens = backend_count_tokens,
 };
 
 struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p)
@@ -1309,6 +1398,7 @@ struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p)
     provider_copy(&pb->p, p);
     pb->proto = proto_for(p->type);
     pthread_mutex_init(&pb->lock, NULL);
+    up_memo_init(&pb->memo);
     pb->base.ops = &provider_ops;
     pb->base.ctx = pb;
     return &pb->base;
