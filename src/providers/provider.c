@@ -7,9 +7,12 @@
  * anthropic.c, responses.c, gemini.c and ollama.c.  This file knows no wire format except the
  * model listings of GET /models.
  *
- * Not here: retries (a streamed answer is not retried), the shared multi handle of the design
- * (one easy handle per request is simpler and enough at the loads a desktop daemon sees), and
- * the encrypted secret store (secrets.json is the interim 0600 file).
+ * Finished transfers leave their easy handle (and so its open connection) to the next request
+ * to the same provider.
+ *
+ * Not here: retries of a streamed answer once it has begun, the shared multi handle of the
+ * design (one easy handle per request is simpler and enough at the loads a desktop daemon
+ * sees), and the encrypted secret store (secrets.json is the interim 0600 file).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,6 +43,8 @@
 #define MAX_RETRIES 2     /* extra attempts after a 429 or 5xx before the first byte */
 #define RETRY_BASE_MS 250 /* then 500 ms; Retry-After when the upstream sends one */
 #define RETRY_MAX_MS 4000
+#define IDLE_HANDLES 16 /* easy handles, with their open upstream connections, kept per provider */
+#define DRAIN_NS ((int64_t)250 * 1000000) /* reading the end of an answer already finished */
 
 static void curl_global_init_default(void)
 {
@@ -241,6 +246,7 @@ int up_text(struct up_state *st, const char *s, size_t n)
         return 1;
     if (m == OSR_STOPMATCH_HIT) {
         /* Matched here: the answer ends now and the caller aborts the transfer. */
+        st->cut = true;
         up_set_finish(st, OSR_FINISH_STOP_SEQUENCE, NULL);
         return up_finish(st);
     }
@@ -348,6 +354,7 @@ int up_error(struct up_state *st, int status, const char *fmt, ...)
     if (flush_held(st))
         return 1; /* the text before the failure is the client's too */
     st->done = true;
+    st->cut = true;
     return check(st, osr_sink_error(st->sink, status, msg));
 }
 
@@ -764,7 +771,43 @@ struct provider_backend {
     int64_t cached_at_ms;
     bool cache_valid;
     struct up_memo memo; /* prompt token counts the upstream reported */
+    /* Finished transfers' easy handles: libcurl keeps a handle's connections open, so the
+     * next request skips the TCP (and TLS) handshake with the upstream. */
+    pthread_mutex_t idle_mu;
+    CURL *idle[IDLE_HANDLES]; /* guarded by idle_mu */
+    size_t n_idle;            /* guarded by idle_mu */
 };
+
+/* A handle for one transfer: the most recently used idle one (its connection is the likeliest
+ * to be alive), reset to no options, or a new one.  NULL when libcurl cannot make one. */
+static CURL *handle_take(struct provider_backend *pb)
+{
+    CURL *c = NULL;
+    pthread_mutex_lock(&pb->idle_mu);
+    if (pb->n_idle)
+        c = pb->idle[--pb->n_idle];
+    pthread_mutex_unlock(&pb->idle_mu);
+    if (!c)
+        return curl_easy_init();
+    curl_easy_reset(c); /* keeps live connections and the DNS cache, drops every option */
+    return c;
+}
+
+/* Keeps c for the next transfer (or frees it when enough are kept).  A transfer cut short
+ * leaves no half-read connection behind: libcurl closes those itself. */
+static void handle_give(struct provider_backend *pb, CURL *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&pb->idle_mu);
+    if (pb->n_idle < IDLE_HANDLES) {
+        pb->idle[pb->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&pb->idle_mu);
+    if (c)
+        curl_easy_cleanup(c);
+}
 
 static const struct upstream_proto *proto_for(enum osr_provider_type t)
 {
@@ -863,22 +906,39 @@ struct xfer {
     bool typed;     /* the content type was looked at */
     bool json_body; /* the answer is one JSON body, collected in body */
     struct osr_buf body;
+    /* The answer finished normally and the rest of the upstream's bytes (the end of the
+     * chunked body, after "[DONE]" or "message_stop") are read and dropped, so the connection
+     * can serve the next request; an upstream that does not end its body soon is cut. */
+    bool draining;
+    int64_t done_ns;
 };
+
+/* After an event: go on, drain the rest (finished), or stop the transfer (non-zero). */
+static int after_event(struct xfer *x, int rc)
+{
+    if (rc || x->st.gone)
+        return 1;
+    if (!x->st.done)
+        return 0;
+    if (x->st.cut)
+        return 1;
+    if (!x->draining) {
+        x->draining = true;
+        x->done_ns = osr_mono_ns();
+    }
+    return 0;
+}
 
 static int on_sse(void *ctx, const struct osr_sse_event *ev)
 {
     struct xfer *x = ctx;
-    if (x->proto->on_event(&x->st, ev))
-        return 1;
-    return x->st.done ? 1 : 0;
+    return after_event(x, x->proto->on_event(&x->st, ev));
 }
 
 static int on_line(void *ctx, const char *line, size_t n)
 {
     struct xfer *x = ctx;
-    if (x->proto->on_line(&x->st, line, n))
-        return 1;
-    return x->st.done ? 1 : 0;
+    return after_event(x, x->proto->on_line(&x->st, line, n));
 }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -893,6 +953,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
         osr_buf_append(&x->errbody, ptr, n < room ? n : room);
         return n;
     }
+    if (x->draining)
+        return osr_mono_ns() - x->done_ns > DRAIN_NS ? 0 : n;
     if (!x->typed) {
         /* A server that ignored "stream": true answers one JSON body instead of SSE. */
         char *ct = NULL;
@@ -927,6 +989,8 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
      * low-speed limit averages over a sliding window and fires seconds late.) */
     if (!x->st.gone && osr_mono_ns() - x->last_data_ns > x->idle_ns)
         x->timed_out = true;
+    if (x->draining && osr_mono_ns() - x->done_ns > DRAIN_NS)
+        return 1; /* finished, but the upstream does not end its body: cut it */
     return x->st.gone || x->timed_out ? 1 : 0;
 }
 
@@ -973,7 +1037,7 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     int64_t known = -1;
     if (memo && up_memo_get(&pb->memo, memo_key, &known))
         x.st.early_prompt = known;
-    x.curl = curl_easy_init();
+    x.curl = handle_take(pb);
     if (!x.curl) {
         up_error(&x.st, 500, "cannot start an HTTP client");
         goto out;
@@ -1069,8 +1133,7 @@ out:
     if (memo && x.st.usage.prompt_tokens > 0)
         up_memo_put(&pb->memo, memo_key, x.st.usage.prompt_tokens);
     up_state_release(&x.st);
-    if (x.curl)
-        curl_easy_cleanup(x.curl);
+    handle_give(pb, x.curl);
     free_headers(hdrs);
     osr_buf_release(&url);
     osr_buf_release(&body);
@@ -1367,6 +1430,9 @@ static void backend_free(struct osr_chat_backend *b)
     osr_provider_names_free(pb->cached, pb->n_cached);
     pthread_mutex_destroy(&pb->lock);
     up_memo_release(&pb->memo);
+    for (size_t i = 0; i < pb->n_idle; i++)
+        curl_easy_cleanup(pb->idle[i]);
+    pthread_mutex_destroy(&pb->idle_mu);
     free(pb);
 }
 
@@ -1398,6 +1464,7 @@ struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p)
     provider_copy(&pb->p, p);
     pb->proto = proto_for(p->type);
     pthread_mutex_init(&pb->lock, NULL);
+    pthread_mutex_init(&pb->idle_mu, NULL);
     up_memo_init(&pb->memo);
     pb->base.ops = &provider_ops;
     pb->base.ctx = pb;

@@ -33,6 +33,8 @@ struct up_state {
     bool role_sent;
     bool done;     /* FINISH or ERROR emitted */
     bool gone;     /* the sink's consumer went away */
+    bool cut;      /* done, and the upstream must be cut off (a local stop string, an error)
+                    * rather than read to its end */
     bool finish_seen;
     enum osr_finish finish;
     char stop_seq[256];
