@@ -104,8 +104,8 @@ static void append_loaded(struct json_object *models, void *ctx)
                                details ? json_object_get(details) : json_object_new_object());
         char ts[OSR_ISO8601_MAX];
         /* "Forever" is shown as Ollama does for keep_alive -1: far in the future. */
-        int64_t exp = r[i].expires_ms == INT64_MAX ? r[i].used_ms + 315360000000LL
-                                                   : r[i].expires_ms;
+        int64_t exp =
+            r[i].expires_ms == INT64_MAX ? r[i].used_ms + 315360000000LL : r[i].expires_ms;
         osr_time_iso8601(ts, exp, 1);
         json_object_object_add(o, "expires_at", json_object_new_string(ts));
         json_object_object_add(o, "size_vram", json_object_new_int64(0));

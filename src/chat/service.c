@@ -19,10 +19,10 @@
 #define MAX_RECENT_ID 1024 /* longer ids are not remembered */
 
 struct recent_slot {
-    char *id;            /* NULL: free */
-    int64_t used_mono;   /* ms, monotonic: what expiry is measured with */
-    int64_t used_wall;   /* ms since the epoch: what is shown */
-    int64_t keep_ms;     /* < 0: forever */
+    char *id;          /* NULL: free */
+    int64_t used_mono; /* ms, monotonic: what expiry is measured with */
+    int64_t used_wall; /* ms since the epoch: what is shown */
+    int64_t keep_ms;   /* < 0: forever */
 };
 
 struct osr_chat_service {

@@ -43,7 +43,8 @@
 #define MAX_RETRIES 2     /* extra attempts after a 429 or 5xx before the first byte */
 #define RETRY_BASE_MS 250 /* then 500 ms; Retry-After when the upstream sends one */
 #define RETRY_MAX_MS 4000
-#define IDLE_HANDLES 16 /* easy handles, with their open upstream connections, kept per provider */
+#define IDLE_HANDLES 16 /* easy handles, with their open upstream connections, kept per provider   \
+                         */
 #define DRAIN_NS ((int64_t)250 * 1000000) /* reading the end of an answer already finished */
 
 static void curl_global_init_default(void)
@@ -1445,8 +1446,7 @@ static int backend_count_tokens(struct osr_chat_backend *b, const char *model,
     unsigned char key[UP_MEMO_KEY_LEN];
     if (up_memo_key(pb->proto, req, model, key) && up_memo_get(&pb->memo, key, n))
         return OSR_OK;
-    return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt",
-                        pb->p.id);
+    return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt", pb->p.id);
 }
 
 static const struct osr_chat_backend_ops provider_ops = {

@@ -31,10 +31,10 @@ struct up_state {
     struct osr_sink *sink;
     const char *provider_id;
     bool role_sent;
-    bool done;     /* FINISH or ERROR emitted */
-    bool gone;     /* the sink's consumer went away */
-    bool cut;      /* done, and the upstream must be cut off (a local stop string, an error)
-                    * rather than read to its end */
+    bool done; /* FINISH or ERROR emitted */
+    bool gone; /* the sink's consumer went away */
+    bool cut;  /* done, and the upstream must be cut off (a local stop string, an error)
+                * rather than read to its end */
     bool finish_seen;
     enum osr_finish finish;
     char stop_seq[256];
@@ -148,7 +148,7 @@ struct up_memo {
     struct {
         unsigned char key[UP_MEMO_KEY_LEN];
         int64_t tokens;
-        uint64_t used; /* 0: empty; else the tick of the last use */
+        uint64_t used;      /* 0: empty; else the tick of the last use */
     } slots[UP_MEMO_SLOTS]; /* guarded by mu */
     uint64_t tick;          /* guarded by mu */
 };
