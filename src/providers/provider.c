@@ -43,8 +43,9 @@
 #define MAX_RETRIES 2     /* extra attempts after a 429 or 5xx before the first byte */
 #define RETRY_BASE_MS 250 /* then 500 ms; Retry-After when the upstream sends one */
 #define RETRY_MAX_MS 4000
-#define IDLE_HANDLES 16 /* easy handles, with their open upstream connections, kept per provider   \
-                         */
+#define IDLE_HANDLES                                                                               \
+    16 /* easy handles, with their open upstream connections, kept per provider                    \
+        */
 #define DRAIN_NS ((int64_t)250 * 1000000) /* reading the end of an answer already finished */
 
 static void curl_global_init_default(void)
@@ -1437,16 +1438,77 @@ static void backend_free(struct osr_chat_backend *b)
     free(pb);
 }
 
-/* Exact only when the upstream counted this very prompt before; otherwise the caller
- * estimates (no provider's tokenizer is local). */
+/* Anthropic's POST {base}/messages/count_tokens for req: the translator's request body cut
+ * down to the fields that endpoint takes (it refuses max_tokens, stream and the sampling
+ * settings).  Returns OSR_OK with *n, or an error with diag. */
+static int count_upstream(struct provider_backend *pb, const char *model,
+                          const struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
+{
+    static const char *const keep[] = {"model", "messages",    "system",
+                                       "tools", "tool_choice", "thinking"};
+    const struct osr_provider *p = &pb->p;
+    struct osr_buf url, body, answer;
+    osr_buf_init(&url, 16 * 1024);
+    osr_buf_init(&body, UP_MAX_REQUEST_BODY);
+    osr_buf_init(&answer, 64 * 1024);
+    struct json_object *full = NULL, *cut = NULL, *root = NULL;
+    int rc = OSR_EIO;
+    if (pb->proto->encode(req, model, &body) || !(full = jparse(body.data, body.len))) {
+        rc = osr_diag_set(diag, OSR_ETOOBIG, "the request is too large for provider '%s'", p->id);
+        goto out;
+    }
+    cut = json_object_new_object();
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        struct json_object *v = jget(full, keep[i]);
+        if (v)
+            json_object_object_add(cut, keep[i], json_object_get(v));
+    }
+    osr_buf_reset(&body);
+    if (osr_json_append(&body, cut) || osr_provider_base_url(p, &url) ||
+        osr_buf_puts(&url, "/messages/count_tokens")) {
+        rc = osr_diag_set(diag, OSR_ETOOBIG, "the request is too large for provider '%s'", p->id);
+        goto out;
+    }
+    long status =
+        simple_request(p, osr_buf_str(&url), osr_buf_str(&body), body.len, LIST_TIMEOUT_S, &answer);
+    root = status >= 200 && status < 300 ? jparse(answer.data, answer.len) : NULL;
+    if (!jint(root, "input_tokens", n) || *n < 0) {
+        char msg[512];
+        up_error_message(osr_buf_str(&answer), answer.len, msg, sizeof(msg));
+        rc = osr_diag_set(diag, OSR_EIO, "provider '%s' could not count tokens (%ld): %s", p->id,
+                          status, status < 0 ? "unreachable" : msg);
+        goto out;
+    }
+    rc = OSR_OK;
+out:
+    json_object_put(full);
+    json_object_put(cut);
+    json_object_put(root);
+    osr_buf_release(&url);
+    osr_buf_release(&body);
+    osr_buf_release(&answer);
+    return rc;
+}
+
+/* Exact when the upstream counted this very prompt before, or (Anthropic) when it counts it
+ * now; otherwise the caller estimates (no provider's tokenizer is local). */
 static int backend_count_tokens(struct osr_chat_backend *b, const char *model,
                                 struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
 {
     struct provider_backend *pb = b->ctx;
     unsigned char key[UP_MEMO_KEY_LEN];
-    if (up_memo_key(pb->proto, req, model, key) && up_memo_get(&pb->memo, key, n))
+    bool keyed = up_memo_key(pb->proto, req, model, key);
+    if (keyed && up_memo_get(&pb->memo, key, n))
         return OSR_OK;
-    return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt", pb->p.id);
+    if (pb->p.type != OSR_PROVIDER_ANTHROPIC)
+        return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt",
+                            pb->p.id);
+    int rc = count_upstream(pb, model, req, n, diag);
+    if (rc == OSR_OK && keyed)
+        up_memo_put(&pb->memo, key, *n);
+    if (rc)
+        OSR_WARN("count_tokens: %s", diag->msg);
+    return rc;
 }
 
 static const struct osr_chat_backend_ops provider_ops = {

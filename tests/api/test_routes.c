@@ -596,6 +596,36 @@ static void test_early_prompt_tokens(void)
     test_resp_release(&r);
 }
 
+/* count_tokens through an Anthropic provider asks the upstream's own count_tokens with only
+ * the fields it takes, once per prompt. */
+static void test_count_tokens_upstream(void)
+{
+    const char *body = "{\"model\":\"an/text\",\"system\":\"be brief\",\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"how many?\"}]}";
+    int before = atomic_load(&fake.requests);
+    struct test_resp r = post("/v1/messages/count_tokens", body);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":42}");
+    test_resp_release(&r);
+    CHECK_INT_EQ(atomic_load(&fake.requests), before + 1);
+    CHECK_STR_EQ(fake.last_path, "/v1/messages/count_tokens");
+    CHECK_STR_EQ(fake.last_api_key, AN_KEY);
+    char *up = fake_last_body();
+    struct json_object *u = NULL;
+    REQUIRE(osr_json_parse(up, strlen(up), &u, NULL) == OSR_OK);
+    CHECK_STR_EQ(at_str(AT(u, "model")), "text");
+    CHECK_STR_EQ(at_str(AT(u, "system")), "be brief");
+    CHECK_STR_EQ(at_str(AT(u, "messages", "0", "role")), "user");
+    CHECK(AT(u, "max_tokens") == NULL && AT(u, "stream") == NULL);
+    json_object_put(u);
+    free(up);
+    /* Asked again: answered from the memo, no second upstream call. */
+    r = post("/v1/messages/count_tokens", body);
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":42}");
+    test_resp_release(&r);
+    CHECK_INT_EQ(atomic_load(&fake.requests), before + 1);
+}
+
 /* An upstream that ignores "stream": true and answers one JSON body still works. */
 static void test_plain_json_upstream(void)
 {
@@ -938,8 +968,9 @@ static void test_other_routes(void)
     json_object_put(o);
     test_resp_release(&r);
 
+    /* An OpenAI-type provider cannot count: the estimate. */
     r = post("/v1/messages/count_tokens",
-             "{\"model\":\"an/x\",\"messages\":[{\"role\":\"user\",\"content\":\"abcdefgh\"}]}");
+             "{\"model\":\"oa/x\",\"messages\":[{\"role\":\"user\",\"content\":\"abcdefgh\"}]}");
     CHECK_INT_EQ(r.status, 200);
     o = body_json(&r);
     CHECK_INT_EQ(json_object_get_int(AT(o, "input_tokens")), 3); /* (8 + 4) / 4, as encoders say */
@@ -1071,6 +1102,7 @@ static void test_all(void)
     test_usage_passthrough();
     test_local_stop_strings();
     test_early_prompt_tokens();
+    test_count_tokens_upstream();
     test_plain_json_upstream();
     test_upstream_errors();
     test_retry_before_first_byte();

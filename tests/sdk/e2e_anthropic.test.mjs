@@ -98,6 +98,15 @@ test('messages: message_start of a stream carries the count a body of the same p
   assert.equal(counted.input_tokens, body.usage.input_tokens);
 });
 
+test('count_tokens through an Anthropic-type provider is the upstream\'s own count', T, async () => {
+  const prompt = [{ role: 'user', content: 'Count these words for me, please, all of them.' }];
+  const counted = await client.messages.countTokens({ model: ANT_MODEL, messages: prompt });
+  const body = await client.messages.create({ model: ANT_MODEL, max_tokens: 1, messages: prompt });
+  assert.equal(counted.input_tokens, body.usage.input_tokens);
+  const longer = await client.messages.countTokens({ model: ANT_MODEL, messages: [...prompt, { role: 'assistant', content: 'Sure.' }, ...prompt] });
+  assert.ok(longer.input_tokens > counted.input_tokens);
+});
+
 test('messages: an unknown model is the SDK\'s NotFoundError; a missing max_tokens its BadRequestError', T, async () => {
   await assert.rejects(
     client.messages.create({ model: 'nobody/nothing', max_tokens: 5, messages: USER }),
