@@ -1438,41 +1438,63 @@ static void backend_free(struct osr_chat_backend *b)
     free(pb);
 }
 
-/* Anthropic's POST {base}/messages/count_tokens for req: the translator's request body cut
- * down to the fields that endpoint takes (it refuses max_tokens, stream and the sampling
- * settings).  Returns OSR_OK with *n, or an error with diag. */
+/* The upstream's own token count for req: Anthropic's POST {base}/messages/count_tokens with
+ * the translator's body cut down to the fields that endpoint takes (it refuses max_tokens,
+ * stream and the sampling settings), or Gemini's POST {base}/models/{model}:countTokens with
+ * the whole generateContent body as its generateContentRequest.  Returns OSR_OK with *n, or
+ * an error with diag. */
 static int count_upstream(struct provider_backend *pb, const char *model,
                           const struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
 {
     static const char *const keep[] = {"model", "messages",    "system",
                                        "tools", "tool_choice", "thinking"};
     const struct osr_provider *p = &pb->p;
-    struct osr_buf url, body, answer;
+    bool gemini = p->type == OSR_PROVIDER_GEMINI;
+    struct osr_buf url, body, answer, name;
     osr_buf_init(&url, 16 * 1024);
     osr_buf_init(&body, UP_MAX_REQUEST_BODY);
     osr_buf_init(&answer, 64 * 1024);
+    osr_buf_init(&name, 16 * 1024);
     struct json_object *full = NULL, *cut = NULL, *root = NULL;
     int rc = OSR_EIO;
-    if (pb->proto->encode(req, model, &body) || !(full = jparse(body.data, body.len))) {
+    if (pb->proto->encode(req, model, &body) || !(full = jparse(body.data, body.len)) ||
+        osr_provider_base_url(p, &url)) {
         rc = osr_diag_set(diag, OSR_ETOOBIG, "the request is too large for provider '%s'", p->id);
         goto out;
     }
     cut = json_object_new_object();
-    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-        struct json_object *v = jget(full, keep[i]);
-        if (v)
-            json_object_object_add(cut, keep[i], json_object_get(v));
+    if (gemini) {
+        /* The URL of the generate call, with :countTokens for its method. */
+        if (pb->proto->url(p, model, &name) || !strstr(osr_buf_str(&name), ":") ||
+            osr_buf_appendf(&url, "%.*s:countTokens",
+                            (int)(strchr(osr_buf_str(&name), ':') - osr_buf_str(&name)),
+                            osr_buf_str(&name))) {
+            rc = osr_diag_set(diag, OSR_EINVAL, "model name '%s' is not valid for provider '%s'",
+                              model, p->id);
+            goto out;
+        }
+        osr_buf_reset(&name);
+        osr_buf_appendf(&name, "models/%s", model);
+        json_object_object_add(full, "model", json_object_new_string(osr_buf_str(&name)));
+        json_object_object_add(cut, "generateContentRequest", json_object_get(full));
+    } else {
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+            struct json_object *v = jget(full, keep[i]);
+            if (v)
+                json_object_object_add(cut, keep[i], json_object_get(v));
+        }
+        osr_buf_puts(&url, "/messages/count_tokens");
     }
+    add_api_version(p, &url);
     osr_buf_reset(&body);
-    if (osr_json_append(&body, cut) || osr_provider_base_url(p, &url) ||
-        osr_buf_puts(&url, "/messages/count_tokens")) {
+    if (osr_json_append(&body, cut)) {
         rc = osr_diag_set(diag, OSR_ETOOBIG, "the request is too large for provider '%s'", p->id);
         goto out;
     }
     long status =
         simple_request(p, osr_buf_str(&url), osr_buf_str(&body), body.len, LIST_TIMEOUT_S, &answer);
     root = status >= 200 && status < 300 ? jparse(answer.data, answer.len) : NULL;
-    if (!jint(root, "input_tokens", n) || *n < 0) {
+    if (!jint(root, gemini ? "totalTokens" : "input_tokens", n) || *n < 0) {
         char msg[512];
         up_error_message(osr_buf_str(&answer), answer.len, msg, sizeof(msg));
         rc = osr_diag_set(diag, OSR_EIO, "provider '%s' could not count tokens (%ld): %s", p->id,
@@ -1487,11 +1509,12 @@ out:
     osr_buf_release(&url);
     osr_buf_release(&body);
     osr_buf_release(&answer);
+    osr_buf_release(&name);
     return rc;
 }
 
-/* Exact when the upstream counted this very prompt before, or (Anthropic) when it counts it
- * now; otherwise the caller estimates (no provider's tokenizer is local). */
+/* Exact when the upstream counted this very prompt before, or (Anthropic, Gemini) when it
+ * counts it now; otherwise the caller estimates (no provider's tokenizer is local). */
 static int backend_count_tokens(struct osr_chat_backend *b, const char *model,
                                 struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
 {
@@ -1500,7 +1523,7 @@ static int backend_count_tokens(struct osr_chat_backend *b, const char *model,
     bool keyed = up_memo_key(pb->proto, req, model, key);
     if (keyed && up_memo_get(&pb->memo, key, n))
         return OSR_OK;
-    if (pb->p.type != OSR_PROVIDER_ANTHROPIC)
+    if (pb->p.type != OSR_PROVIDER_ANTHROPIC && pb->p.type != OSR_PROVIDER_GEMINI)
         return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt",
                             pb->p.id);
     int rc = count_upstream(pb, model, req, n, diag);

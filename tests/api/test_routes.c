@@ -597,7 +597,7 @@ static void test_early_prompt_tokens(void)
 }
 
 /* count_tokens through an Anthropic provider asks the upstream's own count_tokens with only
- * the fields it takes, once per prompt. */
+ * the fields it takes, once per prompt; through Gemini, its countTokens. */
 static void test_count_tokens_upstream(void)
 {
     const char *body = "{\"model\":\"an/text\",\"system\":\"be brief\",\"messages\":[{\"role\":"
@@ -624,6 +624,18 @@ static void test_count_tokens_upstream(void)
     CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":42}");
     test_resp_release(&r);
     CHECK_INT_EQ(atomic_load(&fake.requests), before + 1);
+
+    /* Gemini: models/{model}:countTokens with the generate body as generateContentRequest. */
+    r = post("/v1/messages/count_tokens", "{\"model\":\"gm/text\",\"messages\":[{\"role\":"
+                                          "\"user\",\"content\":\"how many?\"}]}");
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":17}");
+    test_resp_release(&r);
+    CHECK_STR_EQ(fake.last_path, "/v1beta/models/text:countTokens");
+    CHECK_STR_EQ(fake.last_goog, GM_KEY);
+    up = fake_last_body();
+    CHECK(strstr(up, "\"generateContentRequest\":{") != NULL);
+    CHECK(strstr(up, "\"model\":\"models/text\"") != NULL);
+    free(up);
 }
 
 /* An upstream that ignores "stream": true and answers one JSON body still works. */

@@ -10,7 +10,8 @@
  *   silent* a stream that sends nothing until its client goes away (counted like slow*)
  *   plain*  one JSON body instead of a stream (a server that ignores "stream": true)
  *   flaky*  503 while fake.flaky_left > 0 (counting down), then as text*
- * POST /messages/count_tokens answers 42 tokens (400 when the body has max_tokens or stream).
+ * POST /messages/count_tokens answers 42 tokens (400 when the body has max_tokens or stream);
+ * Gemini's models/{m}:countTokens 17 (400 without a generateContentRequest naming a model).
  * Test-only code. */
 #ifndef OSR_TEST_FAKE_UPSTREAM_H
 #define OSR_TEST_FAKE_UPSTREAM_H
@@ -263,6 +264,18 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
         model = m ? m : "";
     } else {
         osr_json_get_string(o, "model", false, &model, NULL);
+    }
+    if (kind == FK_GEMINI && strstr(model, ":countTokens")) {
+        /* Gemini's countTokens: 17 for a generateContentRequest naming its model. */
+        struct json_object *g = NULL, *gm = NULL;
+        bool ok = json_object_object_get_ex(o, "generateContentRequest", &g) &&
+                  json_object_object_get_ex(g, "model", &gm) &&
+                  strncmp(json_object_get_string(gm), "models/", 7) == 0;
+        const char *b = ok ? "{\"totalTokens\":17}"
+                           : "{\"error\":{\"code\":400,\"message\":\"bad count request\"}}";
+        osr_http_respond(req, ok ? 200 : 400, "application/json", b, strlen(b));
+        json_object_put(o);
+        return;
     }
     if (kind == FK_EMBED_OPENAI || kind == FK_EMBED_OLLAMA) {
         struct json_object *in = NULL;
