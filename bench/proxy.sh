@@ -30,7 +30,8 @@ trap cleanup EXIT
 OSR_BENCH_MODE=upstream OSR_BENCH_CHUNKS=$CHUNKS "$TOOL" >"$home/up.txt" 2>"$home/up_err.txt" &
 up_pid=$!
 for _ in $(seq 100); do
-    up_port=$(sed -n 's/^bench upstream on port \([0-9]*\)$/\1/p' "$home/up.txt")
+    # The background job may not have opened its output file yet.
+    up_port=$(sed -n 's/^bench upstream on port \([0-9]*\)$/\1/p' "$home/up.txt" 2>/dev/null || true)
     [ -n "$up_port" ] && break
     sleep 0.05
 done

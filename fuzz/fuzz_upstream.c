@@ -5,7 +5,8 @@
  * Invariants checked: ROLE comes first and once; tool-call indexes start at 0 and grow by one;
  * argument fragments name a call already started; nothing follows FINISH or ERROR; an ERROR
  * status is an HTTP error status; the stream always ends with exactly one FINISH or ERROR once
- * the translator is told the stream ended. */
+ * the translator is told the stream ended.  With client stop strings (picked by the first byte
+ * too): no run of consecutive text deltas ever holds one, whatever the translator. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,15 @@
 #include "osr/sse.h"
 #include "providers/provider_internal.h"
 
+static const char *const stops[] = {"lo", " w", "\\", "\xc3\xa9t"};
+#define N_STOPS (sizeof(stops) / sizeof(stops[0]))
+
 struct checker {
     struct osr_sink sink;
     bool role, ended;
     int calls;
+    bool stopping;
+    struct osr_buf run; /* the text since the last event of another kind */
 };
 
 static int check_emit(struct osr_sink *s, const struct osr_event *ev)
@@ -35,6 +41,13 @@ static int check_emit(struct osr_sink *s, const struct osr_event *ev)
         return 0;
     }
     OSR_ASSERT(c->role);
+    if (ev->kind == OSR_EV_TEXT_DELTA) {
+        if (osr_buf_append(&c->run, ev->text.p, ev->text.n) == OSR_OK && c->stopping)
+            for (size_t i = 0; i < N_STOPS; i++)
+                OSR_ASSERT(!memmem(c->run.data, c->run.len, stops[i], strlen(stops[i])));
+    } else if (ev->kind != OSR_EV_USAGE) {
+        osr_buf_reset(&c->run);
+    }
     switch (ev->kind) {
     case OSR_EV_TOOL_CALL_START:
         OSR_ASSERT(ev->index == c->calls);
@@ -82,7 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool as_body = (data[0] / 5) % 2 == 1 && r.up->on_body;
     struct checker c = {.sink = {.emit = check_emit}};
     c.sink.ctx = &c;
+    osr_buf_init(&c.run, 1u << 20);
+    c.stopping = (data[0] / 10) % 2 == 1;
     up_state_init(&r.st, &c.sink, "fuzz");
+    if (c.stopping)
+        up_state_stops(&r.st, stops, N_STOPS);
     const char *p = (const char *)data + 1;
     size_t n = size - 1;
     if (as_body) {
@@ -110,5 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             up_error(&r.st, 502, "ended early");
     }
     OSR_ASSERT(c.ended);
+    up_state_release(&r.st);
+    osr_buf_release(&c.run);
     return 0;
 }

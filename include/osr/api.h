@@ -117,6 +117,12 @@ const char *osr_api_encoder_content_type(const struct osr_api_encoder *enc);
 /* The id the answer carries ("chatcmpl-...", "msg_...", "resp_..."; "" for Ollama). */
 const char *osr_api_encoder_id(const struct osr_api_encoder *enc);
 
+/* Rough prompt size of req in tokens: a quarter of the bytes of the messages, tool calls and
+ * tool declarations (schemas included), plus 4 bytes a message, at least 1.  What encoders
+ * report when the backend gave no count, and what /v1/messages/count_tokens answers when the
+ * backend cannot count exactly, so both agree. */
+int64_t osr_api_estimate_tokens(const struct osr_chat_request *req);
+
 /* ---------------------------------------------------------------- sink adapter */
 
 /* A sink that encodes every event into buf and hands the frames to flush.  emit returns

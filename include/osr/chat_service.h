@@ -117,4 +117,34 @@ int osr_chat_service_embed(struct osr_chat_service *svc, const char *model_id,
  * /v1/models appends these to the local ones. */
 void osr_chat_service_list_models(struct osr_chat_service *svc, struct osr_model_list *out);
 
+/* ---- models in use (Ollama's /api/ps) ----
+ * The service remembers the model ids it ran (chat and embeddings) with when each was last
+ * used and how long it stays "running" after that: the request's keep_alive (Ollama's), 5
+ * minutes by default as in Ollama, "0" forgets it at once, a negative one keeps it for good.
+ * For a cloud model this is the only sense in which it is loaded; /api/ps lists these beside
+ * the models the local engine holds.  At most OSR_CHAT_RECENT_MAX ids; the least recently
+ * used one makes room. */
+#define OSR_CHAT_RECENT_MAX 64
+#define OSR_CHAT_KEEP_ALIVE_DEFAULT_MS ((int64_t)5 * 60 * 1000)
+
+struct osr_chat_recent {
+    char *id;
+    int64_t used_ms;    /* wall clock, ms since the epoch */
+    int64_t expires_ms; /* wall clock; INT64_MAX: never */
+};
+
+/* Returns a heap array of the ids used whose keep-alive has not run out, most recently used
+ * first, and their count in *n; the caller frees it with osr_chat_recent_free. */
+struct osr_chat_recent *osr_chat_service_recent(struct osr_chat_service *svc, size_t *n);
+void osr_chat_recent_free(struct osr_chat_recent *r, size_t n);
+
+/* Records that model_id was used now with keep_alive (Ollama's spelling or NULL). */
+void osr_chat_service_touch(struct osr_chat_service *svc, const char *model_id,
+                            const char *keep_alive);
+
+/* Parses an Ollama keep_alive: a Go duration ("5m", "1h30m", "90s", "1.5h", "-1m"), a bare
+ * number of seconds ("300", as the decoders spell JSON numbers with "s"), "0".  Returns true
+ * with *ms (negative: forever); false when s is not one (callers use the default). */
+bool osr_chat_keep_alive_ms(const char *s, int64_t *ms);
+
 #endif

@@ -603,10 +603,14 @@ int64_t osr_api_estimate_tokens(const struct osr_chat_request *req)
                 bytes += p->call.arguments.n + (p->call.name ? strlen(p->call.name) : 0);
         }
     }
+    /* The model reads the tool declarations too, schemas included. */
     for (size_t i = 0; i < req->n_tools; i++) {
         bytes += strlen(req->tools[i].name);
         if (req->tools[i].description)
             bytes += strlen(req->tools[i].description);
+        if (req->tools[i].parameters)
+            bytes += strlen(
+                json_object_to_json_string_ext(req->tools[i].parameters, JSON_C_TO_STRING_PLAIN));
     }
     int64_t t = (int64_t)(bytes / 4);
     return t > 0 ? t : 1;

@@ -100,9 +100,6 @@ int osr_api_decode_function(struct osr_chat_request *req, struct osr_api_error *
 int osr_api_named_choice(struct osr_chat_request *req, struct osr_api_error *err, const char *name,
                          const char *path);
 
-/* Rough prompt size of req in tokens (bytes / 4, at least 1), for protocols that must report
- * one when the backend did not. */
-int64_t osr_api_estimate_tokens(const struct osr_chat_request *req);
 
 /* ---------------------------------------------------------------- encoding */
 

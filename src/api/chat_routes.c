@@ -405,29 +405,6 @@ out:
 
 /* ---------------------------------------------------------------- count_tokens */
 
-/* The original's estimate: a quarter of the bytes of everything the model would read. */
-static int64_t estimate_tokens(const struct osr_chat_request *req)
-{
-    size_t bytes = 0;
-    for (size_t i = 0; i < req->n_messages; i++)
-        for (size_t k = 0; k < req->messages[i].n_parts; k++) {
-            const struct osr_part *p = &req->messages[i].parts[k];
-            bytes += p->text.n + p->call.arguments.n;
-            if (p->call.name)
-                bytes += strlen(p->call.name);
-        }
-    for (size_t i = 0; i < req->n_tools; i++) {
-        bytes += strlen(req->tools[i].name);
-        if (req->tools[i].description)
-            bytes += strlen(req->tools[i].description);
-        if (req->tools[i].parameters)
-            bytes += strlen(
-                json_object_to_json_string_ext(req->tools[i].parameters, JSON_C_TO_STRING_PLAIN));
-    }
-    int64_t n = (int64_t)((bytes + 3) / 4);
-    return n > 0 ? n : 1;
-}
-
 static void handle_count_tokens(struct osr_http_request *hr, void *ctx)
 {
     struct route_ctx *rc_ = ctx;
@@ -448,7 +425,7 @@ static void handle_count_tokens(struct osr_http_request *hr, void *ctx)
         struct osr_diag d;
         osr_diag_clear(&d);
         if (!b->ops->count_tokens || b->ops->count_tokens(b, local, &req, &n, &d) != OSR_OK)
-            n = estimate_tokens(&req);
+            n = osr_api_estimate_tokens(&req);
         struct osr_buf out;
         osr_buf_init(&out, 4096);
         osr_anthropic_count_tokens_body(n, &out);

@@ -1,5 +1,6 @@
 /* serve_stack.c - composes the serving process: registry, chat service and backends, history,
  * routes.  The one place that knows how the parts fit; each part knows nothing of the others. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "osr/alloc.h"
 #include "osr/api_agents.h"
 #include "osr/chat_record.h"
+#include "osr/clock.h"
 #include "osr/local_backend.h"
 #include "osr/log.h"
 #include "osr/provider.h"
@@ -78,10 +80,42 @@ static struct json_object *show_remote(const char *name, void *ctx)
     return o;
 }
 
+/* GET /api/ps: the models the engine holds, then the cloud models used within their
+ * keep_alive (the chat service's recent table), with size 0 as nothing is held here. */
 static void append_loaded(struct json_object *models, void *ctx)
 {
     struct osr_serve_stack *st = ctx;
     osr_local_backend_loaded(st->local, models);
+    size_t n = 0;
+    struct osr_chat_recent *r = osr_chat_service_recent(st->svc, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct osr_chat_backend *b = NULL;
+        if (osr_chat_service_resolve(st->svc, r[i].id, &b, NULL) != OSR_OK || b == st->local)
+            continue; /* local models are listed by the engine, while they are loaded */
+        const char *slash = strchr(r[i].id, '/');
+        char provider[128];
+        snprintf(provider, sizeof(provider), "%.*s", slash ? (int)(slash - r[i].id) : 0, r[i].id);
+        struct json_object *tag = osr_api_models_remote_tag(r[i].id, 0, provider);
+        struct json_object *details = NULL;
+        json_object_object_get_ex(tag, "details", &details);
+        struct json_object *o = json_object_new_object();
+        json_object_object_add(o, "name", json_object_new_string(r[i].id));
+        json_object_object_add(o, "model", json_object_new_string(r[i].id));
+        json_object_object_add(o, "size", json_object_new_int64(0));
+        json_object_object_add(o, "digest", json_object_new_string(""));
+        json_object_object_add(o, "details",
+                               details ? json_object_get(details) : json_object_new_object());
+        char ts[OSR_ISO8601_MAX];
+        /* "Forever" is shown as Ollama does for keep_alive -1: far in the future. */
+        int64_t exp =
+            r[i].expires_ms == INT64_MAX ? r[i].used_ms + 315360000000LL : r[i].expires_ms;
+        osr_time_iso8601(ts, exp, 1);
+        json_object_object_add(o, "expires_at", json_object_new_string(ts));
+        json_object_object_add(o, "size_vram", json_object_new_int64(0));
+        json_object_array_add(models, o);
+        json_object_put(tag);
+    }
+    osr_chat_recent_free(r, n);
 }
 
 static void open_history(struct osr_serve_stack *st, const char *home)

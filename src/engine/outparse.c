@@ -4,6 +4,8 @@
  * The parser keeps two buffers: pend, text not yet classified (held back only while it may
  * still be the beginning of a marker or a stop string), and acc, the body of a tool call being
  * collected.  Both are capped.  It does not know tokens: the caller feeds whole UTF-8 text.
+ * The search for stop strings and markers is the shared one of stopmatch.h, which the cloud
+ * providers use on their text too.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include "osr/buf.h"
 #include "osr/json.h"
 #include "osr/outparse.h"
+#include "osr/stopmatch.h"
 #include "osr/uuid.h"
 
 #define PEND_MAX (1u << 20)
@@ -91,25 +94,11 @@ static void consume(struct osr_buf *b, size_t n)
     b->len -= n;
 }
 
-/* Returns the position of needle in hay (n bytes), or -1. */
+/* The position of needle in hay (n bytes), or -1. */
 static long find(const char *hay, size_t n, const char *needle)
 {
-    size_t m = strlen(needle);
-    if (m == 0 || m > n)
-        return -1;
-    const char *at = memmem(hay, n, needle, m);
-    return at ? (long)(at - hay) : -1;
-}
-
-/* Length of the longest proper prefix of needle that ends hay. */
-static size_t partial_suffix(const char *hay, size_t n, const char *needle)
-{
-    size_t m = strlen(needle);
-    size_t best = m - 1 < n ? m - 1 : n;
-    for (size_t k = best; k > 0; k--)
-        if (memcmp(hay + n - k, needle, k) == 0)
-            return k;
-    return 0;
+    size_t which;
+    return osr_stopmatch_find(hay, n, &needle, 1, &which);
 }
 
 static bool all_space(const char *s, size_t n)
@@ -229,11 +218,6 @@ static const char *all_marker(enum all_kind k)
     return k == ALL_MISTRAL ? MISTRAL_OPEN : k == ALL_PYTHON ? PYTHON_OPEN : "";
 }
 
-struct mark {
-    const char *text;
-    int what; /* 0 stop, 1 think, 2 tool, 3 mistral, 4 python */
-};
-
 /* Processes pend in the TEXT state; returns false to stop feeding. */
 static bool step_text(struct osr_outparse *p, bool final)
 {
@@ -259,47 +243,41 @@ static bool step_text(struct osr_outparse *p, bool final)
     }
     p->seen_text = p->seen_text || !all_space(s, n);
 
-    struct mark marks[OSR_CHAT_MAX_STOP + 4];
+    /* Stop strings and markers are searched together: whichever comes first wins. */
+    const char *marks[OSR_CHAT_MAX_STOP + 4];
+    int whats[OSR_CHAT_MAX_STOP + 4]; /* 0 stop, 1 think, 2 tool, 3 mistral, 4 python */
     size_t nm = 0;
-    for (size_t i = 0; i < p->opts.n_stops && nm < OSR_CHAT_MAX_STOP; i++)
-        marks[nm++] = (struct mark){p->opts.stops[i], 0};
-    marks[nm++] = (struct mark){THINK_OPEN, 1};
+    for (size_t i = 0; i < p->opts.n_stops && nm < OSR_CHAT_MAX_STOP; i++) {
+        marks[nm] = p->opts.stops[i];
+        whats[nm++] = 0;
+    }
+    marks[nm] = THINK_OPEN;
+    whats[nm++] = 1;
     if (p->opts.tools) {
-        marks[nm++] = (struct mark){TOOL_OPEN, 2};
-        marks[nm++] = (struct mark){MISTRAL_OPEN, 3};
-        marks[nm++] = (struct mark){PYTHON_OPEN, 4};
+        marks[nm] = TOOL_OPEN;
+        whats[nm++] = 2;
+        marks[nm] = MISTRAL_OPEN;
+        whats[nm++] = 3;
+        marks[nm] = PYTHON_OPEN;
+        whats[nm++] = 4;
     }
-    long best = -1;
     size_t best_k = 0;
-    for (size_t k = 0; k < nm; k++) {
-        long at = find(s, n, marks[k].text);
-        if (at >= 0 && (best < 0 || at < best ||
-                        (at == best && strlen(marks[k].text) > strlen(marks[best_k].text)))) {
-            best = at;
-            best_k = k;
-        }
-    }
+    long best = osr_stopmatch_find(s, n, marks, nm, &best_k);
     if (best < 0) {
-        size_t hold = 0;
-        if (!final)
-            for (size_t k = 0; k < nm; k++) {
-                size_t h = partial_suffix(s, n, marks[k].text);
-                if (h > hold)
-                    hold = h;
-            }
+        size_t hold = final ? 0 : osr_stopmatch_hold(s, n, marks, nm);
         if (!emit_text(p, s, n - hold))
             return false;
         consume(&p->pend, n - hold);
         return true;
     }
-    int what = marks[best_k].what;
-    size_t mlen = strlen(marks[best_k].text);
+    int what = whats[best_k];
+    size_t mlen = strlen(marks[best_k]);
     /* Whitespace alone before a tool call is layout, not an answer. */
     if (!(what >= 2 && all_space(s, (size_t)best)) && !emit_text(p, s, (size_t)best))
         return false;
     switch (what) {
     case 0:
-        p->stop_matched = marks[best_k].text;
+        p->stop_matched = marks[best_k];
         p->state = ST_DONE;
         osr_buf_reset(&p->pend);
         return false;
@@ -324,7 +302,7 @@ static bool step_until(struct osr_outparse *p, const char *close, bool final)
     const char *s = osr_buf_str(&p->pend);
     size_t n = p->pend.len;
     long at = find(s, n, close);
-    size_t take = at >= 0 ? (size_t)at : n - (final ? 0 : partial_suffix(s, n, close));
+    size_t take = at >= 0 ? (size_t)at : n - (final ? 0 : osr_stopmatch_hold(s, n, &close, 1));
     if (p->state == ST_THINK) {
         if (!emit_reasoning(p, s, take))
             return false;

@@ -516,32 +516,40 @@ static struct frame *frame_new(const void *p, size_t n)
     return f;
 }
 
+/* Hands MHD as many queued bytes as fit in buf: frames the producer has already queued go out
+ * together in one send (a burst of small SSE frames would otherwise cost a send and a poll
+ * each), but the reader only waits when it has nothing at all to give. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct osr_http_stream *s = cls;
     (void)pos;
+    size_t done = 0;
     for (;;) {
         if (s->cur) {
             size_t left = s->cur->len - s->cur_off;
-            size_t n = left < max ? left : max;
-            memcpy(buf, s->cur->data + s->cur_off, n);
+            size_t room = max - done;
+            size_t n = left < room ? left : room;
+            memcpy(buf + done, s->cur->data + s->cur_off, n);
             s->cur_off += n;
+            done += n;
             if (s->cur_off == s->cur->len) {
                 free(s->cur);
                 s->cur = NULL;
             }
             atomic_fetch_add(&s->req->bytes_out, n);
-            if (n)
-                return (ssize_t)n;
+            if (done == max)
+                return (ssize_t)done;
             continue;
         }
         void *item = NULL;
-        int rc = osr_queue_pop(s->q, &item, STREAM_POLL_MS);
+        int rc = osr_queue_pop(s->q, &item, done ? 0 : STREAM_POLL_MS);
         if (rc == OSR_OK) {
             s->cur = item;
             s->cur_off = 0;
             continue;
         }
+        if (done)
+            return (ssize_t)done; /* the rest (or the end) is for the next call */
         if (rc == OSR_ECLOSED) {
             if (atomic_load(&s->by_server) && !s->terminator_sent) {
                 s->terminator_sent = true;

@@ -356,4 +356,6 @@ const struct upstream_proto osr_up_anthropic = {
     .on_event = on_event,
     .on_body = on_body,
     .at_end = NULL,
+    .reports_stop_sequence = true,
+    .early_usage = true,
 };

@@ -7,9 +7,12 @@
  * anthropic.c, responses.c, gemini.c and ollama.c.  This file knows no wire format except the
  * model listings of GET /models.
  *
- * Not here: retries (a streamed answer is not retried), the shared multi handle of the design
- * (one easy handle per request is simpler and enough at the loads a desktop daemon sees), and
- * the encrypted secret store (secrets.json is the interim 0600 file).
+ * Finished transfers leave their easy handle (and so its open connection) to the next request
+ * to the same provider.
+ *
+ * Not here: retries of a streamed answer once it has begun, the shared multi handle of the
+ * design (one easy handle per request is simpler and enough at the loads a desktop daemon
+ * sees), and the encrypted secret store (secrets.json is the interim 0600 file).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,6 +43,10 @@
 #define MAX_RETRIES 2     /* extra attempts after a 429 or 5xx before the first byte */
 #define RETRY_BASE_MS 250 /* then 500 ms; Retry-After when the upstream sends one */
 #define RETRY_MAX_MS 4000
+#define IDLE_HANDLES                                                                               \
+    16 /* easy handles, with their open upstream connections, kept per provider                    \
+        */
+#define DRAIN_NS ((int64_t)250 * 1000000) /* reading the end of an answer already finished */
 
 static void curl_global_init_default(void)
 {
@@ -165,6 +172,19 @@ void up_state_init(struct up_state *st, struct osr_sink *sink, const char *provi
     st->provider_id = provider_id;
     st->open_call = -1;
     st->usage = osr_usage_unknown();
+    st->early_prompt = -1;
+    osr_stopmatch_init(&st->stop, NULL, 0);
+}
+
+void up_state_stops(struct up_state *st, const char *const *stops, size_t n)
+{
+    osr_stopmatch_release(&st->stop);
+    osr_stopmatch_init(&st->stop, stops, n);
+}
+
+void up_state_release(struct up_state *st)
+{
+    osr_stopmatch_release(&st->stop);
 }
 
 static int check(struct up_state *st, int rc)
@@ -179,13 +199,21 @@ int up_role(struct up_state *st)
     if (st->role_sent || st->done)
         return st->gone;
     st->role_sent = true;
-    return check(st, osr_sink_role(st->sink));
+    if (check(st, osr_sink_role(st->sink)))
+        return 1;
+    if (st->early_prompt >= 0) {
+        /* Anthropic clients want the prompt's size in message_start, before the upstream
+         * reports it; the real numbers still come at the end. */
+        struct osr_usage u = osr_usage_unknown();
+        u.prompt_tokens = st->early_prompt;
+        return check(st, osr_sink_usage(st->sink, &u));
+    }
+    return 0;
 }
 
-int up_text(struct up_state *st, const char *s, size_t n)
+/* Sends text that has passed the stop matcher. */
+static int send_text(struct up_state *st, const char *s, size_t n)
 {
-    if (st->done)
-        return st->gone;
     if (n == 0)
         return 0;
     if (up_role(st))
@@ -194,13 +222,46 @@ int up_text(struct up_state *st, const char *s, size_t n)
     return check(st, osr_sink_text(st->sink, s, n));
 }
 
+/* Sends the text the stop matcher held back, before an event of another kind: the answer
+ * went on with something that is not text, so no stop string can complete. */
+static int flush_held(struct up_state *st)
+{
+    if (!osr_stopmatch_holding(&st->stop))
+        return 0;
+    struct osr_str t;
+    osr_stopmatch_flush(&st->stop, &t);
+    return send_text(st, t.p, t.n);
+}
+
+int up_text(struct up_state *st, const char *s, size_t n)
+{
+    if (st->done)
+        return st->gone;
+    if (n == 0)
+        return 0;
+    struct osr_str out;
+    int m = osr_stopmatch_push(&st->stop, s, n, &out);
+    if (m < 0)
+        return up_error(st, 502, "provider '%s' sent more text than the stop strings can hold back",
+                        st->provider_id);
+    if (send_text(st, out.p, out.n))
+        return 1;
+    if (m == OSR_STOPMATCH_HIT) {
+        /* Matched here: the answer ends now and the caller aborts the transfer. */
+        st->cut = true;
+        up_set_finish(st, OSR_FINISH_STOP_SEQUENCE, NULL);
+        return up_finish(st);
+    }
+    return 0;
+}
+
 int up_reasoning(struct up_state *st, const char *s, size_t n)
 {
     if (st->done)
         return st->gone;
     if (n == 0)
         return 0;
-    if (up_role(st))
+    if (flush_held(st) || up_role(st))
         return 1;
     st->open_call = -1;
     return check(st, osr_sink_reasoning(st->sink, s, n));
@@ -226,7 +287,7 @@ int up_call_start(struct up_state *st, long key, const char *id, const char *nam
     }
     if (st->n_calls >= UP_MAX_CALLS)
         return 0; /* further calls are dropped; the encoder caps calls at 128 as well */
-    if (up_role(st))
+    if (flush_held(st) || up_role(st))
         return 1;
     i = st->n_calls++;
     st->call_keys[i] = key;
@@ -270,16 +331,17 @@ int up_finish(struct up_state *st)
 {
     if (st->done)
         return st->gone;
-    if (up_role(st))
+    if (flush_held(st) || up_role(st))
         return 1;
     if (st->has_usage && check(st, osr_sink_usage(st->sink, &st->usage)))
         return 1;
     enum osr_finish f = st->finish_seen ? st->finish : OSR_FINISH_STOP;
     if (st->n_calls > 0 && f == OSR_FINISH_STOP)
         f = OSR_FINISH_TOOL_CALLS;
+    /* A stop string matched here is named in full (stop_seq is a bounded copy). */
+    const char *seq = st->stop.matched ? st->stop.matched : st->stop_seq;
     st->done = true;
-    return check(st,
-                 osr_sink_finish(st->sink, f, f == OSR_FINISH_STOP_SEQUENCE ? st->stop_seq : NULL));
+    return check(st, osr_sink_finish(st->sink, f, f == OSR_FINISH_STOP_SEQUENCE ? seq : NULL));
 }
 
 int up_error(struct up_state *st, int status, const char *fmt, ...)
@@ -291,7 +353,10 @@ int up_error(struct up_state *st, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (flush_held(st))
+        return 1; /* the text before the failure is the client's too */
     st->done = true;
+    st->cut = true;
     return check(st, osr_sink_error(st->sink, status, msg));
 }
 
@@ -707,7 +772,44 @@ struct provider_backend {
     size_t n_cached;
     int64_t cached_at_ms;
     bool cache_valid;
+    struct up_memo memo; /* prompt token counts the upstream reported */
+    /* Finished transfers' easy handles: libcurl keeps a handle's connections open, so the
+     * next request skips the TCP (and TLS) handshake with the upstream. */
+    pthread_mutex_t idle_mu;
+    CURL *idle[IDLE_HANDLES]; /* guarded by idle_mu */
+    size_t n_idle;            /* guarded by idle_mu */
 };
+
+/* A handle for one transfer: the most recently used idle one (its connection is the likeliest
+ * to be alive), reset to no options, or a new one.  NULL when libcurl cannot make one. */
+static CURL *handle_take(struct provider_backend *pb)
+{
+    CURL *c = NULL;
+    pthread_mutex_lock(&pb->idle_mu);
+    if (pb->n_idle)
+        c = pb->idle[--pb->n_idle];
+    pthread_mutex_unlock(&pb->idle_mu);
+    if (!c)
+        return curl_easy_init();
+    curl_easy_reset(c); /* keeps live connections and the DNS cache, drops every option */
+    return c;
+}
+
+/* Keeps c for the next transfer (or frees it when enough are kept).  A transfer cut short
+ * leaves no half-read connection behind: libcurl closes those itself. */
+static void handle_give(struct provider_backend *pb, CURL *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&pb->idle_mu);
+    if (pb->n_idle < IDLE_HANDLES) {
+        pb->idle[pb->n_idle++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&pb->idle_mu);
+    if (c)
+        curl_easy_cleanup(c);
+}
 
 static const struct upstream_proto *proto_for(enum osr_provider_type t)
 {
@@ -806,22 +908,39 @@ struct xfer {
     bool typed;     /* the content type was looked at */
     bool json_body; /* the answer is one JSON body, collected in body */
     struct osr_buf body;
+    /* The answer finished normally and the rest of the upstream's bytes (the end of the
+     * chunked body, after "[DONE]" or "message_stop") are read and dropped, so the connection
+     * can serve the next request; an upstream that does not end its body soon is cut. */
+    bool draining;
+    int64_t done_ns;
 };
+
+/* After an event: go on, drain the rest (finished), or stop the transfer (non-zero). */
+static int after_event(struct xfer *x, int rc)
+{
+    if (rc || x->st.gone)
+        return 1;
+    if (!x->st.done)
+        return 0;
+    if (x->st.cut)
+        return 1;
+    if (!x->draining) {
+        x->draining = true;
+        x->done_ns = osr_mono_ns();
+    }
+    return 0;
+}
 
 static int on_sse(void *ctx, const struct osr_sse_event *ev)
 {
     struct xfer *x = ctx;
-    if (x->proto->on_event(&x->st, ev))
-        return 1;
-    return x->st.done ? 1 : 0;
+    return after_event(x, x->proto->on_event(&x->st, ev));
 }
 
 static int on_line(void *ctx, const char *line, size_t n)
 {
     struct xfer *x = ctx;
-    if (x->proto->on_line(&x->st, line, n))
-        return 1;
-    return x->st.done ? 1 : 0;
+    return after_event(x, x->proto->on_line(&x->st, line, n));
 }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -836,6 +955,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
         osr_buf_append(&x->errbody, ptr, n < room ? n : room);
         return n;
     }
+    if (x->draining)
+        return osr_mono_ns() - x->done_ns > DRAIN_NS ? 0 : n;
     if (!x->typed) {
         /* A server that ignored "stream": true answers one JSON body instead of SSE. */
         char *ct = NULL;
@@ -870,6 +991,8 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
      * low-speed limit averages over a sliding window and fires seconds late.) */
     if (!x->st.gone && osr_mono_ns() - x->last_data_ns > x->idle_ns)
         x->timed_out = true;
+    if (x->draining && osr_mono_ns() - x->done_ns > DRAIN_NS)
+        return 1; /* finished, but the upstream does not end its body: cut it */
     return x->st.gone || x->timed_out ? 1 : 0;
 }
 
@@ -892,17 +1015,31 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     osr_buf_init(&body, UP_MAX_REQUEST_BODY);
     struct curl_slist *hdrs = NULL;
     int rc = OSR_OK;
+    unsigned char memo_key[UP_MEMO_KEY_LEN];
+    bool memo = false; /* memo_key holds this prompt's key */
 
     if (osr_provider_base_url(p, &url) || pb->proto->url(p, model, &url) ||
         add_api_version(p, &url)) {
         up_error(&x.st, 400, "model name '%s' is too long", model);
         goto out;
     }
-    if (pb->proto->encode(req, model, &body)) {
+    /* Stop strings are matched on the answer's text here (up_text); an upstream that cannot
+     * say which one it stopped on does not get them (see reports_stop_sequence). */
+    up_state_stops(&x.st, req->sampling.stop, req->sampling.n_stop);
+    struct osr_chat_request upreq = *req; /* shallow: encode only reads it */
+    if (!pb->proto->reports_stop_sequence) {
+        upreq.sampling.stop = NULL;
+        upreq.sampling.n_stop = 0;
+    }
+    if (pb->proto->encode(&upreq, model, &body)) {
         up_error(&x.st, 413, "the request is too large for provider '%s'", p->id);
         goto out;
     }
-    x.curl = curl_easy_init();
+    memo = !pb->proto->early_usage && up_memo_key(pb->proto, req, model, memo_key);
+    int64_t known = -1;
+    if (memo && up_memo_get(&pb->memo, memo_key, &known))
+        x.st.early_prompt = known;
+    x.curl = handle_take(pb);
     if (!x.curl) {
         up_error(&x.st, 500, "cannot start an HTTP client");
         goto out;
@@ -995,8 +1132,10 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     if (x.st.gone)
         rc = OSR_ECANCELED;
 out:
-    if (x.curl)
-        curl_easy_cleanup(x.curl);
+    if (memo && x.st.usage.prompt_tokens > 0)
+        up_memo_put(&pb->memo, memo_key, x.st.usage.prompt_tokens);
+    up_state_release(&x.st);
+    handle_give(pb, x.curl);
     free_headers(hdrs);
     osr_buf_release(&url);
     osr_buf_release(&body);
@@ -1292,7 +1431,107 @@ static void backend_free(struct osr_chat_backend *b)
     osr_provider_release(&pb->p);
     osr_provider_names_free(pb->cached, pb->n_cached);
     pthread_mutex_destroy(&pb->lock);
+    up_memo_release(&pb->memo);
+    for (size_t i = 0; i < pb->n_idle; i++)
+        curl_easy_cleanup(pb->idle[i]);
+    pthread_mutex_destroy(&pb->idle_mu);
     free(pb);
+}
+
+/* The upstream's own token count for req: Anthropic's POST {base}/messages/count_tokens with
+ * the translator's body cut down to the fields that endpoint takes (it refuses max_tokens,
+ * stream and the sampling settings), or Gemini's POST {base}/models/{model}:countTokens with
+ * the whole generateContent body as its generateContentRequest.  Returns OSR_OK with *n, or
+ * an error with diag. */
+static int count_upstream(struct provider_backend *pb, const char *model,
+                          const struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
+{
+    static const char *const keep[] = {"model", "messages",    "system",
+                                       "tools", "tool_choice", "thinking"};
+    const struct osr_provider *p = &pb->p;
+    bool gemini = p->type == OSR_PROVIDER_GEMINI;
+    struct osr_buf url, body, answer, name;
+    osr_buf_init(&url, 16 * 1024);
+    osr_buf_init(&body, UP_MAX_REQUEST_BODY);
+    osr_buf_init(&answer, 64 * 1024);
+    osr_buf_init(&name, 16 * 1024);
+    struct json_object *full = NULL, *cut = NULL, *root = NULL;
+    int rc = OSR_EIO;
+    if (pb->proto->encode(req, model, &body) || !(full = jparse(body.data, body.len)) ||
+        osr_provider_base_url(p, &url)) {
+        rc = osr_diag_set(diag, OSR_ETOOBIG, "the request is too large for provider '%s'", p->id);
+        goto out;
+    }
+    cut = json_object_new_object();
+    if (gemini) {
+        /* The URL of the generate call, with :countTokens for its method. */
+        if (pb->proto->url(p, model, &name) || !strstr(osr_buf_str(&name), ":") ||
+            osr_buf_appendf(&url, "%.*s:countTokens",
+                            (int)(strchr(osr_buf_str(&name), ':') - osr_buf_str(&name)),
+                            osr_buf_str(&name))) {
+            rc = osr_diag_set(diag, OSR_EINVAL, "model name '%s' is not valid for provider '%s'",
+                              model, p->id);
+            goto out;
+        }
+        osr_buf_reset(&name);
+        osr_buf_appendf(&name, "models/%s", model);
+        json_object_object_add(full, "model", json_object_new_string(osr_buf_str(&name)));
+        json_object_object_add(cut, "generateContentRequest", json_object_get(full));
+    } else {
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+            struct json_object *v = jget(full, keep[i]);
+            if (v)
+                json_object_object_add(cut, keep[i], json_object_get(v));
+        }
+        osr_buf_puts(&url, "/messages/count_tokens");
+    }
+    add_api_version(p, &url);
+    osr_buf_reset(&body);
+    if (osr_json_append(&body, cut)) {
+        rc = osr_diag_set(diag, OSR_ETOOBIG, "the request is too large for provider '%s'", p->id);
+        goto out;
+    }
+    long status =
+        simple_request(p, osr_buf_str(&url), osr_buf_str(&body), body.len, LIST_TIMEOUT_S, &answer);
+    root = status >= 200 && status < 300 ? jparse(answer.data, answer.len) : NULL;
+    if (!jint(root, gemini ? "totalTokens" : "input_tokens", n) || *n < 0) {
+        char msg[512];
+        up_error_message(osr_buf_str(&answer), answer.len, msg, sizeof(msg));
+        rc = osr_diag_set(diag, OSR_EIO, "provider '%s' could not count tokens (%ld): %s", p->id,
+                          status, status < 0 ? "unreachable" : msg);
+        goto out;
+    }
+    rc = OSR_OK;
+out:
+    json_object_put(full);
+    json_object_put(cut);
+    json_object_put(root);
+    osr_buf_release(&url);
+    osr_buf_release(&body);
+    osr_buf_release(&answer);
+    osr_buf_release(&name);
+    return rc;
+}
+
+/* Exact when the upstream counted this very prompt before, or (Anthropic, Gemini) when it
+ * counts it now; otherwise the caller estimates (no provider's tokenizer is local). */
+static int backend_count_tokens(struct osr_chat_backend *b, const char *model,
+                                struct osr_chat_request *req, int64_t *n, struct osr_diag *diag)
+{
+    struct provider_backend *pb = b->ctx;
+    unsigned char key[UP_MEMO_KEY_LEN];
+    bool keyed = up_memo_key(pb->proto, req, model, key);
+    if (keyed && up_memo_get(&pb->memo, key, n))
+        return OSR_OK;
+    if (pb->p.type != OSR_PROVIDER_ANTHROPIC && pb->p.type != OSR_PROVIDER_GEMINI)
+        return osr_diag_set(diag, OSR_ENOTFOUND, "provider '%s' has not counted this prompt",
+                            pb->p.id);
+    int rc = count_upstream(pb, model, req, n, diag);
+    if (rc == OSR_OK && keyed)
+        up_memo_put(&pb->memo, key, *n);
+    if (rc)
+        OSR_WARN("count_tokens: %s", diag->msg);
+    return rc;
 }
 
 static const struct osr_chat_backend_ops provider_ops = {
@@ -1301,6 +1540,7 @@ static const struct osr_chat_backend_ops provider_ops = {
     .embed = backend_embed,
     .list_models = backend_list_models,
     .free = backend_free,
+    .count_tokens = backend_count_tokens,
 };
 
 struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p)
@@ -1309,6 +1549,8 @@ struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p)
     provider_copy(&pb->p, p);
     pb->proto = proto_for(p->type);
     pthread_mutex_init(&pb->lock, NULL);
+    pthread_mutex_init(&pb->idle_mu, NULL);
+    up_memo_init(&pb->memo);
     pb->base.ops = &provider_ops;
     pb->base.ctx = pb;
     return &pb->base;

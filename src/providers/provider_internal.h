@@ -8,8 +8,10 @@
 #ifndef OSR_PROVIDER_INTERNAL_H
 #define OSR_PROVIDER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -17,6 +19,7 @@
 #include "osr/chat.h"
 #include "osr/provider.h"
 #include "osr/sse.h"
+#include "osr/stopmatch.h"
 
 #define UP_MAX_CALLS 128
 #define UP_MAX_ERROR_BODY ((size_t)64 * 1024)
@@ -28,8 +31,10 @@ struct up_state {
     struct osr_sink *sink;
     const char *provider_id;
     bool role_sent;
-    bool done;     /* FINISH or ERROR emitted */
-    bool gone;     /* the sink's consumer went away */
+    bool done; /* FINISH or ERROR emitted */
+    bool gone; /* the sink's consumer went away */
+    bool cut;  /* done, and the upstream must be cut off (a local stop string, an error)
+                * rather than read to its end */
     bool finish_seen;
     enum osr_finish finish;
     char stop_seq[256];
@@ -43,9 +48,20 @@ struct up_state {
     /* Scratch for translators (Anthropic: the content block kinds by index). */
     int block_kind[UP_MAX_CALLS];
     int block_call[UP_MAX_CALLS];
+    /* The client's stop strings, matched here on the answer's text (see up_state_stops). */
+    struct osr_stopmatch stop;
+    /* A prompt token count known before the upstream reports one (the provider's memo of
+     * earlier answers), sent as USAGE right after ROLE; -1 none. */
+    int64_t early_prompt;
 };
 
 void up_state_init(struct up_state *st, struct osr_sink *sink, const char *provider_id);
+/* Matches stops (borrowed until up_state_release) on the text of the answer: the text is cut
+ * before the first one, the stream finishes as STOP_SEQUENCE naming it, and the translator's
+ * callbacks are told to stop (st->done).  Text that may begin a stop string is held back
+ * until the next text decides (and sent before any other event). */
+void up_state_stops(struct up_state *st, const char *const *stops, size_t n);
+void up_state_release(struct up_state *st);
 
 /* Each returns non-zero when the consumer is gone (st->gone is then set). */
 int up_role(struct up_state *st);
@@ -114,7 +130,38 @@ struct upstream_proto {
     /* The stream ended (upstream closed it): emit FINISH or an error.  NULL: up_finish when a
      * finish was seen, else an "ended early" error. */
     int (*at_end)(struct up_state *st);
+    /* The upstream names the stop string it stopped on (Anthropic's stop_sequence): the
+     * client's stop strings are sent to it.  Otherwise they are matched here only, because
+     * its "stop" cannot tell a stop string from the natural end (and OpenAI takes 4 at most). */
+    bool reports_stop_sequence;
+    /* The upstream reports the prompt's token count before the answer (Anthropic's
+     * message_start); otherwise only at the end. */
+    bool early_usage;
 };
+
+/* Prompt token counts an upstream reported before (prompt_memo.c): thread-safe. */
+#define UP_MEMO_SLOTS 256
+#define UP_MEMO_KEY_LEN 32
+
+struct up_memo {
+    pthread_mutex_t mu;
+    struct {
+        unsigned char key[UP_MEMO_KEY_LEN];
+        int64_t tokens;
+        uint64_t used;      /* 0: empty; else the tick of the last use */
+    } slots[UP_MEMO_SLOTS]; /* guarded by mu */
+    uint64_t tick;          /* guarded by mu */
+};
+
+void up_memo_init(struct up_memo *m);
+void up_memo_release(struct up_memo *m);
+/* The key of req's prompt for model as proto would send it.  False when the prompt is too
+ * large to remember or cannot be encoded. */
+bool up_memo_key(const struct upstream_proto *proto, const struct osr_chat_request *req,
+                 const char *model, unsigned char key[UP_MEMO_KEY_LEN]);
+/* True, with *tokens, when the prompt was counted before. */
+bool up_memo_get(struct up_memo *m, const unsigned char key[UP_MEMO_KEY_LEN], int64_t *tokens);
+void up_memo_put(struct up_memo *m, const unsigned char key[UP_MEMO_KEY_LEN], int64_t tokens);
 
 extern const struct upstream_proto osr_up_openai;
 extern const struct upstream_proto osr_up_anthropic;

@@ -471,6 +471,173 @@ static void test_usage_passthrough(void)
     test_resp_release(&r);
 }
 
+/* Client stop strings are matched here on the upstream's text (PROVIDERS.md): an OpenAI
+ * upstream cannot say which stop string it stopped on, so it does not get them. */
+static void test_local_stop_strings(void)
+{
+    /* "lo w" spans the upstream's two deltas "Hello" and " world". */
+    const char *body = "{\"model\":\"oa/text\",\"max_tokens\":50,\"stop_sequences\":[\"never\","
+                       "\"lo w\"],\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    struct test_resp r = post("/v1/messages", body);
+    CHECK_INT_EQ(r.status, 200);
+    struct json_object *o = body_json(&r);
+    CHECK_STR_EQ(at_str(AT(o, "content", "0", "text")), "Hel");
+    CHECK_STR_EQ(at_str(AT(o, "stop_reason")), "stop_sequence");
+    CHECK_STR_EQ(at_str(AT(o, "stop_sequence")), "lo w");
+    json_object_put(o);
+    test_resp_release(&r);
+    char *up = fake_last_body();
+    CHECK(strstr(up, "\"stop\"") == NULL);
+    CHECK(strstr(up, "lo w") == NULL);
+    free(up);
+
+    /* Streamed: the same cut, and the held-back "lo" never reaches the client. */
+    const char *sbody = "{\"model\":\"oa/text\",\"max_tokens\":50,\"stream\":true,"
+                        "\"stop_sequences\":[\"lo w\"],\"messages\":[{\"role\":\"user\","
+                        "\"content\":\"Hi\"}]}";
+    r = post("/v1/messages", sbody);
+    CHECK_INT_EQ(r.status, 200);
+    const char *b = osr_buf_str(&r.body);
+    CHECK(strstr(b, "\"text\":\"Hel\"") != NULL);
+    CHECK(strstr(b, "\"text\":\"lo") == NULL && strstr(b, "Hello") == NULL);
+    CHECK(strstr(b, "\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\"lo w\"") != NULL);
+    CHECK(strstr(b, "event: message_stop") != NULL);
+    test_resp_release(&r);
+
+    /* A prefix held back at the end of one delta that the next one does not complete is sent
+     * whole, in order. */
+    const char *obody = "{\"model\":\"oa/text\",\"stop\":[\"lo!\"],\"messages\":[{\"role\":"
+                        "\"user\",\"content\":\"Hi\"}]}";
+    r = post("/v1/chat/completions", obody);
+    o = body_json(&r);
+    CHECK_STR_EQ(at_str(AT(o, "choices", "0", "message", "content")), "Hello world");
+    CHECK_STR_EQ(at_str(AT(o, "choices", "0", "finish_reason")), "stop");
+    json_object_put(o);
+    test_resp_release(&r);
+
+    /* Ollama options.stop through an Ollama upstream: cut here too; done_reason stop. */
+    const char *lbody = "{\"model\":\"ol/text\",\"stream\":false,\"options\":{\"stop\":"
+                        "[\"o w\"]},\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    r = post("/api/chat", lbody);
+    o = body_json(&r);
+    CHECK_STR_EQ(at_str(AT(o, "message", "content")), "Hell");
+    CHECK_STR_EQ(at_str(AT(o, "done_reason")), "stop");
+    json_object_put(o);
+    test_resp_release(&r);
+
+    /* An Anthropic upstream names its stop sequence itself, so it gets them. */
+    const char *abody = "{\"model\":\"an/text\",\"max_tokens\":50,\"stop_sequences\":[\"END\"],"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}";
+    r = post("/v1/messages", abody);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+    up = fake_last_body();
+    CHECK(strstr(up, "\"stop_sequences\":[\"END\"]") != NULL);
+    free(up);
+
+    /* A stop string made of three deltas of an endless upstream: the answer ends there and the
+     * upstream transfer is aborted (the fake notices its client leaving). */
+    atomic_store(&fake.slow_started, 0);
+    atomic_store(&fake.slow_cancelled, 0);
+    atomic_store(&fake.slow_finished, 0);
+    const char *xbody = "{\"model\":\"oa/slow\",\"stop\":\"xxx\",\"messages\":[{\"role\":"
+                        "\"user\",\"content\":\"Hi\"}]}";
+    int64_t t0 = osr_mono_ns();
+    r = post("/v1/chat/completions", xbody);
+    CHECK(osr_mono_ns() - t0 < (int64_t)3000 * 1000000);
+    o = body_json(&r);
+    CHECK_STR_EQ(at_str(AT(o, "choices", "0", "message", "content")), "");
+    CHECK_STR_EQ(at_str(AT(o, "choices", "0", "finish_reason")), "stop");
+    json_object_put(o);
+    test_resp_release(&r);
+    for (int w = 0; w < 150 && !atomic_load(&fake.slow_cancelled); w++)
+        osr_sleep_ms(20);
+    CHECK(atomic_load(&fake.slow_cancelled) == 1);
+    CHECK(atomic_load(&fake.slow_finished) == 0);
+}
+
+/* The prompt size in Anthropic's message_start over an OpenAI upstream: an estimate the first
+ * time, the upstream's own count once it has counted the same prompt (PROVIDERS.md). */
+static void test_early_prompt_tokens(void)
+{
+    const char *first = "{\"model\":\"oa/text\",\"max_tokens\":50,\"stream\":true,"
+                        "\"messages\":[{\"role\":\"user\",\"content\":\"count me please\"}]}";
+    struct test_resp r = post("/v1/messages", first);
+    const char *b = osr_buf_str(&r.body);
+    const char *start = strstr(b, "event: message_start");
+    const char *delta = strstr(b, "event: message_delta");
+    REQUIRE(start && delta);
+    const char *est = strstr(start, "\"input_tokens\":4,"); /* (4 + 15 bytes) / 4 */
+    CHECK(est != NULL && est < delta);
+    CHECK(strstr(delta, "\"output_tokens\":2") != NULL);
+    test_resp_release(&r);
+
+    /* Same prompt, other generation settings: the count the upstream reported. */
+    const char *again = "{\"model\":\"oa/text\",\"max_tokens\":7,\"temperature\":0.5,"
+                        "\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"count me please\"}]}";
+    r = post("/v1/messages", again);
+    b = osr_buf_str(&r.body);
+    start = strstr(b, "event: message_start");
+    delta = strstr(b, "event: content_block_start");
+    REQUIRE(start && delta);
+    const char *n = strstr(start, "\"input_tokens\":11,");
+    CHECK(n != NULL && n < delta);
+    test_resp_release(&r);
+
+    /* count_tokens knows it too; another prompt is an estimate. */
+    r = post("/v1/messages/count_tokens", "{\"model\":\"oa/text\",\"messages\":[{\"role\":"
+                                          "\"user\",\"content\":\"count me please\"}]}");
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":11}");
+    test_resp_release(&r);
+    r = post("/v1/messages/count_tokens", "{\"model\":\"oa/text\",\"messages\":[{\"role\":"
+                                          "\"user\",\"content\":\"a different prompt\"}]}");
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":5}");
+    test_resp_release(&r);
+}
+
+/* count_tokens through an Anthropic provider asks the upstream's own count_tokens with only
+ * the fields it takes, once per prompt; through Gemini, its countTokens. */
+static void test_count_tokens_upstream(void)
+{
+    const char *body = "{\"model\":\"an/text\",\"system\":\"be brief\",\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"how many?\"}]}";
+    int before = atomic_load(&fake.requests);
+    struct test_resp r = post("/v1/messages/count_tokens", body);
+    CHECK_INT_EQ(r.status, 200);
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":42}");
+    test_resp_release(&r);
+    CHECK_INT_EQ(atomic_load(&fake.requests), before + 1);
+    CHECK_STR_EQ(fake.last_path, "/v1/messages/count_tokens");
+    CHECK_STR_EQ(fake.last_api_key, AN_KEY);
+    char *up = fake_last_body();
+    struct json_object *u = NULL;
+    REQUIRE(osr_json_parse(up, strlen(up), &u, NULL) == OSR_OK);
+    CHECK_STR_EQ(at_str(AT(u, "model")), "text");
+    CHECK_STR_EQ(at_str(AT(u, "system")), "be brief");
+    CHECK_STR_EQ(at_str(AT(u, "messages", "0", "role")), "user");
+    CHECK(AT(u, "max_tokens") == NULL && AT(u, "stream") == NULL);
+    json_object_put(u);
+    free(up);
+    /* Asked again: answered from the memo, no second upstream call. */
+    r = post("/v1/messages/count_tokens", body);
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":42}");
+    test_resp_release(&r);
+    CHECK_INT_EQ(atomic_load(&fake.requests), before + 1);
+
+    /* Gemini: models/{model}:countTokens with the generate body as generateContentRequest. */
+    r = post("/v1/messages/count_tokens", "{\"model\":\"gm/text\",\"messages\":[{\"role\":"
+                                          "\"user\",\"content\":\"how many?\"}]}");
+    CHECK_STR_EQ(osr_buf_str(&r.body), "{\"input_tokens\":17}");
+    test_resp_release(&r);
+    CHECK_STR_EQ(fake.last_path, "/v1beta/models/text:countTokens");
+    CHECK_STR_EQ(fake.last_goog, GM_KEY);
+    up = fake_last_body();
+    CHECK(strstr(up, "\"generateContentRequest\":{") != NULL);
+    CHECK(strstr(up, "\"model\":\"models/text\"") != NULL);
+    free(up);
+}
+
 /* An upstream that ignores "stream": true and answers one JSON body still works. */
 static void test_plain_json_upstream(void)
 {
@@ -813,11 +980,12 @@ static void test_other_routes(void)
     json_object_put(o);
     test_resp_release(&r);
 
+    /* An OpenAI-type provider cannot count: the estimate. */
     r = post("/v1/messages/count_tokens",
-             "{\"model\":\"an/x\",\"messages\":[{\"role\":\"user\",\"content\":\"abcdefgh\"}]}");
+             "{\"model\":\"oa/x\",\"messages\":[{\"role\":\"user\",\"content\":\"abcdefgh\"}]}");
     CHECK_INT_EQ(r.status, 200);
     o = body_json(&r);
-    CHECK_INT_EQ(json_object_get_int(AT(o, "input_tokens")), 2);
+    CHECK_INT_EQ(json_object_get_int(AT(o, "input_tokens")), 3); /* (8 + 4) / 4, as encoders say */
     json_object_put(o);
     test_resp_release(&r);
 
@@ -944,6 +1112,9 @@ static void test_all(void)
     test_matrix();
     test_upstream_request_shapes();
     test_usage_passthrough();
+    test_local_stop_strings();
+    test_early_prompt_tokens();
+    test_count_tokens_upstream();
     test_plain_json_upstream();
     test_upstream_errors();
     test_retry_before_first_byte();

@@ -1,12 +1,14 @@
 /* test_serve_providers.c - the serving stack as `osaurus serve` composes it, in-process, over a
  * temporary home whose providers/remote.json points at the fake upstream: the provider's
  * models appear in GET /v1/models and, in Ollama's shape, in GET /api/tags; a manual model
- * list is honoured; a disabled provider lists nothing. */
+ * list is honoured; a disabled provider lists nothing; GET /api/ps lists a cloud model
+ * after a chat with it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "net/http_test_client.h"
+#include "osr/clock.h"
 #include "osr/config.h"
 #include "osr/json.h"
 #include "osr/log.h"
@@ -154,6 +156,53 @@ static void test_api_show(void)
     test_resp_release(&r);
 }
 
+/* GET /api/ps lists a cloud model after a chat with it, with Ollama's fields. */
+static void test_api_ps(void)
+{
+    long st = 0;
+    struct json_object *o = get_json("/api/ps", &st);
+    CHECK_INT_EQ(st, 200);
+    struct json_object *models = NULL;
+    REQUIRE(o && json_object_object_get_ex(o, "models", &models));
+    CHECK(find_by(models, "name", "fake/text-a") == NULL);
+    json_object_put(o);
+
+    char url[512];
+    snprintf(url, sizeof(url), "%s/api/generate", base);
+    const char *body = "{\"model\":\"fake/text-a\",\"prompt\":\"Hi\",\"stream\":false}";
+    struct test_resp r = test_request(NULL, "POST", url, body, strlen(body), NULL);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+
+    int64_t now = osr_wall_ms();
+    o = get_json("/api/ps", &st);
+    CHECK_INT_EQ(st, 200);
+    REQUIRE(o && json_object_object_get_ex(o, "models", &models));
+    struct json_object *e = find_by(models, "name", "fake/text-a"), *v, *details;
+    REQUIRE(e);
+    CHECK_STR_EQ(str_of(e, "model"), "fake/text-a");
+    CHECK(json_object_object_get_ex(e, "size", &v) && json_object_get_int64(v) == 0);
+    CHECK(json_object_object_get_ex(e, "size_vram", &v) && json_object_get_int64(v) == 0);
+    CHECK(json_object_object_get_ex(e, "details", &details));
+    CHECK_STR_EQ(str_of(details, "format"), "remote");
+    /* expires_at: about five minutes from now, "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+    const char *exp = str_of(e, "expires_at");
+    char want[OSR_ISO8601_MAX];
+    osr_time_iso8601(want, now + 300000, 1);
+    CHECK(exp && strlen(exp) == 24 && strncmp(exp, want, 15) == 0);
+    json_object_put(o);
+
+    /* keep_alive 0 ends it at once. */
+    body = "{\"model\":\"fake/text-a\",\"prompt\":\"Hi\",\"stream\":false,\"keep_alive\":0}";
+    r = test_request(NULL, "POST", url, body, strlen(body), NULL);
+    CHECK_INT_EQ(r.status, 200);
+    test_resp_release(&r);
+    o = get_json("/api/ps", &st);
+    REQUIRE(o && json_object_object_get_ex(o, "models", &models));
+    CHECK(find_by(models, "name", "fake/text-a") == NULL);
+    json_object_put(o);
+}
+
 static void test_teardown(void)
 {
     osr_http_server_free(srv);
@@ -165,4 +214,4 @@ static void test_teardown(void)
     CHECK_INT_EQ(system(cmd), 0);
 }
 
-TEST_MAIN(test_setup, test_v1_models, test_api_tags, test_api_show, test_teardown)
+TEST_MAIN(test_setup, test_v1_models, test_api_tags, test_api_show, test_api_ps, test_teardown)

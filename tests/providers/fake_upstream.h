@@ -10,6 +10,8 @@
  *   silent* a stream that sends nothing until its client goes away (counted like slow*)
  *   plain*  one JSON body instead of a stream (a server that ignores "stream": true)
  *   flaky*  503 while fake.flaky_left > 0 (counting down), then as text*
+ * POST /messages/count_tokens answers 42 tokens (400 when the body has max_tokens or stream);
+ * Gemini's models/{m}:countTokens 17 (400 without a generateContentRequest naming a model).
  * Test-only code. */
 #ifndef OSR_TEST_FAKE_UPSTREAM_H
 #define OSR_TEST_FAKE_UPSTREAM_H
@@ -27,7 +29,7 @@
 #include "osr/json.h"
 
 enum fake_kind { FK_OPENAI, FK_ANTHROPIC, FK_RESPONSES, FK_GEMINI, FK_OLLAMA, FK_EMBED_OPENAI,
-                 FK_EMBED_OLLAMA, FK_MODELS };
+                 FK_EMBED_OLLAMA, FK_MODELS, FK_COUNT };
 
 struct fake_upstream {
     struct osr_http_server *srv;
@@ -54,9 +56,9 @@ static struct fake_upstream fake;
 struct fake_route {
     enum fake_kind kind;
 };
-static struct fake_route fake_routes[8] = {{FK_OPENAI},          {FK_ANTHROPIC}, {FK_RESPONSES},
+static struct fake_route fake_routes[9] = {{FK_OPENAI},          {FK_ANTHROPIC}, {FK_RESPONSES},
                                            {FK_GEMINI},          {FK_OLLAMA},    {FK_EMBED_OPENAI},
-                                           {FK_EMBED_OLLAMA},    {FK_MODELS}};
+                                           {FK_EMBED_OLLAMA},    {FK_MODELS},    {FK_COUNT}};
 
 static void fake_copy_header(struct osr_http_request *req, const char *name, char *out, size_t cap)
 {
@@ -245,12 +247,35 @@ static void fake_handler(struct osr_http_request *req, void *ctx)
     }
     struct json_object *o = NULL;
     osr_json_parse(body.p, body.n, &o, NULL);
+    if (kind == FK_COUNT) {
+        /* Anthropic's count_tokens: 42 for every prompt, 400 for a field it does not take. */
+        bool extra = json_object_object_get_ex(o, "max_tokens", NULL) ||
+                     json_object_object_get_ex(o, "stream", NULL);
+        const char *b = extra ? "{\"type\":\"error\",\"error\":{\"type\":"
+                                "\"invalid_request_error\",\"message\":\"extra inputs\"}}"
+                              : "{\"input_tokens\":42}";
+        osr_http_respond(req, extra ? 400 : 200, "application/json", b, strlen(b));
+        json_object_put(o);
+        return;
+    }
     const char *model = "";
     if (kind == FK_GEMINI) {
         const char *m = osr_http_request_param(req, "m");
         model = m ? m : "";
     } else {
         osr_json_get_string(o, "model", false, &model, NULL);
+    }
+    if (kind == FK_GEMINI && strstr(model, ":countTokens")) {
+        /* Gemini's countTokens: 17 for a generateContentRequest naming its model. */
+        struct json_object *g = NULL, *gm = NULL;
+        bool ok = json_object_object_get_ex(o, "generateContentRequest", &g) &&
+                  json_object_object_get_ex(g, "model", &gm) &&
+                  strncmp(json_object_get_string(gm), "models/", 7) == 0;
+        const char *b = ok ? "{\"totalTokens\":17}"
+                           : "{\"error\":{\"code\":400,\"message\":\"bad count request\"}}";
+        osr_http_respond(req, ok ? 200 : 400, "application/json", b, strlen(b));
+        json_object_put(o);
+        return;
     }
     if (kind == FK_EMBED_OPENAI || kind == FK_EMBED_OLLAMA) {
         struct json_object *in = NULL;
@@ -353,6 +378,7 @@ static void fake_start(void)
         {"POST", "/embeddings", fake_handler, OSR_AUTH_PUBLIC, &fake_routes[5], 0},
         {"POST", "/embed", fake_handler, OSR_AUTH_PUBLIC, &fake_routes[6], 0},
         {"GET", "/models", fake_handler, OSR_AUTH_PUBLIC, &fake_routes[7], 0},
+        {"POST", "/messages/count_tokens", fake_handler, OSR_AUTH_PUBLIC, &fake_routes[8], 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         osr_http_server_add_route(fake.srv, &routes[i]);

@@ -6,7 +6,8 @@
  *   chunk, a usage chunk and [DONE]; GET /models lists "burst".  Runs until killed.
  * OSR_BENCH_MODE=client: runs OSR_BENCH_CONCURRENCY (default 100) streaming requests at once
  *   against OSR_BENCH_DIRECT (the upstream's /chat/completions, model "burst") and then
- *   OSR_BENCH_PROXIED (a server's /v1/chat/completions, model OSR_BENCH_MODEL), and prints for
+ *   OSR_BENCH_PROXIED (a server's /v1/chat/completions, model OSR_BENCH_MODEL), each after one
+ *   unmeasured warm-up round, and prints for
  *   each: time to first content frame and the gap between consecutive frames (p50/p99), and
  *   frames/s over all requests; then the differences (what the server in between adds).
  * Without OSR_BENCH_MODE it is a CTest: upstream and client in-process, a few requests, and
@@ -268,6 +269,9 @@ static int client_main(void)
     struct bench_result d, p;
     run_streams(direct, "burst", n, chunks, &d); /* a warm-up of the upstream, then measured */
     run_streams(direct, "burst", n, chunks, &d);
+    /* The same warm-up through the server: its first round also pays for first-touch costs
+     * (thread stacks, allocator arenas, upstream connections) that a running server has paid. */
+    run_streams(proxied, model, n, chunks, &p);
     run_streams(proxied, model, n, chunks, &p);
     printf("%d concurrent streams of %d chunks\n", n, chunks);
     printf("%-9s %9s %12s %12s %10s %10s %12s\n", "", "complete", "TTFT p50 us", "TTFT p99 us",

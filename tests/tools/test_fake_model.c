@@ -6,6 +6,7 @@
  * port), prints "fake model on port N", and runs until killed.  It answers
  *   POST /v1/chat/completions  (streamed SSE, as Osaurus's provider client always asks)
  *   POST /v1/messages          (Anthropic SSE, the same model in Anthropic's format)
+ *   POST /v1/messages/count_tokens  (the prompt tokens /v1/messages would report)
  *   POST /v1/embeddings        (8-dimensional vectors derived from the text)
  *   GET  /v1/models            ({"data":[{"id":"model"}]})
  * The "model" writes a fixed sentence one word per token, honours max_tokens (finish
@@ -343,6 +344,13 @@ static void handle(struct osr_http_request *req, void *ctx)
     if (strcmp(path, "/embeddings") == 0) {
         answer_embeddings(o, &out);
         osr_http_respond(req, 200, "application/json", osr_buf_str(&out), out.len);
+    } else if (strcmp(path, "/messages/count_tokens") == 0) {
+        /* Anthropic's count: the prompt tokens a /messages answer would report. */
+        struct plan p;
+        make_plan(o, &p);
+        osr_buf_appendf(&out, "{\"input_tokens\":%lld}", (long long)p.prompt_tokens);
+        plan_release(&p);
+        osr_http_respond(req, 200, "application/json", osr_buf_str(&out), out.len);
     } else if (strcmp(path, "/messages") == 0) {
         answer_messages(o, &out);
         osr_http_respond(req, 200, "text/event-stream", osr_buf_str(&out), out.len);
@@ -362,6 +370,7 @@ static struct osr_http_server *start(int port, struct osr_server_config *cfg)
         {"POST", "/chat/completions", handle, OSR_AUTH_PUBLIC, NULL, 0},
         {"POST", "/embeddings", handle, OSR_AUTH_PUBLIC, NULL, 0},
         {"POST", "/messages", handle, OSR_AUTH_PUBLIC, NULL, 0},
+        {"POST", "/messages/count_tokens", handle, OSR_AUTH_PUBLIC, NULL, 0},
         {"GET", "/models", handle, OSR_AUTH_PUBLIC, NULL, 0},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
