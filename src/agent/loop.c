@@ -726,6 +726,28 @@ out:
     return rc;
 }
 
+struct json_object *osr_agent_run_tools(const char *home)
+{
+    struct osr_tools *reg = osr_tools_new();
+    struct osr_agent_loop_state st = {.home = home};
+    if (home)
+        osr_tools_load_config(reg, home, NULL);
+    osr_agent_loop_tools_add(reg, &st, NULL);
+    /* the folder tools are bound to a folder; "/" serves for their definitions (nothing is
+     * called) */
+    osr_folder_tools_add(reg, "/", NULL, NULL);
+    struct json_object *list = osr_tools_list(reg, true);
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        struct json_object *t = json_object_array_get_idx(list, i);
+        const char *name = json_object_get_string(json_object_object_get(t, "name"));
+        for (size_t k = 0; name && k < sizeof(loop_tool_names) / sizeof(loop_tool_names[0]); k++)
+            if (strcmp(name, loop_tool_names[k]) == 0)
+                json_object_object_add(t, "source", json_object_new_string("loop"));
+    }
+    osr_tools_free(reg);
+    return list;
+}
+
 void osr_agent_result_release(struct osr_agent_result *res)
 {
     free(res->summary);

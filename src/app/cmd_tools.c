@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
+#include "osr/agent_loop.h"
 #include "osr/buf.h"
 #include "osr/cli.h"
 #include "osr/cli_tools.h"
@@ -33,7 +34,8 @@ static const char tools_usage[] =
     "usage: osaurus tools list [--json] [--home DIR]\n"
     "       osaurus tools secret PROVIDER NAME [--delete] [--home DIR]\n"
     "\n"
-    "  list                 every tool with its source (builtin, mcp) and policy (auto, ask,\n"
+    "  list                 every tool with its source (builtin, mcp, and loop and folder for\n"
+    "                       the tools agent runs add) and policy (auto, ask,\n"
     "                       deny): the built-ins and the tools of each enabled provider of\n"
     "                       providers/mcp.json (connected now, within its discoveryTimeout);\n"
     "                       providers that fail are listed with their error\n"
@@ -152,6 +154,10 @@ static int cmd_list(const char *home, const struct args *a)
         goto out;
     }
     list = osr_tools_list(tools, true);
+    struct json_object *run_tools = osr_agent_run_tools(home);
+    for (size_t i = 0; i < json_object_array_length(run_tools); i++)
+        json_object_array_add(list, json_object_get(json_object_array_get_idx(run_tools, i)));
+    json_object_put(run_tools);
     status = osr_mcp_clients_status(m);
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         struct json_object *t = json_object_array_get_idx(list, i);

@@ -98,6 +98,10 @@ check "tools list shows the stdio provider's tools" \
     test "$(jsq "$work/list.json" 'd.tools.find(t=>t.name==="sx_add")?.source')" = mcp
 check "tools list keeps the built-ins" \
     test "$(jsq "$work/list.json" 'd.tools.find(t=>t.name==="calculator")?.source')" = builtin
+check "tools list shows the loop tools" \
+    test "$(jsq "$work/list.json" 'd.tools.find(t=>t.name==="complete")?.source')" = loop
+check "tools list shows the folder tools and their policy" \
+    test "$(jsq "$work/list.json" 'd.tools.find(t=>t.name==="shell_run")?.policy')" = ask
 check "tools list shows providers connected" \
     test "$(jsq "$work/list.json" 'd.providers.filter(p=>p.connected).length')" = 2
 "$bin" tools list --home "$home" > "$work/list.txt"
