@@ -1,0 +1,512 @@
+/* constrain.c - token masks that keep a local model's answer inside a small program: literal
+ * text, special tokens, one of a set of names, a JSON object, then the end.
+ *
+ * The per-step work is one pass over the vocabulary grouped by first byte.  For each of the
+ * 256 possible first bytes the program state after that byte is computed once; a group whose
+ * first byte is refused is masked wholesale, and inside an accepted group each token only
+ * replays its remaining bytes from the precomputed state.  Inside a JSON string, tokens made
+ * only of plain printable ASCII are accepted without replaying anything, which is where most
+ * of an argument's tokens live.
+ *
+ * It does not know JSON Schema (the object's keys and value types are free) and it does not
+ * choose what to generate: the program is built by the caller (local_backend.c builds the
+ * tool-call and response-format programs).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "osr/alloc.h"
+#include "osr/buf.h"
+#include "osr/constrain.h"
+#include "osr/jsonfsm.h"
+
+#define VOCAB_BYTES_MAX ((size_t)256 << 20)
+#define VOCAB_N_MAX (1 << 22)
+#define PIECE_MAX 4096
+#define SEGS_MAX 16
+#define EOG_MAX 8
+#define FORCED_MAX 512
+
+struct osr_constrain_vocab {
+    int32_t n;
+    uint32_t *off;        /* n + 1 offsets into bytes */
+    unsigned char *bytes; /* every allowed token's bytes, back to back */
+    uint8_t *plain;       /* 1: every byte is 0x20..0x7e and none is '"' or '\\' */
+    int32_t *by_first;    /* ids ordered by first byte; ids without bytes last */
+    uint32_t start[257];  /* by_first[start[b] .. start[b + 1]) begin with byte b */
+};
+
+/* A user-defined token that looks like a marker ("<tool_call>", "[INST]") is structure, not
+ * text: a constrained span must not produce it by accident. */
+static bool marker_like(struct osr_str s)
+{
+    if (s.n < 3)
+        return false;
+    return (s.p[0] == '<' && s.p[s.n - 1] == '>') || (s.p[0] == '[' && s.p[s.n - 1] == ']');
+}
+
+int osr_constrain_vocab_new(const struct osr_tokenizer *t, struct osr_constrain_vocab **out)
+{
+    int32_t n = osr_tokenizer_n_vocab(t);
+    if (n < 1 || n > VOCAB_N_MAX)
+        return OSR_ETOOBIG;
+    struct osr_constrain_vocab *v = osr_xcalloc(1, sizeof(*v));
+    v->n = n;
+    v->off = osr_xcalloc((size_t)n + 1, sizeof(*v->off));
+    v->plain = osr_xcalloc((size_t)n, 1);
+    v->by_first = osr_xcalloc((size_t)n, sizeof(*v->by_first));
+    struct osr_buf blob, piece;
+    osr_buf_init(&blob, VOCAB_BYTES_MAX);
+    osr_buf_init(&piece, PIECE_MAX);
+    int rc = OSR_OK;
+    uint32_t count[257] = {0};
+    for (int32_t id = 0; id < n; id++) {
+        v->off[id] = (uint32_t)blob.len;
+        enum osr_token_type ty = osr_tokenizer_token_type(t, id);
+        if (ty == OSR_TOKEN_CONTROL || ty == OSR_TOKEN_UNKNOWN || ty == OSR_TOKEN_UNUSED)
+            continue;
+        if (ty == OSR_TOKEN_USER_DEFINED && marker_like(osr_tokenizer_token_text(t, id)))
+            continue;
+        osr_buf_reset(&piece);
+        if (osr_tokenizer_token_to_piece(t, id, false, &piece) != OSR_OK)
+            continue; /* a piece too long to hold is simply never allowed */
+        if ((rc = osr_buf_append(&blob, piece.data, piece.len)) != OSR_OK)
+            goto out;
+        bool plain = piece.len > 0;
+        for (size_t k = 0; k < piece.len && plain; k++) {
+            unsigned char c = (unsigned char)piece.data[k];
+            plain = c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+        }
+        v->plain[id] = plain;
+    }
+    v->off[n] = (uint32_t)blob.len;
+    /* Counting sort by first byte; tokens without bytes go to group 256. */
+    for (int32_t id = 0; id < n; id++) {
+        size_t len = v->off[id + 1] - v->off[id];
+        count[len ? blob.data[v->off[id]] & 0xff : 256]++;
+    }
+    uint32_t pos[257];
+    uint32_t acc = 0;
+    for (int b = 0; b < 257; b++) {
+        v->start[b] = acc;
+        pos[b] = acc;
+        acc += count[b];
+    }
+    for (int32_t id = 0; id < n; id++) {
+        size_t len = v->off[id + 1] - v->off[id];
+        int b = len ? (unsigned char)blob.data[v->off[id]] : 256;
+        v->by_first[pos[b]++] = id;
+    }
+    v->bytes = (unsigned char *)osr_buf_detach(&blob, NULL);
+out:
+    osr_buf_release(&blob);
+    osr_buf_release(&piece);
+    if (rc) {
+        osr_constrain_vocab_free(v);
+        return rc;
+    }
+    *out = v;
+    return OSR_OK;
+}
+
+void osr_constrain_vocab_free(struct osr_constrain_vocab *v)
+{
+    if (!v)
+        return;
+    free(v->off);
+    free(v->bytes);
+    free(v->plain);
+    free(v->by_first);
+    free(v);
+}
+
+struct osr_str osr_constrain_vocab_bytes(const struct osr_constrain_vocab *v, int32_t id)
+{
+    if (id < 0 || id >= v->n)
+        return osr_str_make(NULL, 0);
+    return osr_str_make((const char *)v->bytes + v->off[id], v->off[id + 1] - v->off[id]);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Programs.                                                                                  */
+
+enum seg_kind {
+    SEG_LIT,
+    SEG_TOKEN,
+    SEG_NAMES,
+    SEG_JSON,
+};
+
+struct seg {
+    enum seg_kind kind;
+    char *text; /* SEG_LIT */
+    size_t n;
+    int32_t token;  /* SEG_TOKEN */
+    char **names;   /* SEG_NAMES: sorted, distinct */
+    size_t *lens;
+    size_t n_names;
+};
+
+/* Where the program stands: small and copied freely. */
+struct cstate {
+    uint32_t seg;
+    uint32_t off;   /* bytes matched in a literal or in a name */
+    uint32_t lo;    /* SEG_NAMES: names[lo .. hi) still match */
+    uint32_t hi;
+    struct osr_jsonfsm js;
+};
+
+struct osr_constraint {
+    const struct osr_constrain_vocab *v;
+    int32_t eog[EOG_MAX];
+    size_t n_eog;
+    struct seg segs[SEGS_MAX];
+    size_t n_segs;
+    struct cstate cur;
+    /* Scratch of osr_constraint_next, kept here so a step allocates nothing. */
+    struct cstate after[256];
+    bool ok[256];
+    int32_t forced[FORCED_MAX];
+};
+
+static void enter(const struct osr_constraint *c, struct cstate *s)
+{
+    s->off = 0;
+    if (s->seg >= c->n_segs)
+        return;
+    const struct seg *g = &c->segs[s->seg];
+    if (g->kind == SEG_NAMES) {
+        s->lo = 0;
+        s->hi = (uint32_t)g->n_names;
+    } else if (g->kind == SEG_JSON) {
+        osr_jsonfsm_init(&s->js, OSR_JSONFSM_OBJECT);
+    }
+}
+
+static void advance(const struct osr_constraint *c, struct cstate *s)
+{
+    s->seg++;
+    enter(c, s);
+}
+
+/* Feeds one byte to a program state. */
+static bool push(const struct osr_constraint *c, struct cstate *s, unsigned char b)
+{
+    if (s->seg >= c->n_segs)
+        return false;
+    const struct seg *g = &c->segs[s->seg];
+    switch (g->kind) {
+    case SEG_LIT:
+        if ((unsigned char)g->text[s->off] != b)
+            return false;
+        if (++s->off == g->n)
+            advance(c, s);
+        return true;
+    case SEG_TOKEN:
+        return false;
+    case SEG_NAMES: {
+        if (b == '"') {
+            /* Sorted order puts a name that ends here first among those still matching. */
+            if (s->lo >= s->hi || g->lens[s->lo] != s->off)
+                return false;
+            advance(c, s);
+            return true;
+        }
+        uint32_t i = s->lo;
+        while (i < s->hi && (g->lens[i] <= s->off || (unsigned char)g->names[i][s->off] != b))
+            i++;
+        if (i == s->hi)
+            return false;
+        uint32_t j = i;
+        while (j < s->hi && g->lens[j] > s->off && (unsigned char)g->names[j][s->off] == b)
+            j++;
+        s->lo = i;
+        s->hi = j;
+        s->off++;
+        return true;
+    }
+    case SEG_JSON:
+        if (!osr_jsonfsm_push(&s->js, b))
+            return false;
+        if (osr_jsonfsm_done(&s->js))
+            advance(c, s);
+        return true;
+    }
+    return false;
+}
+
+static bool push_all(const struct osr_constraint *c, struct cstate *s, const unsigned char *p,
+                     size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!push(c, s, p[i]))
+            return false;
+    return true;
+}
+
+struct osr_constraint *osr_constraint_new(const struct osr_constrain_vocab *v, const int32_t *eog,
+                                          size_t n_eog)
+{
+    struct osr_constraint *c = osr_xcalloc(1, sizeof(*c));
+    c->v = v;
+    for (size_t i = 0; i < n_eog && c->n_eog < EOG_MAX; i++)
+        if (eog[i] >= 0 && eog[i] < v->n)
+            c->eog[c->n_eog++] = eog[i];
+    return c;
+}
+
+void osr_constraint_free(struct osr_constraint *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_segs; i++) {
+        struct seg *g = &c->segs[i];
+        free(g->text);
+        for (size_t k = 0; k < g->n_names; k++)
+            free(g->names[k]);
+        free(g->names);
+        free(g->lens);
+    }
+    free(c);
+}
+
+static struct seg *new_seg(struct osr_constraint *c, enum seg_kind kind)
+{
+    if (c->n_segs >= SEGS_MAX)
+        return NULL;
+    struct seg *g = &c->segs[c->n_segs++];
+    memset(g, 0, sizeof(*g));
+    g->kind = kind;
+    if (c->n_segs == 1)
+        enter(c, &c->cur);
+    return g;
+}
+
+int osr_constraint_add_literal(struct osr_constraint *c, const char *s, size_t n)
+{
+    if (n == 0)
+        return OSR_EINVAL;
+    if (c->n_segs >= SEGS_MAX)
+        return OSR_ETOOBIG;
+    char *text = osr_xstrndup(s, n);
+    struct seg *g = new_seg(c, SEG_LIT);
+    g->text = text;
+    g->n = n;
+    return OSR_OK;
+}
+
+int osr_constraint_add_token(struct osr_constraint *c, int32_t id)
+{
+    if (id < 0 || id >= c->v->n)
+        return OSR_EINVAL;
+    struct seg *g = new_seg(c, SEG_TOKEN);
+    if (!g)
+        return OSR_ETOOBIG;
+    g->token = id;
+    return OSR_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int osr_constraint_add_names(struct osr_constraint *c, const char *const *names, size_t n)
+{
+    if (n == 0)
+        return OSR_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!names[i] || !names[i][0])
+            return OSR_EINVAL;
+        for (const unsigned char *p = (const unsigned char *)names[i]; *p; p++)
+            if (*p < 0x20 || *p == '"' || *p == '\\')
+                return OSR_EINVAL;
+    }
+    if (c->n_segs >= SEGS_MAX)
+        return OSR_ETOOBIG;
+    char **copy = osr_xcalloc(n, sizeof(*copy));
+    for (size_t i = 0; i < n; i++)
+        copy[i] = osr_xstrdup(names[i]);
+    qsort(copy, n, sizeof(*copy), cmp_names);
+    size_t k = 0; /* drop duplicates */
+    for (size_t i = 0; i < n; i++) {
+        if (k && strcmp(copy[k - 1], copy[i]) == 0)
+            free(copy[i]);
+        else
+            copy[k++] = copy[i];
+    }
+    size_t *lens = osr_xcalloc(k, sizeof(*lens));
+    for (size_t i = 0; i < k; i++)
+        lens[i] = strlen(copy[i]);
+    struct seg *g = new_seg(c, SEG_NAMES);
+    g->names = copy;
+    g->lens = lens;
+    g->n_names = k;
+    if (c->n_segs == 1)
+        enter(c, &c->cur); /* the ranges need n_names, set just now */
+    return OSR_OK;
+}
+
+int osr_constraint_add_json_object(struct osr_constraint *c)
+{
+    return new_seg(c, SEG_JSON) ? OSR_OK : OSR_ETOOBIG;
+}
+
+bool osr_constraint_complete(const struct osr_constraint *c)
+{
+    return c->cur.seg >= c->n_segs;
+}
+
+bool osr_constraint_try(const struct osr_constraint *c, const void *p, size_t n)
+{
+    struct cstate s = c->cur;
+    return push_all(c, &s, p, n);
+}
+
+bool osr_constraint_accept(struct osr_constraint *c, int32_t id)
+{
+    struct osr_str b = osr_constrain_vocab_bytes(c->v, id);
+    if (b.n == 0)
+        return false;
+    struct cstate s = c->cur;
+    if (!push_all(c, &s, (const unsigned char *)b.p, b.n))
+        return false;
+    c->cur = s;
+    return true;
+}
+
+static bool is_eog(const struct osr_constraint *c, int32_t id)
+{
+    for (size_t i = 0; i < c->n_eog; i++)
+        if (c->eog[i] == id)
+            return true;
+    return false;
+}
+
+/* Tokens spelling text exactly: the tokenizer's own answer when its bytes round-trip (a
+ * SentencePiece vocabulary may add a leading space), else the longest vocabulary match at each
+ * position.  Writes at most cap ids; returns how many, or -1. */
+static long spell(const struct osr_constraint *c, const struct osr_tokenizer *t, const char *text,
+                  size_t n, int32_t *ids, size_t cap)
+{
+    const struct osr_constrain_vocab *v = c->v;
+    size_t got = 0;
+    if (t && osr_tokenizer_encode(t, text, n, false, false, ids, cap, &got) == OSR_OK) {
+        size_t at = 0;
+        bool same = true;
+        for (size_t i = 0; i < got && same; i++) {
+            struct osr_str b = osr_constrain_vocab_bytes(v, ids[i]);
+            same = b.n > 0 && at + b.n <= n && memcmp(text + at, b.p, b.n) == 0;
+            at += b.n;
+        }
+        if (same && at == n)
+            return (long)got;
+    }
+    got = 0;
+    for (size_t at = 0; at < n;) {
+        unsigned char first = (unsigned char)text[at];
+        int32_t best = -1;
+        size_t best_n = 0;
+        for (uint32_t k = v->start[first]; k < v->start[first + 1]; k++) {
+            struct osr_str b = osr_constrain_vocab_bytes(v, v->by_first[k]);
+            if (b.n > best_n && b.n <= n - at && memcmp(text + at, b.p, b.n) == 0) {
+                best = v->by_first[k];
+                best_n = b.n;
+            }
+        }
+        if (best < 0 || got >= cap)
+            return -1;
+        ids[got++] = best;
+        at += best_n;
+    }
+    return (long)got;
+}
+
+static int force(struct osr_constraint *c, const struct osr_tokenizer *t, const int32_t **forced,
+                 size_t *n_forced)
+{
+    size_t n = 0;
+    while (c->cur.seg < c->n_segs) {
+        const struct seg *g = &c->segs[c->cur.seg];
+        if (g->kind == SEG_TOKEN) {
+            if (n >= FORCED_MAX)
+                return OSR_EINVAL;
+            c->forced[n++] = g->token;
+        } else if (g->kind == SEG_LIT) {
+            long k = spell(c, t, g->text + c->cur.off, g->n - c->cur.off, c->forced + n,
+                           FORCED_MAX - n);
+            if (k < 0)
+                return OSR_EINVAL;
+            n += (size_t)k;
+        } else {
+            break;
+        }
+        advance(c, &c->cur);
+    }
+    *forced = c->forced;
+    *n_forced = n;
+    return OSR_CONSTRAINT_FORCE;
+}
+
+int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t, float *logits,
+                        const int32_t **forced, size_t *n_forced)
+{
+    const struct osr_constrain_vocab *v = c->v;
+    *forced = NULL;
+    *n_forced = 0;
+    if (c->cur.seg >= c->n_segs) {
+        if (c->n_eog == 0)
+            return OSR_CONSTRAINT_END;
+        for (int32_t id = 0; id < v->n; id++)
+            if (!is_eog(c, id))
+                logits[id] = -INFINITY;
+        return OSR_CONSTRAINT_SAMPLE;
+    }
+    enum seg_kind kind = c->segs[c->cur.seg].kind;
+    if (kind == SEG_LIT || kind == SEG_TOKEN)
+        return force(c, t, forced, n_forced);
+
+    bool any = false;
+    for (int b = 0; b < 256; b++) {
+        c->after[b] = c->cur;
+        c->ok[b] = push(c, &c->after[b], (unsigned char)b);
+        any = any || c->ok[b];
+    }
+    if (!any)
+        return OSR_EINVAL;
+    bool plain_ok = kind == SEG_JSON && osr_jsonfsm_in_plain_string(&c->cur.js);
+    size_t n_allowed = 0;
+    for (int b = 0; b < 256; b++) {
+        const int32_t *ids = v->by_first + v->start[b];
+        uint32_t cnt = v->start[b + 1] - v->start[b];
+        if (!c->ok[b]) {
+            for (uint32_t k = 0; k < cnt; k++)
+                logits[ids[k]] = -INFINITY;
+            continue;
+        }
+        for (uint32_t k = 0; k < cnt; k++) {
+            int32_t id = ids[k];
+            if (plain_ok && v->plain[id]) {
+                n_allowed++;
+                continue;
+            }
+            struct cstate s = c->after[b];
+            const unsigned char *p = v->bytes + v->off[id];
+            size_t len = v->off[id + 1] - v->off[id];
+            if (push_all(c, &s, p + 1, len - 1))
+                n_allowed++;
+            else
+                logits[id] = -INFINITY;
+        }
+    }
+    for (uint32_t k = v->start[256]; k < (uint32_t)v->n; k++)
+        logits[v->by_first[k]] = -INFINITY;
+    /* An end-of-generation id that happens to have bytes still must not end a partial answer. */
+    for (size_t i = 0; i < c->n_eog; i++)
+        if (!isinf(logits[c->eog[i]]) || logits[c->eog[i]] > 0) {
+            logits[c->eog[i]] = -INFINITY;
+            n_allowed -= n_allowed > 0;
+        }
+    return n_allowed ? OSR_CONSTRAINT_SAMPLE : OSR_EINVAL;
+}
