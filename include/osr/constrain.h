@@ -72,6 +72,12 @@ enum osr_constraint_step {
 int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t, float *logits,
                         const int32_t **forced, size_t *n_forced);
 
+/* Tells the program how many tokens the answer may still use (< 0: unlimited, the default).
+ * When that barely covers the shortest way to the end, osr_constraint_next stops sampling and
+ * forces that ending (the first matching name, closing quotes and brackets, "0" or "" for a
+ * value still missing), so an answer cut short by the token limit still parses. */
+void osr_constraint_set_budget(struct osr_constraint *c, long tokens);
+
 /* Advances past a sampled token.  Returns false when its bytes do not fit the program (the
  * program is then left as it was). */
 bool osr_constraint_accept(struct osr_constraint *c, int32_t id);

@@ -445,6 +445,7 @@ struct gen {
     bool gone, stopped, toobig;
     bool tools;                  /* the request offered tools: render marker tokens as text */
     struct osr_constraint *cons; /* NULL: unconstrained */
+    int64_t max_tokens;          /* the token budget of the answer */
     size_t n_forced_left;        /* tokens of the current forced run not yet passed to on_token */
     bool cons_broken;            /* a sampled token did not fit the program (never expected) */
 };
@@ -543,6 +544,7 @@ static bool on_token(void *arg, int32_t token)
 static int hook_before(void *arg, float *logits, const int32_t **forced, size_t *n_forced)
 {
     struct gen *g = arg;
+    osr_constraint_set_budget(g->cons, (long)(g->max_tokens - g->n_gen));
     int r = osr_constraint_next(g->cons, g->l->tok, logits, forced, n_forced);
     if (r < 0)
         return r;
@@ -786,6 +788,7 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
                               : budget);
     gp.eog = eog;
     gp.n_eog = n_eog;
+    g.max_tokens = gp.max_tokens;
     int64_t t_prompt = osr_mono_ns();
     enum osr_gen_stop why = OSR_GEN_STOP_EOG;
     rc = osr_model_generate(ctx, smp, ids, n_ids, &gp, logits, on_token, &g, &why, &diag);

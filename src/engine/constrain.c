@@ -26,7 +26,8 @@
 #define PIECE_MAX 4096
 #define SEGS_MAX 16
 #define EOG_MAX 8
-#define FORCED_MAX 512
+#define FORCED_MAX 1024
+#define CLOSE_MAX 768 /* bytes that close the deepest JSON (64 levels) with room to spare */
 
 struct osr_constrain_vocab {
     int32_t n;
@@ -164,6 +165,7 @@ struct osr_constraint {
     struct seg segs[SEGS_MAX];
     size_t n_segs;
     struct cstate cur;
+    long budget; /* tokens the answer may still use; < 0: unlimited */
     /* Scratch of osr_constraint_next, kept here so a step allocates nothing. */
     struct cstate after[256];
     bool ok[256];
@@ -250,6 +252,7 @@ struct osr_constraint *osr_constraint_new(const struct osr_constrain_vocab *v, c
 {
     struct osr_constraint *c = osr_xcalloc(1, sizeof(*c));
     c->v = v;
+    c->budget = -1;
     for (size_t i = 0; i < n_eog && c->n_eog < EOG_MAX; i++)
         if (eog[i] >= 0 && eog[i] < v->n)
             c->eog[c->n_eog++] = eog[i];
@@ -423,30 +426,114 @@ static long spell(const struct osr_constraint *c, const struct osr_tokenizer *t,
     return (long)got;
 }
 
-static int force(struct osr_constraint *c, const struct osr_tokenizer *t, const int32_t **forced,
-                 size_t *n_forced)
+/* Bytes tried, in order, to find a short way out of a JSON state: the quote first (it ends a
+ * string, and anything else would only extend it), then closers, what completes a key or a
+ * number, the letters of true/false/null and the smallest UTF-8 continuation bytes. */
+static const unsigned char CLOSE_PREF[] = "\"}]:0nrulase\x80\x90\xa0";
+
+/* Finishes the NAMES or JSON piece s stands in, the short way: the first name still matching,
+ * or the JSON closed at once.  Writes the bytes to out and advances s.  Returns how many, or
+ * -1 when it cannot (never expected: every JSON state has a way out). */
+static long close_piece(const struct osr_constraint *c, struct cstate *s, char *out, size_t cap)
+{
+    uint32_t seg = s->seg;
+    const struct seg *g = &c->segs[seg];
+    size_t n = 0;
+    if (g->kind == SEG_NAMES) {
+        if (s->lo >= s->hi)
+            return -1;
+        const char *name = g->names[s->lo];
+        size_t len = g->lens[s->lo];
+        if (len - s->off + 1 > cap)
+            return -1;
+        for (size_t i = s->off; i < len; i++)
+            out[n++] = name[i];
+        out[n++] = '"';
+        return push_all(c, s, (const unsigned char *)out, n) ? (long)n : -1;
+    }
+    while (s->seg == seg) {
+        bool pushed = false;
+        for (size_t k = 0; k < sizeof(CLOSE_PREF) - 1 && !pushed; k++) {
+            struct cstate t = *s;
+            if (push(c, &t, CLOSE_PREF[k])) {
+                *s = t;
+                if (n >= cap)
+                    return -1;
+                out[n++] = (char)CLOSE_PREF[k];
+                pushed = true;
+            }
+        }
+        if (!pushed)
+            return -1;
+    }
+    return (long)n;
+}
+
+/* The bytes (and special tokens, counted as one) still needed to end the program from s the
+ * short way: an upper bound on the tokens the end needs. */
+static long need_to_finish(const struct osr_constraint *c, struct cstate s)
+{
+    char tmp[CLOSE_MAX];
+    long need = 0;
+    while (s.seg < c->n_segs) {
+        const struct seg *g = &c->segs[s.seg];
+        if (g->kind == SEG_LIT) {
+            need += (long)(g->n - s.off);
+            advance(c, &s);
+        } else if (g->kind == SEG_TOKEN) {
+            need++;
+            advance(c, &s);
+        } else {
+            long k = close_piece(c, &s, tmp, sizeof(tmp));
+            if (k < 0)
+                return -1;
+            need += k;
+        }
+    }
+    return need;
+}
+
+/* Feeds the literal text and special tokens from where the program stands; when closing is
+ * set, also ends the NAMES and JSON pieces the short way, through to the end. */
+static int force(struct osr_constraint *c, const struct osr_tokenizer *t, bool closing,
+                 const int32_t **forced, size_t *n_forced)
 {
     size_t n = 0;
+    char tmp[CLOSE_MAX];
     while (c->cur.seg < c->n_segs) {
         const struct seg *g = &c->segs[c->cur.seg];
+        long k;
         if (g->kind == SEG_TOKEN) {
             if (n >= FORCED_MAX)
                 return OSR_EINVAL;
             c->forced[n++] = g->token;
-        } else if (g->kind == SEG_LIT) {
-            long k = spell(c, t, g->text + c->cur.off, g->n - c->cur.off, c->forced + n,
-                           FORCED_MAX - n);
-            if (k < 0)
+            advance(c, &c->cur);
+            continue;
+        }
+        if (g->kind == SEG_LIT) {
+            k = spell(c, t, g->text + c->cur.off, g->n - c->cur.off, c->forced + n,
+                      FORCED_MAX - n);
+            advance(c, &c->cur);
+        } else if (closing) {
+            long nb = close_piece(c, &c->cur, tmp, sizeof(tmp));
+            if (nb < 0)
                 return OSR_EINVAL;
-            n += (size_t)k;
+            k = spell(c, t, tmp, (size_t)nb, c->forced + n, FORCED_MAX - n);
         } else {
             break;
         }
-        advance(c, &c->cur);
+        if (k < 0)
+            return OSR_EINVAL;
+        n += (size_t)k;
     }
     *forced = c->forced;
     *n_forced = n;
     return OSR_CONSTRAINT_FORCE;
+}
+
+void osr_constraint_set_budget(struct osr_constraint *c, long tokens)
+{
+    c->budget = tokens;
 }
 
 int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t, float *logits,
@@ -465,7 +552,14 @@ int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t,
     }
     enum seg_kind kind = c->segs[c->cur.seg].kind;
     if (kind == SEG_LIT || kind == SEG_TOKEN)
-        return force(c, t, forced, n_forced);
+        return force(c, t, false, forced, n_forced);
+    if (c->budget >= 0) {
+        /* Close in time: when the tokens left barely cover the shortest ending, take it, so an
+         * answer cut by max_tokens still parses. */
+        long need = need_to_finish(c, c->cur);
+        if (need >= 0 && c->budget <= need + 2)
+            return force(c, t, true, forced, n_forced);
+    }
 
     bool any = false;
     for (int b = 0; b < 256; b++) {
