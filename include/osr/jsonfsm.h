@@ -5,7 +5,8 @@
  * (no pointers, no allocation).  It checks syntax only: strings with escapes and well-formed
  * UTF-8, numbers, true/false/null, objects and arrays nested at most OSR_JSONFSM_MAX_DEPTH
  * deep.  To keep a sampler from looping, whitespace between tokens is limited to
- * OSR_JSONFSM_MAX_WS consecutive bytes, numbers to OSR_JSONFSM_MAX_NUM bytes, and no
+ * OSR_JSONFSM_MAX_WS consecutive bytes, numbers to OSR_JSONFSM_MAX_NUM bytes (integer parts
+ * to OSR_JSONFSM_MAX_INT_DIGITS digits, as the project's JSON parser keeps to 64 bits), and no
  * whitespace is accepted before the top-level value or after it.
  *
  * Thread rules: a state belongs to its owner; the functions keep no global state.
@@ -20,6 +21,7 @@
 #define OSR_JSONFSM_MAX_DEPTH 64
 #define OSR_JSONFSM_MAX_WS 8
 #define OSR_JSONFSM_MAX_NUM 40
+#define OSR_JSONFSM_MAX_INT_DIGITS 18 /* any 18-digit integer fits in int64 */
 
 /* osr_jsonfsm_init flags. */
 #define OSR_JSONFSM_OBJECT 1u /* the top-level value must be an object */

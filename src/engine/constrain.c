@@ -429,7 +429,7 @@ static long spell(const struct osr_constraint *c, const struct osr_tokenizer *t,
 /* Bytes tried, in order, to find a short way out of a JSON state: the quote first (it ends a
  * string, and anything else would only extend it), then closers, what completes a key or a
  * number, the letters of true/false/null and the smallest UTF-8 continuation bytes. */
-static const unsigned char CLOSE_PREF[] = "\"}]:0nrulase\x80\x90\xa0";
+static const unsigned char CLOSE_PREF[] = "\"}]:0nrulase\x80\x90\xa0{";
 
 /* Finishes the NAMES or JSON piece s stands in, the short way: the first name still matching,
  * or the JSON closed at once.  Writes the bytes to out and advances s.  Returns how many, or

@@ -91,6 +91,7 @@ static void test_fsm_invalid(void)
         "{\"a\":{]}",
         "{\"a\":1         }", /* nine spaces: more whitespace than allowed */
         "{\"a\":123456789012345678901234567890123456789012345}", /* a number too long */
+        "{\"a\":-1234567890123456789}", /* an integer past 64 bits */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bool done = false;
