@@ -14,6 +14,11 @@
  * Embeddings run the same way (load, turn, release): each input is tokenized with the
  * vocabulary's own special tokens and pooled by the engine into one unit vector.
  *
+ * A forced tool call (tool_choice required / named) or a JSON answer (response_format,
+ * Ollama format) is generated under a constraint (constrain.h) built here in the tool-call
+ * syntax of the model's family; the vocabulary's byte table for it is built on first use and
+ * kept with the loaded model.
+ *
  * What it does not do yet: continuous batching (requests to one model run one at a time),
  * prefix caching, images.
  */
