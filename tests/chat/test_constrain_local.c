@@ -188,7 +188,7 @@ static void test_json_formats(void)
             snprintf(body, sizeof(body),
                      "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"
                      "\"Give me JSON\"}],%s,\"seed\":%d,\"temperature\":0.9,"
-                     "\"max_tokens\":300}",
+                     "\"max_tokens\":150}",
                      formats[f], seed);
             struct capture cap;
             capture_init(&cap);
@@ -223,11 +223,11 @@ static void test_speed(void)
         return;
     for (int constrained = 0; constrained < 2; constrained++) {
         int64_t tokens = 0, ns = 0;
-        for (int seed = 1; seed <= 6; seed++) {
+        for (int seed = 1; seed <= 3; seed++) {
             char body[512];
             snprintf(body, sizeof(body),
                      "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"
-                     "\"hi\"}],\"seed\":%d,\"max_tokens\":400%s}",
+                     "\"hi\"}],\"seed\":%d,\"max_tokens\":250%s}",
                      seed, constrained ? ",\"response_format\":{\"type\":\"json_object\"}" : "");
             struct capture cap;
             capture_init(&cap);
