@@ -8,8 +8,9 @@
  *                               "<tool_call>") have no bytes here: the mask never allows them.
  *   struct osr_constraint       one request's program: a sequence of pieces - literal text,
  *                               one special token, a choice among names (a JSON string body
- *                               and its closing quote), a JSON object (jsonfsm.h) - followed
- *                               by the end of the answer.
+ *                               and its closing quote), a JSON object or any JSON value
+ *                               (jsonfsm.h), or the shape a JSON Schema gives - followed by
+ *                               the end of the answer.
  * Each step of generation asks osr_constraint_next: when the program is at literal text or a
  * special token, it returns those tokens to feed as if sampled (the literal tokenized by the
  * model's tokenizer); otherwise it masks the logits (forbidden tokens become -INFINITY) and the
@@ -53,11 +54,24 @@ void osr_constraint_free(struct osr_constraint *c);
 
 /* Program pieces, in order.  Each returns OSR_OK, OSR_EINVAL (an empty literal, a name
  * holding '"', '\\' or a control byte, no names, a token id out of range) or OSR_ETOOBIG (more
- * than 16 pieces).  Text and names are copied. */
+ * than 64 pieces).  Text and names are copied. */
 int osr_constraint_add_literal(struct osr_constraint *c, const char *s, size_t n);
 int osr_constraint_add_token(struct osr_constraint *c, int32_t id);
 int osr_constraint_add_names(struct osr_constraint *c, const char *const *names, size_t n);
 int osr_constraint_add_json_object(struct osr_constraint *c);
+/* Any JSON value; first (borrowed, static) lists the bytes it may begin with, NULL: any. */
+int osr_constraint_add_value(struct osr_constraint *c, const char *first);
+
+/* Pieces for a JSON object following schema (borrowed during the call), as far as this
+ * understands it: an object schema with "properties" and "required" gives exactly the
+ * required keys in that order, each value following its own schema the same way (to 4 levels);
+ * a string "enum" becomes a choice of names, a string "const" literal text, a "type" limits a
+ * value's first byte (string, number, integer, boolean, null, object, array).  Anything else -
+ * optional properties, patterns, bounds, item schemas - is free JSON.  A schema without a
+ * "type", or an object schema without required properties, gives a free JSON object; a
+ * top-level "type" other than object gives a value of that type.  Returns what the other adders return. */
+struct json_object;
+int osr_constraint_add_schema(struct osr_constraint *c, struct json_object *schema);
 
 enum osr_constraint_step {
     OSR_CONSTRAINT_SAMPLE = 0, /* logits were masked: sample, then call _accept */

@@ -53,6 +53,16 @@ bool osr_jsonfsm_feed(struct osr_jsonfsm *f, const void *p, size_t n);
  * could also go on). */
 bool osr_jsonfsm_done(const struct osr_jsonfsm *f);
 
+/* An upper bound on the bytes that complete the value from here the short way (close the
+ * string, give a missing value "", close every container). */
+unsigned osr_jsonfsm_close_cost(const struct osr_jsonfsm *f);
+
+/* True when the value is complete and nothing can extend it (everything but a number). */
+bool osr_jsonfsm_closed(const struct osr_jsonfsm *f);
+
+/* True inside a string (also after a backslash or within a \u escape). */
+bool osr_jsonfsm_in_string(const struct osr_jsonfsm *f);
+
 /* True when the next byte is plain string content: inside a string, not after a backslash,
  * not inside a multi-byte character.  Any byte 0x20..0x7e other than '"' and '\\' is then
  * accepted without changing anything but the state's identity. */

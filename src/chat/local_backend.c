@@ -604,9 +604,10 @@ static int add_marker(struct osr_constraint *c, int32_t id, const char *text)
     return id >= 0 ? osr_constraint_add_token(c, id) : add_lit(c, text);
 }
 
-/* The program that forces one call of one of the names, in the model family's syntax. */
+/* The program that forces one call of one of the names, in the model family's syntax; params
+ * (the JSON Schema of the one tool that can be called, or NULL) shapes the arguments. */
 static int add_tool_call(struct loaded *l, struct osr_constraint *c, const char *const *names,
-                         size_t n)
+                         size_t n, struct json_object *params)
 {
     int rc = OSR_OK;
     switch (l->family) {
@@ -615,7 +616,7 @@ static int add_tool_call(struct loaded *l, struct osr_constraint *c, const char 
         rc = rc ? rc : add_lit(c, "\n{\"name\": \"");
         rc = rc ? rc : osr_constraint_add_names(c, names, n);
         rc = rc ? rc : add_lit(c, ", \"arguments\": ");
-        rc = rc ? rc : osr_constraint_add_json_object(c);
+        rc = rc ? rc : osr_constraint_add_schema(c, params);
         rc = rc ? rc : add_lit(c, "}\n");
         rc = rc ? rc : add_marker(c, l->tool_close, "</tool_call>");
         break;
@@ -624,7 +625,7 @@ static int add_tool_call(struct loaded *l, struct osr_constraint *c, const char 
         rc = add_lit(c, "{\"name\": \"");
         rc = rc ? rc : osr_constraint_add_names(c, names, n);
         rc = rc ? rc : add_lit(c, ", \"parameters\": ");
-        rc = rc ? rc : osr_constraint_add_json_object(c);
+        rc = rc ? rc : osr_constraint_add_schema(c, params);
         rc = rc ? rc : add_lit(c, "}");
         break;
     case FAMILY_MISTRAL:
@@ -632,7 +633,7 @@ static int add_tool_call(struct loaded *l, struct osr_constraint *c, const char 
         rc = rc ? rc : add_lit(c, "[{\"name\": \"");
         rc = rc ? rc : osr_constraint_add_names(c, names, n);
         rc = rc ? rc : add_lit(c, ", \"arguments\": ");
-        rc = rc ? rc : osr_constraint_add_json_object(c);
+        rc = rc ? rc : osr_constraint_add_schema(c, params);
         rc = rc ? rc : add_lit(c, "}]");
         break;
     }
@@ -662,13 +663,21 @@ static int build_constraint(struct loaded *l, const struct osr_chat_request *req
         rc = add_lit(c, "</think>\n\n");
     if (rc == OSR_OK && force_tool) {
         size_t n = 0;
+        struct json_object *params = NULL;
         names = osr_xcalloc(req->n_tools, sizeof(*names));
-        if (req->tool_choice == OSR_TOOL_CHOICE_NAMED && req->tool_choice_name)
+        for (size_t i = 0; i < req->n_tools; i++) {
+            const struct osr_tool *t = &req->tools[i];
+            if (req->tool_choice == OSR_TOOL_CHOICE_NAMED &&
+                (!req->tool_choice_name || strcmp(t->name, req->tool_choice_name) != 0))
+                continue;
+            names[n++] = t->name;
+            params = t->parameters;
+        }
+        if (n == 0) /* a name the request does not offer: the decoder should have refused it */
             names[n++] = req->tool_choice_name;
-        else
-            for (size_t i = 0; i < req->n_tools; i++)
-                names[n++] = req->tools[i].name;
-        rc = add_tool_call(l, c, names, n);
+        rc = add_tool_call(l, c, names, n, n == 1 ? params : NULL);
+    } else if (rc == OSR_OK && req->format.kind == OSR_FORMAT_JSON_SCHEMA) {
+        rc = osr_constraint_add_schema(c, req->format.schema);
     } else if (rc == OSR_OK) {
         rc = osr_constraint_add_json_object(c);
     }

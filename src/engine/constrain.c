@@ -19,14 +19,17 @@
 #include "osr/alloc.h"
 #include "osr/buf.h"
 #include "osr/constrain.h"
+#include "osr/json.h"
 #include "osr/jsonfsm.h"
 
 #define VOCAB_BYTES_MAX ((size_t)256 << 20)
 #define VOCAB_N_MAX (1 << 22)
 #define PIECE_MAX 4096
-#define SEGS_MAX 16
+#define SEGS_MAX 64
+#define SCHEMA_DEPTH_MAX 4
 #define EOG_MAX 8
 #define FORCED_MAX 1024
+#define CLOSE_WINDOW 24 /* tokens before the forced ending where costly tokens are refused */
 #define CLOSE_MAX 768 /* bytes that close the deepest JSON (64 levels) with room to spare */
 
 struct osr_constrain_vocab {
@@ -136,7 +139,8 @@ enum seg_kind {
     SEG_LIT,
     SEG_TOKEN,
     SEG_NAMES,
-    SEG_JSON,
+    SEG_JSON,  /* a JSON object */
+    SEG_VALUE, /* any JSON value, optionally limited by its first byte */
 };
 
 struct seg {
@@ -144,6 +148,7 @@ struct seg {
     char *text; /* SEG_LIT */
     size_t n;
     int32_t token;  /* SEG_TOKEN */
+    const char *first; /* SEG_VALUE: the bytes it may start with (static), NULL: any */
     char **names;   /* SEG_NAMES: sorted, distinct */
     size_t *lens;
     size_t n_names;
@@ -152,7 +157,7 @@ struct seg {
 /* Where the program stands: small and copied freely. */
 struct cstate {
     uint32_t seg;
-    uint32_t off;   /* bytes matched in a literal or in a name */
+    uint32_t off;   /* bytes matched in a literal, a name or a value */
     uint32_t lo;    /* SEG_NAMES: names[lo .. hi) still match */
     uint32_t hi;
     struct osr_jsonfsm js;
@@ -166,6 +171,8 @@ struct osr_constraint {
     size_t n_segs;
     struct cstate cur;
     long budget; /* tokens the answer may still use; < 0: unlimited */
+    long suffix[SEGS_MAX + 1]; /* fresh_cost of pieces i.. (filled by the first step) */
+    bool have_suffix;
     /* Scratch of osr_constraint_next, kept here so a step allocates nothing. */
     struct cstate after[256];
     bool ok[256];
@@ -183,6 +190,8 @@ static void enter(const struct osr_constraint *c, struct cstate *s)
         s->hi = (uint32_t)g->n_names;
     } else if (g->kind == SEG_JSON) {
         osr_jsonfsm_init(&s->js, OSR_JSONFSM_OBJECT);
+    } else if (g->kind == SEG_VALUE) {
+        osr_jsonfsm_init(&s->js, 0);
     }
 }
 
@@ -231,9 +240,26 @@ static bool push(const struct osr_constraint *c, struct cstate *s, unsigned char
     case SEG_JSON:
         if (!osr_jsonfsm_push(&s->js, b))
             return false;
-        if (osr_jsonfsm_done(&s->js))
+        if (osr_jsonfsm_closed(&s->js))
             advance(c, s);
         return true;
+    case SEG_VALUE: {
+        if (s->off == 0 && g->first && !memchr(g->first, b, strlen(g->first)))
+            return false;
+        struct osr_jsonfsm before = s->js;
+        if (!osr_jsonfsm_push(&s->js, b)) {
+            /* A number ends at the first byte that cannot extend it: that byte belongs to the
+             * next piece. */
+            if (s->off == 0 || !osr_jsonfsm_done(&before))
+                return false;
+            advance(c, s);
+            return push(c, s, b);
+        }
+        s->off++;
+        if (osr_jsonfsm_closed(&s->js))
+            advance(c, s);
+        return true;
+    }
     }
     return false;
 }
@@ -356,6 +382,153 @@ int osr_constraint_add_json_object(struct osr_constraint *c)
     return new_seg(c, SEG_JSON) ? OSR_OK : OSR_ETOOBIG;
 }
 
+int osr_constraint_add_value(struct osr_constraint *c, const char *first)
+{
+    struct seg *g = new_seg(c, SEG_VALUE);
+    if (!g)
+        return OSR_ETOOBIG;
+    g->first = first;
+    return OSR_OK;
+}
+
+/* ---- JSON Schema -------------------------------------------------------------------------- */
+
+/* Literal text waiting to become one piece, so "{\"a\": " is one literal, not three. */
+struct schema_build {
+    struct osr_constraint *c;
+    struct osr_buf lit;
+};
+
+static int flush(struct schema_build *b)
+{
+    if (b->lit.len == 0)
+        return OSR_OK;
+    int rc = osr_constraint_add_literal(b->c, b->lit.data, b->lit.len);
+    osr_buf_reset(&b->lit);
+    return rc;
+}
+
+static bool name_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == '"' || *p == '\\')
+            return false;
+    return true;
+}
+
+static const char *str_field(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/* The required keys of an object schema, when every one of them is a property: the fixed keys
+ * the answer will have.  NULL when the schema does not say. */
+static struct json_object *fixed_keys(struct json_object *sch, struct json_object **props)
+{
+    struct json_object *req = NULL;
+    if (!json_object_object_get_ex(sch, "properties", props) ||
+        !json_object_is_type(*props, json_type_object) ||
+        !json_object_object_get_ex(sch, "required", &req) ||
+        !json_object_is_type(req, json_type_array) || json_object_array_length(req) == 0 ||
+        json_object_array_length(req) > 32)
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(req); i++) {
+        struct json_object *k = json_object_array_get_idx(req, i);
+        if (!json_object_is_type(k, json_type_string) ||
+            !json_object_object_get_ex(*props, json_object_get_string(k), NULL))
+            return NULL;
+    }
+    return req;
+}
+
+/* Pieces for one value described by sch. */
+static int schema_value(struct schema_build *b, struct json_object *sch, int depth)
+{
+    int rc;
+    if (!sch || !json_object_is_type(sch, json_type_object)) {
+        if ((rc = flush(b)))
+            return rc;
+        return osr_constraint_add_value(b->c, NULL);
+    }
+    struct json_object *en = NULL;
+    if (json_object_object_get_ex(sch, "enum", &en) && json_object_is_type(en, json_type_array) &&
+        json_object_array_length(en) > 0 && json_object_array_length(en) <= 256) {
+        size_t n = json_object_array_length(en);
+        const char *names[256];
+        bool all = true;
+        for (size_t i = 0; i < n && all; i++) {
+            struct json_object *e = json_object_array_get_idx(en, i);
+            all = json_object_is_type(e, json_type_string) && name_ok(json_object_get_string(e));
+            names[i] = all ? json_object_get_string(e) : NULL;
+        }
+        if (all) {
+            if ((rc = osr_buf_putc(&b->lit, '"')) || (rc = flush(b)))
+                return rc;
+            return osr_constraint_add_names(b->c, names, n);
+        }
+    }
+    struct json_object *cv = NULL;
+    if (json_object_object_get_ex(sch, "const", &cv) && json_object_is_type(cv, json_type_string))
+        return osr_json_append_string(&b->lit, json_object_get_string(cv),
+                                      (size_t)json_object_get_string_len(cv));
+    const char *type = str_field(sch, "type");
+    struct json_object *props = NULL, *keys = NULL;
+    if (type && strcmp(type, "object") == 0 && depth < SCHEMA_DEPTH_MAX &&
+        (keys = fixed_keys(sch, &props)) != NULL) {
+        if ((rc = osr_buf_putc(&b->lit, '{')))
+            return rc;
+        for (size_t i = 0; i < json_object_array_length(keys); i++) {
+            const char *k = json_object_get_string(json_object_array_get_idx(keys, i));
+            struct json_object *ps = NULL;
+            json_object_object_get_ex(props, k, &ps);
+            if ((i && (rc = osr_buf_puts(&b->lit, ", "))) ||
+                (rc = osr_json_append_string(&b->lit, k, strlen(k))) ||
+                (rc = osr_buf_puts(&b->lit, ": ")) || (rc = schema_value(b, ps, depth + 1)))
+                return rc;
+        }
+        return osr_buf_putc(&b->lit, '}');
+    }
+    const char *first = NULL;
+    if (type && strcmp(type, "object") == 0)
+        first = "{";
+    else if (type && strcmp(type, "array") == 0)
+        first = "[";
+    else if (type && strcmp(type, "string") == 0)
+        first = "\"";
+    else if (type && (strcmp(type, "number") == 0 || strcmp(type, "integer") == 0))
+        first = "-0123456789";
+    else if (type && strcmp(type, "boolean") == 0)
+        first = "tf";
+    else if (type && strcmp(type, "null") == 0)
+        first = "n";
+    if ((rc = flush(b)))
+        return rc;
+    return osr_constraint_add_value(b->c, first);
+}
+
+int osr_constraint_add_schema(struct osr_constraint *c, struct json_object *schema)
+{
+    struct json_object *props = NULL;
+    const char *type = schema && json_object_is_type(schema, json_type_object)
+                           ? str_field(schema, "type")
+                           : NULL;
+    if (!type || (strcmp(type, "object") == 0 && !fixed_keys(schema, &props)))
+        return osr_constraint_add_json_object(c);
+    struct schema_build b = {c, {0}};
+    osr_buf_init(&b.lit, 1 << 16);
+    int rc = schema_value(&b, schema, 0);
+    if (rc == OSR_OK)
+        rc = flush(&b);
+    osr_buf_release(&b.lit);
+    return rc;
+}
+
+
 bool osr_constraint_complete(const struct osr_constraint *c)
 {
     return c->cur.seg >= c->n_segs;
@@ -426,10 +599,13 @@ static long spell(const struct osr_constraint *c, const struct osr_tokenizer *t,
     return (long)got;
 }
 
-/* Bytes tried, in order, to find a short way out of a JSON state: the quote first (it ends a
- * string, and anything else would only extend it), then closers, what completes a key or a
- * number, the letters of true/false/null and the smallest UTF-8 continuation bytes. */
-static const unsigned char CLOSE_PREF[] = "\"}]:0nrulase\x80\x90\xa0{";
+/* Bytes tried, in order, to find the short way out of a JSON state.  Inside a string: the
+ * quote (after a backslash it is an escape, then the next one ends the string), a hex digit,
+ * the smallest UTF-8 continuation bytes.  Elsewhere: closers first, then what opens and closes
+ * a key or an empty string value, the colon, a digit, the letters of true/false/null, and the
+ * brackets a value limited to an object or an array opens with. */
+static const unsigned char CLOSE_IN_STRING[] = "\"0\x80\x90\xa0";
+static const unsigned char CLOSE_OTHER[] = "}]\":0nrulaset{[";
 
 /* Finishes the NAMES or JSON piece s stands in, the short way: the first name still matching,
  * or the JSON closed at once.  Writes the bytes to out and advances s.  Returns how many, or
@@ -452,14 +628,21 @@ static long close_piece(const struct osr_constraint *c, struct cstate *s, char *
         return push_all(c, s, (const unsigned char *)out, n) ? (long)n : -1;
     }
     while (s->seg == seg) {
+        if (g->kind == SEG_VALUE && s->off > 0 && osr_jsonfsm_done(&s->js)) {
+            advance(c, s); /* a number that may end here */
+            break;
+        }
         bool pushed = false;
-        for (size_t k = 0; k < sizeof(CLOSE_PREF) - 1 && !pushed; k++) {
+        bool in_str = osr_jsonfsm_in_string(&s->js);
+        const unsigned char *pref = in_str ? CLOSE_IN_STRING : CLOSE_OTHER;
+        size_t n_pref = in_str ? sizeof(CLOSE_IN_STRING) - 1 : sizeof(CLOSE_OTHER) - 1;
+        for (size_t k = 0; k < n_pref && !pushed; k++) {
             struct cstate t = *s;
-            if (push(c, &t, CLOSE_PREF[k])) {
+            if (push(c, &t, pref[k])) {
                 *s = t;
                 if (n >= cap)
                     return -1;
-                out[n++] = (char)CLOSE_PREF[k];
+                out[n++] = (char)pref[k];
                 pushed = true;
             }
         }
@@ -469,28 +652,58 @@ static long close_piece(const struct osr_constraint *c, struct cstate *s, char *
     return (long)n;
 }
 
-/* The bytes (and special tokens, counted as one) still needed to end the program from s the
- * short way: an upper bound on the tokens the end needs. */
-static long need_to_finish(const struct osr_constraint *c, struct cstate s)
+/* Tokens a piece costs from its start when closed the short way (bytes, an upper bound). */
+static long fresh_cost(const struct seg *g)
 {
-    char tmp[CLOSE_MAX];
-    long need = 0;
-    while (s.seg < c->n_segs) {
-        const struct seg *g = &c->segs[s.seg];
-        if (g->kind == SEG_LIT) {
-            need += (long)(g->n - s.off);
-            advance(c, &s);
-        } else if (g->kind == SEG_TOKEN) {
-            need++;
-            advance(c, &s);
-        } else {
-            long k = close_piece(c, &s, tmp, sizeof(tmp));
-            if (k < 0)
-                return -1;
-            need += k;
-        }
+    switch (g->kind) {
+    case SEG_LIT:
+        return (long)g->n;
+    case SEG_TOKEN:
+        return 1;
+    case SEG_NAMES: {
+        size_t m = g->lens[0];
+        for (size_t i = 1; i < g->n_names; i++)
+            m = g->lens[i] < m ? g->lens[i] : m;
+        return (long)m + 1;
     }
-    return need;
+    case SEG_JSON:
+        return 2;
+    case SEG_VALUE:
+        return 4; /* "" 0 {} [] or at most true / null */
+    }
+    return 0;
+}
+
+/* An upper bound on the tokens that end the program from s the short way; O(1) but for a
+ * name range. */
+static long cost_bound(const struct osr_constraint *c, const struct cstate *s)
+{
+    if (s->seg >= c->n_segs)
+        return 0;
+    const struct seg *g = &c->segs[s->seg];
+    long here;
+    switch (g->kind) {
+    case SEG_LIT:
+        here = (long)(g->n - s->off);
+        break;
+    case SEG_NAMES: {
+        size_t m = (size_t)-1;
+        for (uint32_t i = s->lo; i < s->hi; i++)
+            m = g->lens[i] < m ? g->lens[i] : m;
+        here = s->lo < s->hi ? (long)(m - s->off) + 1 : 1;
+        break;
+    }
+    case SEG_VALUE:
+        here = s->off == 0 ? 4 : (long)osr_jsonfsm_close_cost(&s->js);
+        break;
+    case SEG_JSON:
+        here = (long)osr_jsonfsm_close_cost(&s->js);
+        break;
+    default:
+        here = 1;
+        break;
+    }
+    return here + c->suffix[s->seg + 1];
 }
 
 /* Feeds the literal text and special tokens from where the program stands; when closing is
@@ -553,23 +766,41 @@ int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t,
     enum seg_kind kind = c->segs[c->cur.seg].kind;
     if (kind == SEG_LIT || kind == SEG_TOKEN)
         return force(c, t, false, forced, n_forced);
+    if (!c->have_suffix) {
+        c->suffix[c->n_segs] = 0;
+        for (size_t i = c->n_segs; i-- > 0;)
+            c->suffix[i] = fresh_cost(&c->segs[i]) + c->suffix[i + 1];
+        c->have_suffix = true;
+    }
+    /* Close in time: when the tokens left barely cover the shortest ending, take it, so an
+     * answer cut by max_tokens still parses; shortly before that, refuse tokens that would
+     * make the ending longer than the tokens left. */
+    long tight = -1; /* >= 0: the most a token may leave the ending costing */
     if (c->budget >= 0) {
-        /* Close in time: when the tokens left barely cover the shortest ending, take it, so an
-         * answer cut by max_tokens still parses. */
-        long need = need_to_finish(c, c->cur);
-        if (need >= 0 && c->budget <= need + 2)
+        long need = cost_bound(c, &c->cur);
+        if (c->budget <= need + 2)
             return force(c, t, true, forced, n_forced);
+        if (c->budget <= need + 2 + CLOSE_WINDOW)
+            tight = c->budget - 3;
     }
 
+    /* A number closing the program may stop where it is: the end-of-generation ids keep their
+     * logits then. */
+    bool can_end = kind == SEG_VALUE && c->cur.seg + 1 == c->n_segs && c->cur.off > 0 &&
+                   osr_jsonfsm_done(&c->cur.js);
+    float eog_logit[EOG_MAX];
+    for (size_t i = 0; i < c->n_eog; i++)
+        eog_logit[i] = logits[c->eog[i]];
     bool any = false;
     for (int b = 0; b < 256; b++) {
         c->after[b] = c->cur;
         c->ok[b] = push(c, &c->after[b], (unsigned char)b);
         any = any || c->ok[b];
     }
-    if (!any)
+    if (!any && !can_end)
         return OSR_EINVAL;
-    bool plain_ok = kind == SEG_JSON && osr_jsonfsm_in_plain_string(&c->cur.js);
+    bool plain_ok = tight < 0 && (kind == SEG_JSON || kind == SEG_VALUE) &&
+                    osr_jsonfsm_in_plain_string(&c->cur.js);
     size_t n_allowed = 0;
     for (int b = 0; b < 256; b++) {
         const int32_t *ids = v->by_first + v->start[b];
@@ -588,7 +819,7 @@ int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t,
             struct cstate s = c->after[b];
             const unsigned char *p = v->bytes + v->off[id];
             size_t len = v->off[id + 1] - v->off[id];
-            if (push_all(c, &s, p + 1, len - 1))
+            if (push_all(c, &s, p + 1, len - 1) && (tight < 0 || cost_bound(c, &s) <= tight))
                 n_allowed++;
             else
                 logits[id] = -INFINITY;
@@ -596,11 +827,14 @@ int osr_constraint_next(struct osr_constraint *c, const struct osr_tokenizer *t,
     }
     for (uint32_t k = v->start[256]; k < (uint32_t)v->n; k++)
         logits[v->by_first[k]] = -INFINITY;
-    /* An end-of-generation id that happens to have bytes still must not end a partial answer. */
-    for (size_t i = 0; i < c->n_eog; i++)
-        if (!isinf(logits[c->eog[i]]) || logits[c->eog[i]] > 0) {
-            logits[c->eog[i]] = -INFINITY;
+    /* An end-of-generation id must not end a partial answer, even one that has bytes. */
+    for (size_t i = 0; i < c->n_eog; i++) {
+        if (!isinf(logits[c->eog[i]]) || logits[c->eog[i]] > 0)
             n_allowed -= n_allowed > 0;
-        }
+        logits[c->eog[i]] = can_end ? eog_logit[i] : -INFINITY;
+        n_allowed += can_end;
+    }
+    if (can_end && c->n_eog == 0 && n_allowed == 0)
+        return OSR_CONSTRAINT_END;
     return n_allowed ? OSR_CONSTRAINT_SAMPLE : OSR_EINVAL;
 }

@@ -7,6 +7,8 @@
  * nothing may surround the top-level value; and integer parts stay within 64 bits.  It does not build values, check duplicate keys
  * or pair UTF-16 surrogate escapes.
  */
+#include <string.h>
+
 #include "osr/jsonfsm.h"
 
 enum state {
@@ -366,6 +368,44 @@ bool osr_jsonfsm_feed(struct osr_jsonfsm *f, const void *p, size_t n)
 bool osr_jsonfsm_done(const struct osr_jsonfsm *f)
 {
     return f->state == S_DONE || (f->state == S_NUM && f->depth == 0 && number_terminal(f));
+}
+
+unsigned osr_jsonfsm_close_cost(const struct osr_jsonfsm *f)
+{
+    unsigned key = (f->flags & F_KEY) ? 3 : 0; /* a key still needs ':' and a value ("") */
+    unsigned n = f->depth;                     /* one closer per open container */
+    switch ((enum state)f->state) {
+    case S_STR:
+        return n + f->u_need + 1 + key;
+    case S_ESC:
+        return n + 2 + key;
+    case S_HEX:
+        return n + f->sub + 1 + key;
+    case S_NUM:
+        return n + (number_terminal(f) ? 0 : 1);
+    case S_LIT:
+        return n + (unsigned)strlen(LITERALS[f->u_need]) - f->sub;
+    case S_VALUE:
+        return n + 2;
+    case S_OBJ_KEY:
+        return n + 5;
+    case S_COLON:
+        return n + 3;
+    case S_DONE:
+        return 0;
+    default:
+        return n;
+    }
+}
+
+bool osr_jsonfsm_closed(const struct osr_jsonfsm *f)
+{
+    return f->state == S_DONE;
+}
+
+bool osr_jsonfsm_in_string(const struct osr_jsonfsm *f)
+{
+    return f->state == S_STR || f->state == S_ESC || f->state == S_HEX;
 }
 
 bool osr_jsonfsm_in_plain_string(const struct osr_jsonfsm *f)

@@ -3,9 +3,9 @@
  * Requests are decoded from OpenAI / Ollama bodies and run by the local backend in process:
  *   tool_choice "required" -> one tool-call event naming an offered tool, arguments that parse
  *   as a JSON object, finish tool_calls, no text;
- *   a named tool_choice -> that tool;
- *   response_format json_object / json_schema, Ollama format "json" -> the text parses as one
- *   JSON object, finish stop;
+ *   a named tool_choice -> that tool, and a tool whose schema requires "city" gets it;
+ *   response_format json_object / json_schema, Ollama format "json" or a schema -> the text
+ *   parses as one JSON object (with the schema's required keys and enum values), finish stop;
  * each over several seeds, and tokens/s with and without a constraint are printed. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,7 +115,8 @@ static bool is_json_object(const char *s, size_t n)
 
 static const char TOOLS[] =
     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":"
-    "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}},"
+    "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},"
+    "\"required\":[\"city\"]}}},"
     "{\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"parameters\":"
     "{\"type\":\"object\"}}},"
     "{\"type\":\"function\",\"function\":{\"name\":\"search\",\"parameters\":"
@@ -171,6 +172,27 @@ static void test_named(void)
         CHECK(cap.finish == OSR_FINISH_TOOL_CALLS);
         capture_release(&cap);
     }
+    /* A tool whose schema requires "city": the arguments have it, as a string. */
+    for (int seed = 1; seed <= 3; seed++) {
+        char body[2048];
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"
+                 "\"Weather?\"}],%s,\"tool_choice\":{\"type\":\"function\","
+                 "\"function\":{\"name\":\"get_weather\"}},\"seed\":%d,\"max_tokens\":60}",
+                 TOOLS, seed);
+        struct capture cap;
+        capture_init(&cap);
+        CHECK_INT_EQ(run_body(body, false, &cap), OSR_OK);
+        CHECK_STR_EQ(cap.name, "get_weather");
+        struct json_object *o = NULL, *city = NULL;
+        CHECK(osr_json_parse(osr_buf_str(&cap.args), cap.args.len, &o, NULL) == OSR_OK);
+        CHECK(o && json_object_object_get_ex(o, "city", &city) &&
+              json_object_is_type(city, json_type_string));
+        CHECK(cap.finish == OSR_FINISH_TOOL_CALLS);
+        CHECK(cap.completion_tokens <= 60);
+        json_object_put(o);
+        capture_release(&cap);
+    }
 }
 
 static void test_json_formats(void)
@@ -180,7 +202,9 @@ static void test_json_formats(void)
     static const char *const formats[] = {
         "\"response_format\":{\"type\":\"json_object\"}",
         "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\","
-        "\"schema\":{\"type\":\"object\"}}}",
+        "\"schema\":{\"type\":\"object\",\"properties\":{\"answer\":{\"type\":\"string\"},"
+        "\"score\":{\"type\":\"number\"},\"mood\":{\"enum\":[\"good\",\"bad\"]}},"
+        "\"required\":[\"answer\",\"score\",\"mood\"]}}}",
     };
     for (size_t f = 0; f < 2; f++) {
         for (int seed = 1; seed <= 4; seed++) {
@@ -200,10 +224,37 @@ static void test_json_formats(void)
                         osr_buf_str(&cap.text));
             CHECK(obj);
             CHECK(cap.finish == OSR_FINISH_STOP);
+            if (f == 1 && obj) {
+                struct json_object *o = NULL, *m = NULL;
+                CHECK(osr_json_parse(osr_buf_str(&cap.text), cap.text.len, &o, NULL) == OSR_OK);
+                CHECK(json_object_object_get_ex(o, "answer", NULL));
+                CHECK(json_object_object_get_ex(o, "score", NULL));
+                CHECK(json_object_object_get_ex(o, "mood", &m) &&
+                      (strcmp(json_object_get_string(m), "good") == 0 ||
+                       strcmp(json_object_get_string(m), "bad") == 0));
+                json_object_put(o);
+            }
             capture_release(&cap);
         }
     }
-    /* Ollama's format "json". */
+    /* Ollama's format "json" and a schema. */
+    {
+        struct capture sc;
+        capture_init(&sc);
+        CHECK_INT_EQ(
+            run_body("{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"
+                     "\"json\"}],\"format\":{\"type\":\"object\",\"properties\":{\"ok\":"
+                     "{\"type\":\"boolean\"}},\"required\":[\"ok\"]},\"stream\":false,"
+                     "\"options\":{\"seed\":3,\"num_predict\":50}}",
+                     true, &sc),
+            OSR_OK);
+        struct json_object *o = NULL, *ok = NULL;
+        CHECK(osr_json_parse(osr_buf_str(&sc.text), sc.text.len, &o, NULL) == OSR_OK);
+        CHECK(o && json_object_object_get_ex(o, "ok", &ok) &&
+              json_object_is_type(ok, json_type_boolean));
+        json_object_put(o);
+        capture_release(&sc);
+    }
     struct capture cap;
     capture_init(&cap);
     CHECK_INT_EQ(run_body("{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"

@@ -332,5 +332,220 @@ static void test_mask_tiny(void)
     walk("llama-2-tiny-random.gguf", ANSWER);
 }
 
+
+static const char SCHEMA[] =
+    "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"
+    "\"unit\":{\"enum\":[\"celsius\",\"fahrenheit\"]},\"n\":{\"type\":\"integer\"},"
+    "\"ok\":{\"type\":\"boolean\"},\"kind\":{\"const\":\"weather\"},"
+    "\"where\":{\"type\":\"object\",\"properties\":{\"lat\":{\"type\":\"number\"}},"
+    "\"required\":[\"lat\"]},\"extra\":{\"type\":\"string\"}},"
+    "\"required\":[\"city\",\"unit\",\"n\",\"ok\",\"kind\",\"where\"]}";
+
+static bool tryz(const struct osr_constraint *c, const char *s)
+{
+    return osr_constraint_try(c, s, strlen(s));
+}
+
+static struct osr_constraint *schema_program(struct osr_constrain_vocab *v, int32_t eos)
+{
+    struct json_object *sch = NULL;
+    CHECK(osr_json_parse(SCHEMA, strlen(SCHEMA), &sch, NULL) == OSR_OK);
+    struct osr_constraint *c = osr_constraint_new(v, &eos, eos >= 0 ? 1 : 0);
+    CHECK(osr_constraint_add_schema(c, sch) == OSR_OK);
+    json_object_put(sch);
+    return c;
+}
+
+/* The answer has every required key, in order, with values of the right kinds. */
+static void check_schema_answer(const char *text, size_t n)
+{
+    struct json_object *o = NULL;
+    if (osr_json_parse(text, n, &o, NULL) != OSR_OK) {
+        fprintf(stderr, "not JSON: %.*s\n", (int)n, text);
+        CHECK(0);
+        return;
+    }
+    struct json_object *v;
+    CHECK(json_object_object_get_ex(o, "city", &v) && json_object_is_type(v, json_type_string));
+    CHECK(json_object_object_get_ex(o, "unit", &v) && json_object_is_type(v, json_type_string) &&
+          (strcmp(json_object_get_string(v), "celsius") == 0 ||
+           strcmp(json_object_get_string(v), "fahrenheit") == 0));
+    CHECK(json_object_object_get_ex(o, "n", &v) &&
+          (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)));
+    CHECK(json_object_object_get_ex(o, "ok", &v) && json_object_is_type(v, json_type_boolean));
+    CHECK(json_object_object_get_ex(o, "kind", &v) &&
+          strcmp(json_object_get_string(v), "weather") == 0);
+    CHECK(json_object_object_get_ex(o, "where", &v) && json_object_is_type(v, json_type_object) &&
+          json_object_object_get_ex(v, "lat", NULL));
+    CHECK(!json_object_object_get_ex(o, "extra", NULL));
+    json_object_put(o);
+}
+
+static struct osr_constraint *tool_program(struct osr_constrain_vocab *v, int32_t eos)
+{
+    struct osr_constraint *c = osr_constraint_new(v, &eos, eos >= 0 ? 1 : 0);
+    const char *names[] = {"lookup", "look", "search_web"};
+    CHECK(lit(c, "<tool_call>\n{\"name\": \"") == OSR_OK);
+    CHECK(osr_constraint_add_names(c, names, 3) == OSR_OK);
+    CHECK(lit(c, ", \"arguments\": ") == OSR_OK);
+    CHECK(osr_constraint_add_json_object(c) == OSR_OK);
+    CHECK(lit(c, "}\n</tool_call>") == OSR_OK);
+    return c;
+}
+
+static void check_tool_answer(const char *text, size_t n)
+{
+    static const char open[] = "<tool_call>\n", close[] = "\n</tool_call>";
+    size_t no = sizeof(open) - 1, nc = sizeof(close) - 1;
+    REQUIRE(n > no + nc);
+    CHECK(memcmp(text, open, no) == 0 && memcmp(text + n - nc, close, nc) == 0);
+    struct json_object *o = NULL, *name = NULL, *args = NULL;
+    if (osr_json_parse(text + no, n - no - nc, &o, NULL) != OSR_OK) {
+        fprintf(stderr, "not JSON: %.*s\n", (int)n, text);
+        CHECK(0);
+        return;
+    }
+    CHECK(json_object_object_get_ex(o, "name", &name) &&
+          json_object_is_type(name, json_type_string));
+    CHECK(json_object_object_get_ex(o, "arguments", &args) &&
+          json_object_is_type(args, json_type_object));
+    json_object_put(o);
+}
+
+static void test_schema(void)
+{
+    struct osr_gguf *g = NULL;
+    struct osr_tokenizer *t = NULL;
+    struct osr_constrain_vocab *v = vocab_of("llama-2-tiny-random.gguf", &g, &t);
+    if (!v)
+        return;
+    int32_t eos = osr_tokenizer_eos(t);
+    struct osr_constraint *c = schema_program(v, eos);
+    const char *good = "{\"city\": \"Paris\", \"unit\": \"celsius\", \"n\": -12, \"ok\": true, "
+                       "\"kind\": \"weather\", \"where\": {\"lat\": 48.85}}";
+    CHECK(osr_constraint_try(c, good, strlen(good)));
+    check_schema_answer(good, strlen(good));
+    CHECK(!tryz(c, "{\"city\": 1"));
+    CHECK(!tryz(c, "{\"unit\""));
+    CHECK(tryz(c, "{\"city\": \"P\", \"unit\": \"c"));
+    CHECK(!tryz(c, "{\"city\": \"P\", \"unit\": \"kelvin"));
+    CHECK(!tryz(c, "{\"city\": \"P\", \"unit\": \"celsius\", \"n\": \""));
+    CHECK(!tryz(c, "{\"city\": \"P\", \"unit\": \"celsius\", \"n\": 1.5e3, \"ok\": 1"));
+    CHECK(tryz(c, "{\"city\": \"P\", \"unit\": \"celsius\", \"n\": 1.5e3, \"ok\": f"));
+    CHECK(osr_constraint_try(c, good, strlen(good) - 1));
+    CHECK(!tryz(c, "{\"city\": \"P\", \"unit\": \"celsius\", \"n\": 1, \"ok\": false, "
+                   "\"kind\": \"other\""));
+
+    /* Random walks through the mask with a shrinking budget: whatever is chosen, the result is
+     * the schema's shape and ends within the budget. */
+    int32_t n_vocab = osr_tokenizer_n_vocab(t);
+    float *logits = osr_xmalloc((size_t)n_vocab * sizeof(float));
+    int32_t *allowed = osr_xmalloc((size_t)n_vocab * sizeof(int32_t));
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    for (int walk_i = 0; walk_i < 12; walk_i++) {
+        osr_constraint_free(c);
+        bool tool = walk_i % 2; /* every other walk: a tool call with a free JSON object */
+        c = tool ? tool_program(v, eos) : schema_program(v, eos);
+        struct osr_buf text;
+        osr_buf_init(&text, 1 << 16);
+        long budget = 60 + walk_i * 10, used = 0; /* the shortest answer takes about 45 */
+        bool ended = false;
+        while (!ended && used < budget) {
+            osr_constraint_set_budget(c, budget - used);
+            for (int32_t i = 0; i < n_vocab; i++)
+                logits[i] = 0.0f;
+            const int32_t *forced = NULL;
+            size_t nf = 0;
+            int r = osr_constraint_next(c, t, logits, &forced, &nf);
+            REQUIRE(r >= 0);
+            if (r == OSR_CONSTRAINT_FORCE) {
+                for (size_t k = 0; k < nf; k++) {
+                    struct osr_str b = osr_constrain_vocab_bytes(v, forced[k]);
+                    osr_buf_append(&text, b.p, b.n);
+                }
+                used += (long)nf;
+                continue;
+            }
+            if (r == OSR_CONSTRAINT_END)
+                break;
+            size_t na = 0;
+            for (int32_t i = 0; i < n_vocab; i++)
+                if (!isinf(logits[i]))
+                    allowed[na++] = i;
+            REQUIRE(na > 0);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            int32_t pick = allowed[x % na];
+            if (pick == eos) {
+                ended = true;
+                break;
+            }
+            CHECK(osr_constraint_accept(c, pick));
+            struct osr_str b = osr_constrain_vocab_bytes(v, pick);
+            osr_buf_append(&text, b.p, b.n);
+            used++;
+        }
+        CHECK(osr_constraint_complete(c));
+        if (used > budget)
+            fprintf(stderr, "budget %ld used %ld: %s\n", budget, used, osr_buf_str(&text));
+        CHECK(used <= budget);
+        if (tool)
+            check_tool_answer(osr_buf_str(&text), text.len);
+        else
+            check_schema_answer(osr_buf_str(&text), text.len);
+        osr_buf_release(&text);
+    }
+    free(allowed);
+    free(logits);
+    osr_constraint_free(c);
+    osr_constrain_vocab_free(v);
+    osr_tokenizer_free(t);
+    osr_gguf_close(g);
+}
+
+/* A top-level number may end the answer wherever it is complete. */
+static void test_schema_number(void)
+{
+    struct osr_gguf *g = NULL;
+    struct osr_tokenizer *t = NULL;
+    struct osr_constrain_vocab *v = vocab_of("llama-2-tiny-random.gguf", &g, &t);
+    if (!v)
+        return;
+    int32_t eos = osr_tokenizer_eos(t);
+    struct json_object *sch = NULL;
+    CHECK(osr_json_parse("{\"type\":\"integer\"}", 18, &sch, NULL) == OSR_OK);
+    struct osr_constraint *c = osr_constraint_new(v, &eos, 1);
+    CHECK(osr_constraint_add_schema(c, sch) == OSR_OK);
+    json_object_put(sch);
+    int32_t n_vocab = osr_tokenizer_n_vocab(t);
+    float *logits = osr_xmalloc((size_t)n_vocab * sizeof(float));
+    for (int32_t i = 0; i < n_vocab; i++)
+        logits[i] = 0.0f;
+    const int32_t *forced = NULL;
+    size_t nf = 0;
+    CHECK_INT_EQ(osr_constraint_next(c, t, logits, &forced, &nf), OSR_CONSTRAINT_SAMPLE);
+    CHECK(isinf(logits[eos])); /* nothing yet: cannot end */
+    CHECK(!osr_constraint_try(c, "\"", 1));
+    int32_t one = osr_tokenizer_find(t, "1", 1);
+    if (one < 0)
+        one = osr_tokenizer_find(t, "\xe2\x96\x81" "1", 4);
+    REQUIRE(one >= 0);
+    struct osr_str b = osr_constrain_vocab_bytes(v, one);
+    if (b.n == 1 && b.p[0] == '1') {
+        CHECK(osr_constraint_accept(c, one));
+        for (int32_t i = 0; i < n_vocab; i++)
+            logits[i] = 0.0f;
+        CHECK_INT_EQ(osr_constraint_next(c, t, logits, &forced, &nf), OSR_CONSTRAINT_SAMPLE);
+        CHECK(!isinf(logits[eos])); /* "1" may be the whole answer */
+        CHECK(!isinf(logits[one])); /* or go on */
+    }
+    free(logits);
+    osr_constraint_free(c);
+    osr_constrain_vocab_free(v);
+    osr_tokenizer_free(t);
+    osr_gguf_close(g);
+}
+
 TEST_MAIN(test_fsm_valid, test_fsm_invalid, test_fsm_vs_jsonc, test_program_names, test_mask_spm,
-          test_mask_bpe, test_mask_tiny)
+          test_mask_bpe, test_mask_tiny, test_schema, test_schema_number)
