@@ -57,8 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&v, 0, sizeof(v));
     v.n = 1;
     struct osr_constraint *c = osr_constraint_new(&v, NULL, 0);
-    OSR_ASSERT((any_value ? osr_constraint_add_value(c, NULL) : osr_constraint_add_json_object(c)) ==
-               OSR_OK);
+    OSR_ASSERT((any_value ? osr_constraint_add_value(c, NULL)
+                          : osr_constraint_add_json_object(c)) == OSR_OK);
     bool fits = k == 0 || osr_constraint_try(c, p, k);
     OSR_ASSERT(fits);
     struct cstate s = c->cur;

@@ -69,7 +69,8 @@ int osr_constraint_add_value(struct osr_constraint *c, const char *first);
  * value's first byte (string, number, integer, boolean, null, object, array).  Anything else -
  * optional properties, patterns, bounds, item schemas - is free JSON.  A schema without a
  * "type", or an object schema without required properties, gives a free JSON object; a
- * top-level "type" other than object gives a value of that type.  Returns what the other adders return. */
+ * top-level "type" other than object gives a value of that type.  Returns what the other adders
+ * return. */
 struct json_object;
 int osr_constraint_add_schema(struct osr_constraint *c, struct json_object *schema);
 

@@ -54,8 +54,8 @@
 
 /* Tool-call families, as outparse.c recognises them. */
 enum family {
-    FAMILY_HERMES,  /* <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call> (Qwen, ChatML) */
-    FAMILY_LLAMA3,  /* the whole answer {"name": ..., "parameters": {...}} */
+    FAMILY_HERMES, /* <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call> (Qwen, ChatML) */
+    FAMILY_LLAMA3, /* the whole answer {"name": ..., "parameters": {...}} */
     FAMILY_MISTRAL, /* [TOOL_CALLS][{"name": ..., "arguments": {...}}] */
 };
 

@@ -30,7 +30,7 @@
 #define EOG_MAX 8
 #define FORCED_MAX 1024
 #define CLOSE_WINDOW 24 /* tokens before the forced ending where costly tokens are refused */
-#define CLOSE_MAX 768 /* bytes that close the deepest JSON (64 levels) with room to spare */
+#define CLOSE_MAX 768   /* bytes that close the deepest JSON (64 levels) with room to spare */
 
 struct osr_constrain_vocab {
     int32_t n;
@@ -147,9 +147,9 @@ struct seg {
     enum seg_kind kind;
     char *text; /* SEG_LIT */
     size_t n;
-    int32_t token;  /* SEG_TOKEN */
+    int32_t token;     /* SEG_TOKEN */
     const char *first; /* SEG_VALUE: the bytes it may start with (static), NULL: any */
-    char **names;   /* SEG_NAMES: sorted, distinct */
+    char **names;      /* SEG_NAMES: sorted, distinct */
     size_t *lens;
     size_t n_names;
 };
@@ -157,8 +157,8 @@ struct seg {
 /* Where the program stands: small and copied freely. */
 struct cstate {
     uint32_t seg;
-    uint32_t off;   /* bytes matched in a literal, a name or a value */
-    uint32_t lo;    /* SEG_NAMES: names[lo .. hi) still match */
+    uint32_t off; /* bytes matched in a literal, a name or a value */
+    uint32_t lo;  /* SEG_NAMES: names[lo .. hi) still match */
     uint32_t hi;
     struct osr_jsonfsm js;
 };
@@ -170,7 +170,7 @@ struct osr_constraint {
     struct seg segs[SEGS_MAX];
     size_t n_segs;
     struct cstate cur;
-    long budget; /* tokens the answer may still use; < 0: unlimited */
+    long budget;               /* tokens the answer may still use; < 0: unlimited */
     long suffix[SEGS_MAX + 1]; /* fresh_cost of pieces i.. (filled by the first step) */
     bool have_suffix;
     /* Scratch of osr_constraint_next, kept here so a step allocates nothing. */
@@ -514,9 +514,8 @@ static int schema_value(struct schema_build *b, struct json_object *sch, int dep
 int osr_constraint_add_schema(struct osr_constraint *c, struct json_object *schema)
 {
     struct json_object *props = NULL;
-    const char *type = schema && json_object_is_type(schema, json_type_object)
-                           ? str_field(schema, "type")
-                           : NULL;
+    const char *type =
+        schema && json_object_is_type(schema, json_type_object) ? str_field(schema, "type") : NULL;
     if (!type || (strcmp(type, "object") == 0 && !fixed_keys(schema, &props)))
         return osr_constraint_add_json_object(c);
     struct schema_build b = {c, {0}};
@@ -527,7 +526,6 @@ int osr_constraint_add_schema(struct osr_constraint *c, struct json_object *sche
     osr_buf_release(&b.lit);
     return rc;
 }
-
 
 bool osr_constraint_complete(const struct osr_constraint *c)
 {
@@ -724,8 +722,7 @@ static int force(struct osr_constraint *c, const struct osr_tokenizer *t, bool c
             continue;
         }
         if (g->kind == SEG_LIT) {
-            k = spell(c, t, g->text + c->cur.off, g->n - c->cur.off, c->forced + n,
-                      FORCED_MAX - n);
+            k = spell(c, t, g->text + c->cur.off, g->n - c->cur.off, c->forced + n, FORCED_MAX - n);
             advance(c, &c->cur);
         } else if (closing) {
             long nb = close_piece(c, &c->cur, tmp, sizeof(tmp));

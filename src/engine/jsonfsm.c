@@ -4,8 +4,8 @@
  * array per level), so the whole state fits in a few words and copying it is how callers try
  * a byte without committing to it.  It recognises RFC 8259 syntax with two deliberate limits
  * that matter for a sampler rather than a parser: whitespace runs and numbers are capped, and
- * nothing may surround the top-level value; and integer parts stay within 64 bits.  It does not build values, check duplicate keys
- * or pair UTF-16 surrogate escapes.
+ * nothing may surround the top-level value; and integer parts stay within 64 bits.  It does not
+ * build values, check duplicate keys or pair UTF-16 surrogate escapes.
  */
 #include <string.h>
 
@@ -135,8 +135,8 @@ static bool value_start(struct osr_jsonfsm *f, unsigned char c)
     if (c == '-' || is_digit(c)) {
         f->state = S_NUM;
         f->sub = c == '-' ? N_MINUS : c == '0' ? N_ZERO : N_INT;
-        f->u_lo = 1;                       /* bytes in the number */
-        f->u_hi = is_digit(c) ? 1 : 0;     /* digits before any '.' or 'e' */
+        f->u_lo = 1;                   /* bytes in the number */
+        f->u_hi = is_digit(c) ? 1 : 0; /* digits before any '.' or 'e' */
         return true;
     }
     return false;

@@ -45,7 +45,8 @@ static int feed_forced(struct osr_model_ctx *c, struct osr_sampler *s,
             return OSR_ECANCELED;
     }
     *produced += (int)n;
-    if (cut || *produced >= p->max_tokens || osr_model_ctx_n_past(c) + (int)n >= osr_model_ctx_n_ctx(c)) {
+    if (cut || *produced >= p->max_tokens ||
+        osr_model_ctx_n_past(c) + (int)n >= osr_model_ctx_n_ctx(c)) {
         *why = OSR_GEN_STOP_LENGTH;
         return OSR_OK;
     }

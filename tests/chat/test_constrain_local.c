@@ -312,8 +312,8 @@ static void setup(void)
     REQUIRE(mkdir(models, 0700) == 0);
     snprintf(dst, sizeof(dst), "%s/llama-2-tiny-random.gguf", models);
     REQUIRE(symlink(src, dst) == 0);
-    struct osr_registry_options ro = {.home = home, .no_env_dirs = true, .no_ollama = true,
-                                      .no_hf = true};
+    struct osr_registry_options ro = {
+        .home = home, .no_env_dirs = true, .no_ollama = true, .no_hf = true};
     reg = osr_registry_new(&ro);
     REQUIRE(reg != NULL);
     struct osr_local_backend_opts lo = {.reg = reg, .n_threads = 1, .n_ctx_max = 2048};

@@ -65,21 +65,21 @@ static void test_fsm_valid(void)
 static void test_fsm_invalid(void)
 {
     static const char *const bad[] = {
-        "[1]",           /* the top level must be an object */
-        " {}",           /* nothing before it */
-        "{} ",           /* nor after it */
-        "{}{}",          /* one value only */
-        "{\"a\":}",      /* a missing value */
-        "{\"a\" 1}",     /* a missing colon */
-        "{,}",           /* a bare comma */
-        "{\"a\":1,}",    /* a trailing comma */
-        "{\"a\":01}",    /* a leading zero */
-        "{\"a\":1.}",    /* a fraction without digits */
-        "{\"a\":-}",     /* a sign alone */
-        "{\"a\":1e}",    /* an exponent without digits */
-        "{\"a\":tru}",   /* a literal cut short */
-        "{\"a\":True}",  /* literals are lower case */
-        "{a:1}",         /* keys are strings */
+        "[1]",              /* the top level must be an object */
+        " {}",              /* nothing before it */
+        "{} ",              /* nor after it */
+        "{}{}",             /* one value only */
+        "{\"a\":}",         /* a missing value */
+        "{\"a\" 1}",        /* a missing colon */
+        "{,}",              /* a bare comma */
+        "{\"a\":1,}",       /* a trailing comma */
+        "{\"a\":01}",       /* a leading zero */
+        "{\"a\":1.}",       /* a fraction without digits */
+        "{\"a\":-}",        /* a sign alone */
+        "{\"a\":1e}",       /* an exponent without digits */
+        "{\"a\":tru}",      /* a literal cut short */
+        "{\"a\":True}",     /* literals are lower case */
+        "{a:1}",            /* keys are strings */
         "{\"a\":\"\x01\"}", /* a raw control byte */
         "{\"a\":\"\\q\"}",  /* an unknown escape */
         "{\"a\":\"\\u12g4\"}",
@@ -91,7 +91,7 @@ static void test_fsm_invalid(void)
         "{\"a\":{]}",
         "{\"a\":1         }", /* nine spaces: more whitespace than allowed */
         "{\"a\":123456789012345678901234567890123456789012345}", /* a number too long */
-        "{\"a\":-1234567890123456789}", /* an integer past 64 bits */
+        "{\"a\":-1234567890123456789}",                          /* an integer past 64 bits */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         bool done = false;
@@ -116,8 +116,9 @@ static void test_fsm_invalid(void)
  * parse the text as an object. */
 static void test_fsm_vs_jsonc(void)
 {
-    static const char *const atoms[] = {"{", "}", "[", "]", ",", ":", "\"k\"", "\"v\"", "1",
-                                        "-2.5", "true", "null", " ", "\"\\u0041\"", "0"};
+    static const char *const atoms[] = {"{",    "}",     "[",     "]",           ",",
+                                        ":",    "\"k\"", "\"v\"", "1",           "-2.5",
+                                        "true", "null",  " ",     "\"\\u0041\"", "0"};
     uint64_t x = 0x9e3779b97f4a7c15ull;
     int complete = 0;
     for (int trial = 0; trial < 20000; trial++) {
@@ -332,7 +333,6 @@ static void test_mask_tiny(void)
     walk("llama-2-tiny-random.gguf", ANSWER);
 }
 
-
 static const char SCHEMA[] =
     "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},"
     "\"unit\":{\"enum\":[\"celsius\",\"fahrenheit\"]},\"n\":{\"type\":\"integer\"},"
@@ -529,7 +529,10 @@ static void test_schema_number(void)
     CHECK(!osr_constraint_try(c, "\"", 1));
     int32_t one = osr_tokenizer_find(t, "1", 1);
     if (one < 0)
-        one = osr_tokenizer_find(t, "\xe2\x96\x81" "1", 4);
+        one = osr_tokenizer_find(t,
+                                 "\xe2\x96\x81"
+                                 "1",
+                                 4);
     REQUIRE(one >= 0);
     struct osr_str b = osr_constrain_vocab_bytes(v, one);
     if (b.n == 1 && b.p[0] == '1') {
