@@ -7,6 +7,7 @@
  *   response_format json_object / json_schema, Ollama format "json" or a schema -> the text
  *   parses as one JSON object (with the schema's required keys and enum values), finish stop;
  * each over several seeds, and tokens/s with and without a constraint are printed. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ struct capture {
     char name[128];
     int n_calls;
     int n_errors;
+    int n_logprobs;
+    int bad_logprobs; /* entries with a non-finite log-probability */
     int64_t completion_tokens;
     enum osr_finish finish;
     bool finished;
@@ -61,6 +64,12 @@ static int cap_emit(struct osr_sink *sink, const struct osr_event *ev)
         break;
     case OSR_EV_USAGE:
         c->completion_tokens = ev->usage.completion_tokens;
+        break;
+    case OSR_EV_LOGPROBS:
+        c->n_logprobs++;
+        c->bad_logprobs += !isfinite(ev->logprobs->chosen.logprob);
+        for (int i = 0; i < ev->logprobs->n_top; i++)
+            c->bad_logprobs += !isfinite(ev->logprobs->top[i].logprob);
         break;
     case OSR_EV_ERROR:
         fprintf(stderr, "error event: %.*s\n", (int)ev->text.n, ev->text.p);
@@ -266,6 +275,26 @@ static void test_json_formats(void)
     capture_release(&cap);
 }
 
+/* logprobs with a constraint: one entry per token (forced ones too), all finite. */
+static void test_logprobs(void)
+{
+    if (!backend)
+        return;
+    char body[2048];
+    snprintf(body, sizeof(body),
+             "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+             "%s,\"tool_choice\":\"required\",\"seed\":9,\"max_tokens\":40,\"logprobs\":true,"
+             "\"top_logprobs\":5}",
+             TOOLS);
+    struct capture cap;
+    capture_init(&cap);
+    CHECK_INT_EQ(run_body(body, false, &cap), OSR_OK);
+    CHECK_INT_EQ(cap.n_calls, 1);
+    CHECK(cap.n_logprobs > 0 && cap.n_logprobs == cap.completion_tokens);
+    CHECK_INT_EQ(cap.bad_logprobs, 0);
+    capture_release(&cap);
+}
+
 /* Tokens/s with and without a constraint over the same prompts and seeds (printed, not
  * asserted: the machine is shared). */
 static void test_speed(void)
@@ -345,4 +374,5 @@ static void test_cleanup(void)
     cleanup();
 }
 
-TEST_MAIN(test_setup, test_required, test_named, test_json_formats, test_speed, test_cleanup)
+TEST_MAIN(test_setup, test_required, test_named, test_json_formats, test_logprobs, test_speed,
+          test_cleanup)
