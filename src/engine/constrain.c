@@ -4,9 +4,9 @@
  * The per-step work is one pass over the vocabulary grouped by first byte.  For each of the
  * 256 possible first bytes the program state after that byte is computed once; a group whose
  * first byte is refused is masked wholesale, and inside an accepted group each token only
- * replays its remaining bytes from the precomputed state.  Inside a JSON string, tokens made
- * only of plain printable ASCII are accepted without replaying anything, which is where most
- * of an argument's tokens live.
+ * replays its remaining bytes from the precomputed state.  Inside a JSON string, tokens that
+ * are plain string content (whole UTF-8 characters, no quote, backslash or control byte) are
+ * accepted without replaying anything, which is where most of an argument's tokens live.
  *
  * It does not know JSON Schema (the object's keys and value types are free) and it does not
  * choose what to generate: the program is built by the caller (local_backend.c builds the
@@ -36,7 +36,9 @@ struct osr_constrain_vocab {
     int32_t n;
     uint32_t *off;        /* n + 1 offsets into bytes */
     unsigned char *bytes; /* every allowed token's bytes, back to back */
-    uint8_t *plain;       /* 1: every byte is 0x20..0x7e and none is '"' or '\\' */
+    uint8_t *plain;       /* 1: string content as it stands - whole UTF-8 characters, no '"',
+                           * no '\\', no control byte - so inside a string it keeps the string
+                           * open and ready for more */
     int32_t *by_first;    /* ids ordered by first byte; ids without bytes last */
     uint32_t start[257];  /* by_first[start[b] .. start[b + 1]) begin with byte b */
 };
@@ -77,12 +79,15 @@ int osr_constrain_vocab_new(const struct osr_tokenizer *t, struct osr_constrain_
             continue; /* a piece too long to hold is simply never allowed */
         if ((rc = osr_buf_append(&blob, piece.data, piece.len)) != OSR_OK)
             goto out;
+        struct osr_jsonfsm f;
+        osr_jsonfsm_init(&f, 0);
+        osr_jsonfsm_push(&f, '"');
         bool plain = piece.len > 0;
         for (size_t k = 0; k < piece.len && plain; k++) {
             unsigned char c = (unsigned char)piece.data[k];
-            plain = c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+            plain = c != '"' && c != '\\' && osr_jsonfsm_push(&f, c);
         }
-        v->plain[id] = plain;
+        v->plain[id] = plain && osr_jsonfsm_in_plain_string(&f);
     }
     v->off[n] = (uint32_t)blob.len;
     /* Counting sort by first byte; tokens without bytes go to group 256. */

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "osr/alloc.h"
+#include "osr/clock.h"
 #include "osr/config.h"
 #include "osr/constrain.h"
 #include "osr/gguf.h"
@@ -550,5 +551,53 @@ static void test_schema_number(void)
     osr_gguf_close(g);
 }
 
+/* Time of one mask step on a 128k vocabulary, in a string and between values (printed). */
+static void test_mask_speed(void)
+{
+    struct osr_gguf *g = NULL;
+    struct osr_tokenizer *t = NULL;
+    struct osr_constrain_vocab *v = vocab_of("ggml-vocab-llama-bpe.gguf", &g, &t);
+    if (!v)
+        return;
+    int32_t n_vocab = osr_tokenizer_n_vocab(t);
+    float *logits = osr_xmalloc((size_t)n_vocab * sizeof(float));
+    static const char *const prefixes[] = {"{\"key\": \"some text", "{\"key\": [1, 2",
+                                           "{\"k\": {\"a\": true}, "};
+    for (size_t i = 0; i < 3; i++) {
+        struct osr_constraint *c = osr_constraint_new(v, NULL, 0);
+        CHECK(osr_constraint_add_json_object(c) == OSR_OK);
+        /* Walk the prefix in by single bytes where the vocabulary has them. */
+        for (const char *p = prefixes[i]; *p; p++) {
+            int32_t id = -1;
+            for (int32_t k = 0; k < n_vocab && id < 0; k++) {
+                struct osr_str b = osr_constrain_vocab_bytes(v, k);
+                if (b.n == 1 && b.p[0] == *p)
+                    id = k;
+            }
+            REQUIRE(id >= 0);
+            REQUIRE(osr_constraint_accept(c, id));
+        }
+        int64_t t0 = osr_mono_ns();
+        int reps = 20;
+        for (int r = 0; r < reps; r++) {
+            const int32_t *forced = NULL;
+            size_t nf = 0;
+            CHECK_INT_EQ(osr_constraint_next(c, t, logits, &forced, &nf), OSR_CONSTRAINT_SAMPLE);
+        }
+        double us = (double)(osr_mono_ns() - t0) / 1e3 / reps;
+        int n_allowed = 0;
+        for (int32_t k = 0; k < n_vocab; k++)
+            n_allowed += !isinf(logits[k]);
+        printf("mask step after '%s': %.0f us, %d of %d tokens allowed\n", prefixes[i], us,
+               n_allowed, n_vocab);
+        CHECK(n_allowed > 0);
+        osr_constraint_free(c);
+    }
+    free(logits);
+    osr_constrain_vocab_free(v);
+    osr_tokenizer_free(t);
+    osr_gguf_close(g);
+}
+
 TEST_MAIN(test_fsm_valid, test_fsm_invalid, test_fsm_vs_jsonc, test_program_names, test_mask_spm,
-          test_mask_bpe, test_mask_tiny, test_schema, test_schema_number)
+          test_mask_bpe, test_mask_tiny, test_schema, test_schema_number, test_mask_speed)
