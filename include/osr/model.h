@@ -178,17 +178,38 @@ enum osr_gen_stop {
     OSR_GEN_STOP_LENGTH = 2, /* max_tokens were produced, or the context is full */
 };
 
+/* A hook that shapes generation (constrained decoding).  Before each sampled token, before()
+ * may mask logits_buf (set forbidden tokens to -INFINITY) and return OSR_GEN_HOOK_SAMPLE, hand
+ * back tokens to feed without sampling (OSR_GEN_HOOK_FORCE with *forced / *n_forced, borrowed
+ * until the next call; they go to cb, the sampler's history and the context like sampled
+ * tokens, and after() is not called for them), return OSR_GEN_HOOK_END to end generation as
+ * an end-of-generation token would, or return a negative error code.  after() is told every
+ * sampled token that is not an end-of-generation id. */
+enum osr_gen_hook_step {
+    OSR_GEN_HOOK_SAMPLE = 0,
+    OSR_GEN_HOOK_FORCE = 1,
+    OSR_GEN_HOOK_END = 2,
+};
+
+struct osr_gen_hook {
+    int (*before)(void *arg, float *logits, const int32_t **forced, size_t *n_forced);
+    void (*after)(void *arg, int32_t token);
+    void *arg;
+};
+
 struct osr_generate_params {
     int max_tokens;     /* > 0 */
     const int32_t *eog; /* end-of-generation ids (EOS, EOT, ...), borrowed; may be NULL */
     size_t n_eog;
+    const struct osr_gen_hook *hook; /* borrowed; NULL: plain sampling */
 };
 
 /* Evaluates the prompt (appended to what c already holds) and then samples one token at a
  * time with s until an end-of-generation id, max_tokens or a full context; each token is
  * passed to cb (an end-of-generation token is not).  logits_buf (borrowed) must hold n_vocab
- * floats.  Returns OSR_OK with *why set, OSR_ECANCELED when cb returned false, or the error of
- * osr_model_ctx_decode. */
+ * floats.  Returns OSR_OK with *why set, OSR_ECANCELED when cb returned false, the error of
+ * osr_model_ctx_decode, or the error a hook returned (OSR_EINVAL also when a hook's mask left
+ * no token). */
 int osr_model_generate(struct osr_model_ctx *c, struct osr_sampler *s, const int32_t *prompt,
                        size_t n_prompt, const struct osr_generate_params *p, float *logits_buf,
                        osr_generate_cb cb, void *arg, enum osr_gen_stop *why,

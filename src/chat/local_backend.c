@@ -14,6 +14,11 @@
  * Embeddings run the same way (load, turn, release): each input is tokenized with the
  * vocabulary's own special tokens and pooled by the engine into one unit vector.
  *
+ * A forced tool call (tool_choice required / named) or a JSON answer (response_format,
+ * Ollama format) is generated under a constraint (constrain.h) built here in the tool-call
+ * syntax of the model's family; the vocabulary's byte table for it is built on first use and
+ * kept with the loaded model.
+ *
  * What it does not do yet: continuous batching (requests to one model run one at a time),
  * prefix caching, images.
  */
@@ -28,6 +33,7 @@
 #include "osr/alloc.h"
 #include "osr/chat_template.h"
 #include "osr/clock.h"
+#include "osr/constrain.h"
 #include "osr/gguf.h"
 #include "osr/json.h"
 #include "osr/local_backend.h"
@@ -46,6 +52,13 @@
  * it may rescan the model folders at most this often; listing routes rescan sooner. */
 #define REGISTRY_MAX_AGE_MS 30000
 
+/* Tool-call families, as outparse.c recognises them. */
+enum family {
+    FAMILY_HERMES, /* <tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call> (Qwen, ChatML) */
+    FAMILY_LLAMA3, /* the whole answer {"name": ..., "parameters": {...}} */
+    FAMILY_MISTRAL, /* [TOOL_CALLS][{"name": ..., "arguments": {...}}] */
+};
+
 struct loaded {
     char *id;
     char *path;
@@ -55,6 +68,12 @@ struct loaded {
     struct osr_chat_template *tpl;
     char *bos_text;
     char *eos_text;
+    /* The tool-call syntax the model was trained on, and its marker tokens (-1: none). */
+    enum family family;
+    int32_t tool_open, tool_close, mistral_tag, python_tag;
+    /* Every token's bytes for constrained decoding: built on the first constrained request,
+     * under the model's turn (so never by two threads at once). */
+    struct osr_constrain_vocab *cvocab;
     int refs;              /* guarded by backend mu */
     int64_t last_used_ms;  /* guarded by backend mu */
     bool unload_when_idle; /* keep_alive 0; guarded by backend mu */
@@ -80,6 +99,7 @@ static void loaded_free(struct loaded *l)
     if (!l)
         return;
     osr_chat_template_free(l->tpl);
+    osr_constrain_vocab_free(l->cvocab);
     osr_tokenizer_free(l->tok);
     osr_model_free(l->model);
     pthread_cond_destroy(&l->turn_cv);
@@ -116,6 +136,28 @@ static char *token_text(const struct osr_tokenizer *t, int32_t id)
         return osr_xstrdup("");
     struct osr_str s = osr_tokenizer_token_text(t, id);
     return osr_xstrndup(s.p ? s.p : "", s.p ? s.n : 0);
+}
+
+static int32_t find_token(const struct osr_tokenizer *t, const char *s)
+{
+    return osr_tokenizer_find(t, s, strlen(s));
+}
+
+/* Which tool-call syntax to force: the vocabulary's marker tokens say it (Mistral's
+ * [TOOL_CALLS], Llama 3.1+'s <|python_tag|>); everything else, including the ChatML fallback
+ * template, gets the Hermes form. */
+static void detect_family(struct loaded *l)
+{
+    l->tool_open = find_token(l->tok, "<tool_call>");
+    l->tool_close = find_token(l->tok, "</tool_call>");
+    l->mistral_tag = find_token(l->tok, "[TOOL_CALLS]");
+    l->python_tag = find_token(l->tok, "<|python_tag|>");
+    if (l->mistral_tag >= 0)
+        l->family = FAMILY_MISTRAL;
+    else if (l->python_tag >= 0 && l->tool_open < 0)
+        l->family = FAMILY_LLAMA3;
+    else
+        l->family = FAMILY_HERMES;
 }
 
 /* Loads the file at path.  Returns OSR_OK and *out, or an error with diag and *status. */
@@ -162,6 +204,7 @@ static int load(const char *id, const char *path, uint64_t size, struct loaded *
     }
     l->bos_text = token_text(l->tok, osr_tokenizer_bos(l->tok));
     l->eos_text = token_text(l->tok, osr_tokenizer_eos(l->tok));
+    detect_family(l);
     *out = l;
     return OSR_OK;
 fail:
@@ -405,6 +448,11 @@ struct gen {
     int64_t n_gen;
     int64_t first_token_ns;
     bool gone, stopped, toobig;
+    bool tools;                  /* the request offered tools: render marker tokens as text */
+    struct osr_constraint *cons; /* NULL: unconstrained */
+    int64_t max_tokens;          /* the token budget of the answer */
+    size_t n_forced_left;        /* tokens of the current forced run not yet passed to on_token */
+    bool cons_broken;            /* a sampled token did not fit the program (never expected) */
 };
 
 static bool feed(struct gen *g)
@@ -428,8 +476,19 @@ static bool emit_logprobs(struct gen *g, int32_t token)
     int32_t ids[OSR_LOGPROBS_TOP_MAX];
     float lps[OSR_LOGPROBS_TOP_MAX];
     float chosen_lp = -INFINITY;
-    int n =
-        osr_logits_logprobs(g->logits, g->n_vocab, g->top_logprobs, token, ids, lps, &chosen_lp);
+    int n = 0;
+    if (g->n_forced_left) {
+        chosen_lp = 0.0f; /* forced, not sampled: certain, and no alternatives */
+    } else {
+        n = osr_logits_logprobs(g->logits, g->n_vocab, g->top_logprobs, token, ids, lps,
+                                &chosen_lp);
+        /* A constrained step leaves fewer candidates than asked for: the masked ones are not
+         * alternatives. */
+        while (n > 0 && !isfinite(lps[n - 1]))
+            n--;
+        if (!isfinite(chosen_lp))
+            chosen_lp = -9999.0f;
+    }
     struct osr_logprobs lp;
     memset(&lp, 0, sizeof(lp));
     size_t off[OSR_LOGPROBS_TOP_MAX + 1], end[OSR_LOGPROBS_TOP_MAX + 1];
@@ -453,6 +512,12 @@ static bool emit_logprobs(struct gen *g, int32_t token)
     return osr_sink_logprobs(g->sink, &lp) == 0;
 }
 
+static bool is_marker(const struct loaded *l, int32_t t)
+{
+    return t >= 0 &&
+           (t == l->tool_open || t == l->tool_close || t == l->mistral_tag || t == l->python_tag);
+}
+
 static bool on_token(void *arg, int32_t token)
 {
     struct gen *g = arg;
@@ -466,9 +531,40 @@ static bool on_token(void *arg, int32_t token)
         g->gone = true;
         return false;
     }
+    if (g->n_forced_left)
+        g->n_forced_left--; /* after emit_logprobs, which reports forced tokens differently */
     if (osr_detok_push(&g->detok, token, &g->piece) != OSR_OK)
         return true; /* a piece too long to hold is dropped, not fatal */
+    if (g->tools && is_marker(g->l, token) &&
+        osr_tokenizer_token_type(g->l->tok, token) == OSR_TOKEN_CONTROL) {
+        /* Control tokens render as nothing, but a tool-call marker is what the output parser
+         * looks for. */
+        struct osr_str m = osr_tokenizer_token_text(g->l->tok, token);
+        osr_buf_append(&g->piece, m.p, m.n);
+    }
     return g->piece.len == 0 || feed(g);
+}
+
+/* Constrained decoding hooks (struct osr_gen_hook). */
+static int hook_before(void *arg, float *logits, const int32_t **forced, size_t *n_forced)
+{
+    struct gen *g = arg;
+    osr_constraint_set_budget(g->cons, (long)(g->max_tokens - g->n_gen));
+    int r = osr_constraint_next(g->cons, g->l->tok, logits, forced, n_forced);
+    if (r < 0)
+        return r;
+    if (r == OSR_CONSTRAINT_FORCE) {
+        g->n_forced_left = *n_forced;
+        return OSR_GEN_HOOK_FORCE;
+    }
+    return r == OSR_CONSTRAINT_END ? OSR_GEN_HOOK_END : OSR_GEN_HOOK_SAMPLE;
+}
+
+static void hook_after(void *arg, int32_t token)
+{
+    struct gen *g = arg;
+    if (!osr_constraint_accept(g->cons, token))
+        g->cons_broken = true;
 }
 
 static void sampler_settings(const struct osr_chat_request *req, struct osr_sampler_params *sp)
@@ -495,6 +591,103 @@ static void sampler_settings(const struct osr_chat_request *req, struct osr_samp
         osr_random_bytes(&seed, sizeof(seed));
         sp->seed = seed;
     }
+}
+
+static int add_lit(struct osr_constraint *c, const char *s)
+{
+    return osr_constraint_add_literal(c, s, strlen(s));
+}
+
+/* A marker as its own token when the vocabulary has it, else as text. */
+static int add_marker(struct osr_constraint *c, int32_t id, const char *text)
+{
+    return id >= 0 ? osr_constraint_add_token(c, id) : add_lit(c, text);
+}
+
+/* The program that forces one call of one of the names, in the model family's syntax; params
+ * (the JSON Schema of the one tool that can be called, or NULL) shapes the arguments. */
+static int add_tool_call(struct loaded *l, struct osr_constraint *c, const char *const *names,
+                         size_t n, struct json_object *params)
+{
+    int rc = OSR_OK;
+    switch (l->family) {
+    case FAMILY_HERMES:
+        rc = add_marker(c, l->tool_open, "<tool_call>");
+        rc = rc ? rc : add_lit(c, "\n{\"name\": \"");
+        rc = rc ? rc : osr_constraint_add_names(c, names, n);
+        rc = rc ? rc : add_lit(c, ", \"arguments\": ");
+        rc = rc ? rc : osr_constraint_add_schema(c, params);
+        rc = rc ? rc : add_lit(c, "}\n");
+        rc = rc ? rc : add_marker(c, l->tool_close, "</tool_call>");
+        break;
+    case FAMILY_LLAMA3:
+        /* Llama 3.1+ templates ask for "parameters"; outparse takes either key. */
+        rc = add_lit(c, "{\"name\": \"");
+        rc = rc ? rc : osr_constraint_add_names(c, names, n);
+        rc = rc ? rc : add_lit(c, ", \"parameters\": ");
+        rc = rc ? rc : osr_constraint_add_schema(c, params);
+        rc = rc ? rc : add_lit(c, "}");
+        break;
+    case FAMILY_MISTRAL:
+        rc = osr_constraint_add_token(c, l->mistral_tag);
+        rc = rc ? rc : add_lit(c, "[{\"name\": \"");
+        rc = rc ? rc : osr_constraint_add_names(c, names, n);
+        rc = rc ? rc : add_lit(c, ", \"arguments\": ");
+        rc = rc ? rc : osr_constraint_add_schema(c, params);
+        rc = rc ? rc : add_lit(c, "}]");
+        break;
+    }
+    return rc;
+}
+
+/* Builds the constraint the request asks for: a forced tool call (tool_choice required or
+ * named, with tools), else one JSON object (response_format json_object / json_schema, Ollama
+ * format).  *out stays NULL when the request asks for neither.  Returns OSR_OK, or OSR_EINVAL
+ * for a tool name the program cannot hold. */
+static int build_constraint(struct loaded *l, const struct osr_chat_request *req, bool in_think,
+                            const int32_t *eog, size_t n_eog, struct osr_constraint **out)
+{
+    *out = NULL;
+    bool force_tool = req->n_tools > 0 && (req->tool_choice == OSR_TOOL_CHOICE_REQUIRED ||
+                                           req->tool_choice == OSR_TOOL_CHOICE_NAMED);
+    bool json =
+        req->format.kind == OSR_FORMAT_JSON_OBJECT || req->format.kind == OSR_FORMAT_JSON_SCHEMA;
+    if (!force_tool && !json)
+        return OSR_OK;
+    int rc = OSR_OK;
+    if (!l->cvocab && (rc = osr_constrain_vocab_new(l->tok, &l->cvocab)) != OSR_OK)
+        return rc;
+    struct osr_constraint *c = osr_constraint_new(l->cvocab, eog, n_eog);
+    const char **names = NULL;
+    if (in_think) /* answer, not reasoning: close the block the prompt opened */
+        rc = add_lit(c, "</think>\n\n");
+    if (rc == OSR_OK && force_tool) {
+        size_t n = 0;
+        struct json_object *params = NULL;
+        names = osr_xcalloc(req->n_tools, sizeof(*names));
+        for (size_t i = 0; i < req->n_tools; i++) {
+            const struct osr_tool *t = &req->tools[i];
+            if (req->tool_choice == OSR_TOOL_CHOICE_NAMED &&
+                (!req->tool_choice_name || strcmp(t->name, req->tool_choice_name) != 0))
+                continue;
+            names[n++] = t->name;
+            params = t->parameters;
+        }
+        if (n == 0) /* a name the request does not offer: the decoder should have refused it */
+            names[n++] = req->tool_choice_name;
+        rc = add_tool_call(l, c, names, n, n == 1 ? params : NULL);
+    } else if (rc == OSR_OK && req->format.kind == OSR_FORMAT_JSON_SCHEMA) {
+        rc = osr_constraint_add_schema(c, req->format.schema);
+    } else if (rc == OSR_OK) {
+        rc = osr_constraint_add_json_object(c);
+    }
+    free(names);
+    if (rc) {
+        osr_constraint_free(c);
+        return rc;
+    }
+    *out = c;
+    return OSR_OK;
 }
 
 static int fail(struct osr_sink *sink, int status, const char *msg)
@@ -590,13 +783,26 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
     for (int i = 0; i < 2; i++)
         if (cands[i] >= 0)
             eog[n_eog++] = cands[i];
+    struct osr_gen_hook hook = {hook_before, hook_after, &g};
+    g.tools = po.tools;
+    rc = build_constraint(l, req, in_think, eog, n_eog, &g.cons);
+    if (rc == OSR_EINVAL) {
+        OSR_WARN("model '%s': the requested tool call or JSON answer cannot be forced (a tool "
+                 "name needs escaping); generating without a constraint",
+                 req->model);
+    } else if (rc) {
+        rc = fail(sink, 500, "cannot prepare constrained decoding");
+        goto out;
+    }
     struct osr_generate_params gp = {0};
+    gp.hook = g.cons ? &hook : NULL;
     int64_t budget = n_ctx - (int64_t)n_ids;
     gp.max_tokens = (int)(req->sampling.max_tokens > 0 && req->sampling.max_tokens < budget
                               ? req->sampling.max_tokens
                               : budget);
     gp.eog = eog;
     gp.n_eog = n_eog;
+    g.max_tokens = gp.max_tokens;
     int64_t t_prompt = osr_mono_ns();
     enum osr_gen_stop why = OSR_GEN_STOP_EOG;
     rc = osr_model_generate(ctx, smp, ids, n_ids, &gp, logits, on_token, &g, &why, &diag);
@@ -613,6 +819,8 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
         rc = fail(sink, 500, "a tool call in the model's output is too large");
         goto out;
     }
+    if (g.cons_broken)
+        OSR_WARN("model '%s': a sampled token did not fit the constraint", req->model);
     if (!g.stopped) {
         osr_detok_finish(&g.detok, &g.piece);
         if (g.piece.len)
@@ -642,6 +850,7 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
     rc = OSR_OK;
 out:
     free(logits);
+    osr_constraint_free(g.cons);
     osr_outparse_free(parse);
     osr_buf_release(&g.piece);
     osr_buf_release(&g.lp_text);
