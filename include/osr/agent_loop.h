@@ -121,7 +121,7 @@ void osr_agent_result_release(struct osr_agent_result *res);
 
 /* The tools an agent run adds of its own, as osr_tools_list(verbose) entries with the policies
  * of home's config/tools.json (home may be NULL): the loop tools (source "loop") and the
- * folder tools a run with a working folder gets (source "folder").  For listings such as
+ * folder tools of a run with a working folder (source "folder").  For listings such as
  * `osaurus tools list`.  Returns a new array (never NULL). */
 struct json_object *osr_agent_run_tools(const char *home);
 const char *osr_agent_status_name(enum osr_agent_status s);
