@@ -34,6 +34,9 @@ static const char *const script_json =
     "the user picked after asking.\"}}]}"
     "],"
     "\"files\":["
+    " {\"calls\":[{\"name\":\"todo\",\"arguments\":{\"markdown\":\"- [ ] read\\n- [ ] fix\\n- [ ] "
+    "run\"}}]},"
+    " {\"calls\":[{\"name\":\"file_read\",\"arguments\":{\"path\":\"greet.sh\"}}]},"
     " {\"calls\":[{\"name\":\"file_edit\",\"arguments\":{\"path\":\"greet.sh\",\"old_string\":"
     "   \"helo\",\"new_string\":\"hello\"}}]},"
     " {\"calls\":[{\"name\":\"shell_run\",\"arguments\":{\"command\":\"sh greet.sh > out.txt\"}},"
@@ -384,6 +387,13 @@ static void test_run_folder_task(void)
     CHECK_INT_EQ(r.status, 200);
     const char *sse = osr_buf_str(&r.body);
     CHECK(strstr(sse, "\"category\":\"terminal\"") != NULL);
+    const char *order[] = {"\"name\":\"todo\"", "\"name\":\"file_read\"",
+                           "\"name\":\"file_edit\"", "\"name\":\"shell_run\"",
+                           "\"name\":\"complete\""};
+    const char *at = sse;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]) && at; i++)
+        at = strstr(at, order[i]); /* the tools ran in this order */
+    CHECK(at != NULL);
     CHECK(strstr(sse, "this tool needs approval") != NULL); /* git_commit */
     CHECK(strstr(sse, "ran it into out.txt") != NULL);
     test_resp_release(&r);
