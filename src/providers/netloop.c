@@ -246,6 +246,7 @@ int osr_netloop_acquire(void)
             rc = OSR_EIO;
             goto out;
         }
+        pthread_setname_np(loop.thread, "osr-net"); /* named here, so it is named at once */
     }
     loop.refs++;
 out:
