@@ -27,6 +27,8 @@
 #include "osr/provider.h"
 
 #define POLL_MS 1000 /* the longest the thread sleeps without a wake-up or socket activity */
+#define MAX_CACHED_CONNS 128L /* idle upstream connections kept for reuse (libcurl closes \
+                                 those idle longer than its CURLOPT_MAXAGE_CONN, 118 s) */
 
 enum xstate { X_IDLE, X_QUEUED, X_RUNNING, X_DONE };
 
@@ -119,6 +121,11 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
             size_t want = x->q_alloc ? x->q_alloc : 16 * 1024;
             while (want < x->q_len + n)
                 want *= 2;
+            /* Doubling must not overshoot the cap: the queue never holds more than the cap
+             * plus one chunk. */
+            size_t most = x->cap + CURL_MAX_WRITE_SIZE;
+            if (want > most)
+                want = most > x->q_len + n ? most : x->q_len + n;
             x->q = osr_xrealloc(x->q, want);
             x->q_alloc = want;
         }
@@ -239,6 +246,12 @@ int osr_netloop_acquire(void)
             rc = OSR_EIO;
             goto out;
         }
+        /* One stream per connection, as when each request had its own handle: a paused or
+         * stalled HTTP/2 stream then holds up no other, and libcurl 7.88's pause handling on
+         * multiplexed connections has known stalls.  The cache is sized for bursts: by
+         * default it shrinks with the number of running transfers. */
+        curl_multi_setopt(loop.multi, CURLMOPT_PIPELINING, CURLPIPE_NOTHING);
+        curl_multi_setopt(loop.multi, CURLMOPT_MAXCONNECTS, MAX_CACHED_CONNS);
         loop.stop = false;
         if (pthread_create(&loop.thread, NULL, loop_main, NULL) != 0) {
             curl_multi_cleanup(loop.multi);
