@@ -1,18 +1,21 @@
 /* provider.c - cloud providers: remote.json and secrets.json, the provider chat backend, and
  * the libcurl transfer that streams an upstream answer into canonical events.
  *
- * Each request runs one libcurl easy handle on the calling thread (the HTTP server's producer
- * thread for streamed answers, the connection thread otherwise).  The per-protocol work - the
- * request body and the reading of each SSE event or NDJSON line - is in openai.c,
+ * Each request configures one libcurl easy handle and hands it to the network thread
+ * (netloop.c), which drives every upstream transfer of the process on one multi handle.  The
+ * calling thread (the HTTP server's producer thread for streamed answers, the connection
+ * thread otherwise) takes the answer's bytes from the transfer's bounded queue and parses
+ * them itself, so the sink is only ever called on that thread; it also watches the client's
+ * cancel, the provider's idle timeout and the drain of a finished answer.  The per-protocol
+ * work - the request body and the reading of each SSE event or NDJSON line - is in openai.c,
  * anthropic.c, responses.c, gemini.c and ollama.c.  This file knows no wire format except the
  * model listings of GET /models.
  *
- * Finished transfers leave their easy handle (and so its open connection) to the next request
- * to the same provider.
+ * Finished transfers leave their connection in the multi handle's connection cache, for the
+ * next request to the same upstream.
  *
- * Not here: retries of a streamed answer once it has begun, the shared multi handle of the
- * design (one easy handle per request is simpler and enough at the loads a desktop daemon
- * sees), and the encrypted secret store (secrets.json is the interim 0600 file).
+ * Not here: retries of a streamed answer once it has begun, and the encrypted secret store
+ * (secrets.json is the interim 0600 file).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,6 +34,7 @@
 #include "osr/config.h"
 #include "osr/json.h"
 #include "osr/log.h"
+#include "osr/netloop.h"
 #include "osr/secrets.h"
 #include "provider_internal.h"
 
@@ -43,9 +47,7 @@
 #define MAX_RETRIES 2     /* extra attempts after a 429 or 5xx before the first byte */
 #define RETRY_BASE_MS 250 /* then 500 ms; Retry-After when the upstream sends one */
 #define RETRY_MAX_MS 4000
-#define IDLE_HANDLES                                                                               \
-    16 /* easy handles, with their open upstream connections, kept per provider                    \
-        */
+#define TICK_MS 100 /* how often a waiting transfer looks at cancel and the idle timeout */
 #define DRAIN_NS ((int64_t)250 * 1000000) /* reading the end of an answer already finished */
 
 static void curl_global_init_default(void)
@@ -773,43 +775,10 @@ struct provider_backend {
     int64_t cached_at_ms;
     bool cache_valid;
     struct up_memo memo; /* prompt token counts the upstream reported */
-    /* Finished transfers' easy handles: libcurl keeps a handle's connections open, so the
-     * next request skips the TCP (and TLS) handshake with the upstream. */
-    pthread_mutex_t idle_mu;
-    CURL *idle[IDLE_HANDLES]; /* guarded by idle_mu */
-    size_t n_idle;            /* guarded by idle_mu */
+    /* A reference on the network thread for the backend's life: its multi handle keeps the
+     * open upstream connections between requests only while the thread lives. */
+    bool loop_ref;
 };
-
-/* A handle for one transfer: the most recently used idle one (its connection is the likeliest
- * to be alive), reset to no options, or a new one.  NULL when libcurl cannot make one. */
-static CURL *handle_take(struct provider_backend *pb)
-{
-    CURL *c = NULL;
-    pthread_mutex_lock(&pb->idle_mu);
-    if (pb->n_idle)
-        c = pb->idle[--pb->n_idle];
-    pthread_mutex_unlock(&pb->idle_mu);
-    if (!c)
-        return curl_easy_init();
-    curl_easy_reset(c); /* keeps live connections and the DNS cache, drops every option */
-    return c;
-}
-
-/* Keeps c for the next transfer (or frees it when enough are kept).  A transfer cut short
- * leaves no half-read connection behind: libcurl closes those itself. */
-static void handle_give(struct provider_backend *pb, CURL *c)
-{
-    if (!c)
-        return;
-    pthread_mutex_lock(&pb->idle_mu);
-    if (pb->n_idle < IDLE_HANDLES) {
-        pb->idle[pb->n_idle++] = c;
-        c = NULL;
-    }
-    pthread_mutex_unlock(&pb->idle_mu);
-    if (c)
-        curl_easy_cleanup(c);
-}
 
 static const struct upstream_proto *proto_for(enum osr_provider_type t)
 {
@@ -894,6 +863,7 @@ static void common_opts(CURL *c, const struct osr_provider *p)
 
 struct xfer {
     CURL *curl;
+    struct osr_netloop_xfer *nx;
     const struct upstream_proto *proto;
     struct up_state st;
     struct osr_sse_parser sse;
@@ -905,6 +875,7 @@ struct xfer {
     int64_t last_data_ns; /* when the upstream last sent something (or the attempt began) */
     int64_t idle_ns;      /* the provider's timeout */
     bool timed_out;
+    bool stopped;   /* the answer's reader stopped the transfer (like a failed write) */
     bool typed;     /* the content type was looked at */
     bool json_body; /* the answer is one JSON body, collected in body */
     struct osr_buf body;
@@ -943,57 +914,72 @@ static int on_line(void *ctx, const char *line, size_t n)
     return after_event(x, x->proto->on_line(&x->st, line, n));
 }
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+/* One piece of the answer's body, on the caller's thread.  Returns false when the transfer
+ * must stop. */
+static bool on_data(struct xfer *x, const char *ptr, size_t n)
 {
-    struct xfer *x = ud;
-    size_t n = size * nmemb;
     x->last_data_ns = osr_mono_ns();
-    if (x->status == 0)
-        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
+    if (x->status == 0 || !x->typed) {
+        struct osr_netloop_info info;
+        osr_netloop_xfer_info(x->nx, &info);
+        x->status = info.status;
+        if (x->status < 300 && !x->typed) {
+            /* A server that ignored "stream": true answers one JSON body instead of SSE. */
+            const char *ct = info.content_type;
+            x->json_body =
+                x->proto->on_body && ct && strncasecmp(ct, "application/json", 16) == 0;
+            x->typed = true;
+        }
+    }
     if (x->status >= 300) {
         size_t room = UP_MAX_ERROR_BODY - x->errbody.len;
         osr_buf_append(&x->errbody, ptr, n < room ? n : room);
-        return n;
+        return true;
     }
     if (x->draining)
-        return osr_mono_ns() - x->done_ns > DRAIN_NS ? 0 : n;
-    if (!x->typed) {
-        /* A server that ignored "stream": true answers one JSON body instead of SSE. */
-        char *ct = NULL;
-        curl_easy_getinfo(x->curl, CURLINFO_CONTENT_TYPE, &ct);
-        x->json_body = x->proto->on_body && ct && strncasecmp(ct, "application/json", 16) == 0;
-        x->typed = true;
-    }
+        return osr_mono_ns() - x->done_ns <= DRAIN_NS;
     if (x->json_body) {
         if (osr_buf_append(&x->body, ptr, n) == OSR_OK)
-            return n;
+            return true;
         x->too_big = true;
-        return 0;
+        return false;
     }
     int rc = x->proto->ndjson ? osr_ndjson_feed(&x->nd, ptr, n) : osr_sse_feed(&x->sse, ptr, n);
     if (rc == OSR_ETOOBIG)
         x->too_big = true;
-    return rc ? 0 : n;
+    return rc == OSR_OK && !(x->st.gone || (x->st.done && x->st.cut));
 }
 
-static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+/* Reads one attempt's answer from the network thread until it ends or must be stopped: the
+ * client left (cancel, or the sink said so), nothing came for the provider's timeout, a
+ * finished answer's body does not end within DRAIN_NS, or the reader refused the bytes. */
+static void pump(struct xfer *x)
 {
-    (void)dt;
-    (void)dn;
-    (void)ut;
-    (void)un;
-    struct xfer *x = ud;
-    /* curl calls this at least once a second even while the upstream is silent, so a client
-     * that left during a long prefill is noticed without waiting for the next chunk. */
-    if (!x->st.gone && osr_chat_cancelled(x->cancel))
-        x->st.gone = true;
-    /* The idle timeout: nothing from the upstream for the provider's timeout.  (curl's own
-     * low-speed limit averages over a sliding window and fires seconds late.) */
-    if (!x->st.gone && osr_mono_ns() - x->last_data_ns > x->idle_ns)
-        x->timed_out = true;
-    if (x->draining && osr_mono_ns() - x->done_ns > DRAIN_NS)
-        return 1; /* finished, but the upstream does not end its body: cut it */
-    return x->st.gone || x->timed_out ? 1 : 0;
+    char chunk[16 * 1024];
+    for (;;) {
+        size_t n = 0;
+        bool ended = false;
+        osr_netloop_xfer_read(x->nx, chunk, sizeof(chunk), &n, &ended, TICK_MS);
+        if (n && !on_data(x, chunk, n)) {
+            x->stopped = true;
+            break;
+        }
+        if (ended)
+            return;
+        int64_t now = osr_mono_ns();
+        /* Checked every tick even while the upstream is silent, so a client that left during
+         * a long prefill is noticed without waiting for the next chunk. */
+        if (!x->st.gone && osr_chat_cancelled(x->cancel))
+            x->st.gone = true;
+        /* The idle timeout: nothing from the upstream for the provider's timeout. */
+        if (!x->st.gone && !x->draining && now - x->last_data_ns > x->idle_ns)
+            x->timed_out = true;
+        if (x->draining && now - x->done_ns > DRAIN_NS)
+            break; /* finished, but the upstream does not end its body: cut it */
+        if (x->st.gone || x->timed_out)
+            break;
+    }
+    osr_netloop_xfer_cancel(x->nx);
 }
 
 static int backend_chat(struct osr_chat_backend *b, const char *model, struct osr_chat_request *req,
@@ -1039,8 +1025,9 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     int64_t known = -1;
     if (memo && up_memo_get(&pb->memo, memo_key, &known))
         x.st.early_prompt = known;
-    x.curl = handle_take(pb);
-    if (!x.curl) {
+    x.curl = curl_easy_init();
+    x.nx = x.curl ? osr_netloop_xfer_new(x.curl, 0) : NULL;
+    if (!x.nx) {
         up_error(&x.st, 500, "cannot start an HTTP client");
         goto out;
     }
@@ -1050,11 +1037,6 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
     curl_easy_setopt(x.curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(x.curl, CURLOPT_POSTFIELDS, osr_buf_str(&body));
     curl_easy_setopt(x.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
-    curl_easy_setopt(x.curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(x.curl, CURLOPT_WRITEDATA, &x);
-    curl_easy_setopt(x.curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(x.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(x.curl, CURLOPT_XFERINFODATA, &x);
     OSR_DEBUG("provider %s: POST %s (%zu bytes)", p->id, osr_buf_str(&url), body.len);
 
     CURLcode cc;
@@ -1062,17 +1044,21 @@ static int backend_chat(struct osr_chat_backend *b, const char *model, struct os
         x.status = 0;
         x.typed = false;
         x.idle_ns = (int64_t)p->timeout_s * 1000000000;
+        x.stopped = false;
         x.last_data_ns = osr_mono_ns();
         osr_buf_reset(&x.errbody);
-        cc = curl_easy_perform(x.curl);
+        struct osr_netloop_info info;
+        if (osr_netloop_xfer_start(x.nx) == OSR_OK)
+            pump(&x);
+        osr_netloop_xfer_info(x.nx, &info);
+        cc = x.stopped ? CURLE_WRITE_ERROR : info.result;
         if (x.status == 0)
-            curl_easy_getinfo(x.curl, CURLINFO_RESPONSE_CODE, &x.status);
+            x.status = info.status;
         /* Retry a refusal (429, 5xx) only while nothing has reached the client. */
         bool refused = x.status == 429 || (x.status >= 500 && x.status != 501);
         if (!refused || attempt >= MAX_RETRIES || x.st.role_sent || x.st.done || x.st.gone)
             break;
-        curl_off_t after = 0;
-        curl_easy_getinfo(x.curl, CURLINFO_RETRY_AFTER, &after);
+        long after = info.retry_after;
         int64_t delay = after > 0 ? (int64_t)after * 1000 : (int64_t)RETRY_BASE_MS << attempt;
         if (delay > RETRY_MAX_MS)
             delay = RETRY_MAX_MS;
@@ -1135,7 +1121,9 @@ out:
     if (memo && x.st.usage.prompt_tokens > 0)
         up_memo_put(&pb->memo, memo_key, x.st.usage.prompt_tokens);
     up_state_release(&x.st);
-    handle_give(pb, x.curl);
+    osr_netloop_xfer_free(x.nx);
+    if (x.curl)
+        curl_easy_cleanup(x.curl);
     free_headers(hdrs);
     osr_buf_release(&url);
     osr_buf_release(&body);
@@ -1158,13 +1146,6 @@ static bool backend_claims(struct osr_chat_backend *b, const char *model_id, con
     return true;
 }
 
-/* Appends to the capped buffer; a full buffer ends the transfer. */
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    size_t n = size * nmemb;
-    return osr_buf_append(ud, ptr, n) == OSR_OK ? n : 0;
-}
-
 /* A plain request (GET when body is NULL) with the provider's headers; the answer body is
  * collected into out.  Returns the HTTP status, or -1 when the transfer failed. */
 static long simple_request(const struct osr_provider *p, const char *url, const char *body,
@@ -1182,11 +1163,11 @@ static long simple_request(const struct osr_provider *p, const char *url, const 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     long status = -1;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    CURLcode cc;
+    /* A body longer than out's cap ends the transfer: a failure, like no answer at all. */
+    if (osr_netloop_perform(c, out, &status, &cc) != OSR_OK)
+        status = -1;
     curl_easy_cleanup(c);
     free_headers(h);
     return status;
@@ -1432,9 +1413,8 @@ static void backend_free(struct osr_chat_backend *b)
     osr_provider_names_free(pb->cached, pb->n_cached);
     pthread_mutex_destroy(&pb->lock);
     up_memo_release(&pb->memo);
-    for (size_t i = 0; i < pb->n_idle; i++)
-        curl_easy_cleanup(pb->idle[i]);
-    pthread_mutex_destroy(&pb->idle_mu);
+    if (pb->loop_ref)
+        osr_netloop_release();
     free(pb);
 }
 
@@ -1549,7 +1529,7 @@ struct osr_chat_backend *osr_provider_backend_new(const struct osr_provider *p)
     provider_copy(&pb->p, p);
     pb->proto = proto_for(p->type);
     pthread_mutex_init(&pb->lock, NULL);
-    pthread_mutex_init(&pb->idle_mu, NULL);
+    pb->loop_ref = osr_netloop_acquire() == OSR_OK; /* without it, each transfer takes one */
     up_memo_init(&pb->memo);
     pb->base.ops = &provider_ops;
     pb->base.ctx = pb;
