@@ -93,6 +93,11 @@ int osr_model_from_gguf(const struct osr_gguf *g, struct osr_model **out, struct
  * what osr_gguf_open and osr_model_from_gguf return. */
 int osr_model_load(const char *path, struct osr_model **out, struct osr_diag *diag);
 
+/* As osr_model_load over a model split into n files (paths in part order, see
+ * osr_gguf_open_split); n = 1 is osr_model_load.  A lone part of a split model is refused. */
+int osr_model_load_split(const char *const *paths, size_t n, struct osr_model **out,
+                         struct osr_diag *diag);
+
 /* Frees the model (and the file when osr_model_load opened it).  NULL is a no-op.  Every
  * context of the model must be freed first. */
 void osr_model_free(struct osr_model *m);

@@ -118,9 +118,10 @@ static char *token_text(const struct osr_tokenizer *t, int32_t id)
     return osr_xstrndup(s.p ? s.p : "", s.p ? s.n : 0);
 }
 
-/* Loads the file at path.  Returns OSR_OK and *out, or an error with diag and *status. */
-static int load(const char *id, const char *path, uint64_t size, struct loaded **out, int *status,
-                struct osr_diag *diag)
+/* Loads the model in the files at paths (the parts of a split model in order; n is 1 for a
+ * single file).  Returns OSR_OK and *out, or an error with diag and *status. */
+static int load(const char *id, const char *const *paths, size_t n, uint64_t size,
+                struct loaded **out, int *status, struct osr_diag *diag)
 {
     uint64_t avail = mem_available();
     if (avail && size > avail) {
@@ -135,10 +136,10 @@ static int load(const char *id, const char *path, uint64_t size, struct loaded *
     pthread_mutex_init(&l->turn_mu, NULL);
     pthread_cond_init(&l->turn_cv, NULL);
     l->id = osr_xstrdup(id);
-    l->path = osr_xstrdup(path);
+    l->path = osr_xstrdup(paths[0]);
     l->size = size;
     *status = 500;
-    int rc = osr_model_load(path, &l->model, diag);
+    int rc = osr_model_load_split(paths, n, &l->model, diag);
     if (rc) {
         *status = rc == OSR_EUNSUPPORTED ? 501 : 500;
         goto fail;
@@ -199,7 +200,7 @@ static int acquire(struct local *lb, const struct osr_model_entry *e, struct loa
     if (!l) {
         int64_t t0 = osr_mono_ns();
         OSR_INFO("loading model '%s' from %s", e->id, e->paths[0]);
-        rc = load(e->id, e->paths[0], e->size, &l, status, diag);
+        rc = load(e->id, (const char *const *)e->paths, e->n_paths, e->size, &l, status, diag);
         *load_ns = osr_mono_ns() - t0;
         if (rc == OSR_OK) {
             l->next = lb->models;
@@ -680,10 +681,6 @@ static int lb_chat(struct osr_chat_backend *b, const char *local_name, struct os
         snprintf(msg, sizeof(msg), "model '%s' not found", local_name);
         return fail(sink, 404, msg);
     }
-    if (e->n_paths != 1) {
-        osr_registry_snapshot_release(snap);
-        return fail(sink, 501, "split GGUF models cannot be run yet; merge the parts first");
-    }
     struct osr_diag diag;
     osr_diag_clear(&diag);
     struct loaded *l = NULL;
@@ -708,7 +705,7 @@ static int lb_count_tokens(struct osr_chat_backend *b, const char *local_name,
     struct local *lb = b->ctx;
     struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, REGISTRY_MAX_AGE_MS);
     const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
-    if (!e || e->n_paths != 1) {
+    if (!e) {
         osr_registry_snapshot_release(snap);
         return osr_diag_set(diag, OSR_ENOTFOUND, "model '%s' cannot be loaded", local_name);
     }
@@ -815,12 +812,6 @@ static int lb_embed(struct osr_chat_backend *b, const char *local_name,
         osr_registry_snapshot_release(snap);
         *status = 404;
         return osr_diag_set(diag, OSR_ENOTFOUND, "model '%s' not found", local_name);
-    }
-    if (e->n_paths != 1) {
-        osr_registry_snapshot_release(snap);
-        *status = 501;
-        return osr_diag_set(diag, OSR_EUNSUPPORTED,
-                            "split GGUF models cannot be run yet; merge the parts first");
     }
     struct loaded *l = NULL;
     int64_t load_ns = 0;

@@ -363,8 +363,14 @@ out:
 
 int osr_model_load(const char *path, struct osr_model **out, struct osr_diag *diag)
 {
+    return osr_model_load_split(&path, 1, out, diag);
+}
+
+int osr_model_load_split(const char *const *paths, size_t n, struct osr_model **out,
+                         struct osr_diag *diag)
+{
     struct osr_gguf *g = NULL;
-    int rc = osr_gguf_open(path, &g, diag);
+    int rc = osr_gguf_open_split(paths, n, &g, diag);
     if (rc)
         return rc;
     rc = osr_model_from_gguf(g, out, diag);
