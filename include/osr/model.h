@@ -53,8 +53,16 @@ struct osr_model_hparams {
     int n_rot;             /* rope.dimension_count, default head_dim_k */
     int rope_neox;         /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
     float rope_base;       /* rope.freq_base, default 10000 */
-    float rope_scale;      /* linear position scale (1 / rope.scaling.factor), 1 = none */
+    float rope_scale;      /* position scale 1 / rope.scaling.factor (linear, yarn); 1 = none */
     bool rope_freqs;       /* rope_freqs.weight present (llama 3 frequency factors) */
+    bool rope_longrope;    /* rope_factors_long/short present (LongRoPE, phi3): long factors
+                            * for contexts longer than n_ctx_orig, short ones otherwise */
+    float rope_attn_factor; /* rope.scaling.attn_factor: multiplies cos and sin; default 1 */
+    float yarn_ext_factor; /* YaRN extrapolation mix (rope.scaling.yarn_ext_factor, default 1
+                            * for yarn); 0 = not YaRN */
+    float yarn_beta_fast;  /* rope.scaling.yarn_beta_fast, default 32 */
+    float yarn_beta_slow;  /* rope.scaling.yarn_beta_slow, default 1 */
+    int n_ctx_orig;        /* rope.scaling.original_context_length, default n_ctx_train */
     float rms_eps;         /* attention.layer_norm_rms_epsilon */
     int n_swa;             /* attention.sliding_window: a query at p sees keys > p - n_swa;
                             * 0 = no window */

@@ -125,6 +125,22 @@ static void sp_pad(struct osr_buf *b, uint64_t align)
         sp_raw(b, zeros, (size_t)((align - b->len % align) < 64 ? align - b->len % align : 64));
 }
 
+/* A key/value added to the first part (replacing a source key of the same name). */
+struct splitter_kv {
+    const char *key;
+    enum osr_gguf_type type; /* STRING, FLOAT32 or UINT32 */
+    const char *s;
+    float f;
+    uint32_t u;
+};
+
+/* A 1-D F32 tensor added to the first part. */
+struct splitter_tensor {
+    const char *name;
+    const float *v;
+    uint64_t n;
+};
+
 struct splitter_opts {
     int n_parts;
     /* first tensor index of each part (n_parts entries, non-decreasing, first[0] = 0); NULL
@@ -134,7 +150,33 @@ struct splitter_opts {
     int tensors_count_d; /* added to the split.tensors.count written */
     int no_offset;       /* added to every split.no written */
     const char *name;    /* when set, replaces general.name in the first part */
+    const struct splitter_kv *kv; /* added to the first part */
+    size_t n_kv;
+    const struct splitter_tensor *tensors; /* added to the first part */
+    size_t n_tensors;
 };
+
+static bool sp_replaced(const struct splitter_opts *o, const char *key)
+{
+    if (o->name && strcmp(key, "general.name") == 0)
+        return true;
+    for (size_t i = 0; i < o->n_kv; i++)
+        if (strcmp(o->kv[i].key, key) == 0)
+            return true;
+    return false;
+}
+
+static void sp_extra_kv(struct osr_buf *b, const struct splitter_kv *kv)
+{
+    sp_str(b, kv->key, strlen(kv->key));
+    sp_u32(b, (uint32_t)kv->type);
+    if (kv->type == OSR_GGUF_TYPE_STRING)
+        sp_str(b, kv->s, strlen(kv->s));
+    else if (kv->type == OSR_GGUF_TYPE_FLOAT32)
+        sp_raw(b, &kv->f, 4);
+    else
+        sp_u32(b, kv->u);
+}
 
 /* Writes part `part` of the split of g to path.  Returns 0 or -1 (with a message). */
 static int splitter_write_part(const struct osr_gguf *g, const struct splitter_opts *o,
@@ -150,27 +192,31 @@ static int splitter_write_part(const struct osr_gguf *g, const struct splitter_o
         hi = nt * (size_t)(part + 1) / (size_t)o->n_parts;
     }
     bool dup = o->extra_dup > 0 && part == 1;
+    size_t n_add = part == 0 ? o->n_tensors : 0;
     uint64_t align = part == 0 ? osr_gguf_alignment(g) : OSR_GGUF_DEFAULT_ALIGNMENT;
     struct osr_buf b;
     osr_buf_init(&b, SPLITTER_BUF_CAP);
     sp_raw(&b, "GGUF", 4);
     sp_u32(&b, 3);
-    sp_u64(&b, (uint64_t)(hi - lo + (dup ? 1 : 0)));
-    size_t n_kv = part == 0 ? osr_gguf_n_kv(g) : 0;
-    sp_u64(&b, n_kv + 3);
-    for (size_t i = 0; i < n_kv; i++) {
-        if (o->name && strcmp(osr_gguf_kv_key(g, i), "general.name") == 0) {
-            sp_str(&b, "general.name", 12);
-            sp_u32(&b, OSR_GGUF_TYPE_STRING);
-            sp_str(&b, o->name, strlen(o->name));
-            continue;
-        }
-        sp_kv(&b, g, i);
+    sp_u64(&b, (uint64_t)(hi - lo + (dup ? 1 : 0) + n_add));
+    size_t n_kv = 0;
+    for (size_t i = 0; part == 0 && i < osr_gguf_n_kv(g); i++)
+        n_kv += !sp_replaced(o, osr_gguf_kv_key(g, i));
+    size_t n_new = part == 0 ? o->n_kv + (o->name ? 1 : 0) : 0;
+    sp_u64(&b, n_kv + n_new + 3);
+    for (size_t i = 0; part == 0 && i < osr_gguf_n_kv(g); i++)
+        if (!sp_replaced(o, osr_gguf_kv_key(g, i)))
+            sp_kv(&b, g, i);
+    if (part == 0 && o->name) {
+        struct splitter_kv nk = {"general.name", OSR_GGUF_TYPE_STRING, o->name, 0, 0};
+        sp_extra_kv(&b, &nk);
     }
+    for (size_t i = 0; part == 0 && i < o->n_kv; i++)
+        sp_extra_kv(&b, &o->kv[i]);
     sp_kv_int(&b, "split.no", OSR_GGUF_TYPE_UINT16, part + o->no_offset);
     sp_kv_int(&b, "split.count", OSR_GGUF_TYPE_UINT16, o->n_parts);
     sp_kv_int(&b, "split.tensors.count", OSR_GGUF_TYPE_INT32,
-              (int64_t)nt + (o->extra_dup > 0 ? 1 : 0) + o->tensors_count_d);
+              (int64_t)(nt + o->n_tensors) + (o->extra_dup > 0 ? 1 : 0) + o->tensors_count_d);
     /* tensor infos, then the data in the same order */
     size_t idx[4096];
     size_t n = 0;
@@ -189,10 +235,23 @@ static int splitter_write_part(const struct osr_gguf *g, const struct splitter_o
         sp_u64(&b, off);
         off += (t->n_bytes + align - 1) / align * align;
     }
+    for (size_t k = 0; k < n_add; k++) {
+        const struct splitter_tensor *t = &o->tensors[k];
+        sp_str(&b, t->name, strlen(t->name));
+        sp_u32(&b, 1);
+        sp_u64(&b, t->n);
+        sp_u32(&b, OSR_GGML_TYPE_F32);
+        sp_u64(&b, off);
+        off += (t->n * 4 + align - 1) / align * align;
+    }
     sp_pad(&b, align);
     for (size_t k = 0; k < n; k++) {
         const struct osr_gguf_tensor *t = osr_gguf_tensor(g, idx[k]);
         sp_raw(&b, t->data, (size_t)t->n_bytes);
+        sp_pad(&b, align);
+    }
+    for (size_t k = 0; k < n_add; k++) {
+        sp_raw(&b, o->tensors[k].v, (size_t)o->tensors[k].n * 4);
         sp_pad(&b, align);
     }
     FILE *f = fopen(path, "wb");
