@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static volatile uint64_t sink;
 
 /* True when [p, p + n) lies inside one of the n_parts input slices. */
-static bool inside(const uint8_t *p, uint64_t n, const uint8_t *const *starts,
-                   const size_t *lens, size_t n_parts)
+static bool inside(const uint8_t *p, uint64_t n, const uint8_t *const *starts, const size_t *lens,
+                   size_t n_parts)
 {
     for (size_t i = 0; i < n_parts; i++)
         if (p >= starts[i] && n <= lens[i] && (size_t)(p - starts[i]) <= lens[i] - n)

@@ -132,8 +132,7 @@ int osr_gguf_open_memory(const void *data, size_t size, struct osr_gguf **out,
  * present in the first part, must equal the tensors of all parts; a tensor name may appear
  * in one part only.  A single part without split keys is returned as it is.  Returns OSR_OK,
  * OSR_ECORRUPT with a message naming the bad part, OSR_EINVAL, OSR_ENOMEM. */
-int osr_gguf_join(struct osr_gguf **parts, size_t n, struct osr_gguf **out,
-                  struct osr_diag *diag);
+int osr_gguf_join(struct osr_gguf **parts, size_t n, struct osr_gguf **out, struct osr_diag *diag);
 
 /* Opens the files at paths[0..n) (the parts in order: name-00001-of-0000n.gguf first) and joins
  * them as osr_gguf_join does.  Returns what osr_gguf_open and osr_gguf_join return. */

@@ -60,10 +60,10 @@ struct loaded {
     struct osr_chat_template *tpl;
     char *bos_text;
     char *eos_text;
-    int refs;              /* guarded by backend mu */
-    bool loading;          /* listed but not ready yet; guarded by backend mu */
-    int load_rc;           /* a failed load: its error, status and message for the waiters */
-    int load_status;       /* (written before loading is cleared; guarded by backend mu) */
+    int refs;        /* guarded by backend mu */
+    bool loading;    /* listed but not ready yet; guarded by backend mu */
+    int load_rc;     /* a failed load: its error, status and message for the waiters */
+    int load_status; /* (written before loading is cleared; guarded by backend mu) */
     char load_msg[OSR_DIAG_MAX];
     int64_t last_used_ms;  /* guarded by backend mu */
     bool unload_when_idle; /* keep_alive 0; guarded by backend mu */
@@ -143,8 +143,7 @@ static int admit(const struct local *lb, const char *id, uint64_t size, int *sta
         return osr_diag_set(diag, OSR_EBUSY,
                             "model '%s' needs about %llu MiB of memory but only %llu MiB are "
                             "available (%llu MiB of it for models still loading)",
-                            id, (unsigned long long)(size >> 20),
-                            (unsigned long long)(avail >> 20),
+                            id, (unsigned long long)(size >> 20), (unsigned long long)(avail >> 20),
                             (unsigned long long)(pending >> 20));
     }
     return OSR_OK;
@@ -164,8 +163,8 @@ static struct loaded *loaded_new(const char *id, const char *path, uint64_t size
 /* Loads the model in the files at paths (the parts of a split model in order; n is 1 for a
  * single file) into l.  Runs without the backend lock: l is not ready (loading) and nothing
  * else touches these fields.  Returns OSR_OK or an error with diag and *status. */
-static int load(struct local *lb, struct loaded *l, const char *const *paths, size_t n,
-                int *status, struct osr_diag *diag)
+static int load(struct local *lb, struct loaded *l, const char *const *paths, size_t n, int *status,
+                struct osr_diag *diag)
 {
     *status = 500;
     int rc = OSR_OK;
@@ -186,8 +185,8 @@ static int load(struct local *lb, struct loaded *l, const char *const *paths, si
     struct osr_chat_template_error terr;
     rc = osr_chat_template_compile(src.p, src.n, &l->tpl, &terr, diag);
     if (rc) {
-        OSR_WARN("model '%s': its chat template does not compile (%s); using the fallback",
-                 l->id, diag->msg);
+        OSR_WARN("model '%s': its chat template does not compile (%s); using the fallback", l->id,
+                 diag->msg);
         const char *fb = osr_chat_template_fallback();
         rc = osr_chat_template_compile(fb, strlen(fb), &l->tpl, &terr, diag);
         if (rc)

@@ -817,8 +817,7 @@ static int merge_tensors(struct osr_gguf *g, uint64_t total, struct osr_diag *di
     return OSR_OK;
 }
 
-int osr_gguf_join(struct osr_gguf **parts, size_t n, struct osr_gguf **out,
-                  struct osr_diag *diag)
+int osr_gguf_join(struct osr_gguf **parts, size_t n, struct osr_gguf **out, struct osr_diag *diag)
 {
     *out = NULL;
     int rc = OSR_OK;

@@ -180,8 +180,8 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     hp->yarn_beta_slow = 1.0f;
     hp->n_ctx_orig = hp->n_ctx_train;
     if ((rc = arch_f32(g, "rope.scaling.attn_factor", 1.0f, &hp->rope_attn_factor, diag)) ||
-        (rc = arch_u32(g, "rope.scaling.original_context_length", false,
-                       (uint32_t)hp->n_ctx_train, 1u << 24, &hp->n_ctx_orig, diag)))
+        (rc = arch_u32(g, "rope.scaling.original_context_length", false, (uint32_t)hp->n_ctx_train,
+                       1u << 24, &hp->n_ctx_orig, diag)))
         return rc;
     if (hp->rope_attn_factor <= 0 || hp->rope_attn_factor > 100 || hp->n_ctx_orig < 1)
         return osr_diag_set(diag, OSR_ECORRUPT,
@@ -190,9 +190,9 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     char key[96];
     snprintf(key, sizeof(key), "%s.rope.scaling.type", hp->arch_name);
     struct osr_str type = {0};
-    if (osr_gguf_get_str(g, key, &type) != OSR_OK || type.n == 0 ||
-        osr_str_eq_cstr(type, "none") || osr_str_eq_cstr(type, "llama3") ||
-        osr_str_eq_cstr(type, "longrope") || osr_str_eq_cstr(type, "su"))
+    if (osr_gguf_get_str(g, key, &type) != OSR_OK || type.n == 0 || osr_str_eq_cstr(type, "none") ||
+        osr_str_eq_cstr(type, "llama3") || osr_str_eq_cstr(type, "longrope") ||
+        osr_str_eq_cstr(type, "su"))
         return OSR_OK;
     bool yarn = osr_str_eq_cstr(type, "yarn");
     if (!yarn && !osr_str_eq_cstr(type, "linear"))

@@ -7,8 +7,8 @@
  * RoPE, the K/V rows written to the cache, causal attention with grouped KV heads (scores and
  * softmax in F32; phi3's sliding window), the output projection and residual, RMSNorm, the
  * SwiGLU FFN and residual; finally the output norm and the vocabulary projection - or, for
- * embeddings, the normed hidden states themselves, per token or pooled into one unit vector.  Matmuls and
- * attention run on the pool; the cheap elementwise ops run on the calling thread.
+ * embeddings, the normed hidden states themselves, per token or pooled into one unit vector.
+ * Matmuls and attention run on the pool; the cheap elementwise ops run on the calling thread.
  *
  * With an F16 cache the numbers follow llama.cpp's non-flash attention: the query is rounded
  * to F16 before the K dot products and the attention weights are rounded to F16 before they
@@ -145,8 +145,7 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->rope.ext_factor = hp->yarn_ext_factor;
     if (hp->yarn_ext_factor != 0.0f)
         osr_kernels_rope_yarn_corr_dims(hp->n_rot, hp->n_ctx_orig, hp->rope_base,
-                                        hp->yarn_beta_fast, hp->yarn_beta_slow,
-                                        c->rope.corr_dims);
+                                        hp->yarn_beta_fast, hp->yarn_beta_slow, c->rope.corr_dims);
     c->rope_local = c->rope;
     if (hp->rope_base_local != hp->rope_base) {
         /* unscaled: with freq_scale 1 YaRN's blend is the identity, so it is left off */

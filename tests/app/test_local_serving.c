@@ -277,8 +277,8 @@ static void test_logprobs(void)
     if (skip)
         return;
     long st;
-#define LP_REQ(extra)                                                                          \
-    "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"           \
+#define LP_REQ(extra)                                                                              \
+    "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"            \
     "\"max_tokens\":6,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3" extra "}"
     char body[512];
     snprintf(body, sizeof(body), "%s", LP_REQ(""));
@@ -331,11 +331,11 @@ static void test_logprobs(void)
     json_object_put(a);
 
     /* Validation reaches the client as a 400. */
-    struct json_object *e = post_json(
-        "/v1/chat/completions",
-        "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-        "\"logprobs\":true,\"top_logprobs\":21}",
-        &st);
+    struct json_object *e =
+        post_json("/v1/chat/completions",
+                  "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                  "\"logprobs\":true,\"top_logprobs\":21}",
+                  &st);
     CHECK_INT_EQ(st, 400);
     CHECK_STR_EQ(str_at(e, "error.param"), "top_logprobs");
     json_object_put(e);

@@ -130,8 +130,7 @@ static void start(struct req *r, struct osr_chat_backend *b, const char *model)
 static struct osr_chat_backend *new_backend(struct osr_registry *reg)
 {
     struct osr_local_backend_opts o = {
-        .reg = reg, .n_threads = 1, .n_ctx_max = 256, .load_hook = load_hook,
-        .load_hook_arg = &hs};
+        .reg = reg, .n_threads = 1, .n_ctx_max = 256, .load_hook = load_hook, .load_hook_arg = &hs};
     return osr_local_backend_new(&o);
 }
 
@@ -142,8 +141,7 @@ static bool loaded_has(struct osr_chat_backend *b, const char *id)
     bool found = false;
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
         struct json_object *o = json_object_array_get_idx(arr, i), *n;
-        if (json_object_object_get_ex(o, "name", &n) &&
-            strcmp(json_object_get_string(n), id) == 0)
+        if (json_object_object_get_ex(o, "name", &n) && strcmp(json_object_get_string(n), id) == 0)
             found = true;
     }
     json_object_put(arr);
@@ -181,8 +179,8 @@ static struct osr_registry *setup(void)
     osr_gguf_close(g);
     if (rc)
         return NULL;
-    struct osr_registry_options ro = {.home = home, .no_env_dirs = true, .no_ollama = true,
-                                      .no_hf = true};
+    struct osr_registry_options ro = {
+        .home = home, .no_env_dirs = true, .no_ollama = true, .no_hf = true};
     return osr_registry_new(&ro);
 }
 

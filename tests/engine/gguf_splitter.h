@@ -146,10 +146,10 @@ struct splitter_opts {
     /* first tensor index of each part (n_parts entries, non-decreasing, first[0] = 0); NULL
      * deals the tensors out evenly */
     const size_t *first;
-    int extra_dup;       /* when > 0: part 1 also repeats the first tensor of part 0 */
-    int tensors_count_d; /* added to the split.tensors.count written */
-    int no_offset;       /* added to every split.no written */
-    const char *name;    /* when set, replaces general.name in the first part */
+    int extra_dup;                /* when > 0: part 1 also repeats the first tensor of part 0 */
+    int tensors_count_d;          /* added to the split.tensors.count written */
+    int no_offset;                /* added to every split.no written */
+    const char *name;             /* when set, replaces general.name in the first part */
     const struct splitter_kv *kv; /* added to the first part */
     size_t n_kv;
     const struct splitter_tensor *tensors; /* added to the first part */
@@ -179,8 +179,8 @@ static void sp_extra_kv(struct osr_buf *b, const struct splitter_kv *kv)
 }
 
 /* Writes part `part` of the split of g to path.  Returns 0 or -1 (with a message). */
-static int splitter_write_part(const struct osr_gguf *g, const struct splitter_opts *o,
-                               int part, const char *path)
+static int splitter_write_part(const struct osr_gguf *g, const struct splitter_opts *o, int part,
+                               const char *path)
 {
     size_t nt = osr_gguf_n_tensors(g);
     size_t lo, hi;

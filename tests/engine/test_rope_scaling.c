@@ -50,8 +50,12 @@ static const float table[3][8] = {
 
 static void test_yarn_table(void)
 {
-    struct osr_rope p = {.n_rot = 8, .neox = 0, .freq_base = 10000.0f, .freq_scale = 0.25f,
-                         .attn_factor = 1.0f, .ext_factor = 1.0f};
+    struct osr_rope p = {.n_rot = 8,
+                         .neox = 0,
+                         .freq_base = 10000.0f,
+                         .freq_scale = 0.25f,
+                         .attn_factor = 1.0f,
+                         .ext_factor = 1.0f};
     osr_kernels_rope_yarn_corr_dims(8, 64, 10000.0f, 32.0f, 1.0f, p.corr_dims);
     for (int k = 0; k < 3; k++) {
         float x[16];
@@ -81,9 +85,15 @@ static void test_yarn_table(void)
  * magnitude. */
 static void test_yarn_all_interpolated(void)
 {
-    struct osr_rope y = {.n_rot = 8, .freq_base = 10000.0f, .freq_scale = 0.125f,
-                         .attn_factor = 1.5f, .ext_factor = 1.0f, .corr_dims = {-10, -5}};
-    struct osr_rope l = {.n_rot = 8, .freq_base = 10000.0f, .freq_scale = 0.125f,
+    struct osr_rope y = {.n_rot = 8,
+                         .freq_base = 10000.0f,
+                         .freq_scale = 0.125f,
+                         .attn_factor = 1.5f,
+                         .ext_factor = 1.0f,
+                         .corr_dims = {-10, -5}};
+    struct osr_rope l = {.n_rot = 8,
+                         .freq_base = 10000.0f,
+                         .freq_scale = 0.125f,
                          .attn_factor = 1.5f * (1.0f + 0.1f * logf(8.0f))};
     for (int pos = 0; pos < 300; pos += 37) {
         float a[8] = {0.5f, -1, 2, 0.25f, 1, 1, -3, 0.75f}, b[8];
@@ -177,9 +187,18 @@ static double diff(const struct osr_model *a, int na, const struct osr_model *b,
     return d;
 }
 
-#define KV_STR(k, v) {(k), OSR_GGUF_TYPE_STRING, (v), 0, 0}
-#define KV_F32(k, v) {(k), OSR_GGUF_TYPE_FLOAT32, NULL, (v), 0}
-#define KV_U32(k, v) {(k), OSR_GGUF_TYPE_UINT32, NULL, 0, (v)}
+#define KV_STR(k, v)                                                                               \
+    {                                                                                              \
+        (k), OSR_GGUF_TYPE_STRING, (v), 0, 0                                                       \
+    }
+#define KV_F32(k, v)                                                                               \
+    {                                                                                              \
+        (k), OSR_GGUF_TYPE_FLOAT32, NULL, (v), 0                                                   \
+    }
+#define KV_U32(k, v)                                                                               \
+    {                                                                                              \
+        (k), OSR_GGUF_TYPE_UINT32, NULL, 0, (v)                                                    \
+    }
 
 static const float ones[2] = {1, 1}, twos[2] = {2, 2}, one_four[2] = {1, 4};
 
