@@ -236,6 +236,16 @@ static void dequantize_q5_1(const void *src, float *dst, int64_t n)
     }
 }
 
+/* An activation value already scaled to the int8 range, rounded to nearest even.  A row with
+ * an infinity or NaN (a hostile model can produce them) gives NaN here: it becomes 0 rather than
+ * an undefined conversion. */
+static int8_t round_q8(float v)
+{
+    if (isnan(v))
+        return 0;
+    return (int8_t)nearbyintf(fminf(127.0f, fmaxf(-127.0f, v)));
+}
+
 static void quantize_q8_0(const float *src, void *dst, int64_t n)
 {
     struct osr_block_q8_0 *y = dst;
@@ -248,7 +258,7 @@ static void quantize_q8_0(const float *src, void *dst, int64_t n)
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = osr_quant_f32_to_f16(d);
         for (int j = 0; j < OSR_QK; j++)
-            y[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
+            y[b].qs[j] = round_q8(x[j] * id);
     }
 }
 
@@ -274,7 +284,7 @@ static void quantize_q8_1(const float *src, void *dst, int64_t n)
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < OSR_QK; j++) {
-            y[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
+            y[b].qs[j] = round_q8(x[j] * id);
             sum += y[b].qs[j];
         }
         y[b].d = osr_quant_f32_to_f16(d);
@@ -615,7 +625,7 @@ static void quantize_q8_k(const float *src, void *dst, int64_t n)
         for (int g = 0; g < 16; g++) {
             int sum = 0;
             for (int l = 0; l < 16; l++) {
-                int v = (int)nearbyintf(x[16 * g + l] * id);
+                int v = round_q8(x[16 * g + l] * id);
                 y[b].qs[16 * g + l] = (int8_t)v;
                 sum += v;
             }
