@@ -97,7 +97,9 @@ struct osr_model;
  * diag, or OSR_ENOMEM. */
 int osr_model_from_gguf(const struct osr_gguf *g, struct osr_model **out, struct osr_diag *diag);
 
-/* Opens the GGUF file at path and builds a model over it; the model owns the file.  Returns
+/* Opens the GGUF file at path and builds a model over it; the model owns the file.  A path
+ * named like the first part of a split model ("<stem>-00001-of-00003.gguf") loads every part
+ * (<stem>-00002-of-00003.gguf ... from the same folder), as osr_model_load_split.  Returns
  * what osr_gguf_open and osr_model_from_gguf return. */
 int osr_model_load(const char *path, struct osr_model **out, struct osr_diag *diag);
 

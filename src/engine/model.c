@@ -403,9 +403,45 @@ out:
     return rc;
 }
 
+/* The part count of a first-part name "<stem>-00001-of-NNNNN.gguf" (llama.cpp's gguf-split
+ * naming, five digits each), or 1 for any other name. */
+static unsigned split_count_of_name(const char *path, size_t *stem_len)
+{
+    static const char tail[] = "-00001-of-00000.gguf";
+    size_t len = strlen(path), tl = sizeof(tail) - 1;
+    if (len <= tl)
+        return 1;
+    const char *t = path + len - tl;
+    if (memcmp(t, "-00001-of-", 10) != 0 || strcmp(t + 15, ".gguf") != 0)
+        return 1;
+    unsigned count = 0;
+    for (int i = 10; i < 15; i++) {
+        if (t[i] < '0' || t[i] > '9')
+            return 1;
+        count = count * 10 + (unsigned)(t[i] - '0');
+    }
+    *stem_len = len - tl;
+    return count > 1 ? count : 1;
+}
+
 int osr_model_load(const char *path, struct osr_model **out, struct osr_diag *diag)
 {
-    return osr_model_load_split(&path, 1, out, diag);
+    size_t stem = 0;
+    unsigned n = split_count_of_name(path, &stem);
+    if (n == 1)
+        return osr_model_load_split(&path, 1, out, diag);
+    /* the first part of a split model: its siblings are named after it */
+    char **names = osr_xcalloc(n, sizeof(*names));
+    for (unsigned i = 0; i < n; i++) {
+        size_t cap = stem + 32;
+        names[i] = osr_xmalloc(cap);
+        snprintf(names[i], cap, "%.*s-%05u-of-%05u.gguf", (int)stem, path, i + 1, n);
+    }
+    int rc = osr_model_load_split((const char *const *)names, n, out, diag);
+    for (unsigned i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
 }
 
 int osr_model_load_split(const char *const *paths, size_t n, struct osr_model **out,
