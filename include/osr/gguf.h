@@ -121,13 +121,35 @@ int osr_gguf_open(const char *path, struct osr_gguf **out, struct osr_diag *diag
 int osr_gguf_open_memory(const void *data, size_t size, struct osr_gguf **out,
                          struct osr_diag *diag);
 
+/* The most parts a split model may have (split.count is a u16 in llama.cpp's layout). */
+#define OSR_GGUF_MAX_PARTS 65535
+
+/* Joins the n parts of a split model, in order, into one file object: the metadata is the
+ * first part's, the tensor table holds every part's tensors (each tensor's `data` points into
+ * the part that holds it; its `offset` stays relative to that part's data section).  Takes
+ * ownership of every parts[i] (set to NULL), also on failure.  With more than one part every
+ * part must carry split.count = n and split.no = its 0-based index; split.tensors.count, when
+ * present in the first part, must equal the tensors of all parts; a tensor name may appear
+ * in one part only.  A single part without split keys is returned as it is.  Returns OSR_OK,
+ * OSR_ECORRUPT with a message naming the bad part, OSR_EINVAL, OSR_ENOMEM. */
+int osr_gguf_join(struct osr_gguf **parts, size_t n, struct osr_gguf **out, struct osr_diag *diag);
+
+/* Opens the files at paths[0..n) (the parts in order: name-00001-of-0000n.gguf first) and joins
+ * them as osr_gguf_join does.  Returns what osr_gguf_open and osr_gguf_join return. */
+int osr_gguf_open_split(const char *const *paths, size_t n, struct osr_gguf **out,
+                        struct osr_diag *diag);
+
+/* Number of files behind g: 1 unless it was joined from a split model. */
+size_t osr_gguf_n_parts(const struct osr_gguf *g);
+
 /* Unmaps and frees everything; every pointer obtained from g becomes invalid.  NULL is a
  * no-op. */
 void osr_gguf_close(struct osr_gguf *g);
 
 uint32_t osr_gguf_version(const struct osr_gguf *g);
 uint64_t osr_gguf_alignment(const struct osr_gguf *g);
-/* The whole file / buffer and the offset of the data section within it. */
+/* The whole file / buffer and the offset of the data section within it (of the first part
+ * for a joined split model). */
 const uint8_t *osr_gguf_base(const struct osr_gguf *g);
 uint64_t osr_gguf_size(const struct osr_gguf *g);
 uint64_t osr_gguf_data_offset(const struct osr_gguf *g);

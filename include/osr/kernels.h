@@ -122,13 +122,27 @@ struct osr_rope {
     float freq_scale;          /* linear position scaling; 1 = none */
     float attn_factor;         /* multiplies cos and sin (YaRN/longrope magnitude); 1 = none */
     const float *freq_factors; /* n_rot/2 divisors of the angles (llama 3, longrope) or NULL */
+    float ext_factor;          /* YaRN extrapolation mix; 0 = off (plain interpolation) */
+    float corr_dims[2];        /* YaRN ramp [low, high] in pair indices (with ext_factor) */
 };
 
 /* RoPE in place on n_heads heads of head_dim floats at x (head h at x + h * head_dim) for
- * position pos: pair i of each head is rotated by
- *   theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / freq_factors[i]
- * and scaled by attn_factor.  Scalar on purpose: the sin/cos dominate and are computed once
- * per call for all heads.  YaRN's extrapolation ramp is not implemented. */
+ * position pos.  With e_i = pos * freq_base^(-2i/n_rot) / freq_factors[i] (the unscaled,
+ * "extrapolated" angle of pair i):
+ *   ext_factor 0: theta_i = freq_scale * e_i, and cos/sin are scaled by attn_factor;
+ *   YaRN (ext_factor != 0), as ggml defines it:
+ *     ramp_i  = 1 - clamp((i - low) / max(0.001, high - low), 0, 1), low/high = corr_dims
+ *     mix_i   = ramp_i * ext_factor
+ *     theta_i = freq_scale * e_i * (1 - mix_i) + e_i * mix_i
+ *     cos/sin scaled by attn_factor * (1 + 0.1 ln(1 / freq_scale)).
+ * Scalar on purpose: the sin/cos dominate and are computed once per call for all heads. */
 void osr_kernels_rope(float *x, int n_heads, int head_dim, int64_t pos, const struct osr_rope *p);
+
+/* YaRN's correction range for osr_rope.corr_dims: the pair indices where the rotation at the
+ * original context length n_ctx_orig completes beta_fast (low, floored) and beta_slow (high,
+ * ceiled) turns, from corr(b) = n_rot * ln(n_ctx_orig / (2 pi b)) / (2 ln freq_base), clamped
+ * to [0, n_rot - 1] as ggml does. */
+void osr_kernels_rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast,
+                                     float beta_slow, float dims[2]);
 
 #endif

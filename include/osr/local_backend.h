@@ -5,7 +5,9 @@
  * until it has been idle for the idle timeout (default 15 minutes, as the original; Ollama's
  * keep_alive "0" unloads right after the request).  Before loading, the backend checks that the
  * model fits in the memory the kernel says is available and refuses with a 503 naming both
- * sizes rather than risk the OOM killer.  Requests to one model take turns in arrival order.
+ * sizes rather than risk the OOM killer (models still loading count as taken).  A model loads
+ * without blocking requests to the models already loaded; concurrent requests for a model
+ * being loaded wait for that one load.  Requests to one model take turns in arrival order.
  *
  * A request is rendered with the model's own chat template (tokenizer.chat_template, or the
  * documented ChatML fallback) including tool definitions, tokenized, generated with the
@@ -33,6 +35,10 @@ struct osr_local_backend_opts {
     int n_threads;            /* compute threads; 0: one per core */
     int n_ctx_max;            /* context cap; 0: 8192 */
     int64_t idle_unload_ms;   /* 0: 15 minutes; < 0: never */
+    /* Tests only (NULL in the daemon): called at the start of every model load, outside the
+     * backend lock, with the model id; a non-zero return fails that load with diag. */
+    int (*load_hook)(void *arg, const char *id, struct osr_diag *diag);
+    void *load_hook_arg;
 };
 
 /* Returns a backend for osr_chat_service_add_backend (which takes ownership). */

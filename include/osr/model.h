@@ -50,25 +50,33 @@ struct osr_model_hparams {
     int head_dim_v; /* value_length, default head_dim_k */
     int n_ff;
     int n_ctx_train;
-    int n_rot;             /* rope.dimension_count, default head_dim_k */
-    int rope_neox;         /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
-    float rope_base;       /* rope.freq_base, default 10000 */
-    float rope_scale;      /* linear position scale (1 / rope.scaling.factor), 1 = none */
-    bool rope_freqs;       /* rope_freqs.weight present (llama 3 frequency factors) */
-    float rms_eps;         /* attention.layer_norm_rms_epsilon */
-    int n_swa;             /* attention.sliding_window: a query at p sees keys > p - n_swa;
-                            * 0 = no window */
-    int swa_pattern;       /* with P = swa_pattern, layer il is local (windowed) when P <= 1 or
-                            * il % P < P - 1: phi3 1 (all), gemma2 2 (even), gemma3 6 (5 of 6) */
-    float rope_base_local; /* RoPE base of local layers, unscaled (gemma3 10000; else rope_base) */
-    float attn_scale;      /* multiplies q.k: 1/sqrt(key_length); gemma2 has its own rule */
-    float attn_softcap;    /* scores become cap * tanh(s / cap); 0 = off (gemma2) */
-    float final_softcap;   /* the same on the output logits; 0 = off (gemma2) */
-    float embd_scale;      /* multiplies the embedding rows: 1, gemma2 sqrt(n_embd) */
-    bool ffn_gelu;         /* GeGLU (gelu(gate) * up) instead of SwiGLU (gemma2) */
-    bool tied_output;      /* no output.weight: the token embedding is reused */
-    int file_type;         /* the type id of most 2-D weights (the attn_q of layer 0) */
-    int pooling;           /* <arch>.pooling_type as in the file (enum osr_pooling); 0 absent */
+    int n_rot;              /* rope.dimension_count, default head_dim_k */
+    int rope_neox;          /* 1: rotate (i, i + n_rot/2) pairs (qwen2/3); 0: adjacent pairs */
+    float rope_base;        /* rope.freq_base, default 10000 */
+    float rope_scale;       /* position scale 1 / rope.scaling.factor (linear, yarn); 1 = none */
+    bool rope_freqs;        /* rope_freqs.weight present (llama 3 frequency factors) */
+    bool rope_longrope;     /* rope_factors_long/short present (LongRoPE, phi3): long factors
+                             * for contexts longer than n_ctx_orig, short ones otherwise */
+    float rope_attn_factor; /* rope.scaling.attn_factor: multiplies cos and sin; default 1 */
+    float yarn_ext_factor;  /* YaRN extrapolation mix (rope.scaling.yarn_ext_factor, default 1
+                             * for yarn); 0 = not YaRN */
+    float yarn_beta_fast;   /* rope.scaling.yarn_beta_fast, default 32 */
+    float yarn_beta_slow;   /* rope.scaling.yarn_beta_slow, default 1 */
+    int n_ctx_orig;         /* rope.scaling.original_context_length, default n_ctx_train */
+    float rms_eps;          /* attention.layer_norm_rms_epsilon */
+    int n_swa;              /* attention.sliding_window: a query at p sees keys > p - n_swa;
+                             * 0 = no window */
+    int swa_pattern;        /* with P = swa_pattern, layer il is local (windowed) when P <= 1 or
+                             * il % P < P - 1: phi3 1 (all), gemma2 2 (even), gemma3 6 (5 of 6) */
+    float rope_base_local;  /* RoPE base of local layers, unscaled (gemma3 10000; else rope_base) */
+    float attn_scale;       /* multiplies q.k: 1/sqrt(key_length); gemma2 has its own rule */
+    float attn_softcap;     /* scores become cap * tanh(s / cap); 0 = off (gemma2) */
+    float final_softcap;    /* the same on the output logits; 0 = off (gemma2) */
+    float embd_scale;       /* multiplies the embedding rows: 1, gemma2 sqrt(n_embd) */
+    bool ffn_gelu;          /* GeGLU (gelu(gate) * up) instead of SwiGLU (gemma2) */
+    bool tied_output;       /* no output.weight: the token embedding is reused */
+    int file_type;          /* the type id of most 2-D weights (the attn_q of layer 0) */
+    int pooling;            /* <arch>.pooling_type as in the file (enum osr_pooling); 0 absent */
 };
 
 /* How osr_model_ctx_embed turns per-token hidden states into one vector (the values of the
@@ -89,9 +97,16 @@ struct osr_model;
  * diag, or OSR_ENOMEM. */
 int osr_model_from_gguf(const struct osr_gguf *g, struct osr_model **out, struct osr_diag *diag);
 
-/* Opens the GGUF file at path and builds a model over it; the model owns the file.  Returns
+/* Opens the GGUF file at path and builds a model over it; the model owns the file.  A path
+ * named like the first part of a split model ("<stem>-00001-of-00003.gguf") loads every part
+ * (<stem>-00002-of-00003.gguf ... from the same folder), as osr_model_load_split.  Returns
  * what osr_gguf_open and osr_model_from_gguf return. */
 int osr_model_load(const char *path, struct osr_model **out, struct osr_diag *diag);
+
+/* As osr_model_load over a model split into n files (paths in part order, see
+ * osr_gguf_open_split); n = 1 is osr_model_load.  A lone part of a split model is refused. */
+int osr_model_load_split(const char *const *paths, size_t n, struct osr_model **out,
+                         struct osr_diag *diag);
 
 /* Frees the model (and the file when osr_model_load opened it).  NULL is a no-op.  Every
  * context of the model must be freed first. */

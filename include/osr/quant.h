@@ -94,8 +94,10 @@ struct osr_block_q8_1 {
 };
 _Static_assert(sizeof(struct osr_block_q8_1) == 36, "q8_1 block is 36 bytes");
 
-/* Q2_K: 16 sub-blocks of 16; scales[i] = scale (low 4 bits) | min (high 4 bits); x =
- * d * sc * q - dmin * m, q in 0..3.  Layout only: no kernels. */
+/* Q2_K: 16 sub-blocks of 16 values; scales[g] = scale (low 4 bits) | min (high 4 bits) of
+ * sub-block g; x = d * sc_g * q - dmin * m_g, q in 0..3.  Value v (g = v / 16) sits in bits
+ * 2 * ((v % 128) / 32) of qs[32 * (v / 128) + v % 32]: each 32-byte half of qs holds 128 values,
+ * four 2-bit planes of 32. */
 struct osr_block_q2_k {
     uint8_t scales[OSR_QK_K / 16];
     uint8_t qs[OSR_QK_K / 4];
@@ -104,7 +106,11 @@ struct osr_block_q2_k {
 };
 _Static_assert(sizeof(struct osr_block_q2_k) == 84, "q2_K block is 84 bytes");
 
-/* Q3_K: layout only: no kernels. */
+/* Q3_K: 16 sub-blocks of 16 values, x = d * (s_g - 32) * q, q in -4..3 stored as two low bits
+ * (placed as in Q2_K) and a high bit: hmask[v % 32] bit v / 32 set means q = low, clear means
+ * q = low - 4.  The 16 6-bit s_g are packed in scales[12]: low nibbles in bytes 0..7 (g < 8:
+ * low nibble of byte g, else high nibble of byte g - 8), high two bits in bytes 8..11 (bits
+ * 2 * (g / 4) of byte 8 + g % 4); see osr_quant_k3_scales. */
 struct osr_block_q3_k {
     uint8_t hmask[OSR_QK_K / 8];
     uint8_t qs[OSR_QK_K / 4];
@@ -203,6 +209,16 @@ static inline void osr_quant_k4_unpack(const uint8_t *s, uint8_t sc[8], uint8_t 
     memcpy(m, &t, 4);
     t = ((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4);
     memcpy(m + 4, &t, 4);
+}
+
+/* The 16 signed scales (s_g - 32, in -32..31) of a Q3_K block's scales[12]. */
+static inline void osr_quant_k3_scales(const uint8_t *s, int8_t out[16])
+{
+    for (int g = 0; g < 16; g++) {
+        int lo = g < 8 ? (s[g] & 0xF) : (s[g - 8] >> 4);
+        int hi = (s[8 + g % 4] >> (2 * (g / 4))) & 3;
+        out[g] = (int8_t)((lo | (hi << 4)) - 32);
+    }
 }
 
 /* IEEE binary16 <-> binary32.  Exact for every half (subnormals, infinities, NaN payloads);

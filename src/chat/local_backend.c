@@ -6,6 +6,11 @@
  * the model lifecycle: load on first use, admission against available memory, a fair turn per
  * model, idle unloading.
  *
+ * Loading happens outside the backend-wide lock, so a big model being mapped and checked does
+ * not hold up requests to models already loaded: the entry is listed at once in a "loading"
+ * state, other requests for the same model wait on it (and share its outcome, success or
+ * error), and admission counts the bytes of every model still loading as already taken.
+ *
  * When the request asks for logprobs, every generated token is also reported as an
  * OSR_EV_LOGPROBS event (its log-probability and the top alternatives under the raw logits)
  * before the text holding it; entries follow generated tokens, so they may include text a stop
@@ -74,7 +79,11 @@ struct loaded {
     /* Every token's bytes for constrained decoding: built on the first constrained request,
      * under the model's turn (so never by two threads at once). */
     struct osr_constrain_vocab *cvocab;
-    int refs;              /* guarded by backend mu */
+    int refs;        /* guarded by backend mu */
+    bool loading;    /* listed but not ready yet; guarded by backend mu */
+    int load_rc;     /* a failed load: its error, status and message for the waiters */
+    int load_status; /* (written before loading is cleared; guarded by backend mu) */
+    char load_msg[OSR_DIAG_MAX];
     int64_t last_used_ms;  /* guarded by backend mu */
     bool unload_when_idle; /* keep_alive 0; guarded by backend mu */
     /* A fair turn: tickets served in order. */
@@ -88,7 +97,8 @@ struct loaded {
 struct local {
     struct osr_local_backend_opts opts;
     pthread_mutex_t mu;
-    struct loaded *models; /* guarded by mu */
+    pthread_cond_t load_cv; /* signalled when a load ends; with mu */
+    struct loaded *models;  /* guarded by mu */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -160,56 +170,86 @@ static void detect_family(struct loaded *l)
         l->family = FAMILY_HERMES;
 }
 
-/* Loads the file at path.  Returns OSR_OK and *out, or an error with diag and *status. */
-static int load(const char *id, const char *path, uint64_t size, struct loaded **out, int *status,
-                struct osr_diag *diag)
+/* Refuses a model that does not fit in the memory the kernel says is available, counting the
+ * models still loading (their pages are not resident yet) as taken.  Called with mu held. */
+static int admit(const struct local *lb, const char *id, uint64_t size, int *status,
+                 struct osr_diag *diag)
 {
     uint64_t avail = mem_available();
-    if (avail && size > avail) {
+    uint64_t pending = 0;
+    for (const struct loaded *l = lb->models; l; l = l->next)
+        if (l->loading)
+            pending += l->size;
+    if (avail && (size > avail || pending > avail - size)) {
         *status = 503;
         return osr_diag_set(diag, OSR_EBUSY,
                             "model '%s' needs about %llu MiB of memory but only %llu MiB are "
-                            "available",
-                            id, (unsigned long long)(size >> 20),
-                            (unsigned long long)(avail >> 20));
+                            "available (%llu MiB of it for models still loading)",
+                            id, (unsigned long long)(size >> 20), (unsigned long long)(avail >> 20),
+                            (unsigned long long)(pending >> 20));
     }
+    return OSR_OK;
+}
+
+static struct loaded *loaded_new(const char *id, const char *path, uint64_t size)
+{
     struct loaded *l = osr_xcalloc(1, sizeof(*l));
     pthread_mutex_init(&l->turn_mu, NULL);
     pthread_cond_init(&l->turn_cv, NULL);
     l->id = osr_xstrdup(id);
     l->path = osr_xstrdup(path);
     l->size = size;
+    return l;
+}
+
+/* Loads the model in the files at paths (the parts of a split model in order; n is 1 for a
+ * single file) into l.  Runs without the backend lock: l is not ready (loading) and nothing
+ * else touches these fields.  Returns OSR_OK or an error with diag and *status. */
+static int load(struct local *lb, struct loaded *l, const char *const *paths, size_t n, int *status,
+                struct osr_diag *diag)
+{
     *status = 500;
-    int rc = osr_model_load(path, &l->model, diag);
+    int rc = OSR_OK;
+    if (lb->opts.load_hook && (rc = lb->opts.load_hook(lb->opts.load_hook_arg, l->id, diag)))
+        return rc;
+    rc = osr_model_load_split(paths, n, &l->model, diag);
     if (rc) {
         *status = rc == OSR_EUNSUPPORTED ? 501 : 500;
-        goto fail;
+        return rc;
     }
     const struct osr_gguf *g = osr_model_gguf(l->model);
     rc = osr_tokenizer_from_gguf(g, &l->tok, diag);
     if (rc)
-        goto fail;
+        return rc;
     struct osr_str src = {NULL, 0};
     if (osr_gguf_get_str(g, "tokenizer.chat_template", &src) != OSR_OK || src.n == 0)
         src = osr_str_cstr(osr_chat_template_fallback());
     struct osr_chat_template_error terr;
     rc = osr_chat_template_compile(src.p, src.n, &l->tpl, &terr, diag);
     if (rc) {
-        OSR_WARN("model '%s': its chat template does not compile (%s); using the fallback", id,
+        OSR_WARN("model '%s': its chat template does not compile (%s); using the fallback", l->id,
                  diag->msg);
         const char *fb = osr_chat_template_fallback();
         rc = osr_chat_template_compile(fb, strlen(fb), &l->tpl, &terr, diag);
         if (rc)
-            goto fail;
+            return rc;
     }
     l->bos_text = token_text(l->tok, osr_tokenizer_bos(l->tok));
     l->eos_text = token_text(l->tok, osr_tokenizer_eos(l->tok));
     detect_family(l);
-    *out = l;
     return OSR_OK;
-fail:
-    loaded_free(l);
-    return rc;
+}
+
+/* Takes l out of the model list (it may already be out).  Called with mu held. */
+static void unlist(struct local *lb, struct loaded *l)
+{
+    for (struct loaded **pp = &lb->models; *pp; pp = &(*pp)->next) {
+        if (*pp == l) {
+            *pp = l->next;
+            l->next = NULL;
+            return;
+        }
+    }
 }
 
 /* Frees models idle past the timeout (or marked to go when idle).  Called with mu held. */
@@ -219,7 +259,7 @@ static void unload_idle(struct local *lb, int64_t now)
     for (struct loaded **pp = &lb->models; *pp;) {
         struct loaded *l = *pp;
         bool expired = idle >= 0 && now - l->last_used_ms > idle;
-        if (l->refs == 0 && (expired || l->unload_when_idle)) {
+        if (l->refs == 0 && !l->loading && (expired || l->unload_when_idle)) {
             OSR_INFO("unloading model '%s'", l->id);
             *pp = l->next;
             loaded_free(l);
@@ -229,7 +269,9 @@ static void unload_idle(struct local *lb, int64_t now)
     }
 }
 
-/* Returns the loaded model for id (loading it when needed) with a reference held. */
+/* Returns the loaded model for id (loading it when needed) with a reference held.  The load
+ * itself runs with mu released; a request for a model another request is loading waits for
+ * that load and gets its outcome. */
 static int acquire(struct local *lb, const struct osr_model_entry *e, struct loaded **out,
                    int64_t *load_ns, int *status, struct osr_diag *diag)
 {
@@ -239,21 +281,62 @@ static int acquire(struct local *lb, const struct osr_model_entry *e, struct loa
     while (l && strcmp(l->path, e->paths[0]) != 0)
         l = l->next;
     int rc = OSR_OK;
-    if (!l) {
+    if (l && l->loading) {
+        int64_t t0 = osr_mono_ns();
+        l->refs++; /* keeps l alive through a failed load */
+        while (l->loading)
+            pthread_cond_wait(&lb->load_cv, &lb->mu);
+        *load_ns = osr_mono_ns() - t0;
+        if (l->load_rc) {
+            rc = l->load_rc;
+            *status = l->load_status;
+            osr_diag_set(diag, rc, "%s", l->load_msg);
+            if (--l->refs == 0)
+                loaded_free(l); /* the loader has unlisted it */
+            l = NULL;
+        } else {
+            l->refs--; /* taken again below */
+        }
+    } else if (!l) {
+        if ((rc = admit(lb, e->id, e->size, status, diag)))
+            goto out;
+        l = loaded_new(e->id, e->paths[0], e->size);
+        l->loading = true;
+        l->refs = 1;
+        l->next = lb->models;
+        lb->models = l;
+        pthread_mutex_unlock(&lb->mu);
+
         int64_t t0 = osr_mono_ns();
         OSR_INFO("loading model '%s' from %s", e->id, e->paths[0]);
-        rc = load(e->id, e->paths[0], e->size, &l, status, diag);
+        struct osr_diag ld;
+        osr_diag_clear(&ld);
+        int lstatus = 500;
+        rc = load(lb, l, (const char *const *)e->paths, e->n_paths, &lstatus, &ld);
         *load_ns = osr_mono_ns() - t0;
-        if (rc == OSR_OK) {
-            l->next = lb->models;
-            lb->models = l;
+
+        pthread_mutex_lock(&lb->mu);
+        l->loading = false;
+        l->refs--;
+        if (rc) {
+            l->load_rc = rc;
+            l->load_status = lstatus;
+            snprintf(l->load_msg, sizeof(l->load_msg), "%s", ld.msg);
+            *status = lstatus;
+            osr_diag_set(diag, rc, "%s", ld.msg);
+            unlist(lb, l);
+            if (l->refs == 0)
+                loaded_free(l);
+            l = NULL;
         }
+        pthread_cond_broadcast(&lb->load_cv);
     }
     if (rc == OSR_OK) {
         l->refs++;
         l->last_used_ms = osr_mono_ns() / 1000000;
         *out = l;
     }
+out:
     pthread_mutex_unlock(&lb->mu);
     return rc;
 }
@@ -889,10 +972,6 @@ static int lb_chat(struct osr_chat_backend *b, const char *local_name, struct os
         snprintf(msg, sizeof(msg), "model '%s' not found", local_name);
         return fail(sink, 404, msg);
     }
-    if (e->n_paths != 1) {
-        osr_registry_snapshot_release(snap);
-        return fail(sink, 501, "split GGUF models cannot be run yet; merge the parts first");
-    }
     struct osr_diag diag;
     osr_diag_clear(&diag);
     struct loaded *l = NULL;
@@ -917,7 +996,7 @@ static int lb_count_tokens(struct osr_chat_backend *b, const char *local_name,
     struct local *lb = b->ctx;
     struct osr_registry_snapshot *snap = osr_registry_acquire(lb->opts.reg, REGISTRY_MAX_AGE_MS);
     const struct osr_model_entry *e = snap ? osr_registry_find(snap, local_name) : NULL;
-    if (!e || e->n_paths != 1) {
+    if (!e) {
         osr_registry_snapshot_release(snap);
         return osr_diag_set(diag, OSR_ENOTFOUND, "model '%s' cannot be loaded", local_name);
     }
@@ -1025,12 +1104,6 @@ static int lb_embed(struct osr_chat_backend *b, const char *local_name,
         *status = 404;
         return osr_diag_set(diag, OSR_ENOTFOUND, "model '%s' not found", local_name);
     }
-    if (e->n_paths != 1) {
-        osr_registry_snapshot_release(snap);
-        *status = 501;
-        return osr_diag_set(diag, OSR_EUNSUPPORTED,
-                            "split GGUF models cannot be run yet; merge the parts first");
-    }
     struct loaded *l = NULL;
     int64_t load_ns = 0;
     int rc = acquire(lb, e, &l, &load_ns, status, diag);
@@ -1060,6 +1133,7 @@ static void lb_free(struct osr_chat_backend *b)
         loaded_free(l);
         l = next;
     }
+    pthread_cond_destroy(&lb->load_cv);
     pthread_mutex_destroy(&lb->mu);
     free(lb);
     free(b);
@@ -1079,6 +1153,7 @@ struct osr_chat_backend *osr_local_backend_new(const struct osr_local_backend_op
     struct local *lb = osr_xcalloc(1, sizeof(*lb));
     lb->opts = *opts;
     pthread_mutex_init(&lb->mu, NULL);
+    pthread_cond_init(&lb->load_cv, NULL);
     struct osr_chat_backend *b = osr_xcalloc(1, sizeof(*b));
     b->ops = &local_ops;
     b->ctx = lb;
@@ -1091,6 +1166,8 @@ void osr_local_backend_loaded(struct osr_chat_backend *b, struct json_object *ar
     int64_t idle = lb->opts.idle_unload_ms ? lb->opts.idle_unload_ms : DEFAULT_IDLE_MS;
     pthread_mutex_lock(&lb->mu);
     for (struct loaded *l = lb->models; l; l = l->next) {
+        if (l->loading)
+            continue;
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "name", json_object_new_string(l->id));
         json_object_object_add(o, "model", json_object_new_string(l->id));

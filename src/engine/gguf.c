@@ -5,6 +5,11 @@
  * overflow-checked, so a truncated or hostile file ends in an error message that names the
  * bad field.  After that the accessors only index into tables this file built.
  *
+ * Split models (llama.cpp's gguf-split layout: every part a complete GGUF file, the first one
+ * holding the metadata, each holding a share of the tensors) are joined after each part has
+ * been validated on its own: osr_gguf_join checks the split.* keys and the tensor counts and
+ * gives one object whose tensor table spans every part.
+ *
  * It does not interpret the metadata (that is the tokenizer's and the model loader's job),
  * does not convert tensor data and does not support GGUF v1 or big-endian files.
  */
@@ -52,6 +57,10 @@ struct osr_gguf {
     /* Every allocation made for arrays, freed at close. */
     void **allocs;
     size_t n_allocs, cap_allocs;
+    /* A joined split model: the other parts (whose mappings the tensors of this one point
+     * into), owned and closed with this one. */
+    struct osr_gguf **parts;
+    size_t n_parts;
 };
 
 struct cursor {
@@ -706,7 +715,183 @@ void osr_gguf_close(struct osr_gguf *g)
     free(g->allocs);
     if (g->mapped)
         munmap((void *)g->base, (size_t)g->size);
+    for (size_t i = 0; i < g->n_parts; i++)
+        osr_gguf_close(g->parts[i]);
+    free(g->parts);
     free(g);
+}
+
+/* ---- split models ------------------------------------------------------------------------ */
+
+/* Reads an integer split.* key of part i into *out.  A missing key is an error only when
+ * required. */
+static int split_key(const struct osr_gguf *p, size_t i, const char *key, bool required,
+                     uint64_t *out, struct osr_diag *diag)
+{
+    int64_t v;
+    int rc = osr_gguf_get_i64(p, key, &v);
+    if (rc == OSR_ENOTFOUND && !required)
+        return OSR_ENOTFOUND;
+    if (rc == OSR_ENOTFOUND)
+        return osr_diag_set(diag, OSR_ECORRUPT, "part %zu of the split model has no '%s' key",
+                            i + 1, key);
+    if (rc || v < 0)
+        return osr_diag_set(diag, OSR_ECORRUPT,
+                            "part %zu of the split model: '%s' must be a non-negative integer",
+                            i + 1, key);
+    *out = (uint64_t)v;
+    return OSR_OK;
+}
+
+/* Checks the split.* keys of every part and that the tensor counts add up. */
+static int check_split(struct osr_gguf *const *parts, size_t n, uint64_t *total,
+                       struct osr_diag *diag)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t count, no;
+        int rc = split_key(parts[i], i, "split.count", n > 1, &count, diag);
+        if (rc == OSR_ENOTFOUND) { /* a single unsplit file */
+            sum += parts[i]->n_tensors;
+            continue;
+        }
+        if (rc)
+            return rc;
+        if (count != n)
+            return osr_diag_set(diag, OSR_ECORRUPT,
+                                "part %zu of the split model says there are %llu parts, but %zu "
+                                "were given",
+                                i + 1, (unsigned long long)count, n);
+        if ((rc = split_key(parts[i], i, "split.no", true, &no, diag)))
+            return rc;
+        if (no != i)
+            return osr_diag_set(diag, OSR_ECORRUPT,
+                                "part %zu of the split model says it is part %llu (split.no "
+                                "counts from 0)",
+                                i + 1, (unsigned long long)no + 1);
+        sum += parts[i]->n_tensors;
+    }
+    uint64_t want;
+    int rc = split_key(parts[0], 0, "split.tensors.count", false, &want, diag);
+    if (rc == OSR_OK && want != sum)
+        return osr_diag_set(diag, OSR_ECORRUPT,
+                            "the split model declares %llu tensors but its parts hold %llu",
+                            (unsigned long long)want, (unsigned long long)sum);
+    if (rc != OSR_OK && rc != OSR_ENOTFOUND)
+        return rc;
+    if (sum >= UINT32_MAX)
+        return osr_diag_set(diag, OSR_ECORRUPT, "the split model has too many tensors");
+    *total = sum;
+    return OSR_OK;
+}
+
+/* Appends the tensors of g's other parts to its own table (names copied) and rebuilds its
+ * index, rejecting a name held by two parts. */
+static int merge_tensors(struct osr_gguf *g, uint64_t total, struct osr_diag *diag)
+{
+    struct osr_gguf_tensor *t = realloc(g->tensors, (size_t)(total ? total : 1) * sizeof(*t));
+    if (!t)
+        return osr_diag_set(diag, OSR_ENOMEM, "out of memory for the tensor table");
+    g->tensors = t;
+    for (size_t i = 0; i < g->n_parts; i++) {
+        const struct osr_gguf *p = g->parts[i];
+        for (size_t k = 0; k < p->n_tensors && g->n_tensors < total; k++) {
+            struct osr_gguf_tensor *d = &g->tensors[g->n_tensors];
+            *d = p->tensors[k];
+            d->name = strdup(p->tensors[k].name);
+            if (!d->name)
+                return osr_diag_set(diag, OSR_ENOMEM, "out of memory for the tensor table");
+            g->n_tensors++;
+        }
+    }
+    osr_strmap_release(&g->tensor_index);
+    if (osr_strmap_init(&g->tensor_index, g->n_tensors))
+        return osr_diag_set(diag, OSR_ENOMEM, "out of memory for the tensor index");
+    for (size_t i = 0; i < g->n_tensors; i++) {
+        const char *name = g->tensors[i].name;
+        if (!osr_strmap_put(&g->tensor_index, name, strlen(name), (uint32_t)i, NULL))
+            return osr_diag_set(diag, OSR_ECORRUPT,
+                                "tensor '%s' appears in more than one part of the split model",
+                                name);
+    }
+    return OSR_OK;
+}
+
+int osr_gguf_join(struct osr_gguf **parts, size_t n, struct osr_gguf **out, struct osr_diag *diag)
+{
+    *out = NULL;
+    int rc = OSR_OK;
+    if (n == 0 || n > OSR_GGUF_MAX_PARTS) {
+        rc = osr_diag_set(diag, OSR_EINVAL, "a split model has 1 to %d parts, not %zu",
+                          OSR_GGUF_MAX_PARTS, n);
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!parts[i] || parts[i]->n_parts) {
+            rc = osr_diag_set(diag, OSR_EINVAL, "part %zu is missing or already joined", i + 1);
+            goto fail;
+        }
+    }
+    uint64_t total = 0;
+    if ((rc = check_split(parts, n, &total, diag)))
+        goto fail;
+    struct osr_gguf *g = parts[0];
+    if (n > 1) {
+        g->parts = calloc(n - 1, sizeof(*g->parts));
+        if (!g->parts) {
+            rc = osr_diag_set(diag, OSR_ENOMEM, "out of memory");
+            goto fail;
+        }
+        /* from here on g owns the other parts, so a failure closes them through g */
+        for (size_t i = 1; i < n; i++) {
+            g->parts[i - 1] = parts[i];
+            parts[i] = NULL;
+        }
+        g->n_parts = n - 1;
+        if ((rc = merge_tensors(g, total, diag))) {
+            parts[0] = NULL;
+            osr_gguf_close(g);
+            return rc;
+        }
+    }
+    parts[0] = NULL;
+    *out = g;
+    return OSR_OK;
+fail:
+    for (size_t i = 0; i < n; i++) {
+        osr_gguf_close(parts[i]);
+        parts[i] = NULL;
+    }
+    return rc;
+}
+
+int osr_gguf_open_split(const char *const *paths, size_t n, struct osr_gguf **out,
+                        struct osr_diag *diag)
+{
+    *out = NULL;
+    if (n == 0 || n > OSR_GGUF_MAX_PARTS)
+        return osr_diag_set(diag, OSR_EINVAL, "a split model has 1 to %d parts, not %zu",
+                            OSR_GGUF_MAX_PARTS, n);
+    struct osr_gguf **parts = calloc(n, sizeof(*parts));
+    if (!parts)
+        return osr_diag_set(diag, OSR_ENOMEM, "out of memory");
+    int rc = OSR_OK;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = osr_gguf_open(paths[i], &parts[i], diag))) {
+            for (size_t k = 0; k < i; k++)
+                osr_gguf_close(parts[k]);
+            goto out;
+        }
+    }
+    rc = osr_gguf_join(parts, n, out, diag);
+out:
+    free(parts);
+    return rc;
+}
+
+size_t osr_gguf_n_parts(const struct osr_gguf *g)
+{
+    return 1 + g->n_parts;
 }
 
 /* ---- accessors ------------------------------------------------------------------------------- */

@@ -170,24 +170,53 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
             return osr_diag_set(diag, OSR_ECORRUPT, "negative logit soft-capping");
     }
 
-    /* RoPE scaling: linear is a position scale; llama 3's scaling arrives as the rope_freqs
-     * tensor (looked up later); YaRN and longrope are not implemented. */
+    /* RoPE scaling.  linear: a position scale.  yarn: the same scale blended back towards the
+     * unscaled angle for the fast-turning pairs, plus a magnitude factor (ENGINE.md).  llama 3
+     * and LongRoPE arrive as frequency-factor tensors (looked up later). */
     hp->rope_scale = 1.0f;
+    hp->rope_attn_factor = 1.0f;
+    hp->yarn_ext_factor = 0.0f;
+    hp->yarn_beta_fast = 32.0f;
+    hp->yarn_beta_slow = 1.0f;
+    hp->n_ctx_orig = hp->n_ctx_train;
+    if ((rc = arch_f32(g, "rope.scaling.attn_factor", 1.0f, &hp->rope_attn_factor, diag)) ||
+        (rc = arch_u32(g, "rope.scaling.original_context_length", false, (uint32_t)hp->n_ctx_train,
+                       1u << 24, &hp->n_ctx_orig, diag)))
+        return rc;
+    if (hp->rope_attn_factor <= 0 || hp->rope_attn_factor > 100 || hp->n_ctx_orig < 1)
+        return osr_diag_set(diag, OSR_ECORRUPT,
+                            "bad rope.scaling.attn_factor %g or original_context_length %d",
+                            (double)hp->rope_attn_factor, hp->n_ctx_orig);
     char key[96];
     snprintf(key, sizeof(key), "%s.rope.scaling.type", hp->arch_name);
     struct osr_str type = {0};
-    if (osr_gguf_get_str(g, key, &type) == OSR_OK && type.n > 0 && !osr_str_eq_cstr(type, "none") &&
-        !osr_str_eq_cstr(type, "llama3")) {
-        if (!osr_str_eq_cstr(type, "linear"))
-            return osr_diag_set(diag, OSR_EUNSUPPORTED, "unsupported rope scaling '%.*s'",
-                                (int)(type.n > 32 ? 32 : type.n), type.p);
-        float factor = 1.0f;
-        if ((rc = arch_f32(g, "rope.scaling.factor", 1.0f, &factor, diag)))
-            return rc;
-        if (factor <= 0)
-            return osr_diag_set(diag, OSR_ECORRUPT, "bad rope.scaling.factor %g", (double)factor);
-        hp->rope_scale = 1.0f / factor;
-    }
+    if (osr_gguf_get_str(g, key, &type) != OSR_OK || type.n == 0 || osr_str_eq_cstr(type, "none") ||
+        osr_str_eq_cstr(type, "llama3") || osr_str_eq_cstr(type, "longrope") ||
+        osr_str_eq_cstr(type, "su"))
+        return OSR_OK;
+    bool yarn = osr_str_eq_cstr(type, "yarn");
+    if (!yarn && !osr_str_eq_cstr(type, "linear"))
+        return osr_diag_set(diag, OSR_EUNSUPPORTED, "unsupported rope scaling '%.*s'",
+                            (int)(type.n > 32 ? 32 : type.n), type.p);
+    float factor = 1.0f;
+    if ((rc = arch_f32(g, "rope.scaling.factor", 1.0f, &factor, diag)))
+        return rc;
+    if (factor <= 0 || factor > 1e6f)
+        return osr_diag_set(diag, OSR_ECORRUPT, "bad rope.scaling.factor %g", (double)factor);
+    hp->rope_scale = 1.0f / factor;
+    if (!yarn)
+        return OSR_OK;
+    if ((rc = arch_f32(g, "rope.scaling.yarn_ext_factor", 1.0f, &hp->yarn_ext_factor, diag)) ||
+        (rc = arch_f32(g, "rope.scaling.yarn_beta_fast", 32.0f, &hp->yarn_beta_fast, diag)) ||
+        (rc = arch_f32(g, "rope.scaling.yarn_beta_slow", 1.0f, &hp->yarn_beta_slow, diag)))
+        return rc;
+    if (hp->yarn_ext_factor < 0 || hp->yarn_ext_factor > 1 || hp->yarn_beta_fast <= 0 ||
+        hp->yarn_beta_slow <= 0)
+        return osr_diag_set(diag, OSR_ECORRUPT,
+                            "bad YaRN parameters: yarn_ext_factor %g (0..1), yarn_beta_fast %g, "
+                            "yarn_beta_slow %g (> 0)",
+                            (double)hp->yarn_ext_factor, (double)hp->yarn_beta_fast,
+                            (double)hp->yarn_beta_slow);
     return OSR_OK;
 }
 
@@ -344,10 +373,23 @@ int osr_model_from_gguf(const struct osr_gguf *g, struct osr_model **out, struct
         hp->tied_output = true;
     }
     hp->rope_freqs = m->rope_freqs != NULL;
-    if (osr_gguf_find_tensor(g, "rope_factors_long.weight")) {
-        rc = osr_diag_set(diag, OSR_EUNSUPPORTED,
-                          "LongRoPE scaling (rope_factors_long) is not supported");
+    if ((rc = get_vec(g, "rope_factors_long.weight", hp->n_rot / 2, true, &m->rope_long, diag)) ||
+        (rc = get_vec(g, "rope_factors_short.weight", hp->n_rot / 2, true, &m->rope_short, diag)))
         goto out;
+    if (!m->rope_long != !m->rope_short || (m->rope_long && m->rope_freqs)) {
+        rc = osr_diag_set(diag, OSR_ECORRUPT,
+                          "LongRoPE needs both rope_factors_long and rope_factors_short, and no "
+                          "rope_freqs");
+        goto out;
+    }
+    hp->rope_longrope = m->rope_long != NULL;
+    for (int i = 0; hp->rope_longrope && i < hp->n_rot / 2; i++) {
+        if (!(m->rope_long[i] > 0 && m->rope_short[i] > 0 && isfinite(m->rope_long[i]) &&
+              isfinite(m->rope_short[i]))) {
+            rc = osr_diag_set(diag, OSR_ECORRUPT,
+                              "LongRoPE factor %d is not a positive finite number", i);
+            goto out;
+        }
     }
     m->layers = osr_xcalloc((size_t)hp->n_layer, sizeof(*m->layers));
     for (int il = 0; il < hp->n_layer; il++)
@@ -361,10 +403,52 @@ out:
     return rc;
 }
 
+/* The part count of a first-part name "<stem>-00001-of-NNNNN.gguf" (llama.cpp's gguf-split
+ * naming, five digits each), or 1 for any other name. */
+static unsigned split_count_of_name(const char *path, size_t *stem_len)
+{
+    static const char tail[] = "-00001-of-00000.gguf";
+    size_t len = strlen(path), tl = sizeof(tail) - 1;
+    if (len <= tl)
+        return 1;
+    const char *t = path + len - tl;
+    if (memcmp(t, "-00001-of-", 10) != 0 || strcmp(t + 15, ".gguf") != 0)
+        return 1;
+    unsigned count = 0;
+    for (int i = 10; i < 15; i++) {
+        if (t[i] < '0' || t[i] > '9')
+            return 1;
+        count = count * 10 + (unsigned)(t[i] - '0');
+    }
+    *stem_len = len - tl;
+    return count > 1 ? count : 1;
+}
+
 int osr_model_load(const char *path, struct osr_model **out, struct osr_diag *diag)
 {
+    size_t stem = 0;
+    unsigned n = split_count_of_name(path, &stem);
+    if (n == 1)
+        return osr_model_load_split(&path, 1, out, diag);
+    /* the first part of a split model: its siblings are named after it */
+    char **names = osr_xcalloc(n, sizeof(*names));
+    for (unsigned i = 0; i < n; i++) {
+        size_t cap = stem + 32;
+        names[i] = osr_xmalloc(cap);
+        snprintf(names[i], cap, "%.*s-%05u-of-%05u.gguf", (int)stem, path, i + 1, n);
+    }
+    int rc = osr_model_load_split((const char *const *)names, n, out, diag);
+    for (unsigned i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int osr_model_load_split(const char *const *paths, size_t n, struct osr_model **out,
+                         struct osr_diag *diag)
+{
     struct osr_gguf *g = NULL;
-    int rc = osr_gguf_open(path, &g, diag);
+    int rc = osr_gguf_open_split(paths, n, &g, diag);
     if (rc)
         return rc;
     rc = osr_model_from_gguf(g, out, diag);

@@ -7,8 +7,8 @@
  * RoPE, the K/V rows written to the cache, causal attention with grouped KV heads (scores and
  * softmax in F32; phi3's sliding window), the output projection and residual, RMSNorm, the
  * SwiGLU FFN and residual; finally the output norm and the vocabulary projection - or, for
- * embeddings, the normed hidden states themselves, per token or pooled into one unit vector.  Matmuls and
- * attention run on the pool; the cheap elementwise ops run on the calling thread.
+ * embeddings, the normed hidden states themselves, per token or pooled into one unit vector.
+ * Matmuls and attention run on the pool; the cheap elementwise ops run on the calling thread.
  *
  * With an F16 cache the numbers follow llama.cpp's non-flash attention: the query is rounded
  * to F16 before the K dot products and the attention weights are rounded to F16 before they
@@ -138,12 +138,20 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     c->rope.neox = hp->rope_neox;
     c->rope.freq_base = hp->rope_base;
     c->rope.freq_scale = hp->rope_scale;
-    c->rope.attn_factor = 1.0f;
+    c->rope.attn_factor = hp->rope_attn_factor;
     c->rope.freq_factors = m->rope_freqs;
+    if (m->rope_long) /* LongRoPE: the long factors only when the context needs them */
+        c->rope.freq_factors = n_ctx > hp->n_ctx_orig ? m->rope_long : m->rope_short;
+    c->rope.ext_factor = hp->yarn_ext_factor;
+    if (hp->yarn_ext_factor != 0.0f)
+        osr_kernels_rope_yarn_corr_dims(hp->n_rot, hp->n_ctx_orig, hp->rope_base,
+                                        hp->yarn_beta_fast, hp->yarn_beta_slow, c->rope.corr_dims);
     c->rope_local = c->rope;
     if (hp->rope_base_local != hp->rope_base) {
+        /* unscaled: with freq_scale 1 YaRN's blend is the identity, so it is left off */
         c->rope_local.freq_base = hp->rope_base_local;
         c->rope_local.freq_scale = 1.0f;
+        c->rope_local.ext_factor = 0.0f;
     }
 
     size_t B = (size_t)c->n_batch;

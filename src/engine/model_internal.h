@@ -41,6 +41,8 @@ struct osr_model {
     struct osr_weight output;   /* tok_embd when tied */
     const float *output_norm;
     const float *rope_freqs; /* n_rot / 2 factors or NULL */
+    const float *rope_long;  /* LongRoPE factors (n_rot / 2 each) or NULL */
+    const float *rope_short;
     struct osr_layer *layers;
 };
 

@@ -5,13 +5,16 @@
  * and base64 agree, unit length, n_embd dimensions), /api/embed (one vector per input) and
  * /api/embeddings give the same vector for the same text; a too-long input is a 400.
  * logprobs: one entry per completion token in the body and across the chunks, each with three
- * sorted alternatives whose first is the token itself at temperature 0. */
+ * sorted alternatives whose first is the token itself at temperature 0.  The same model cut
+ * into three parts (llama.cpp's gguf-split layout) is served as one model ("tiny-split") and
+ * writes the same text as the whole file. */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
 #include "check.h"
+#include "engine/gguf_splitter.h"
 #include "net/http_test_client.h"
 #include "osr/clock.h"
 #include "osr/codec.h"
@@ -274,8 +277,8 @@ static void test_logprobs(void)
     if (skip)
         return;
     long st;
-#define LP_REQ(extra)                                                                          \
-    "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"           \
+#define LP_REQ(extra)                                                                              \
+    "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"            \
     "\"max_tokens\":6,\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3" extra "}"
     char body[512];
     snprintf(body, sizeof(body), "%s", LP_REQ(""));
@@ -328,11 +331,11 @@ static void test_logprobs(void)
     json_object_put(a);
 
     /* Validation reaches the client as a 400. */
-    struct json_object *e = post_json(
-        "/v1/chat/completions",
-        "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
-        "\"logprobs\":true,\"top_logprobs\":21}",
-        &st);
+    struct json_object *e =
+        post_json("/v1/chat/completions",
+                  "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                  "\"logprobs\":true,\"top_logprobs\":21}",
+                  &st);
     CHECK_INT_EQ(st, 400);
     CHECK_STR_EQ(str_at(e, "error.param"), "top_logprobs");
     json_object_put(e);
@@ -494,7 +497,7 @@ static void test_list_and_show(void)
     snprintf(args, sizeof(args), "list --port %s", port);
     char *out = run_cli(args, &code);
     CHECK_INT_EQ(code, 0);
-    CHECK_STR_EQ(out, "llama-v2\n");
+    CHECK_STR_EQ(out, "llama-v2\ntiny-split\n"); /* the split model is one entry */
     free(out);
     snprintf(args, sizeof(args), "show llama-v2 --port %s", port);
     out = run_cli(args, &code);
@@ -543,6 +546,29 @@ static void check_history(void)
     osr_history_close(h);
 }
 
+static void test_split_model(void)
+{
+    if (skip)
+        return;
+    long st;
+    const char *whole = "{\"model\":\"llama-v2\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Split me\"}],\"max_tokens\":6,\"temperature\":0}";
+    const char *split = "{\"model\":\"tiny-split\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Split me\"}],\"max_tokens\":6,\"temperature\":0}";
+    struct json_object *a = post_json("/v1/chat/completions", whole, &st);
+    CHECK_INT_EQ(st, 200);
+    struct json_object *b = post_json("/v1/chat/completions", split, &st);
+    CHECK_INT_EQ(st, 200);
+    REQUIRE(a && b);
+    CHECK_INT_EQ(int_at(b, "usage.completion_tokens"), 6);
+    const char *ta = str_at(a, "choices.0.message.content");
+    const char *tb = str_at(b, "choices.0.message.content");
+    CHECK(ta && tb && strlen(tb) > 0);
+    CHECK_STR_EQ(ta, tb);
+    json_object_put(a);
+    json_object_put(b);
+}
+
 static void setup(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -563,6 +589,15 @@ static void setup(void)
     snprintf(cmd, sizeof(cmd), "mkdir -p '%s/models' && cp '%s' '%s/models/'", home, model, home);
     if (system(cmd) != 0)
         exit(1);
+    struct osr_gguf *g = NULL;
+    if (osr_gguf_open(model, &g, NULL) != OSR_OK)
+        exit(1);
+    struct splitter_opts so = {.n_parts = 3, .name = "Tiny Split"};
+    char parts[3][512], prefix[320];
+    snprintf(prefix, sizeof(prefix), "%s/models/tiny-split", home);
+    if (splitter_write(g, &so, prefix, parts) != 0)
+        exit(1);
+    osr_gguf_close(g);
     server = fork();
     if (server == 0) {
         char path[600];
@@ -605,4 +640,4 @@ static void cleanup(void)
 }
 
 TEST_MAIN(test_setup, test_openai_chat, test_logprobs, test_other_protocols, test_stop_strings,
-          test_history_session, test_embeddings, test_list_and_show, cleanup)
+          test_history_session, test_embeddings, test_list_and_show, test_split_model, cleanup)

@@ -60,8 +60,9 @@ static uint32_t f_bits(float f)
 }
 
 static const enum osr_qtype weight_types[] = {
-    OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0, OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0,
-    OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K,
+    OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0, OSR_QTYPE_Q4_1,
+    OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0, OSR_QTYPE_Q2_K, OSR_QTYPE_Q3_K,
+    OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K,
 };
 #define N_WEIGHT_TYPES (sizeof(weight_types) / sizeof(weight_types[0]))
 
@@ -287,6 +288,10 @@ static double roundtrip_bound(enum osr_qtype t)
     case OSR_QTYPE_Q5_1:
     case OSR_QTYPE_Q5_K:
         return 0.065;
+    case OSR_QTYPE_Q3_K:
+        return 0.22; /* 8 levels per 16 values */
+    case OSR_QTYPE_Q2_K:
+        return 0.40; /* 4 levels per 16 values */
     default:
         return 0.13; /* 4-bit types */
     }
@@ -299,8 +304,8 @@ static void test_quantize_roundtrip(void)
     static uint8_t q[N * 4];
     enum osr_qtype types[] = {OSR_QTYPE_F32,  OSR_QTYPE_F16,  OSR_QTYPE_BF16, OSR_QTYPE_Q4_0,
                               OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1, OSR_QTYPE_Q8_0,
-                              OSR_QTYPE_Q8_1, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K,
-                              OSR_QTYPE_Q8_K};
+                              OSR_QTYPE_Q8_1, OSR_QTYPE_Q2_K, OSR_QTYPE_Q3_K, OSR_QTYPE_Q4_K,
+                              OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K, OSR_QTYPE_Q8_K};
     for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++) {
         fill_normal(x, N, 0.02f);
         x[7] = 0.3f; /* an outlier, as real weights have */
@@ -509,7 +514,8 @@ static void test_vec_dot_random_bits(void)
     static uint8_t w[N * 2], xq[N * 2];
     static float tmp[N];
     const enum osr_qtype types[] = {OSR_QTYPE_Q4_0, OSR_QTYPE_Q4_1, OSR_QTYPE_Q5_0, OSR_QTYPE_Q5_1,
-                                    OSR_QTYPE_Q8_0, OSR_QTYPE_Q4_K, OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K};
+                                    OSR_QTYPE_Q8_0, OSR_QTYPE_Q2_K, OSR_QTYPE_Q3_K, OSR_QTYPE_Q4_K,
+                                    OSR_QTYPE_Q5_K, OSR_QTYPE_Q6_K};
     for (size_t ti_i = 0; ti_i < sizeof(types) / sizeof(types[0]); ti_i++) {
         enum osr_qtype t = types[ti_i];
         const struct osr_qtype_info *ti = osr_quant_type_info(t);
@@ -523,6 +529,11 @@ static void test_vec_dot_random_bits(void)
                 const uint8_t one[2] = {0x00, 0x3C}, half[2] = {0x00, 0x38};
                 if (t == OSR_QTYPE_Q6_K) {
                     memcpy(blk + 208, one, 2);
+                } else if (t == OSR_QTYPE_Q2_K) { /* d, dmin at the end */
+                    memcpy(blk + 80, one, 2);
+                    memcpy(blk + 82, half, 2);
+                } else if (t == OSR_QTYPE_Q3_K) {
+                    memcpy(blk + 108, one, 2);
                 } else {
                     memcpy(blk, one, 2);
                     if (t == OSR_QTYPE_Q4_1 || t == OSR_QTYPE_Q5_1 || t == OSR_QTYPE_Q4_K ||
@@ -838,7 +849,7 @@ static void test_matmul(void)
                  OSR_EINVAL);
     CHECK_INT_EQ(osr_kernels_matmul(k, NULL, OSR_QTYPE_Q4_0, w, 18, 1, 32, x, 1, y1, scratch, 33),
                  OSR_EINVAL);
-    CHECK_INT_EQ(osr_kernels_matmul(k, NULL, OSR_QTYPE_Q2_K, w, 84, 1, 256, x, 1, y1, scratch,
+    CHECK_INT_EQ(osr_kernels_matmul(k, NULL, OSR_QTYPE_Q8_K, w, 292, 1, 256, x, 1, y1, scratch,
                                     sizeof(scratch)),
                  OSR_EINVAL);
     CHECK_INT_EQ(osr_kernels_matmul(k, NULL, (enum osr_qtype)5, w, 84, 1, 256, x, 1, y1, scratch,

@@ -33,8 +33,8 @@ static const struct osr_qtype_info type_info[OSR_QTYPE_COUNT] = {
     INFO(OSR_QTYPE_Q5_1, "q5_1", OSR_QK, sizeof(struct osr_block_q5_1), true, OSR_QTYPE_Q8_1),
     INFO(OSR_QTYPE_Q8_0, "q8_0", OSR_QK, sizeof(struct osr_block_q8_0), true, OSR_QTYPE_Q8_0),
     INFO(OSR_QTYPE_Q8_1, "q8_1", OSR_QK, sizeof(struct osr_block_q8_1), false, OSR_QTYPE_Q8_1),
-    INFO(OSR_QTYPE_Q2_K, "q2_K", OSR_QK_K, sizeof(struct osr_block_q2_k), false, OSR_QTYPE_Q8_K),
-    INFO(OSR_QTYPE_Q3_K, "q3_K", OSR_QK_K, sizeof(struct osr_block_q3_k), false, OSR_QTYPE_Q8_K),
+    INFO(OSR_QTYPE_Q2_K, "q2_K", OSR_QK_K, sizeof(struct osr_block_q2_k), true, OSR_QTYPE_Q8_K),
+    INFO(OSR_QTYPE_Q3_K, "q3_K", OSR_QK_K, sizeof(struct osr_block_q3_k), true, OSR_QTYPE_Q8_K),
     INFO(OSR_QTYPE_Q4_K, "q4_K", OSR_QK_K, sizeof(struct osr_block_q4_k), true, OSR_QTYPE_Q8_K),
     INFO(OSR_QTYPE_Q5_K, "q5_K", OSR_QK_K, sizeof(struct osr_block_q5_k), true, OSR_QTYPE_Q8_K),
     INFO(OSR_QTYPE_Q6_K, "q6_K", OSR_QK_K, sizeof(struct osr_block_q6_k), true, OSR_QTYPE_Q8_K),
@@ -358,22 +358,63 @@ int osr_kernels_matmul_prepared(const struct osr_kernels *k, struct osr_threadpo
 
 /* ---- RoPE ------------------------------------------------------------------------------- */
 
+static void rope_rotate(float *x, int n_heads, int head_dim, int a, int b, float c, float s)
+{
+    for (int h = 0; h < n_heads; h++) {
+        float *v = x + (size_t)h * (size_t)head_dim;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * c - x1 * s;
+        v[b] = x0 * s + x1 * c;
+    }
+}
+
+/* The YaRN ramp: 1 below low, 0 above high, linear in between. */
+static float yarn_ramp(float low, float high, int i)
+{
+    float y = ((float)i - low) / fmaxf(0.001f, high - low);
+    return 1.0f - fminf(1.0f, fmaxf(0.0f, y));
+}
+
 void osr_kernels_rope(float *x, int n_heads, int head_dim, int64_t pos, const struct osr_rope *p)
 {
     int half = p->n_rot / 2;
     /* theta advances multiplicatively in float, as ggml does, so angles match its rounding */
     float theta_scale = powf(p->freq_base, -2.0f / (float)p->n_rot);
-    float theta = (float)pos * p->freq_scale;
-    for (int i = 0; i < half; i++) {
-        float t = p->freq_factors ? theta / p->freq_factors[i] : theta;
-        float c = cosf(t) * p->attn_factor, s = sinf(t) * p->attn_factor;
-        int a = p->neox ? i : 2 * i, b = p->neox ? i + half : 2 * i + 1;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + (size_t)h * (size_t)head_dim;
-            float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * s;
-            v[b] = x0 * s + x1 * c;
+    if (p->ext_factor == 0.0f) {
+        float theta = (float)pos * p->freq_scale;
+        for (int i = 0; i < half; i++) {
+            float t = p->freq_factors ? theta / p->freq_factors[i] : theta;
+            float c = cosf(t) * p->attn_factor, s = sinf(t) * p->attn_factor;
+            rope_rotate(x, n_heads, head_dim, p->neox ? i : 2 * i, p->neox ? i + half : 2 * i + 1,
+                        c, s);
+            theta *= theta_scale;
         }
-        theta *= theta_scale;
+        return;
     }
+    float mscale = p->attn_factor * (1.0f + 0.1f * logf(1.0f / p->freq_scale));
+    float theta_ex = (float)pos;
+    for (int i = 0; i < half; i++) {
+        float e = p->freq_factors ? theta_ex / p->freq_factors[i] : theta_ex;
+        float mix = yarn_ramp(p->corr_dims[0], p->corr_dims[1], i) * p->ext_factor;
+        float t = p->freq_scale * e * (1.0f - mix) + e * mix;
+        float c = cosf(t) * mscale, s = sinf(t) * mscale;
+        rope_rotate(x, n_heads, head_dim, p->neox ? i : 2 * i, p->neox ? i + half : 2 * i + 1, c,
+                    s);
+        theta_ex *= theta_scale;
+    }
+}
+
+static float yarn_corr_dim(int n_rot, int n_ctx_orig, float turns, float base)
+{
+    return (float)n_rot * logf((float)n_ctx_orig / (turns * 2.0f * (float)M_PI)) /
+           (2.0f * logf(base));
+}
+
+void osr_kernels_rope_yarn_corr_dims(int n_rot, int n_ctx_orig, float freq_base, float beta_fast,
+                                     float beta_slow, float dims[2])
+{
+    float lo = floorf(yarn_corr_dim(n_rot, n_ctx_orig, beta_fast, freq_base));
+    float hi = ceilf(yarn_corr_dim(n_rot, n_ctx_orig, beta_slow, freq_base));
+    dims[0] = fmaxf(0.0f, lo);
+    dims[1] = fminf((float)(n_rot - 1), hi);
 }

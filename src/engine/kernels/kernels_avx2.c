@@ -588,6 +588,76 @@ static float vec_dot_q6_k(int64_t n, const void *w, const void *x)
     return acc;
 }
 
+/* The 32 two-bit values of plane j (0..3) of a 32-byte Q2_K/Q3_K quant half. */
+static inline __m256i plane_2bit(__m256i q, int j)
+{
+    return _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), _mm256_set1_epi8(3));
+}
+
+/* Q2_K x Q8_K: per 32 values (one plane of one half, two sub-blocks) maddubs of the 2-bit
+ * values against the activations, madd by the two 4-bit scales; the mins go through bsums. */
+static float vec_dot_q2_k(int64_t n, const void *w, const void *x)
+{
+    const struct osr_block_q2_k *a = w;
+    const struct osr_block_q8_k *b = x;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
+        int8_t sc[16];
+        __m128i raw = _mm_loadu_si128((const __m128i *)a[i].scales);
+        _mm_storeu_si128((__m128i *)sc, _mm_and_si128(raw, _mm_set1_epi8(0xF)));
+        __m256i sum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            const int8_t *y = b[i].qs + 128 * h;
+            for (int j = 0; j < 4; j++) {
+                __m256i p = _mm256_maddubs_epi16(plane_2bit(q, j),
+                                                 _mm256_loadu_si256((const __m256i *)(y + 32 * j)));
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, scale_pair(sc + 8 * h + 2 * j)));
+            }
+        }
+        __m256i mins =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0xF)));
+        __m256i bs = _mm256_loadu_si256((const __m256i *)b[i].bsums);
+        int summ = hsum_epi32(_mm256_madd_epi16(mins, bs));
+        acc += b[i].d * (f16(a[i].d) * (float)hsum_epi32(sum) - f16(a[i].dmin) * (float)summ);
+    }
+    return acc;
+}
+
+/* Q3_K x Q8_K: the values as unsigned u = low | high << 2 (0..7, q = u - 4) through maddubs
+ * and the signed scales, minus 4 * sum_g sc_g * bsums_g for the offset. */
+static float vec_dot_q3_k(int64_t n, const void *w, const void *x)
+{
+    const struct osr_block_q3_k *a = w;
+    const struct osr_block_q8_k *b = x;
+    const __m256i four = _mm256_set1_epi8(4);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
+        int8_t sc[16];
+        osr_quant_k3_scales(a[i].scales, sc);
+        __m256i hb = _mm256_loadu_si256((const __m256i *)a[i].hmask);
+        __m256i sum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            const int8_t *y = b[i].qs + 128 * h;
+            for (int j = 0; j < 4; j++) {
+                __m256i bit = _mm256_set1_epi8((char)(1u << (4 * h + j)));
+                __m256i hi =
+                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, bit), bit), four);
+                __m256i u = _mm256_or_si256(plane_2bit(q, j), hi);
+                __m256i p =
+                    _mm256_maddubs_epi16(u, _mm256_loadu_si256((const __m256i *)(y + 32 * j)));
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, scale_pair(sc + 8 * h + 2 * j)));
+            }
+        }
+        __m256i scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        __m256i bs = _mm256_loadu_si256((const __m256i *)b[i].bsums);
+        int off = hsum_epi32(_mm256_madd_epi16(scw, bs)) * 4;
+        acc += b[i].d * f16(a[i].d) * (float)(hsum_epi32(sum) - off);
+    }
+    return acc;
+}
+
 /* ---- elementwise ------------------------------------------------------------------------ */
 
 /* e^x for a vector: x = k ln2 + r, |r| <= ln2/2, e^r by a degree-6 Taylor polynomial (error
@@ -762,6 +832,8 @@ void osr_kernels_fill_avx2(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q5_0] = vec_dot_q5_0;
     k->vec_dot[OSR_QTYPE_Q5_1] = vec_dot_q5_1;
     k->vec_dot[OSR_QTYPE_Q8_0] = vec_dot_q8_0;
+    k->vec_dot[OSR_QTYPE_Q2_K] = vec_dot_q2_k;
+    k->vec_dot[OSR_QTYPE_Q3_K] = vec_dot_q3_k;
     k->vec_dot[OSR_QTYPE_Q4_K] = vec_dot_q4_k;
     k->vec_dot[OSR_QTYPE_Q5_K] = vec_dot_q5_k;
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k;

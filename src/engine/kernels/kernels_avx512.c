@@ -549,6 +549,98 @@ static void gemm4_f16(int64_t n, const void *w, size_t row_bytes, const void *x,
     }
 }
 
+/* ---- Q2_K / Q3_K x Q8_K ------------------------------------------------------------------ */
+
+static inline int hsum256_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* 64 values of a Q2_K/Q3_K half: planes j and j + 1 of the 32 quant bytes q, in value order. */
+static inline __m512i planes_2bit(__m256i q, int j)
+{
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256i lo = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j)), m3);
+    __m256i hi = _mm256_and_si256(_mm256_srl_epi16(q, _mm_cvtsi32_si128(2 * j + 2)), m3);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* int16 scales of sub-blocks g0 .. g0 + 3, each over the 8 madd lanes of its 16 values. */
+static inline __m512i scales_4x8(__m512i sc16, int g0)
+{
+    const __m512i lane_group = _mm512_set_epi32(
+        0x00030003, 0x00030003, 0x00030003, 0x00030003, 0x00020002, 0x00020002, 0x00020002,
+        0x00020002, 0x00010001, 0x00010001, 0x00010001, 0x00010001, 0, 0, 0, 0);
+    __m512i idx = _mm512_add_epi16(lane_group, _mm512_set1_epi16((short)g0));
+    return _mm512_permutexvar_epi16(idx, sc16);
+}
+
+static float vec_dot_q2_k(int64_t n, const void *w, const void *x)
+{
+    const struct osr_block_q2_k *a = w;
+    const struct osr_block_q8_k *b = x;
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
+        __m128i raw = _mm_loadu_si128((const __m128i *)a[i].scales);
+        __m256i scw = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0xF)));
+        __m256i mins =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0xF)));
+        __m512i sc16 = _mm512_castsi256_si512(scw);
+        __m512i sum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            for (int j = 0; j < 4; j += 2) {
+                __m512i y = _mm512_loadu_si512(b[i].qs + 128 * h + 32 * j);
+                __m512i p = _mm512_maddubs_epi16(planes_2bit(q, j), y);
+                sum = _mm512_add_epi32(sum, _mm512_madd_epi16(p, scales_4x8(sc16, 8 * h + 2 * j)));
+            }
+        }
+        __m256i bs = _mm256_loadu_si256((const __m256i *)b[i].bsums);
+        __m256i mm = _mm256_madd_epi16(mins, bs);
+        int summ = hsum256_epi32(mm);
+        acc += b[i].d *
+               (f16(a[i].d) * (float)_mm512_reduce_add_epi32(sum) - f16(a[i].dmin) * (float)summ);
+    }
+    return acc;
+}
+
+static float vec_dot_q3_k(int64_t n, const void *w, const void *x)
+{
+    const struct osr_block_q3_k *a = w;
+    const struct osr_block_q8_k *b = x;
+    const __m512i four = _mm512_set1_epi8(4);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
+        int8_t sc[16];
+        osr_quant_k3_scales(a[i].scales, sc);
+        __m256i scw = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        __m512i sc16 = _mm512_castsi256_si512(scw);
+        __m256i hb = _mm256_loadu_si256((const __m256i *)a[i].hmask);
+        __m512i hb2 = _mm512_inserti64x4(_mm512_castsi256_si512(hb), hb, 1);
+        __m512i sum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(a[i].qs + 32 * h));
+            for (int j = 0; j < 4; j += 2) {
+                __m512i bits = _mm512_inserti64x4(
+                    _mm512_castsi256_si512(_mm256_set1_epi8((char)(1u << (4 * h + j)))),
+                    _mm256_set1_epi8((char)(1u << (4 * h + j + 1))), 1);
+                __mmask64 set = _mm512_test_epi8_mask(hb2, bits);
+                __m512i u = _mm512_or_si512(planes_2bit(q, j), _mm512_maskz_mov_epi8(set, four));
+                __m512i y = _mm512_loadu_si512(b[i].qs + 128 * h + 32 * j);
+                __m512i p = _mm512_maddubs_epi16(u, y);
+                sum = _mm512_add_epi32(sum, _mm512_madd_epi16(p, scales_4x8(sc16, 8 * h + 2 * j)));
+            }
+        }
+        __m256i bs = _mm256_loadu_si256((const __m256i *)b[i].bsums);
+        int off = hsum256_epi32(_mm256_madd_epi16(scw, bs)) * 4;
+        acc += b[i].d * f16(a[i].d) * (float)(_mm512_reduce_add_epi32(sum) - off);
+    }
+    return acc;
+}
+
 void osr_kernels_fill_avx512(struct osr_kernels *k)
 {
     k->vec_dot[OSR_QTYPE_F32] = vec_dot_f32;
@@ -556,6 +648,8 @@ void osr_kernels_fill_avx512(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_BF16] = vec_dot_bf16;
     k->vec_dot[OSR_QTYPE_Q4_0] = vec_dot_q4_0;
     k->vec_dot[OSR_QTYPE_Q8_0] = vec_dot_q8_0;
+    k->vec_dot[OSR_QTYPE_Q2_K] = vec_dot_q2_k;
+    k->vec_dot[OSR_QTYPE_Q3_K] = vec_dot_q3_k;
     k->gemm4[OSR_QTYPE_F16] = gemm4_f16;
 }
 

@@ -236,6 +236,16 @@ static void dequantize_q5_1(const void *src, float *dst, int64_t n)
     }
 }
 
+/* An activation value already scaled to the int8 range, rounded to nearest even.  A row with
+ * an infinity or NaN (a hostile model can produce them) gives NaN here: it becomes 0 rather than
+ * an undefined conversion. */
+static int8_t round_q8(float v)
+{
+    if (isnan(v))
+        return 0;
+    return (int8_t)nearbyintf(fminf(127.0f, fmaxf(-127.0f, v)));
+}
+
 static void quantize_q8_0(const float *src, void *dst, int64_t n)
 {
     struct osr_block_q8_0 *y = dst;
@@ -248,7 +258,7 @@ static void quantize_q8_0(const float *src, void *dst, int64_t n)
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = osr_quant_f32_to_f16(d);
         for (int j = 0; j < OSR_QK; j++)
-            y[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
+            y[b].qs[j] = round_q8(x[j] * id);
     }
 }
 
@@ -274,7 +284,7 @@ static void quantize_q8_1(const float *src, void *dst, int64_t n)
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < OSR_QK; j++) {
-            y[b].qs[j] = (int8_t)nearbyintf(x[j] * id);
+            y[b].qs[j] = round_q8(x[j] * id);
             sum += y[b].qs[j];
         }
         y[b].d = osr_quant_f32_to_f16(d);
@@ -414,6 +424,128 @@ static void dequantize_q5_k(const void *src, float *dst, int64_t n)
     }
 }
 
+/* The 2-bit planes shared by Q2_K and Q3_K: value v in bits 2 * ((v % 128) / 32) of byte
+ * 32 * (v / 128) + v % 32. */
+static void pack_2bit(const uint8_t q[OSR_QK_K], uint8_t qs[OSR_QK_K / 4])
+{
+    memset(qs, 0, OSR_QK_K / 4);
+    for (int v = 0; v < OSR_QK_K; v++)
+        qs[32 * (v / 128) + v % 32] |= (uint8_t)((q[v] & 3) << (2 * ((v % 128) / 32)));
+}
+
+static int get_2bit(const uint8_t *qs, int v)
+{
+    return (qs[32 * (v / 128) + v % 32] >> (2 * ((v % 128) / 32))) & 3;
+}
+
+/* Q2_K: per 16-value sub-block an affine map with a non-negative min; 4-bit scales and mins
+ * against the largest of each. */
+static void quantize_q2_k(const float *src, void *dst, int64_t n)
+{
+    struct osr_block_q2_k *y = dst;
+    for (int64_t b = 0; b < n / OSR_QK_K; b++) {
+        const float *x = src + b * OSR_QK_K;
+        float sub_scale[16], sub_min[16], max_scale = 0.0f, max_min = 0.0f;
+        for (int g = 0; g < 16; g++) {
+            float mn, mx;
+            min_max(x + 16 * g, 16, &mn, &mx);
+            mn = mn > 0.0f ? 0.0f : mn;
+            sub_scale[g] = (mx - mn) / 3.0f;
+            sub_min[g] = -mn;
+            max_scale = fmaxf(max_scale, sub_scale[g]);
+            max_min = fmaxf(max_min, sub_min[g]);
+        }
+        y[b].d = osr_quant_f32_to_f16(max_scale / 15.0f);
+        y[b].dmin = osr_quant_f32_to_f16(max_min / 15.0f);
+        float d = F16(y[b].d), dm = F16(y[b].dmin);
+        uint8_t q[OSR_QK_K];
+        for (int g = 0; g < 16; g++) {
+            /* the scale rounds up so the sub-block's largest value stays within 3 steps */
+            int sc = d > 0.0f ? clampi((int)ceilf(sub_scale[g] / d), 0, 15) : 0;
+            int m = dm > 0.0f ? clampi((int)lroundf(sub_min[g] / dm), 0, 15) : 0;
+            y[b].scales[g] = (uint8_t)(sc | (m << 4));
+            float es = d * (float)sc, em = dm * (float)m;
+            for (int l = 0; l < 16; l++) {
+                int v = es > 0.0f ? (int)lroundf((x[16 * g + l] + em) / es) : 0;
+                q[16 * g + l] = (uint8_t)clampi(v, 0, 3);
+            }
+        }
+        pack_2bit(q, y[b].qs);
+    }
+}
+
+static void dequantize_q2_k(const void *src, float *dst, int64_t n)
+{
+    const struct osr_block_q2_k *x = src;
+    for (int64_t b = 0; b < n / OSR_QK_K; b++) {
+        float d = F16(x[b].d), dmin = F16(x[b].dmin);
+        for (int v = 0; v < OSR_QK_K; v++) {
+            uint8_t sc = x[b].scales[v / 16];
+            dst[b * OSR_QK_K + v] =
+                d * (float)(sc & 0xF) * (float)get_2bit(x[b].qs, v) - dmin * (float)(sc >> 4);
+        }
+    }
+}
+
+/* Q3_K: symmetric per 16-value sub-block, q in -4..3, 6-bit scales (stored + 32) against the
+ * largest. */
+static void quantize_q3_k(const float *src, void *dst, int64_t n)
+{
+    struct osr_block_q3_k *y = dst;
+    for (int64_t b = 0; b < n / OSR_QK_K; b++) {
+        const float *x = src + b * OSR_QK_K;
+        float sub[16], maxs = 0.0f;
+        for (int g = 0; g < 16; g++) {
+            float amax = 0.0f;
+            for (int l = 0; l < 16; l++)
+                amax = fmaxf(amax, fabsf(x[16 * g + l]));
+            sub[g] = amax / 4.0f;
+            maxs = fmaxf(maxs, sub[g]);
+        }
+        y[b].d = osr_quant_f32_to_f16(maxs / 31.0f);
+        float d = F16(y[b].d);
+        uint8_t q[OSR_QK_K];
+        memset(y[b].scales, 0, sizeof(y[b].scales));
+        memset(y[b].hmask, 0, sizeof(y[b].hmask));
+        for (int g = 0; g < 16; g++) {
+            int sc = d > 0.0f ? clampi((int)lroundf(sub[g] / d), 0, 31) : 0;
+            int s6 = sc + 32;
+            if (g < 8)
+                y[b].scales[g] |= (uint8_t)(s6 & 0xF);
+            else
+                y[b].scales[g - 8] |= (uint8_t)((s6 & 0xF) << 4);
+            y[b].scales[8 + g % 4] |= (uint8_t)((s6 >> 4) << (2 * (g / 4)));
+            float es = d * (float)sc;
+            for (int l = 0; l < 16; l++) {
+                int v = 16 * g + l;
+                int qv = es > 0.0f ? clampi((int)lroundf(x[v] / es), -4, 3) : 0;
+                q[v] = (uint8_t)((qv + 4) & 3);
+                if (qv + 4 >= 4)
+                    y[b].hmask[v % 32] |= (uint8_t)(1u << (v / 32));
+            }
+        }
+        pack_2bit(q, y[b].qs);
+    }
+}
+
+/* The signed 3-bit value v (-4..3) of a Q3_K block. */
+static int get_q3(const struct osr_block_q3_k *x, int v)
+{
+    return get_2bit(x->qs, v) - ((x->hmask[v % 32] >> (v / 32)) & 1 ? 0 : 4);
+}
+
+static void dequantize_q3_k(const void *src, float *dst, int64_t n)
+{
+    const struct osr_block_q3_k *x = src;
+    for (int64_t b = 0; b < n / OSR_QK_K; b++) {
+        float d = F16(x[b].d);
+        int8_t sc[16];
+        osr_quant_k3_scales(x[b].scales, sc);
+        for (int v = 0; v < OSR_QK_K; v++)
+            dst[b * OSR_QK_K + v] = d * (float)sc[v / 16] * (float)get_q3(&x[b], v);
+    }
+}
+
 static void quantize_q6_k(const float *src, void *dst, int64_t n)
 {
     struct osr_block_q6_k *y = dst;
@@ -493,7 +625,7 @@ static void quantize_q8_k(const float *src, void *dst, int64_t n)
         for (int g = 0; g < 16; g++) {
             int sum = 0;
             for (int l = 0; l < 16; l++) {
-                int v = (int)nearbyintf(x[16 * g + l] * id);
+                int v = round_q8(x[16 * g + l] * id);
                 y[b].qs[16 * g + l] = (int8_t)v;
                 sum += v;
             }
@@ -679,6 +811,45 @@ static float vec_dot_q5_k(int64_t n, const void *w, const void *x)
     return s;
 }
 
+static float vec_dot_q2_k(int64_t n, const void *w, const void *x)
+{
+    const struct osr_block_q2_k *a = w;
+    const struct osr_block_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
+        int sumq = 0, summ = 0;
+        for (int g = 0; g < 16; g++) {
+            int sg = 0;
+            for (int l = 0; l < 16; l++)
+                sg += get_2bit(a[i].qs, 16 * g + l) * b[i].qs[16 * g + l];
+            sumq += (a[i].scales[g] & 0xF) * sg;
+            summ += (a[i].scales[g] >> 4) * b[i].bsums[g];
+        }
+        s += b[i].d * (F16(a[i].d) * (float)sumq - F16(a[i].dmin) * (float)summ);
+    }
+    return s;
+}
+
+static float vec_dot_q3_k(int64_t n, const void *w, const void *x)
+{
+    const struct osr_block_q3_k *a = w;
+    const struct osr_block_q8_k *b = x;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n / OSR_QK_K; i++) {
+        int8_t sc[16];
+        osr_quant_k3_scales(a[i].scales, sc);
+        int sum = 0;
+        for (int g = 0; g < 16; g++) {
+            int sg = 0;
+            for (int l = 0; l < 16; l++)
+                sg += get_q3(&a[i], 16 * g + l) * b[i].qs[16 * g + l];
+            sum += sc[g] * sg;
+        }
+        s += b[i].d * F16(a[i].d) * (float)sum;
+    }
+    return s;
+}
+
 static float vec_dot_q6_k(int64_t n, const void *w, const void *x)
 {
     const struct osr_block_q6_k *a = w;
@@ -786,6 +957,8 @@ void osr_kernels_fill_scalar(struct osr_kernels *k)
     TYPE(OSR_QTYPE_Q5_1, q5_1)
     TYPE(OSR_QTYPE_Q8_0, q8_0)
     TYPE(OSR_QTYPE_Q8_1, q8_1)
+    TYPE(OSR_QTYPE_Q2_K, q2_k)
+    TYPE(OSR_QTYPE_Q3_K, q3_k)
     TYPE(OSR_QTYPE_Q4_K, q4_k)
     TYPE(OSR_QTYPE_Q5_K, q5_k)
     TYPE(OSR_QTYPE_Q6_K, q6_k)
@@ -800,6 +973,8 @@ void osr_kernels_fill_scalar(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q5_0] = vec_dot_q5_0;
     k->vec_dot[OSR_QTYPE_Q5_1] = vec_dot_q5_1;
     k->vec_dot[OSR_QTYPE_Q8_0] = vec_dot_q8_0;
+    k->vec_dot[OSR_QTYPE_Q2_K] = vec_dot_q2_k;
+    k->vec_dot[OSR_QTYPE_Q3_K] = vec_dot_q3_k;
     k->vec_dot[OSR_QTYPE_Q4_K] = vec_dot_q4_k;
     k->vec_dot[OSR_QTYPE_Q5_K] = vec_dot_q5_k;
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k;
