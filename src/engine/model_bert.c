@@ -72,7 +72,7 @@ bool osr_bert_is_encoder(struct osr_str arch)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
-static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
+static int bert_read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
                         struct osr_diag *diag)
 {
     struct osr_str arch = osr_gguf_arch(g);
@@ -126,7 +126,7 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     return OSR_OK;
 }
 
-static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *hp, int il,
+static int bert_load_layer(const struct osr_gguf *g, const struct osr_model_hparams *hp, int il,
                       struct bert_layer *L, struct osr_diag *diag)
 {
     char name[96];
@@ -176,7 +176,7 @@ static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *
 }
 
 /* A 2-D table whose row count comes from the file (vocabulary, positions, token types). */
-static int get_table(const struct osr_gguf *g, const char *name, int64_t cols, int64_t max_rows,
+static int bert_get_table(const struct osr_gguf *g, const char *name, int64_t cols, int64_t max_rows,
                      struct osr_weight *w, struct osr_diag *diag)
 {
     const struct osr_gguf_tensor *t = osr_gguf_find_tensor(g, name);
@@ -191,19 +191,19 @@ static int get_table(const struct osr_gguf *g, const char *name, int64_t cols, i
 int osr_bert_load(const struct osr_gguf *g, struct osr_model *m, struct osr_diag *diag)
 {
     struct osr_model_hparams *hp = &m->hp;
-    int rc = read_hparams(g, hp, diag);
+    int rc = bert_read_hparams(g, hp, diag);
     if (rc)
         return rc;
     struct osr_bert *b = osr_xcalloc(1, sizeof(*b));
     m->bert = b;
     const int64_t E = hp->n_embd;
-    if ((rc = get_table(g, "token_embd.weight", E, MAX_VOCAB, &b->tok_embd, diag)) ||
-        (rc = get_table(g, "token_types.weight", E, 1 << 16, &b->type_embd, diag)) ||
+    if ((rc = bert_get_table(g, "token_embd.weight", E, MAX_VOCAB, &b->tok_embd, diag)) ||
+        (rc = bert_get_table(g, "token_types.weight", E, 1 << 16, &b->type_embd, diag)) ||
         (rc = osr_model_get_vec(g, "token_embd_norm.weight", E, false, &b->embd_norm_w, diag)) ||
         (rc = osr_model_get_vec(g, "token_embd_norm.bias", E, false, &b->embd_norm_b, diag)))
         return rc;
     if (hp->arch == OSR_ARCH_BERT) {
-        if ((rc = get_table(g, "position_embd.weight", E, MAX_CTX, &b->pos_embd, diag)))
+        if ((rc = bert_get_table(g, "position_embd.weight", E, MAX_CTX, &b->pos_embd, diag)))
             return rc;
         /* Positions beyond the table have no embedding: the table bounds the context. */
         if (b->pos_embd.rows < hp->n_ctx_train)
@@ -218,7 +218,7 @@ int osr_bert_load(const struct osr_gguf *g, struct osr_model *m, struct osr_diag
     hp->n_vocab = (int)b->tok_embd.rows;
     b->layers = osr_xcalloc((size_t)hp->n_layer, sizeof(*b->layers));
     for (int il = 0; il < hp->n_layer; il++)
-        if ((rc = load_layer(g, hp, il, &b->layers[il], diag)))
+        if ((rc = bert_load_layer(g, hp, il, &b->layers[il], diag)))
             return rc;
     const struct bert_layer *L0 = &b->layers[0];
     hp->file_type = (int)(L0->wqkv.data ? L0->wqkv.type : L0->wq.type);
@@ -235,7 +235,7 @@ void osr_bert_free(struct osr_bert *b)
 
 /* ---- contexts ----------------------------------------------------------------------------- */
 
-static float *alloc_floats(size_t n, int *rc)
+static float *bert_alloc_floats(size_t n, int *rc)
 {
     void *p = NULL;
     if (*rc == OSR_OK && posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) {
@@ -245,7 +245,7 @@ static float *alloc_floats(size_t n, int *rc)
     return p;
 }
 
-static size_t mm_need(const struct osr_weight *w, int64_t nvec, size_t cur)
+static size_t bert_mm_need(const struct osr_weight *w, int64_t nvec, size_t cur)
 {
     if (!w->data)
         return cur;
@@ -272,30 +272,30 @@ int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads,
     c->rope.freq_scale = 1.0f;
     c->rope.attn_factor = 1.0f;
     const size_t N = (size_t)n_ctx, E = (size_t)hp->n_embd, F = (size_t)hp->n_ff;
-    c->x = alloc_floats(N * E, &rc);
-    c->q = alloc_floats(N * E, &rc);
-    c->kb = alloc_floats(N * E, &rc);
-    c->vb = alloc_floats(N * E, &rc);
-    c->att = alloc_floats(N * E, &rc);
-    c->proj = alloc_floats(N * E, &rc);
-    c->ff = alloc_floats(N * F, &rc);
-    c->row = alloc_floats(E, &rc);
+    c->x = bert_alloc_floats(N * E, &rc);
+    c->q = bert_alloc_floats(N * E, &rc);
+    c->kb = bert_alloc_floats(N * E, &rc);
+    c->vb = bert_alloc_floats(N * E, &rc);
+    c->att = bert_alloc_floats(N * E, &rc);
+    c->proj = bert_alloc_floats(N * E, &rc);
+    c->ff = bert_alloc_floats(N * F, &rc);
+    c->row = bert_alloc_floats(E, &rc);
     if (hp->arch == OSR_ARCH_NOMIC_BERT) {
-        c->qkv = alloc_floats(N * 3 * E, &rc);
-        c->gate = alloc_floats(N * F, &rc);
+        c->qkv = bert_alloc_floats(N * 3 * E, &rc);
+        c->gate = bert_alloc_floats(N * F, &rc);
     }
     c->scores_stride = (N + (size_t)hp->head_dim_v + 15) & ~(size_t)15;
-    c->scores = alloc_floats(c->scores_stride * (size_t)n_threads, &rc);
+    c->scores = bert_alloc_floats(c->scores_stride * (size_t)n_threads, &rc);
     size_t need = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const struct bert_layer *L = &c->b->layers[il];
         const struct osr_weight *ws[] = {&L->wq,   &L->wk,   &L->wv,     &L->wqkv,
                                          &L->wo,   &L->w_up, &L->w_gate, &L->w_down};
         for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
-            need = mm_need(ws[i], n_ctx, need);
+            need = bert_mm_need(ws[i], n_ctx, need);
     }
     c->mm_bytes = need;
-    c->mm = alloc_floats(need / sizeof(float) + 1, &rc);
+    c->mm = bert_alloc_floats(need / sizeof(float) + 1, &rc);
     if (rc) {
         osr_diag_set(diag, rc, "cannot allocate the encoder's buffers for %d tokens", n_ctx);
         goto out;
@@ -334,7 +334,7 @@ void osr_bert_ctx_free(struct osr_bert_ctx *c)
 /* ---- the forward pass --------------------------------------------------------------------- */
 
 /* y = (x - mean) / sqrt(var + eps) * w + b over n values (y may equal x). */
-static void layernorm(float *y, const float *x, const float *w, const float *b, int64_t n,
+static void bert_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n,
                       float eps)
 {
     double sum = 0, sq = 0;
@@ -349,7 +349,7 @@ static void layernorm(float *y, const float *x, const float *w, const float *b, 
 }
 
 /* GELU, tanh form (as llama.cpp's ggml_gelu). */
-static void gelu(float *x, int64_t n)
+static void bert_gelu(float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];
@@ -357,7 +357,7 @@ static void gelu(float *x, int64_t n)
     }
 }
 
-static void add_bias(const struct osr_kernels *k, float *y, const float *bias, int n,
+static void bert_add_bias(const struct osr_kernels *k, float *y, const float *bias, int n,
                      int64_t width)
 {
     if (!bias)
@@ -366,23 +366,23 @@ static void add_bias(const struct osr_kernels *k, float *y, const float *bias, i
         k->add(y + (int64_t)i * width, y + (int64_t)i * width, bias, width);
 }
 
-static int matmul(struct osr_bert_ctx *c, const struct osr_weight *w, const float *x, int n,
+static int bert_matmul(struct osr_bert_ctx *c, const struct osr_weight *w, const float *x, int n,
                   float *y)
 {
     return osr_kernels_matmul(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows, w->cols, x,
                               n, y, c->mm, c->mm_bytes);
 }
 
-struct attn_job {
+struct bert_attn_job {
     struct osr_bert_ctx *c;
     int n;
     atomic_int next;
 };
 
 /* Items are (token, head): scores against every token, softmax, weighted sum of V. */
-static void attn_worker(void *arg, int ith, int nth)
+static void bert_attn_worker(void *arg, int ith, int nth)
 {
-    struct attn_job *j = arg;
+    struct bert_attn_job *j = arg;
     struct osr_bert_ctx *c = j->c;
     const struct osr_model_hparams *hp = &c->m->hp;
     const int64_t E = hp->n_embd, hd = hp->head_dim_k;
@@ -407,7 +407,7 @@ static void attn_worker(void *arg, int ith, int nth)
     }
 }
 
-static int layer_forward(struct osr_bert_ctx *c, int il, int n)
+static int bert_layer_forward(struct osr_bert_ctx *c, int il, int n)
 {
     const struct osr_model_hparams *hp = &c->m->hp;
     const struct bert_layer *L = &c->b->layers[il];
@@ -415,9 +415,9 @@ static int layer_forward(struct osr_bert_ctx *c, int il, int n)
     const int64_t E = hp->n_embd, F = hp->n_ff;
     int rc;
     if (L->wqkv.data) {
-        if ((rc = matmul(c, &L->wqkv, c->x, n, c->qkv)))
+        if ((rc = bert_matmul(c, &L->wqkv, c->x, n, c->qkv)))
             return rc;
-        add_bias(k, c->qkv, L->bqkv, n, 3 * E);
+        bert_add_bias(k, c->qkv, L->bqkv, n, 3 * E);
         for (int i = 0; i < n; i++) {
             const float *r = c->qkv + i * 3 * E;
             memcpy(c->q + i * E, r, (size_t)E * sizeof(float));
@@ -425,49 +425,49 @@ static int layer_forward(struct osr_bert_ctx *c, int il, int n)
             memcpy(c->vb + i * E, r + 2 * E, (size_t)E * sizeof(float));
         }
     } else {
-        if ((rc = matmul(c, &L->wq, c->x, n, c->q)) || (rc = matmul(c, &L->wk, c->x, n, c->kb)) ||
-            (rc = matmul(c, &L->wv, c->x, n, c->vb)))
+        if ((rc = bert_matmul(c, &L->wq, c->x, n, c->q)) || (rc = bert_matmul(c, &L->wk, c->x, n, c->kb)) ||
+            (rc = bert_matmul(c, &L->wv, c->x, n, c->vb)))
             return rc;
-        add_bias(k, c->q, L->bq, n, E);
-        add_bias(k, c->kb, L->bk, n, E);
-        add_bias(k, c->vb, L->bv, n, E);
+        bert_add_bias(k, c->q, L->bq, n, E);
+        bert_add_bias(k, c->kb, L->bk, n, E);
+        bert_add_bias(k, c->vb, L->bv, n, E);
     }
     if (hp->arch == OSR_ARCH_NOMIC_BERT)
         for (int i = 0; i < n; i++) {
             osr_kernels_rope(c->q + i * E, hp->n_head, hp->head_dim_k, i, &c->rope);
             osr_kernels_rope(c->kb + i * E, hp->n_head, hp->head_dim_k, i, &c->rope);
         }
-    struct attn_job job = {.c = c, .n = n};
+    struct bert_attn_job job = {.c = c, .n = n};
     atomic_init(&job.next, 0);
-    osr_threadpool_run(c->tp, attn_worker, &job);
-    if ((rc = matmul(c, &L->wo, c->att, n, c->proj)))
+    osr_threadpool_run(c->tp, bert_attn_worker, &job);
+    if ((rc = bert_matmul(c, &L->wo, c->att, n, c->proj)))
         return rc;
-    add_bias(k, c->proj, L->bo, n, E);
+    bert_add_bias(k, c->proj, L->bo, n, E);
     k->add(c->x, c->x, c->proj, n * E);
     for (int i = 0; i < n; i++)
-        layernorm(c->x + i * E, c->x + i * E, L->attn_norm_w, L->attn_norm_b, E, hp->rms_eps);
+        bert_layernorm(c->x + i * E, c->x + i * E, L->attn_norm_w, L->attn_norm_b, E, hp->rms_eps);
 
-    if ((rc = matmul(c, &L->w_up, c->x, n, c->ff)))
+    if ((rc = bert_matmul(c, &L->w_up, c->x, n, c->ff)))
         return rc;
-    add_bias(k, c->ff, L->b_up, n, F);
+    bert_add_bias(k, c->ff, L->b_up, n, F);
     if (L->w_gate.data) {
-        if ((rc = matmul(c, &L->w_gate, c->x, n, c->gate)))
+        if ((rc = bert_matmul(c, &L->w_gate, c->x, n, c->gate)))
             return rc;
-        add_bias(k, c->gate, L->b_gate, n, F);
+        bert_add_bias(k, c->gate, L->b_gate, n, F);
         k->swiglu(c->ff, c->gate, c->ff, n * F);
     } else {
-        gelu(c->ff, n * F);
+        bert_gelu(c->ff, n * F);
     }
-    if ((rc = matmul(c, &L->w_down, c->ff, n, c->proj)))
+    if ((rc = bert_matmul(c, &L->w_down, c->ff, n, c->proj)))
         return rc;
-    add_bias(k, c->proj, L->b_down, n, E);
+    bert_add_bias(k, c->proj, L->b_down, n, E);
     k->add(c->x, c->x, c->proj, n * E);
     for (int i = 0; i < n; i++)
-        layernorm(c->x + i * E, c->x + i * E, L->out_norm_w, L->out_norm_b, E, hp->rms_eps);
+        bert_layernorm(c->x + i * E, c->x + i * E, L->out_norm_w, L->out_norm_b, E, hp->rms_eps);
     return OSR_OK;
 }
 
-static void add_row(struct osr_bert_ctx *c, const struct osr_weight *w, int64_t r, float *y)
+static void bert_add_row(struct osr_bert_ctx *c, const struct osr_weight *w, int64_t r, float *y)
 {
     c->k->dequantize[w->type]((const uint8_t *)w->data + (size_t)r * w->row_bytes, c->row,
                               w->cols);
@@ -497,14 +497,14 @@ int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float
     for (int i = 0; i < n; i++) {
         float *x = c->x + i * E;
         memset(x, 0, (size_t)E * sizeof(float));
-        add_row(c, &b->tok_embd, tokens[i], x);
-        add_row(c, &b->type_embd, 0, x);
+        bert_add_row(c, &b->tok_embd, tokens[i], x);
+        bert_add_row(c, &b->type_embd, 0, x);
         if (b->pos_embd.data)
-            add_row(c, &b->pos_embd, i, x);
-        layernorm(x, x, b->embd_norm_w, b->embd_norm_b, E, hp->rms_eps);
+            bert_add_row(c, &b->pos_embd, i, x);
+        bert_layernorm(x, x, b->embd_norm_w, b->embd_norm_b, E, hp->rms_eps);
     }
     for (int il = 0; il < hp->n_layer; il++) {
-        int rc = layer_forward(c, il, n);
+        int rc = bert_layer_forward(c, il, n);
         if (rc)
             return osr_diag_set(diag, rc, "forward pass failed: %s", osr_strerror(rc));
     }
