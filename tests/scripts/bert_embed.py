@@ -10,6 +10,7 @@ them in models/, and checks:
     of different lengths in one request, and that each vector has unit length;
   - the tokenization (`osaurus tokenize --add-special`) starts with [CLS] and ends with [SEP];
   - /api/show lists the capability "embedding"; a chat request to the model is a clear 400;
+    an input longer than the context is a 400;
   - a bert file with a wrongly shaped tensor is refused with a message naming the tensor.
 The GGUF reader/writer helpers come from the shared tools folder next to OSR_TESTDATA.
 """
@@ -341,6 +342,11 @@ def main():
                     c = cosine(ob["embeddings"][i], data[i]["embedding"])
                     check(c > 0.999999, "%s: /api/embed differs from /v1/embeddings (%g)" %
                           (mid, c))
+
+            # An input longer than the position table is refused, not truncated.
+            status, lb = post(url + "/v1/embeddings", {"model": mid, "input": "word " * N_CTX})
+            check(status == 400 and "embeds at most" in json.dumps(lb),
+                  "%s: an overlong input answered %d %r" % (mid, status, lb))
 
             # Capabilities and a refused chat.
             status, show = post(url + "/api/show", {"model": mid})
