@@ -268,8 +268,8 @@ int osr_model_get_vec(const struct osr_gguf *g, const char *name, int64_t n, boo
     return get_vec(g, name, n, optional, out, diag);
 }
 
-int osr_model_arch_u32(const struct osr_gguf *g, const char *suffix, bool required,
-                       uint32_t def, uint32_t max, int *out, struct osr_diag *diag)
+int osr_model_arch_u32(const struct osr_gguf *g, const char *suffix, bool required, uint32_t def,
+                       uint32_t max, int *out, struct osr_diag *diag)
 {
     return arch_u32(g, suffix, required, def, max, out, diag);
 }

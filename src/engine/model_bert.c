@@ -16,6 +16,10 @@
  * over (token, head) items on the same pool.
  *
  * It does not tokenize (the WordPiece tokenizer adds [CLS] / [SEP]) and produces no logits.
+ *
+ * Its static functions carry a bert_ prefix, against the usual rule, because the model fuzzer
+ * compiles model.c, model_forward.c and this file into one unit, where the plain names
+ * (read_hparams, load_layer, matmul, ...) would collide.
  */
 #include <math.h>
 #include <stdatomic.h>
@@ -36,8 +40,8 @@
 struct bert_layer {
     struct osr_weight wq, wk, wv, wqkv, wo, w_up, w_gate, w_down;
     const float *bq, *bk, *bv, *bqkv, *bo, *b_up, *b_gate, *b_down; /* NULL when absent */
-    const float *attn_norm_w, *attn_norm_b; /* attn_output_norm */
-    const float *out_norm_w, *out_norm_b;   /* layer_output_norm */
+    const float *attn_norm_w, *attn_norm_b;                         /* attn_output_norm */
+    const float *out_norm_w, *out_norm_b;                           /* layer_output_norm */
 };
 
 struct osr_bert {
@@ -53,13 +57,13 @@ struct osr_bert_ctx {
     struct osr_threadpool *tp;
     int n_ctx;
     struct osr_rope rope;
-    float *x;      /* residual stream [n_ctx][E] */
+    float *x;                        /* residual stream [n_ctx][E] */
     float *q, *kb, *vb, *att, *proj; /* [n_ctx][E] */
-    float *qkv;    /* [n_ctx][3E] (fused) */
-    float *ff;     /* [n_ctx][F] */
-    float *gate;   /* [n_ctx][F] (nomic-bert) */
-    float *row;    /* one dequantized embedding row [E] */
-    float *scores; /* per thread: n_ctx scores + head_dim accumulator */
+    float *qkv;                      /* [n_ctx][3E] (fused) */
+    float *ff;                       /* [n_ctx][F] */
+    float *gate;                     /* [n_ctx][F] (nomic-bert) */
+    float *row;                      /* one dequantized embedding row [E] */
+    float *scores;                   /* per thread: n_ctx scores + head_dim accumulator */
     size_t scores_stride;
     void *mm;
     size_t mm_bytes;
@@ -73,7 +77,7 @@ bool osr_bert_is_encoder(struct osr_str arch)
 /* ---- loading ------------------------------------------------------------------------------ */
 
 static int bert_read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
-                        struct osr_diag *diag)
+                             struct osr_diag *diag)
 {
     struct osr_str arch = osr_gguf_arch(g);
     int rc;
@@ -83,15 +87,13 @@ static int bert_read_hparams(const struct osr_gguf *g, struct osr_model_hparams 
     hp->encoder = true;
     if ((rc = osr_model_arch_u32(g, "embedding_length", true, 0, MAX_DIM, &hp->n_embd, diag)) ||
         (rc = osr_model_arch_u32(g, "block_count", true, 0, MAX_LAYERS, &hp->n_layer, diag)) ||
-        (rc = osr_model_arch_u32(g, "attention.head_count", true, 0, MAX_DIM, &hp->n_head,
-                                 diag)) ||
+        (rc = osr_model_arch_u32(g, "attention.head_count", true, 0, MAX_DIM, &hp->n_head, diag)) ||
         (rc = osr_model_arch_u32(g, "feed_forward_length", true, 0, MAX_DIM, &hp->n_ff, diag)) ||
         (rc = osr_model_arch_u32(g, "context_length", false, 512, MAX_CTX, &hp->n_ctx_train,
                                  diag)) ||
-        (rc = osr_model_arch_f32(g, "attention.layer_norm_epsilon", 1e-12f, &hp->rms_eps,
-                                 diag)) ||
-        (rc = osr_model_arch_f32(g, "rope.freq_base", nomic ? 1000.0f : 10000.0f,
-                                 &hp->rope_base, diag)))
+        (rc = osr_model_arch_f32(g, "attention.layer_norm_epsilon", 1e-12f, &hp->rms_eps, diag)) ||
+        (rc = osr_model_arch_f32(g, "rope.freq_base", nomic ? 1000.0f : 10000.0f, &hp->rope_base,
+                                 diag)))
         return rc;
     if (hp->n_embd < 1 || hp->n_layer < 1 || hp->n_head < 1 || hp->n_ff < 1 ||
         hp->n_ctx_train < 1 || hp->n_embd % hp->n_head != 0)
@@ -127,7 +129,7 @@ static int bert_read_hparams(const struct osr_gguf *g, struct osr_model_hparams 
 }
 
 static int bert_load_layer(const struct osr_gguf *g, const struct osr_model_hparams *hp, int il,
-                      struct bert_layer *L, struct osr_diag *diag)
+                           struct bert_layer *L, struct osr_diag *diag)
 {
     char name[96];
     int rc;
@@ -136,13 +138,13 @@ static int bert_load_layer(const struct osr_gguf *g, const struct osr_model_hpar
 #define W(suffix, rows, cols, optional, field)                                                     \
     do {                                                                                           \
         snprintf(name, sizeof(name), "blk.%d." suffix ".weight", il);                              \
-        if ((rc = osr_model_get_weight(g, name, rows, cols, optional, &L->field, diag)))          \
+        if ((rc = osr_model_get_weight(g, name, rows, cols, optional, &L->field, diag)))           \
             return rc;                                                                             \
     } while (0)
 #define V(suffix, kind, n, optional, field)                                                        \
     do {                                                                                           \
         snprintf(name, sizeof(name), "blk.%d." suffix "." kind, il);                               \
-        if ((rc = osr_model_get_vec(g, name, n, optional, &L->field, diag)))                      \
+        if ((rc = osr_model_get_vec(g, name, n, optional, &L->field, diag)))                       \
             return rc;                                                                             \
     } while (0)
     if (nomic) {
@@ -176,8 +178,8 @@ static int bert_load_layer(const struct osr_gguf *g, const struct osr_model_hpar
 }
 
 /* A 2-D table whose row count comes from the file (vocabulary, positions, token types). */
-static int bert_get_table(const struct osr_gguf *g, const char *name, int64_t cols, int64_t max_rows,
-                     struct osr_weight *w, struct osr_diag *diag)
+static int bert_get_table(const struct osr_gguf *g, const char *name, int64_t cols,
+                          int64_t max_rows, struct osr_weight *w, struct osr_diag *diag)
 {
     const struct osr_gguf_tensor *t = osr_gguf_find_tensor(g, name);
     if (!t)
@@ -212,7 +214,8 @@ int osr_bert_load(const struct osr_gguf *g, struct osr_model *m, struct osr_diag
     const struct osr_weight *tabs[3] = {&b->tok_embd, &b->type_embd, &b->pos_embd};
     for (int i = 0; i < 3; i++)
         if (tabs[i]->data && !osr_kernels_get()->dequantize[tabs[i]->type])
-            return osr_diag_set(diag, OSR_EUNSUPPORTED, "an embedding table has type %s, which "
+            return osr_diag_set(diag, OSR_EUNSUPPORTED,
+                                "an embedding table has type %s, which "
                                 "cannot be read row by row",
                                 osr_quant_type_info((uint32_t)tabs[i]->type)->name);
     hp->n_vocab = (int)b->tok_embd.rows;
@@ -253,12 +256,11 @@ static size_t bert_mm_need(const struct osr_weight *w, int64_t nvec, size_t cur)
     return s != (size_t)-1 && s > cur ? s : cur;
 }
 
-int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads,
-                     struct osr_bert_ctx **out, struct osr_diag *diag)
+int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads, struct osr_bert_ctx **out,
+                     struct osr_diag *diag)
 {
     const struct osr_model_hparams *hp = &m->hp;
-    if (!m->bert || n_ctx < 1 || n_ctx > MAX_CTX || n_threads < 1 ||
-        n_threads > OSR_THREADPOOL_MAX)
+    if (!m->bert || n_ctx < 1 || n_ctx > MAX_CTX || n_threads < 1 || n_threads > OSR_THREADPOOL_MAX)
         return osr_diag_set(diag, OSR_EINVAL, "bad encoder context parameters");
     struct osr_bert_ctx *c = osr_xcalloc(1, sizeof(*c));
     int rc = OSR_OK;
@@ -289,8 +291,8 @@ int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads,
     size_t need = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         const struct bert_layer *L = &c->b->layers[il];
-        const struct osr_weight *ws[] = {&L->wq,   &L->wk,   &L->wv,     &L->wqkv,
-                                         &L->wo,   &L->w_up, &L->w_gate, &L->w_down};
+        const struct osr_weight *ws[] = {&L->wq, &L->wk,   &L->wv,     &L->wqkv,
+                                         &L->wo, &L->w_up, &L->w_gate, &L->w_down};
         for (size_t i = 0; i < sizeof(ws) / sizeof(ws[0]); i++)
             need = bert_mm_need(ws[i], n_ctx, need);
     }
@@ -335,7 +337,7 @@ void osr_bert_ctx_free(struct osr_bert_ctx *c)
 
 /* y = (x - mean) / sqrt(var + eps) * w + b over n values (y may equal x). */
 static void bert_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n,
-                      float eps)
+                           float eps)
 {
     double sum = 0, sq = 0;
     for (int64_t i = 0; i < n; i++)
@@ -358,7 +360,7 @@ static void bert_gelu(float *x, int64_t n)
 }
 
 static void bert_add_bias(const struct osr_kernels *k, float *y, const float *bias, int n,
-                     int64_t width)
+                          int64_t width)
 {
     if (!bias)
         return;
@@ -367,10 +369,10 @@ static void bert_add_bias(const struct osr_kernels *k, float *y, const float *bi
 }
 
 static int bert_matmul(struct osr_bert_ctx *c, const struct osr_weight *w, const float *x, int n,
-                  float *y)
+                       float *y)
 {
-    return osr_kernels_matmul(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows, w->cols, x,
-                              n, y, c->mm, c->mm_bytes);
+    return osr_kernels_matmul(c->k, c->tp, w->type, w->data, w->row_bytes, w->rows, w->cols, x, n,
+                              y, c->mm, c->mm_bytes);
 }
 
 struct bert_attn_job {
@@ -425,7 +427,8 @@ static int bert_layer_forward(struct osr_bert_ctx *c, int il, int n)
             memcpy(c->vb + i * E, r + 2 * E, (size_t)E * sizeof(float));
         }
     } else {
-        if ((rc = bert_matmul(c, &L->wq, c->x, n, c->q)) || (rc = bert_matmul(c, &L->wk, c->x, n, c->kb)) ||
+        if ((rc = bert_matmul(c, &L->wq, c->x, n, c->q)) ||
+            (rc = bert_matmul(c, &L->wk, c->x, n, c->kb)) ||
             (rc = bert_matmul(c, &L->wv, c->x, n, c->vb)))
             return rc;
         bert_add_bias(k, c->q, L->bq, n, E);
@@ -469,13 +472,12 @@ static int bert_layer_forward(struct osr_bert_ctx *c, int il, int n)
 
 static void bert_add_row(struct osr_bert_ctx *c, const struct osr_weight *w, int64_t r, float *y)
 {
-    c->k->dequantize[w->type]((const uint8_t *)w->data + (size_t)r * w->row_bytes, c->row,
-                              w->cols);
+    c->k->dequantize[w->type]((const uint8_t *)w->data + (size_t)r * w->row_bytes, c->row, w->cols);
     c->k->add(y, y, c->row, w->cols);
 }
 
-int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float *rows,
-                     float *pool, struct osr_diag *diag)
+int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float *rows, float *pool,
+                     struct osr_diag *diag)
 {
     const struct osr_model_hparams *hp = &c->m->hp;
     const struct osr_bert *b = c->b;
@@ -483,8 +485,10 @@ int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float
     if (n < 1 || !tokens)
         return osr_diag_set(diag, OSR_EINVAL, "no tokens to embed");
     if (n > c->n_ctx)
-        return osr_diag_set(diag, OSR_ETOOBIG, "%d tokens do not fit a context of %d", n,
-                            c->n_ctx);
+        return osr_diag_set(diag, OSR_ETOOBIG, "%d tokens do not fit a context of %d", n, c->n_ctx);
+    if (b->pos_embd.data && n > b->pos_embd.rows)
+        return osr_diag_set(diag, OSR_ETOOBIG, "%d tokens exceed the model's %lld positions", n,
+                            (long long)b->pos_embd.rows);
     int pooling = hp->pooling;
     if (pool && (pooling < OSR_POOLING_NONE || pooling > OSR_POOLING_LAST))
         return osr_diag_set(diag, OSR_EUNSUPPORTED,

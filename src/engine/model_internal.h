@@ -57,8 +57,8 @@ int osr_model_get_vec(const struct osr_gguf *g, const char *name, int64_t n, boo
                       const float **out, struct osr_diag *diag);
 /* The integer key <arch>.<suffix> into *out (def when absent and not required; > max is an
  * error). */
-int osr_model_arch_u32(const struct osr_gguf *g, const char *suffix, bool required,
-                       uint32_t def, uint32_t max, int *out, struct osr_diag *diag);
+int osr_model_arch_u32(const struct osr_gguf *g, const char *suffix, bool required, uint32_t def,
+                       uint32_t max, int *out, struct osr_diag *diag);
 /* The float key <arch>.<suffix> into *out (def when absent; must be finite). */
 int osr_model_arch_f32(const struct osr_gguf *g, const char *suffix, float def, float *out,
                        struct osr_diag *diag);
@@ -75,13 +75,13 @@ bool osr_bert_is_encoder(struct osr_str arch);
 int osr_bert_load(const struct osr_gguf *g, struct osr_model *m, struct osr_diag *diag);
 void osr_bert_free(struct osr_bert *b);
 /* A context for sequences of up to n_ctx tokens on n_threads threads. */
-int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads,
-                     struct osr_bert_ctx **out, struct osr_diag *diag);
+int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads, struct osr_bert_ctx **out,
+                     struct osr_diag *diag);
 void osr_bert_ctx_free(struct osr_bert_ctx *c);
 /* Runs the n tokens (1 <= n <= n_ctx, ids checked) as one sequence and writes either every
  * final hidden state (rows: n * n_embd floats) and/or the pooled, L2-normalised embedding
  * (pool: n_embd floats); either may be NULL.  Allocates nothing. */
-int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float *rows,
-                     float *pool, struct osr_diag *diag);
+int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float *rows, float *pool,
+                     struct osr_diag *diag);
 
 #endif

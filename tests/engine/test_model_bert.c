@@ -82,8 +82,7 @@ struct opts {
 };
 
 /* A tensor of rows x cols random F32 values (rows 0: 1-D); norm weights around 1. */
-static void tensor(struct gw *w, const struct opts *o, const char *name, int64_t rows,
-                   int64_t cols)
+static void tensor(struct gw *w, const struct opts *o, const char *name, int64_t rows, int64_t cols)
 {
     if (o->skip && strcmp(name, o->skip) == 0)
         return;
@@ -293,6 +292,16 @@ static void check_arch(const char *arch, uint32_t pooling)
     CHECK(osr_model_ctx_embed(c1, bad_tok, 2, emb1, &diag) == OSR_EINVAL);
     CHECK(strstr(diag.msg, "outside the vocabulary") != NULL);
     CHECK(osr_model_ctx_embed(c1, toks, 0, emb1, &diag) == OSR_EINVAL);
+    if (strcmp(arch, "bert") == 0) { /* a context larger than the position table */
+        struct osr_model_ctx_params p;
+        osr_model_ctx_params_init(&p);
+        p.n_ctx = C + 4;
+        struct osr_model_ctx *cl = NULL;
+        CHECK(osr_model_ctx_new(l.m, &p, &cl, &diag) == OSR_OK);
+        CHECK(cl && osr_model_ctx_embed(cl, big, C + 1, emb1, &diag) == OSR_ETOOBIG);
+        CHECK(strstr(diag.msg, "positions") != NULL);
+        osr_model_ctx_free(cl);
+    }
 out:
     osr_model_ctx_free(c1);
     osr_model_ctx_free(c3);
