@@ -3,10 +3,12 @@
 
 Writes small synthetic GGUF models with random weights and the real WordPiece vocabulary of
 $OSR_TESTDATA/ggml-vocab-bert-bge.gguf (bert F32 with mean pooling, bert F16 with CLS pooling,
-nomic-bert F32 with mean pooling), starts the real `osaurus serve` on a temporary home with
+bert Q8_0 with mean pooling, nomic-bert F32 with mean pooling), starts the real `osaurus serve` on a temporary home with
 them in models/, and checks:
   - /v1/embeddings and /api/embed against a float64 numpy forward pass written here from the
-    definitions (cosine > 0.9999 for F32 weights, > 0.999 for F16 weights), for several inputs
+    definitions (cosine > 0.9999 for F32 weights, > 0.999 for F16 and Q8_0 weights: the
+    reference uses the rounded weights of the file, so what remains is the engine's F32
+    arithmetic and, for Q8_0, its 8-bit quantization of the activations), for several inputs
     of different lengths in one request, and that each vector has unit length;
   - the tokenization (`osaurus tokenize --add-special`) starts with [CLS] and ends with [SEP];
   - /api/show lists the capability "embedding"; a chat request to the model is a clear 400;
@@ -107,9 +109,16 @@ def make_weights(arch, seed):
     return t
 
 
+def dequant_q8_0(raw):
+    """Q8_0 blocks (an F16 scale, then 32 int8 values) back to float64."""
+    blocks = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 34)
+    scale = blocks[:, :2].copy().view(np.float16).astype(np.float64)
+    return (blocks[:, 2:].copy().view(np.int8).astype(np.float64) * scale).ravel()
+
+
 def write_gguf(path, name, arch, weights, wtype, pooling, bad_tensor=None):
-    """Writes the model; 2-D tensors as wtype ('f32' or 'f16'), 1-D as F32.  Returns the
-    weights as the file holds them (F16-rounded where stored as F16), in float64."""
+    """Writes the model; 2-D tensors as wtype ('f32', 'f16' or 'q8_0'), 1-D as F32.  Returns
+    the weights as the file holds them (rounded where stored as F16 / Q8_0), in float64."""
     vocab = msg.GGUFReader(VOCAB)
     kv = msg.KVWriter()
     kv.add("general.architecture", msg.T_STRING, arch)
@@ -134,14 +143,15 @@ def write_gguf(path, name, arch, weights, wtype, pooling, bad_tensor=None):
         if name == bad_tensor:
             dims[0] += 1  # a wrong shape: the data is sized to match, the loader must refuse
             a = np.concatenate([a, np.zeros(a.shape[:-1] + (1,))], axis=-1)
-        if a.ndim == 2 and wtype == "f16":
-            data = a.astype(np.float16)
-            tid = msg.GGML_F16
+        if a.ndim == 2 and wtype == "q8_0":
+            raw = msg.quant_q8_0(np, a.astype(np.float32).ravel())
+            stored.append((name, dequant_q8_0(raw).reshape(a.shape)))
+            tid = msg.GGML_Q8_0
         else:
-            data = a.astype(np.float32)
-            tid = msg.GGML_F32
-        stored.append((name, data.astype(np.float64)))
-        raw = data.tobytes()
+            data = a.astype(np.float16 if a.ndim == 2 and wtype == "f16" else np.float32)
+            tid = msg.GGML_F16 if data.dtype == np.float16 else msg.GGML_F32
+            stored.append((name, data.astype(np.float64)))
+            raw = data.tobytes()
         nb = name.encode()
         infos.append(struct.pack("<Q", len(nb)) + nb + struct.pack("<I", len(dims)) +
                      struct.pack("<%dQ" % len(dims), *dims) + struct.pack("<IQ", tid, offset))
@@ -264,6 +274,7 @@ def main():
         specs = [  # file stem, arch, weight type, pooling, min cosine
             ("synth-bert-f32", "bert", "f32", 1, 0.9999),
             ("synth-bert-f16", "bert", "f16", 2, 0.999),
+            ("synth-bert-q8_0", "bert", "q8_0", 1, 0.999),
             ("synth-nomic-f32", "nomic-bert", "f32", 1, 0.9999),
         ]
         stored = {}
