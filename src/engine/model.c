@@ -92,7 +92,7 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     } else {
         return osr_diag_set(diag, OSR_EUNSUPPORTED,
                             "unsupported architecture '%s' (supported: llama, qwen2, qwen3, phi3, "
-                            "gemma2, gemma3)",
+                            "gemma2, gemma3, bert, nomic-bert)",
                             hp->arch_name);
     }
 
