@@ -8,7 +8,9 @@
  * qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), phi3 (fused qkv and gate/up, sliding window) and
  * gemma2 (post-norms, GeGLU, soft-capping, sliding window on every other layer) and gemma3
  * (gemma2 without soft-capping, plus q/k norms and local layers with their own RoPE base);
- * anything else is refused by name.
+ * anything else is refused by name.  Encoder-only embedding models (bert, nomic-bert) load too
+ * (model_bert.c): their contexts embed (osr_model_ctx_embed, osr_model_ctx_hidden) but have no
+ * logits, so osr_model_ctx_decode and generation refuse them.
  *
  * A struct osr_model_ctx is one sequence being evaluated: a KV cache (F16 by default, F32 on
  * request), a thread pool and every scratch buffer, all allocated when it is created, so
@@ -35,6 +37,8 @@ enum osr_arch {
     OSR_ARCH_PHI3 = 4,
     OSR_ARCH_GEMMA2 = 5,
     OSR_ARCH_GEMMA3 = 6,
+    OSR_ARCH_BERT = 7,       /* encoder: learned positions, post-norm LayerNorm, GELU FFN */
+    OSR_ARCH_NOMIC_BERT = 8, /* encoder: RoPE, fused qkv, SwiGLU FFN */
 };
 
 /* The hyper-parameters, after defaults and validation. */
@@ -77,6 +81,8 @@ struct osr_model_hparams {
     bool tied_output;       /* no output.weight: the token embedding is reused */
     int file_type;          /* the type id of most 2-D weights (the attn_q of layer 0) */
     int pooling;            /* <arch>.pooling_type as in the file (enum osr_pooling); 0 absent */
+    bool encoder;           /* bidirectional encoder (bert, nomic-bert): embeddings only, no
+                             * logits; rms_eps then holds attention.layer_norm_epsilon */
 };
 
 /* How osr_model_ctx_embed turns per-token hidden states into one vector (the values of the
@@ -169,7 +175,8 @@ int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, 
 /* As osr_model_ctx_decode (same positions, cache, errors), but instead of logits writes the
  * final hidden state of every token - after the output norm, before the vocabulary
  * projection - into hidden (borrowed, written): n * n_embd floats, token i at
- * hidden + i * n_embd. */
+ * hidden + i * n_embd.  An encoder model's context has no cache: the tokens are always the
+ * whole sequence (from position 0) and its final LayerNorm output is written. */
 int osr_model_ctx_hidden(struct osr_model_ctx *c, const int32_t *tokens, int n, float *hidden,
                          struct osr_diag *diag);
 

@@ -788,6 +788,14 @@ static int run(struct local *lb, struct loaded *l, struct osr_chat_request *req,
     int32_t *ids = NULL;
     size_t n_ids = 0;
     bool in_think = false;
+    if (osr_model_hparams(l->model)->encoder) { /* bert & co: no logits to sample from */
+        char msg[320];
+        snprintf(msg, sizeof(msg),
+                 "model '%s' is an embedding model; it cannot chat or complete text (use "
+                 "/v1/embeddings or /api/embed)",
+                 l->id);
+        return fail(sink, 400, msg);
+    }
     int rc = build_prompt(l, req, &ids, &n_ids, &in_think, &status, &diag);
     if (rc)
         return fail(sink, status, diag.msg);

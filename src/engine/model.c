@@ -92,7 +92,7 @@ static int read_hparams(const struct osr_gguf *g, struct osr_model_hparams *hp,
     } else {
         return osr_diag_set(diag, OSR_EUNSUPPORTED,
                             "unsupported architecture '%s' (supported: llama, qwen2, qwen3, phi3, "
-                            "gemma2, gemma3)",
+                            "gemma2, gemma3, bert, nomic-bert)",
                             hp->arch_name);
     }
 
@@ -285,6 +285,30 @@ static int get_vec(const struct osr_gguf *g, const char *name, int64_t n, bool o
     return OSR_OK;
 }
 
+int osr_model_get_weight(const struct osr_gguf *g, const char *name, int64_t rows, int64_t cols,
+                         bool optional, struct osr_weight *w, struct osr_diag *diag)
+{
+    return get_weight(g, name, rows, cols, optional, w, diag);
+}
+
+int osr_model_get_vec(const struct osr_gguf *g, const char *name, int64_t n, bool optional,
+                      const float **out, struct osr_diag *diag)
+{
+    return get_vec(g, name, n, optional, out, diag);
+}
+
+int osr_model_arch_u32(const struct osr_gguf *g, const char *suffix, bool required, uint32_t def,
+                       uint32_t max, int *out, struct osr_diag *diag)
+{
+    return arch_u32(g, suffix, required, def, max, out, diag);
+}
+
+int osr_model_arch_f32(const struct osr_gguf *g, const char *suffix, float def, float *out,
+                       struct osr_diag *diag)
+{
+    return arch_f32(g, suffix, def, out, diag);
+}
+
 static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *hp, int il,
                       struct osr_layer *L, struct osr_diag *diag)
 {
@@ -348,7 +372,16 @@ static int load_layer(const struct osr_gguf *g, const struct osr_model_hparams *
 int osr_model_from_gguf(const struct osr_gguf *g, struct osr_model **out, struct osr_diag *diag)
 {
     struct osr_model *m = osr_xcalloc(1, sizeof(*m));
-    int rc = read_hparams(g, &m->hp, diag);
+    int rc;
+    if (osr_bert_is_encoder(osr_gguf_arch(g))) { /* encoders: model_bert.c */
+        m->g = g;
+        if ((rc = osr_bert_load(g, m, diag)) == OSR_OK) {
+            *out = m;
+            m = NULL;
+        }
+        goto out;
+    }
+    rc = read_hparams(g, &m->hp, diag);
     if (rc)
         goto out;
     m->g = g;
@@ -465,6 +498,7 @@ void osr_model_free(struct osr_model *m)
     if (!m)
         return;
     free(m->layers);
+    osr_bert_free(m->bert);
     osr_gguf_close(m->owned_g);
     free(m);
 }

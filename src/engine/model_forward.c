@@ -63,6 +63,7 @@ struct osr_model_ctx {
     size_t mm_bytes;
     float *scores; /* per thread: n_ctx scores + hd_k query + hd_v accumulator */
     size_t scores_stride;
+    struct osr_bert_ctx *enc; /* encoder models: everything above but m, n_ctx, n_past unused */
 };
 
 void osr_model_ctx_params_init(struct osr_model_ctx_params *p)
@@ -111,6 +112,13 @@ int osr_model_ctx_new(const struct osr_model *m, const struct osr_model_ctx_para
     struct osr_model_ctx *c = osr_xcalloc(1, sizeof(*c));
     int rc = OSR_OK;
     c->m = m;
+    if (m->bert) { /* encoders run whole sequences in model_bert.c */
+        c->n_ctx = n_ctx;
+        if ((rc = osr_bert_ctx_new(m, n_ctx, p->n_threads ? p->n_threads : 1, &c->enc, diag)))
+            goto out;
+        *out = c;
+        return OSR_OK;
+    }
     c->k = osr_kernels_get();
     c->n_threads = p->n_threads ? p->n_threads : 1;
     c->n_ctx = n_ctx;
@@ -222,6 +230,7 @@ void osr_model_ctx_free(struct osr_model_ctx *c)
 {
     if (!c)
         return;
+    osr_bert_ctx_free(c->enc);
     osr_threadpool_free(c->tp);
     free(c->kv);
     free(c->x);
@@ -776,12 +785,21 @@ static int run_tokens(struct osr_model_ctx *c, const int32_t *tokens, int n, boo
 int osr_model_ctx_decode(struct osr_model_ctx *c, const int32_t *tokens, int n, bool all_logits,
                          float *logits, struct osr_diag *diag)
 {
+    if (c->enc)
+        return osr_diag_set(diag, OSR_EUNSUPPORTED,
+                            "%s is an encoder (embedding) model: it cannot generate text",
+                            c->m->hp.arch_name);
     return run_tokens(c, tokens, n, all_logits, logits, NULL, diag);
 }
 
 int osr_model_ctx_hidden(struct osr_model_ctx *c, const int32_t *tokens, int n, float *hidden,
                          struct osr_diag *diag)
 {
+    if (c->enc) { /* whole sequences only: the input replaces what the context held */
+        int rc = osr_bert_ctx_run(c->enc, tokens, n, hidden, NULL, diag);
+        c->n_past = rc == OSR_OK ? n : 0;
+        return rc;
+    }
     struct hidden_out ho = {.rows = hidden, .total = n};
     return run_tokens(c, tokens, n, false, NULL, &ho, diag);
 }
@@ -791,6 +809,11 @@ int osr_model_ctx_embed(struct osr_model_ctx *c, const int32_t *tokens, int n, f
 {
     const int E = c->m->hp.n_embd;
     int pooling = c->m->hp.pooling;
+    if (c->enc) {
+        int rc = osr_bert_ctx_run(c->enc, tokens, n, NULL, out, diag);
+        c->n_past = rc == OSR_OK ? n : 0;
+        return rc;
+    }
     if (pooling < OSR_POOLING_NONE || pooling > OSR_POOLING_LAST)
         return osr_diag_set(diag, OSR_EUNSUPPORTED,
                             "pooling type %d of the model is not supported (mean, cls, last are)",

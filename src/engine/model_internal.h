@@ -44,6 +44,46 @@ struct osr_model {
     const float *rope_long;  /* LongRoPE factors (n_rot / 2 each) or NULL */
     const float *rope_short;
     struct osr_layer *layers;
+    struct osr_bert *bert; /* encoder weights (model_bert.c); NULL for decoders */
 };
+
+/* ---- shared by model.c and model_bert.c ---- */
+
+/* A 2-D weight of rows x cols (ggml order: dims[0] = cols) of any type with kernels; an absent
+ * optional tensor leaves *w zeroed.  Returns OSR_OK, OSR_ECORRUPT (missing, wrong shape) or
+ * OSR_EUNSUPPORTED (type) with a message naming the tensor. */
+int osr_model_get_weight(const struct osr_gguf *g, const char *name, int64_t rows, int64_t cols,
+                         bool optional, struct osr_weight *w, struct osr_diag *diag);
+/* A 1-D F32 vector of n values (borrowed from the mapping); NULL when optional and absent. */
+int osr_model_get_vec(const struct osr_gguf *g, const char *name, int64_t n, bool optional,
+                      const float **out, struct osr_diag *diag);
+/* The integer key <arch>.<suffix> into *out (def when absent and not required; > max is an
+ * error). */
+int osr_model_arch_u32(const struct osr_gguf *g, const char *suffix, bool required, uint32_t def,
+                       uint32_t max, int *out, struct osr_diag *diag);
+/* The float key <arch>.<suffix> into *out (def when absent; must be finite). */
+int osr_model_arch_f32(const struct osr_gguf *g, const char *suffix, float def, float *out,
+                       struct osr_diag *diag);
+
+/* ---- model_bert.c: encoder-only models ---- */
+
+struct osr_bert;
+struct osr_bert_ctx;
+
+/* True when general.architecture names an encoder model_bert.c loads. */
+bool osr_bert_is_encoder(struct osr_str arch);
+/* Fills m->hp and m->bert from g (borrowed, as osr_model_from_gguf).  Errors as
+ * osr_model_from_gguf; on error m->bert may be partly set and osr_bert_free frees it. */
+int osr_bert_load(const struct osr_gguf *g, struct osr_model *m, struct osr_diag *diag);
+void osr_bert_free(struct osr_bert *b);
+/* A context for sequences of up to n_ctx tokens on n_threads threads. */
+int osr_bert_ctx_new(const struct osr_model *m, int n_ctx, int n_threads, struct osr_bert_ctx **out,
+                     struct osr_diag *diag);
+void osr_bert_ctx_free(struct osr_bert_ctx *c);
+/* Runs the n tokens (1 <= n <= n_ctx, ids checked) as one sequence and writes either every
+ * final hidden state (rows: n * n_embd floats) and/or the pooled, L2-normalised embedding
+ * (pool: n_embd floats); either may be NULL.  Allocates nothing. */
+int osr_bert_ctx_run(struct osr_bert_ctx *c, const int32_t *tokens, int n, float *rows, float *pool,
+                     struct osr_diag *diag);
 
 #endif
