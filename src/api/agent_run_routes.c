@@ -85,6 +85,22 @@ static struct json_object *parse_body(struct osr_http_request *hr)
     return o;
 }
 
+/* What /run and /dispatch do first: a local caller, a known agent, a JSON object body.  Returns
+ * false when it has answered the request itself (nothing to release then). */
+static bool begin(struct osr_api_agent_run *ctx, struct osr_http_request *hr,
+                  struct json_object **agent, struct json_object **body)
+{
+    *agent = *body = NULL;
+    if (refuse_remote(hr) || !(*agent = load_agent(ctx, hr)))
+        return false;
+    if (!(*body = parse_body(hr))) {
+        json_object_put(*agent);
+        *agent = NULL;
+        return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- extension chunks */
 
 static bool secret_key(const char *k)
@@ -343,16 +359,9 @@ static void produce_run(struct osr_http_stream *s, void *p)
 static void handle_run(struct osr_http_request *hr, void *p)
 {
     struct osr_api_agent_run *ctx = p;
-    if (refuse_remote(hr))
+    struct json_object *agent, *body;
+    if (!begin(ctx, hr, &agent, &body))
         return;
-    struct json_object *agent = load_agent(ctx, hr);
-    if (!agent)
-        return;
-    struct json_object *body = parse_body(hr);
-    if (!body) {
-        json_object_put(agent);
-        return;
-    }
     struct run_job *job = osr_xcalloc(1, sizeof(*job));
     job->ctx = ctx;
     job->agent = agent;
@@ -421,16 +430,9 @@ out:
 static void handle_dispatch(struct osr_http_request *hr, void *p)
 {
     struct osr_api_agent_run *ctx = p;
-    if (refuse_remote(hr))
+    struct json_object *agent, *body;
+    if (!begin(ctx, hr, &agent, &body))
         return;
-    struct json_object *agent = load_agent(ctx, hr);
-    if (!agent)
-        return;
-    struct json_object *body = parse_body(hr);
-    if (!body) {
-        json_object_put(agent);
-        return;
-    }
     struct osr_task_spec spec = {.agent = agent, .agent_id = osr_http_request_param(hr, "id")};
     struct osr_diag d;
     osr_diag_clear(&d);
