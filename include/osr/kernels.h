@@ -44,6 +44,23 @@ typedef float (*osr_vec_dot_fn)(int64_t n, const void *w, const void *x);
 typedef void (*osr_gemm4_fn)(int64_t n, const void *w, size_t row_bytes, const void *x,
                              size_t x_stride, int nv, float *y, int64_t y_stride);
 
+/* One quantized Q8_0 activation block summarised for the panel kernels: its scale as a float
+ * and the sum of its 32 int8 values (which carries the weights' zero offset). */
+struct osr_q8_0_sum {
+    float d;
+    int32_t sum;
+};
+
+/* Dots of 16 weight rows (row r at (char *)w + r * row_bytes) against nvec >= 1 Q8_0
+ * activation vectors (vector v at (char *)x + v * x_stride, its n / 32 block summaries at
+ * xs + v * (n / 32)): y[v * y_stride + r] = dot(row r, vector v).  The rows are repacked on the
+ * stack a slice of blocks at a time so that one 32-bit lane holds one row, and each slice is
+ * reused against every vector.  The result does not depend on nvec; it may differ from vec_dot
+ * in the last bits (summation order). */
+typedef void (*osr_gemm16_fn)(int64_t n, const void *w, size_t row_bytes, const void *x,
+                              size_t x_stride, const struct osr_q8_0_sum *xs, int64_t nvec,
+                              float *y, int64_t y_stride);
+
 struct osr_kernels {
     enum osr_isa isa;
     const char *name; /* "scalar", "avx2", "avx512", "avx512vnni" */
@@ -53,6 +70,9 @@ struct osr_kernels {
     osr_quantize_fn quantize[OSR_QTYPE_COUNT];
     osr_vec_dot_fn vec_dot[OSR_QTYPE_COUNT]; /* by weight type */
     osr_gemm4_fn gemm4[OSR_QTYPE_COUNT];     /* by weight type; NULL: matmul uses vec_dot */
+    /* by weight type, Q8_0 activations only; NULL: batches use gemm4.  OSR_GEMM16=off clears
+     * these in every table (to compare or rule out the panel path). */
+    osr_gemm16_fn gemm16[OSR_QTYPE_COUNT];
 
     /* Elementwise ops on float vectors of length n (any n >= 0).  y may equal an input. */
     void (*add)(float *y, const float *a, const float *b, int64_t n);
@@ -84,6 +104,16 @@ const struct osr_kernels *osr_kernels_by_name(const char *name);
 /* Bytes of scratch osr_kernels_matmul needs for nvec activation vectors of cols values against
  * weights of type wtype (0 when it needs none), or (size_t)-1 for an unsupported combination. */
 size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nvec);
+
+/* The Q8_0 block summaries of nblocks consecutive blocks at blocks into out[0..nblocks). */
+void osr_kernels_q8_0_sums(const void *blocks, int64_t nblocks, struct osr_q8_0_sum *out);
+
+/* Where the block summaries of prepared Q8_0 activations live inside the matmul scratch: the
+ * scratch of a batch (nvec >= 2) whose dot_type is Q8_0 holds, after the quantized vectors and
+ * rounded up to 64 bytes, nvec * cols / 32 struct osr_q8_0_sum.  Returns that pointer for the
+ * scratch xq, or NULL when this combination has none. */
+struct osr_q8_0_sum *osr_kernels_prepared_sums(const void *xq, enum osr_qtype wtype, int64_t cols,
+                                               int64_t nvec);
 
 /* y = W x for nvec vectors at once:
  *   W: rows rows of cols values of type wtype, row r at (char *)w + r * row_bytes (borrowed;

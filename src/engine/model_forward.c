@@ -282,7 +282,8 @@ struct mm_part {
     float *y;
     osr_vec_dot_fn dot;
     osr_gemm4_fn gemm4;
-    int64_t chunk; /* rows per work item */
+    osr_gemm16_fn gemm16; /* set only for batches with block summaries */
+    int64_t chunk;        /* rows per work item */
     int64_t nchunks, items;
 };
 
@@ -294,6 +295,7 @@ struct mm_job {
     size_t xq_stride;
     int block_values;
     osr_quantize_fn quant;
+    struct osr_q8_0_sum *sums; /* block summaries of xq (batches of Q8_0), or NULL */
     struct mm_part parts[MAX_PARTS];
     int nparts;
     int64_t total;
@@ -312,9 +314,10 @@ static void mm_worker(void *arg, int ith, int nth)
         while (b0 < b1) {
             int64_t v = b0 / per, off = b0 % per;
             int64_t cnt = per - off < b1 - b0 ? per - off : b1 - b0;
-            j->quant(j->x + v * j->cols + off * j->block_values,
-                     j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes,
-                     cnt * j->block_values);
+            char *dst = j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes;
+            j->quant(j->x + v * j->cols + off * j->block_values, dst, cnt * j->block_values);
+            if (j->sums)
+                osr_kernels_q8_0_sums(dst, cnt, j->sums + v * per + off);
             b0 += cnt;
         }
         osr_threadpool_barrier(j->tp);
@@ -335,8 +338,15 @@ static void mm_worker(void *arg, int ith, int nth)
         int64_t ntiles = p->items / p->nchunks;
         int64_t r0 = (it / ntiles) * p->chunk;
         int64_t r1 = r0 + p->chunk < w->rows ? r0 + p->chunk : w->rows;
-        int64_t v0 = (it % ntiles) * TILE_VECS;
-        int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
+        if (p->gemm16 && r1 - r0 == CHUNK_ROWS) {
+            p->gemm16(j->cols, wd + (size_t)r0 * w->row_bytes, w->row_bytes, xq, stride, j->sums,
+                      j->nvec, p->y + r0, w->rows);
+            continue;
+        }
+        int64_t v0 = p->gemm16 ? 0 : (it % ntiles) * TILE_VECS;
+        int64_t v1 = p->gemm16                     ? j->nvec
+                     : v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS
+                                                : j->nvec;
         int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
         for (int64_t v = v0; v < v1; v += 4) {
             int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
@@ -370,6 +380,7 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
         j.xq = c->mm_prep;
         if (!j.quant || need == (size_t)-1 || need > c->mm_bytes)
             return OSR_EINVAL;
+        j.sums = osr_kernels_prepared_sums(j.xq, ws[0]->type, j.cols, n);
     }
     int64_t ntiles = (n + TILE_VECS - 1) / TILE_VECS;
     for (int i = 0; i < count; i++) {
@@ -385,8 +396,12 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
                        : want > DECODE_CHUNK_MAX ? DECODE_CHUNK_MAX
                                                  : want;
         }
+        if (j.sums && c->k->gemm16[ws[i]->type]) { /* 16-row panels against the whole batch */
+            p->gemm16 = c->k->gemm16[ws[i]->type];
+            p->chunk = CHUNK_ROWS;
+        }
         p->nchunks = (ws[i]->rows + p->chunk - 1) / p->chunk;
-        p->items = p->nchunks * ntiles;
+        p->items = p->nchunks * (p->gemm16 ? 1 : ntiles);
         j.total += p->items;
         if (!p->dot)
             return OSR_EINVAL;

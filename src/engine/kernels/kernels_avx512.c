@@ -485,6 +485,137 @@ VNNI_ATTR static void gemm4_q8_0_vnni(int64_t n, const void *w, size_t row_bytes
     }
 }
 
+/* ---- 16 rows x a whole batch (VNNI panel) ----------------------------------------------- *
+ * The 16 rows are repacked, G16_KB blocks at a time, so that 32-bit lane r of the g-th vector
+ * of a block holds values 4g..4g+3 of row r as unsigned bytes (Q4_0: the nibble, Q8_0: q + 128);
+ * one vpdpbusd then multiplies 16 rows by four values of one activation vector broadcast from
+ * memory, and the accumulator of a vector is directly its 16 outputs.  Per vector and block
+ * that is 8 vpdpbusd, one conversion, one multiply and one fma for 512 products (gemm4 needs
+ * about 32 instructions for them).  The zero offset enters as the accumulator's start value,
+ * -offset * sum(y), from the block summaries.  Slices of blocks after the first add to y. */
+#define G16_KB 32 /* blocks per repacked slice: 16 KiB of bytes, stays in L1 */
+#define G16_NC 8  /* vectors per register tile */
+
+struct g16_slice {
+    uint32_t q[G16_KB][8][16]; /* [block][group of four values][row] */
+    float d[G16_KB][16];
+};
+
+/* Repacks blocks kb0..kb0+kn of the 16 rows into sl. */
+static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *sl, const char *w,
+                                                             size_t row_bytes, int64_t kb0, int kn,
+                                                             const int is_q8)
+{
+    const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
+    for (int r = 0; r < 16; r++) {
+        const char *blk = w + (size_t)r * row_bytes + (size_t)kb0 * bb;
+        for (int b = 0; b < kn; b++, blk += bb) {
+            __m256i u;
+            if (is_q8) {
+                u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)),
+                                     _mm256_set1_epi8((char)0x80));
+            } else {
+                __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+                u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q),
+                                     _mm256_set1_epi8(0xF));
+            }
+            uint32_t t[8];
+            _mm256_storeu_si256((__m256i *)t, u);
+#pragma GCC unroll 8
+            for (int g = 0; g < 8; g++)
+                sl->q[b][g][r] = t[g];
+            sl->d[b][r] = f16(block_d(blk));
+        }
+    }
+}
+
+/* nc (constant after inlining) vectors starting at x against a repacked slice. */
+VNNI_ATTR static inline __attribute__((always_inline)) void
+g16_tile(const struct g16_slice *sl, int kn, const char *x, size_t x_stride,
+         const struct osr_q8_0_sum *xs, int64_t xs_stride, const int nc, const int off,
+         float *y, int64_t y_stride, int first)
+{
+    __m512 acc[G16_NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int b = 0; b < kn; b++) {
+        __m512i s[G16_NC];
+#pragma GCC unroll 8
+        for (int c = 0; c < nc; c++)
+            s[c] = _mm512_set1_epi32(-off * xs[c * xs_stride + b].sum);
+        const char *xb = x + (size_t)b * sizeof(struct osr_block_q8_0) + 2;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i wv = _mm512_load_si512((const void *)sl->q[b][g]);
+#pragma GCC unroll 8
+            for (int c = 0; c < nc; c++) {
+                int32_t xv;
+                memcpy(&xv, xb + (size_t)c * x_stride + 4 * g, 4);
+                s[c] = _mm512_dpbusd_epi32(s[c], wv, _mm512_set1_epi32(xv));
+            }
+        }
+        __m512 dw = _mm512_load_ps(sl->d[b]);
+#pragma GCC unroll 8
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(xs[c * xs_stride + b].d)),
+                                     acc[c]);
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < nc; c++) {
+        float *yc = y + c * y_stride;
+        _mm512_storeu_ps(yc, first ? acc[c] : _mm512_add_ps(_mm512_loadu_ps(yc), acc[c]));
+    }
+}
+
+VNNI_ATTR static inline __attribute__((always_inline)) void
+gemm16_0(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
+         const struct osr_q8_0_sum *xs, int64_t nvec, float *y, int64_t y_stride, const int is_q8)
+{
+    _Alignas(64) struct g16_slice sl;
+    const int off = is_q8 ? 128 : 8;
+    const int64_t nb = n / OSR_QK;
+    for (int64_t kb0 = 0; kb0 < nb; kb0 += G16_KB) {
+        int kn = nb - kb0 < G16_KB ? (int)(nb - kb0) : G16_KB;
+        g16_repack(&sl, w, row_bytes, kb0, kn, is_q8);
+        const char *xk = (const char *)x + (size_t)kb0 * sizeof(struct osr_block_q8_0);
+        const struct osr_q8_0_sum *sk = xs + kb0;
+        int first = kb0 == 0;
+        int64_t v = 0;
+        for (; v + G16_NC <= nvec; v += G16_NC)
+            g16_tile(&sl, kn, xk + (size_t)v * x_stride, x_stride, sk + v * nb, nb, G16_NC, off,
+                     y + v * y_stride, y_stride, first);
+        const char *xv = xk + (size_t)v * x_stride;
+        const struct osr_q8_0_sum *sv = sk + v * nb;
+        float *yv = y + v * y_stride;
+        switch (nvec - v) { /* the tail, one instance per width */
+        case 1: g16_tile(&sl, kn, xv, x_stride, sv, nb, 1, off, yv, y_stride, first); break;
+        case 2: g16_tile(&sl, kn, xv, x_stride, sv, nb, 2, off, yv, y_stride, first); break;
+        case 3: g16_tile(&sl, kn, xv, x_stride, sv, nb, 3, off, yv, y_stride, first); break;
+        case 4: g16_tile(&sl, kn, xv, x_stride, sv, nb, 4, off, yv, y_stride, first); break;
+        case 5: g16_tile(&sl, kn, xv, x_stride, sv, nb, 5, off, yv, y_stride, first); break;
+        case 6: g16_tile(&sl, kn, xv, x_stride, sv, nb, 6, off, yv, y_stride, first); break;
+        case 7: g16_tile(&sl, kn, xv, x_stride, sv, nb, 7, off, yv, y_stride, first); break;
+        default: break;
+        }
+    }
+}
+
+VNNI_ATTR static void gemm16_q4_0_vnni(int64_t n, const void *w, size_t row_bytes, const void *x,
+                                       size_t x_stride, const struct osr_q8_0_sum *xs,
+                                       int64_t nvec, float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, x_stride, xs, nvec, y, y_stride, 0);
+}
+
+VNNI_ATTR static void gemm16_q8_0_vnni(int64_t n, const void *w, size_t row_bytes, const void *x,
+                                       size_t x_stride, const struct osr_q8_0_sum *xs,
+                                       int64_t nvec, float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, x_stride, xs, nvec, y, y_stride, 1);
+}
+
 /* F16 weights x F32 vectors, 4 rows x up to 4 vectors: each 16-value slice of a row is
  * converted once for all vectors. */
 static inline __attribute__((always_inline)) void gemm4_f16_nv(int64_t n, const void *w,
@@ -567,4 +698,6 @@ void osr_kernels_fill_avx512vnni(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k_vnni;
     k->gemm4[OSR_QTYPE_Q4_0] = gemm4_q4_0_vnni;
     k->gemm4[OSR_QTYPE_Q8_0] = gemm4_q8_0_vnni;
+    k->gemm16[OSR_QTYPE_Q4_0] = gemm16_q4_0_vnni;
+    k->gemm16[OSR_QTYPE_Q8_0] = gemm16_q8_0_vnni;
 }
