@@ -51,15 +51,24 @@ struct osr_q8_0_sum {
     int32_t sum;
 };
 
-/* Dots of 16 weight rows (row r at (char *)w + r * row_bytes) against nvec >= 1 Q8_0
- * activation vectors (vector v at (char *)x + v * x_stride, its n / 32 block summaries at
- * xs + v * (n / 32)): y[v * y_stride + r] = dot(row r, vector v).  The rows are repacked on the
- * stack a slice of blocks at a time so that one 32-bit lane holds one row, and each slice is
- * reused against every vector.  The result does not depend on nvec; it may differ from vec_dot
- * in the last bits (summation order). */
-typedef void (*osr_gemm16_fn)(int64_t n, const void *w, size_t row_bytes, const void *x,
-                              size_t x_stride, const struct osr_q8_0_sum *xs, int64_t nvec,
-                              float *y, int64_t y_stride);
+/* A batch of Q8_0 activation vectors in block-major order, for the panel kernels: the 32
+ * values of block b of vector v at qs + (b * nvec + v) * 32, its summary at sums[b * nvec + v],
+ * so the vectors of a register tile sit at fixed offsets from one pointer.  Borrowed views into
+ * the matmul scratch. */
+struct osr_q8_0_batch {
+    int8_t *qs;
+    struct osr_q8_0_sum *sums;
+    int64_t nvec;
+};
+
+/* Dots of 16 weight rows (row r at (char *)w + r * row_bytes, n values) against vectors
+ * v0..v0+nv of the batch x: y[(v - v0) * y_stride + r] = dot(row r, vector v).  The rows are
+ * repacked on the stack a slice of blocks at a time so that one 32-bit lane holds one row, and
+ * each slice is reused against every vector.  A vector's result does not depend on v0 or nv;
+ * it may differ from vec_dot in the last bits (summation order). */
+typedef void (*osr_gemm16_fn)(int64_t n, const void *w, size_t row_bytes,
+                              const struct osr_q8_0_batch *x, int64_t v0, int64_t nv, float *y,
+                              int64_t y_stride);
 
 struct osr_kernels {
     enum osr_isa isa;
@@ -105,15 +114,18 @@ const struct osr_kernels *osr_kernels_by_name(const char *name);
  * weights of type wtype (0 when it needs none), or (size_t)-1 for an unsupported combination. */
 size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nvec);
 
-/* The Q8_0 block summaries of nblocks consecutive blocks at blocks into out[0..nblocks). */
-void osr_kernels_q8_0_sums(const void *blocks, int64_t nblocks, struct osr_q8_0_sum *out);
+/* Copies nblocks Q8_0 blocks of vector v, starting at its block b0, from blocks into the
+ * batch view bt (values and summaries). */
+void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *blocks, int64_t v,
+                                 int64_t b0, int64_t nblocks);
 
-/* Where the block summaries of prepared Q8_0 activations live inside the matmul scratch: the
- * scratch of a batch (nvec >= 2) whose dot_type is Q8_0 holds, after the quantized vectors and
- * rounded up to 64 bytes, nvec * cols / 32 struct osr_q8_0_sum.  Returns that pointer for the
- * scratch xq, or NULL when this combination has none. */
-struct osr_q8_0_sum *osr_kernels_prepared_sums(const void *xq, enum osr_qtype wtype, int64_t cols,
-                                               int64_t nvec);
+/* The batch view of prepared activations inside the matmul scratch: the scratch of a batch
+ * (nvec >= 2) whose dot_type is Q8_0 holds, after the quantized vectors and rounded up to 64
+ * bytes, the same values in block-major order (nvec * cols bytes) and then nvec * cols / 32
+ * struct osr_q8_0_sum.  Fills *out and returns 1 for the scratch xq, or returns 0 when this
+ * combination has no batch view. */
+int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t cols, int64_t nvec,
+                               struct osr_q8_0_batch *out);
 
 /* y = W x for nvec vectors at once:
  *   W: rows rows of cols values of type wtype, row r at (char *)w + r * row_bytes (borrowed;

@@ -295,7 +295,8 @@ struct mm_job {
     size_t xq_stride;
     int block_values;
     osr_quantize_fn quant;
-    struct osr_q8_0_sum *sums; /* block summaries of xq (batches of Q8_0), or NULL */
+    struct osr_q8_0_batch batch; /* block-major copy of xq (batches of Q8_0), if has_batch */
+    int has_batch;
     struct mm_part parts[MAX_PARTS];
     int nparts;
     int64_t total;
@@ -316,8 +317,8 @@ static void mm_worker(void *arg, int ith, int nth)
             int64_t cnt = per - off < b1 - b0 ? per - off : b1 - b0;
             char *dst = j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes;
             j->quant(j->x + v * j->cols + off * j->block_values, dst, cnt * j->block_values);
-            if (j->sums)
-                osr_kernels_q8_0_sums(dst, cnt, j->sums + v * per + off);
+            if (j->has_batch)
+                osr_kernels_q8_0_batch_fill(&j->batch, dst, v, off, cnt);
             b0 += cnt;
         }
         osr_threadpool_barrier(j->tp);
@@ -339,8 +340,8 @@ static void mm_worker(void *arg, int ith, int nth)
         int64_t r0 = (it / ntiles) * p->chunk;
         int64_t r1 = r0 + p->chunk < w->rows ? r0 + p->chunk : w->rows;
         if (p->gemm16 && r1 - r0 == CHUNK_ROWS) {
-            p->gemm16(j->cols, wd + (size_t)r0 * w->row_bytes, w->row_bytes, xq, stride, j->sums,
-                      j->nvec, p->y + r0, w->rows);
+            p->gemm16(j->cols, wd + (size_t)r0 * w->row_bytes, w->row_bytes, &j->batch, 0, j->nvec,
+                      p->y + r0, w->rows);
             continue;
         }
         int64_t v0 = p->gemm16 ? 0 : (it % ntiles) * TILE_VECS;
@@ -380,7 +381,7 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
         j.xq = c->mm_prep;
         if (!j.quant || need == (size_t)-1 || need > c->mm_bytes)
             return OSR_EINVAL;
-        j.sums = osr_kernels_prepared_sums(j.xq, ws[0]->type, j.cols, n);
+        j.has_batch = osr_kernels_prepared_batch(j.xq, ws[0]->type, j.cols, n, &j.batch);
     }
     int64_t ntiles = (n + TILE_VECS - 1) / TILE_VECS;
     for (int i = 0; i < count; i++) {
@@ -396,7 +397,7 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
                        : want > DECODE_CHUNK_MAX ? DECODE_CHUNK_MAX
                                                  : want;
         }
-        if (j.sums && c->k->gemm16[ws[i]->type]) { /* 16-row panels against the whole batch */
+        if (j.has_batch && c->k->gemm16[ws[i]->type]) { /* 16-row panels against the whole batch */
             p->gemm16 = c->k->gemm16[ws[i]->type];
             p->chunk = CHUNK_ROWS;
         }

@@ -613,6 +613,7 @@ static void test_gemm16(void)
     static float tmp[NMAX];
     static uint8_t w[16 * (NB * 34 + 6)], xq[NV * (NB * 34 + 10)];
     static struct osr_q8_0_sum sums[NV * NB];
+    static int8_t bq[NV * NB * 32];
     static float yall[NV * RS], ysub[NV * RS];
     int tested = 0;
     for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
@@ -633,13 +634,17 @@ static void test_gemm16(void)
                     fill_normal(tmp, n, r == 3 ? 2.0f : 0.02f); /* one row with large values */
                     scalar()->quantize[t](tmp, w + r * rb, n);
                 }
+                struct osr_q8_0_batch bt = {.qs = bq, .sums = sums, .nvec = NV};
                 for (int v = 0; v < NV; v++) {
                     fill_normal(tmp, n, v == 5 ? 30.0f : 1.0f);
                     scalar()->quantize[OSR_QTYPE_Q8_0](tmp, xq + v * xs, n);
-                    osr_kernels_q8_0_sums(xq + v * xs, nb, sums + v * nb);
+                    /* in two pieces, as the matmul's threads do */
+                    osr_kernels_q8_0_batch_fill(&bt, xq + v * xs, v, 0, nb / 2);
+                    osr_kernels_q8_0_batch_fill(&bt, xq + v * xs + (size_t)(nb / 2) * 34, v, nb / 2,
+                                                nb - nb / 2);
                 }
                 memset(yall, 0, sizeof(yall));
-                k->gemm16[t](n, w, rb, xq, xs, sums, NV, yall, RS);
+                k->gemm16[t](n, w, rb, &bt, 0, NV, yall, RS);
                 for (int v = 0; v < NV; v++) {
                     for (int r = 0; r < 16; r++) {
                         double mag;
@@ -653,8 +658,7 @@ static void test_gemm16(void)
                 }
                 for (int nv = 1; nv < NV; nv += 3) { /* vectors 2.. alone: the same bits */
                     int v0 = 2, cnt = nv < NV - v0 ? nv : NV - v0;
-                    k->gemm16[t](n, w, rb, xq + (size_t)v0 * xs, xs, sums + v0 * nb, cnt, ysub,
-                                 RS);
+                    k->gemm16[t](n, w, rb, &bt, v0, cnt, ysub, RS);
                     for (int v = 0; v < cnt; v++)
                         bad += memcmp(ysub + v * RS, yall + (v0 + v) * RS, 16 * sizeof(float)) != 0;
                 }
@@ -806,7 +810,7 @@ static void test_matmul(void)
     enum { ROWS = 67, COLS = 512, NV = 5 };
     static float wsrc[ROWS * COLS], x[NV * COLS], y1[NV * ROWS], y2[NV * ROWS], wf[COLS];
     static uint8_t w[ROWS * COLS * 4];
-    static uint8_t scratch[NV * COLS * 2];
+    static uint8_t scratch[NV * COLS * 3];
     struct osr_threadpool *tp2 = NULL, *tp3 = NULL;
     REQUIRE(osr_threadpool_new(2, &tp2) == OSR_OK);
     REQUIRE(osr_threadpool_new(3, &tp3) == OSR_OK);
@@ -910,8 +914,8 @@ static void test_matmul(void)
                                     sizeof(scratch)),
                  OSR_EINVAL);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_F16, 100, 3), 0);
-    /* a batch of Q8_0 activations also holds its block summaries, 64-byte aligned */
-    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 256 + 3 * 2 * 8);
+    /* a batch of Q8_0 activations also holds its block-major copy, 64-byte aligned */
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 256 + 3 * 2 * (32 + 8));
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 1), 68);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 512, 2), 2 * 584);
     CHECK(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 100, 2) == (size_t)-1);

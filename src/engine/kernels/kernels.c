@@ -175,13 +175,14 @@ struct matmul_job {
     int multiply;     /* phase 2: the dot products */
     size_t xq_stride; /* bytes per quantized vector */
     int block_values;
-    struct osr_q8_0_sum *sums; /* block summaries inside the scratch, or NULL */
-    _Atomic int64_t next;      /* next work item */
+    struct osr_q8_0_batch batch; /* block-major copy inside the scratch, if has_batch */
+    int has_batch;
+    _Atomic int64_t next; /* next work item */
 };
 
-/* Bytes of quantized vectors before the block summaries (a multiple of 64), or 0 when the
+/* Bytes of quantized vectors before the batch view (a multiple of 64), or 0 when the
  * batch has no summaries (one vector, or activations other than Q8_0). */
-static size_t sums_offset(const struct osr_qtype_info *ti, int64_t cols, int64_t nvec)
+static size_t batch_offset(const struct osr_qtype_info *ti, int64_t cols, int64_t nvec)
 {
     if (ti->dot_type != OSR_QTYPE_Q8_0 || nvec < 2 || cols <= 0)
         return 0;
@@ -201,35 +202,44 @@ size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nv
         return (size_t)-1;
     if (!osr_size_mul(per, (size_t)nvec, &total))
         return (size_t)-1;
-    size_t off = sums_offset(ti, cols, nvec);
+    size_t off = batch_offset(ti, cols, nvec);
     if (off == 0)
         return total;
-    if (!osr_size_mul((size_t)(cols / OSR_QK) * (size_t)nvec, sizeof(struct osr_q8_0_sum), &sums) ||
-        off + sums < off)
+    size_t nblk = (size_t)(cols / OSR_QK) * (size_t)nvec;
+    if (!osr_size_mul(nblk, OSR_QK + sizeof(struct osr_q8_0_sum), &sums) || off + sums < off)
         return (size_t)-1;
     return off + sums;
 }
 
-void osr_kernels_q8_0_sums(const void *blocks, int64_t nblocks, struct osr_q8_0_sum *out)
+void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *blocks, int64_t v,
+                                 int64_t b0, int64_t nblocks)
 {
     const struct osr_block_q8_0 *b = blocks;
     for (int64_t i = 0; i < nblocks; i++) {
+        size_t at = (size_t)((b0 + i) * bt->nvec + v);
         int32_t s = 0;
         for (int k = 0; k < OSR_QK; k++)
             s += b[i].qs[k];
-        out[i].d = osr_quant_f16_to_f32(b[i].d);
-        out[i].sum = s;
+        memcpy(bt->qs + at * OSR_QK, b[i].qs, OSR_QK);
+        bt->sums[at].d = osr_quant_f16_to_f32(b[i].d);
+        bt->sums[at].sum = s;
     }
 }
 
-struct osr_q8_0_sum *osr_kernels_prepared_sums(const void *xq, enum osr_qtype wtype, int64_t cols,
-                                               int64_t nvec)
+int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t cols, int64_t nvec,
+                               struct osr_q8_0_batch *out)
 {
     const struct osr_qtype_info *ti = osr_quant_type_info(wtype);
     if (!xq || !ti || !ti->has_kernels)
-        return NULL;
-    size_t off = sums_offset(ti, cols, nvec);
-    return off ? (struct osr_q8_0_sum *)(void *)((char *)(uintptr_t)xq + off) : NULL;
+        return 0;
+    size_t off = batch_offset(ti, cols, nvec);
+    if (!off)
+        return 0;
+    char *base = (char *)(uintptr_t)xq + off;
+    out->qs = (int8_t *)base;
+    out->sums = (struct osr_q8_0_sum *)(void *)(base + (size_t)cols * (size_t)nvec);
+    out->nvec = nvec;
+    return 1;
 }
 
 static void matmul_worker(void *arg, int ith, int nth)
@@ -249,8 +259,8 @@ static void matmul_worker(void *arg, int ith, int nth)
             int64_t cnt = blocks_per_vec - off < b1 - b0 ? blocks_per_vec - off : b1 - b0;
             char *dst = j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes;
             j->quant(j->x + v * j->cols + off * j->block_values, dst, cnt * j->block_values);
-            if (j->sums)
-                osr_kernels_q8_0_sums(dst, cnt, j->sums + v * blocks_per_vec + off);
+            if (j->has_batch)
+                osr_kernels_q8_0_batch_fill(&j->batch, dst, v, off, cnt);
             b0 += cnt;
         }
         if (!j->multiply)
@@ -263,7 +273,7 @@ static void matmul_worker(void *arg, int ith, int nth)
     }
 
     osr_gemm4_fn gemm4 = j->k->gemm4[j->wtype];
-    osr_gemm16_fn gemm16 = j->sums ? j->k->gemm16[j->wtype] : NULL;
+    osr_gemm16_fn gemm16 = j->has_batch ? j->k->gemm16[j->wtype] : NULL;
     int64_t nchunks = (j->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
     /* With a panel kernel an item is 16 rows against every vector: the rows are repacked once
      * per item and then reused across the whole batch. */
@@ -276,8 +286,8 @@ static void matmul_worker(void *arg, int ith, int nth)
         int64_t r0 = (it % nchunks) * CHUNK_ROWS;
         int64_t r1 = r0 + CHUNK_ROWS < j->rows ? r0 + CHUNK_ROWS : j->rows;
         if (gemm16 && r1 - r0 == CHUNK_ROWS) {
-            gemm16(j->cols, j->w + (size_t)r0 * j->row_bytes, j->row_bytes, xq, xq_stride,
-                   j->sums, j->nvec, j->y + r0, j->rows);
+            gemm16(j->cols, j->w + (size_t)r0 * j->row_bytes, j->row_bytes, &j->batch, 0, j->nvec,
+                   j->y + r0, j->rows);
             continue;
         }
         int64_t v0 = gemm16 ? 0 : (it / nchunks) * TILE_VECS;
@@ -356,7 +366,7 @@ int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, e
     }
     if (need > 0) {
         j.xq = scratch;
-        j.sums = osr_kernels_prepared_sums(scratch, wtype, cols, nvec);
+        j.has_batch = osr_kernels_prepared_batch(scratch, wtype, cols, nvec, &j.batch);
     }
     osr_threadpool_run(tp, matmul_worker, &j);
     return OSR_OK;
@@ -376,7 +386,7 @@ int osr_kernels_matmul_prepare(const struct osr_kernels *k, struct osr_threadpoo
     if (need == 0 || nvec == 0 || cols == 0)
         return OSR_OK;
     j.xq = scratch;
-    j.sums = osr_kernels_prepared_sums(scratch, wtype, cols, nvec);
+    j.has_batch = osr_kernels_prepared_batch(scratch, wtype, cols, nvec, &j.batch);
     osr_threadpool_run(tp, matmul_worker, &j);
     return OSR_OK;
 }
@@ -405,7 +415,7 @@ int osr_kernels_matmul_prepared(const struct osr_kernels *k, struct osr_threadpo
     }
     if (j.quant) {
         j.xq = (char *)(uintptr_t)xq; /* read only in this phase */
-        j.sums = osr_kernels_prepared_sums(xq, wtype, cols, nvec);
+        j.has_batch = osr_kernels_prepared_batch(xq, wtype, cols, nvec, &j.batch);
     } else
         j.x = xq;
     osr_threadpool_run(tp, matmul_worker, &j);

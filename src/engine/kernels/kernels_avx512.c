@@ -529,29 +529,28 @@ static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *s
     }
 }
 
-/* nc (constant after inlining) vectors starting at x against a repacked slice. */
+/* nc (constant after inlining) vectors against a repacked slice: xq and xs point at the
+ * slice's first block of the tile's first vector; a block row of the batch is bstride vectors. */
 VNNI_ATTR static inline __attribute__((always_inline)) void
-g16_tile(const struct g16_slice *sl, int kn, const char *x, size_t x_stride,
-         const struct osr_q8_0_sum *xs, int64_t xs_stride, const int nc, const int off,
-         float *y, int64_t y_stride, int first)
+g16_tile(const struct g16_slice *sl, int kn, const int8_t *xq, const struct osr_q8_0_sum *xs,
+         int64_t bstride, const int nc, const int off, float *y, int64_t y_stride, int first)
 {
     __m512 acc[G16_NC];
 #pragma GCC unroll 8
     for (int c = 0; c < nc; c++)
         acc[c] = _mm512_setzero_ps();
-    for (int b = 0; b < kn; b++) {
+    for (int b = 0; b < kn; b++, xq += bstride * OSR_QK, xs += bstride) {
         __m512i s[G16_NC];
 #pragma GCC unroll 8
         for (int c = 0; c < nc; c++)
-            s[c] = _mm512_set1_epi32(-off * xs[c * xs_stride + b].sum);
-        const char *xb = x + (size_t)b * sizeof(struct osr_block_q8_0) + 2;
+            s[c] = _mm512_set1_epi32(-off * xs[c].sum);
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m512i wv = _mm512_load_si512((const void *)sl->q[b][g]);
 #pragma GCC unroll 8
             for (int c = 0; c < nc; c++) {
                 int32_t xv;
-                memcpy(&xv, xb + (size_t)c * x_stride + 4 * g, 4);
+                memcpy(&xv, xq + c * OSR_QK + 4 * g, 4);
                 s[c] = _mm512_dpbusd_epi32(s[c], wv, _mm512_set1_epi32(xv));
             }
         }
@@ -559,8 +558,7 @@ g16_tile(const struct g16_slice *sl, int kn, const char *x, size_t x_stride,
 #pragma GCC unroll 8
         for (int c = 0; c < nc; c++)
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
-                                     _mm512_mul_ps(dw, _mm512_set1_ps(xs[c * xs_stride + b].d)),
-                                     acc[c]);
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(xs[c].d)), acc[c]);
     }
 #pragma GCC unroll 8
     for (int c = 0; c < nc; c++) {
@@ -570,50 +568,48 @@ g16_tile(const struct g16_slice *sl, int kn, const char *x, size_t x_stride,
 }
 
 VNNI_ATTR static inline __attribute__((always_inline)) void
-gemm16_0(int64_t n, const void *w, size_t row_bytes, const void *x, size_t x_stride,
-         const struct osr_q8_0_sum *xs, int64_t nvec, float *y, int64_t y_stride, const int is_q8)
+gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x, int64_t v0,
+         int64_t nv, float *y, int64_t y_stride, const int is_q8)
 {
     _Alignas(64) struct g16_slice sl;
     const int off = is_q8 ? 128 : 8;
-    const int64_t nb = n / OSR_QK;
+    const int64_t nb = n / OSR_QK, bs = x->nvec;
     for (int64_t kb0 = 0; kb0 < nb; kb0 += G16_KB) {
         int kn = nb - kb0 < G16_KB ? (int)(nb - kb0) : G16_KB;
         g16_repack(&sl, w, row_bytes, kb0, kn, is_q8);
-        const char *xk = (const char *)x + (size_t)kb0 * sizeof(struct osr_block_q8_0);
-        const struct osr_q8_0_sum *sk = xs + kb0;
         int first = kb0 == 0;
         int64_t v = 0;
-        for (; v + G16_NC <= nvec; v += G16_NC)
-            g16_tile(&sl, kn, xk + (size_t)v * x_stride, x_stride, sk + v * nb, nb, G16_NC, off,
-                     y + v * y_stride, y_stride, first);
-        const char *xv = xk + (size_t)v * x_stride;
-        const struct osr_q8_0_sum *sv = sk + v * nb;
+        for (; v + G16_NC <= nv; v += G16_NC)
+            g16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->sums + kb0 * bs + v0 + v,
+                     bs, G16_NC, off, y + v * y_stride, y_stride, first);
+        const int8_t *xv = x->qs + (kb0 * bs + v0 + v) * OSR_QK;
+        const struct osr_q8_0_sum *sv = x->sums + kb0 * bs + v0 + v;
         float *yv = y + v * y_stride;
-        switch (nvec - v) { /* the tail, one instance per width */
-        case 1: g16_tile(&sl, kn, xv, x_stride, sv, nb, 1, off, yv, y_stride, first); break;
-        case 2: g16_tile(&sl, kn, xv, x_stride, sv, nb, 2, off, yv, y_stride, first); break;
-        case 3: g16_tile(&sl, kn, xv, x_stride, sv, nb, 3, off, yv, y_stride, first); break;
-        case 4: g16_tile(&sl, kn, xv, x_stride, sv, nb, 4, off, yv, y_stride, first); break;
-        case 5: g16_tile(&sl, kn, xv, x_stride, sv, nb, 5, off, yv, y_stride, first); break;
-        case 6: g16_tile(&sl, kn, xv, x_stride, sv, nb, 6, off, yv, y_stride, first); break;
-        case 7: g16_tile(&sl, kn, xv, x_stride, sv, nb, 7, off, yv, y_stride, first); break;
+        switch (nv - v) { /* the tail, one instance per width */
+        case 1: g16_tile(&sl, kn, xv, sv, bs, 1, off, yv, y_stride, first); break;
+        case 2: g16_tile(&sl, kn, xv, sv, bs, 2, off, yv, y_stride, first); break;
+        case 3: g16_tile(&sl, kn, xv, sv, bs, 3, off, yv, y_stride, first); break;
+        case 4: g16_tile(&sl, kn, xv, sv, bs, 4, off, yv, y_stride, first); break;
+        case 5: g16_tile(&sl, kn, xv, sv, bs, 5, off, yv, y_stride, first); break;
+        case 6: g16_tile(&sl, kn, xv, sv, bs, 6, off, yv, y_stride, first); break;
+        case 7: g16_tile(&sl, kn, xv, sv, bs, 7, off, yv, y_stride, first); break;
         default: break;
         }
     }
 }
 
-VNNI_ATTR static void gemm16_q4_0_vnni(int64_t n, const void *w, size_t row_bytes, const void *x,
-                                       size_t x_stride, const struct osr_q8_0_sum *xs,
-                                       int64_t nvec, float *y, int64_t y_stride)
+VNNI_ATTR static void gemm16_q4_0_vnni(int64_t n, const void *w, size_t row_bytes,
+                                       const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
+                                       float *y, int64_t y_stride)
 {
-    gemm16_0(n, w, row_bytes, x, x_stride, xs, nvec, y, y_stride, 0);
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, 0);
 }
 
-VNNI_ATTR static void gemm16_q8_0_vnni(int64_t n, const void *w, size_t row_bytes, const void *x,
-                                       size_t x_stride, const struct osr_q8_0_sum *xs,
-                                       int64_t nvec, float *y, int64_t y_stride)
+VNNI_ATTR static void gemm16_q8_0_vnni(int64_t n, const void *w, size_t row_bytes,
+                                       const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
+                                       float *y, int64_t y_stride)
 {
-    gemm16_0(n, w, row_bytes, x, x_stride, xs, nvec, y, y_stride, 1);
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, 1);
 }
 
 /* F16 weights x F32 vectors, 4 rows x up to 4 vectors: each 16-value slice of a row is
