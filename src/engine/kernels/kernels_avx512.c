@@ -501,30 +501,63 @@ struct g16_slice {
     float d[G16_KB][16];
 };
 
-/* Repacks blocks kb0..kb0+kn of the 16 rows into sl. */
+/* One block's 32 values as unsigned bytes in value order. */
+static inline __m256i g16_row_u(const char *blk, const int is_q8)
+{
+    if (is_q8)
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)),
+                                _mm256_set1_epi8((char)0x80));
+    __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+}
+
+/* Repacks blocks kb0..kb0+kn of the 16 rows into sl: per block, rows r and r + 8 share a
+ * register (low and high half), an 8 x 8 transpose of 32-bit words runs in both halves at once,
+ * and a final two-source permute puts row r in lane r.  The 16 scales come in one gather when
+ * the row offsets fit its 32-bit indices. */
 static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *sl, const char *w,
                                                              size_t row_bytes, int64_t kb0, int kn,
                                                              const int is_q8)
 {
     const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
-    for (int r = 0; r < 16; r++) {
-        const char *blk = w + (size_t)r * row_bytes + (size_t)kb0 * bb;
-        for (int b = 0; b < kn; b++, blk += bb) {
-            __m256i u;
-            if (is_q8) {
-                u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)),
-                                     _mm256_set1_epi8((char)0x80));
-            } else {
-                __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-                u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q),
-                                     _mm256_set1_epi8(0xF));
-            }
-            uint32_t t[8];
-            _mm256_storeu_si256((__m256i *)t, u);
+    const int gather = row_bytes <= (size_t)INT32_MAX / 16;
+    const __m512i ridx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                                                              11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(gather ? (int)row_bytes : 0));
+    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int b = 0; b < kn; b++) {
+        const char *base = w + (size_t)(kb0 + b) * bb;
+        __m512i z[8], t[8], u[8];
 #pragma GCC unroll 8
-            for (int g = 0; g < 8; g++)
-                sl->q[b][g][r] = t[g];
-            sl->d[b][r] = f16(block_d(blk));
+        for (int i = 0; i < 8; i++)
+            z[i] = _mm512_inserti64x4(
+                _mm512_castsi256_si512(g16_row_u(base + (size_t)i * row_bytes, is_q8)),
+                g16_row_u(base + (size_t)(i + 8) * row_bytes, is_q8), 1);
+#pragma GCC unroll 4
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+        }
+#pragma GCC unroll 2
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);     /* word 0 (lanes: 4) */
+            u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]); /* word 1 (5) */
+            u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]); /* word 2 (6) */
+            u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]); /* word 3 (7) */
+        }
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            _mm512_store_si512((void *)sl->q[b][g], _mm512_permutex2var_epi64(u[g], lo, u[g + 4]));
+            _mm512_store_si512((void *)sl->q[b][g + 4],
+                               _mm512_permutex2var_epi64(u[g], hi, u[g + 4]));
+        }
+        if (gather) {
+            __m512i dw = _mm512_i32gather_epi32(ridx, (const void *)base, 1);
+            _mm512_store_ps(sl->d[b], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw)));
+        } else {
+            for (int r = 0; r < 16; r++)
+                sl->d[b][r] = f16(block_d(base + (size_t)r * row_bytes));
         }
     }
 }
@@ -573,15 +606,33 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
 {
     _Alignas(64) struct g16_slice sl;
     const int off = is_q8 ? 128 : 8;
+    const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
     const int64_t nb = n / OSR_QK, bs = x->nvec;
     for (int64_t kb0 = 0; kb0 < nb; kb0 += G16_KB) {
         int kn = nb - kb0 < G16_KB ? (int)(nb - kb0) : G16_KB;
         g16_repack(&sl, w, row_bytes, kb0, kn, is_q8);
         int first = kb0 == 0;
+        /* The next slice of the 16 rows (or, after the last, the same columns of the 16 rows
+         * below, most likely the next panel taken) is prefetched a few lines per tile while
+         * this one computes: 16 short streams are more than the hardware prefetchers follow. */
+        /* addresses as integers: the rows below may lie past the weights (a prefetch of
+         * them is harmless, a pointer to them would not be) */
+        uintptr_t pf_base = (uintptr_t)w + (size_t)(kb0 + G16_KB) * bb;
+        int64_t pf_n = nb - kb0 - G16_KB < G16_KB ? nb - kb0 - G16_KB : G16_KB;
+        if (pf_n <= 0) {
+            pf_base = (uintptr_t)w + 16 * row_bytes;
+            pf_n = nb < G16_KB ? nb : G16_KB;
+        }
+        size_t pf_row = ((size_t)pf_n * bb + 63) / 64, pf_total = 16 * pf_row, pf = 0;
+        size_t pf_step = pf_total / (size_t)(nv / G16_NC + 1) + 1;
         int64_t v = 0;
-        for (; v + G16_NC <= nv; v += G16_NC)
+        for (; v + G16_NC <= nv; v += G16_NC) {
+            for (size_t e = pf + pf_step; pf < e && pf < pf_total; pf++)
+                _mm_prefetch((const char *)(pf_base + (pf / pf_row) * row_bytes + (pf % pf_row) * 64),
+                             _MM_HINT_T0);
             g16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->sums + kb0 * bs + v0 + v,
                      bs, G16_NC, off, y + v * y_stride, y_stride, first);
+        }
         const int8_t *xv = x->qs + (kb0 * bs + v0 + v) * OSR_QK;
         const struct osr_q8_0_sum *sv = x->sums + kb0 * bs + v0 + v;
         float *yv = y + v * y_stride;
