@@ -44,20 +44,13 @@ typedef float (*osr_vec_dot_fn)(int64_t n, const void *w, const void *x);
 typedef void (*osr_gemm4_fn)(int64_t n, const void *w, size_t row_bytes, const void *x,
                              size_t x_stride, int nv, float *y, int64_t y_stride);
 
-/* One quantized Q8_0 activation block summarised for the panel kernels: its scale as a float
- * and the sum of its 32 int8 values (which carries the weights' zero offset). */
-struct osr_q8_0_sum {
-    float d;
-    int32_t sum;
-};
-
 /* A batch of Q8_0 activation vectors in block-major order, for the panel kernels: the 32
- * values of block b of vector v at qs + (b * nvec + v) * 32, its summary at sums[b * nvec + v],
- * so the vectors of a register tile sit at fixed offsets from one pointer.  Borrowed views into
- * the matmul scratch. */
+ * values of block b of vector v, each plus 128 (so unsigned bytes), at
+ * qs + (b * nvec + v) * 32, and its scale as a float at d[b * nvec + v], so the vectors of a
+ * register tile sit at fixed offsets from one pointer.  Borrowed views into the matmul scratch. */
 struct osr_q8_0_batch {
-    int8_t *qs;
-    struct osr_q8_0_sum *sums;
+    uint8_t *qs;
+    float *d;
     int64_t nvec;
 };
 
@@ -115,14 +108,14 @@ const struct osr_kernels *osr_kernels_by_name(const char *name);
 size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nvec);
 
 /* Copies nblocks Q8_0 blocks of vector v, starting at its block b0, from blocks into the
- * batch view bt (values and summaries). */
+ * batch view bt (values plus 128, scales as floats). */
 void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *blocks, int64_t v,
                                  int64_t b0, int64_t nblocks);
 
 /* The batch view of prepared activations inside the matmul scratch: the scratch of a batch
  * (nvec >= 2) whose dot_type is Q8_0 holds, after the quantized vectors and rounded up to 64
  * bytes, the same values in block-major order (nvec * cols bytes) and then nvec * cols / 32
- * struct osr_q8_0_sum.  Fills *out and returns 1 for the scratch xq, or returns 0 when this
+ * float scales.  Fills *out and returns 1 for the scratch xq, or returns 0 when this
  * combination has no batch view. */
 int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t cols, int64_t nvec,
                                struct osr_q8_0_batch *out);

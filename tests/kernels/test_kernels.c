@@ -612,8 +612,8 @@ static void test_gemm16(void)
     enum { NB = 70, NMAX = NB * 32, NV = 19, RS = 21 };
     static float tmp[NMAX];
     static uint8_t w[16 * (NB * 34 + 6)], xq[NV * (NB * 34 + 10)];
-    static struct osr_q8_0_sum sums[NV * NB];
-    static int8_t bq[NV * NB * 32];
+    static float bd[NV * NB];
+    static uint8_t bq[NV * NB * 32];
     static float yall[NV * RS], ysub[NV * RS];
     int tested = 0;
     for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
@@ -634,7 +634,7 @@ static void test_gemm16(void)
                     fill_normal(tmp, n, r == 3 ? 2.0f : 0.02f); /* one row with large values */
                     scalar()->quantize[t](tmp, w + r * rb, n);
                 }
-                struct osr_q8_0_batch bt = {.qs = bq, .sums = sums, .nvec = NV};
+                struct osr_q8_0_batch bt = {.qs = bq, .d = bd, .nvec = NV};
                 for (int v = 0; v < NV; v++) {
                     fill_normal(tmp, n, v == 5 ? 30.0f : 1.0f);
                     scalar()->quantize[OSR_QTYPE_Q8_0](tmp, xq + v * xs, n);
@@ -915,7 +915,7 @@ static void test_matmul(void)
                  OSR_EINVAL);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_F16, 100, 3), 0);
     /* a batch of Q8_0 activations also holds its block-major copy, 64-byte aligned */
-    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 256 + 3 * 2 * (32 + 8));
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 256 + 3 * 2 * (32 + 4));
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 1), 68);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 512, 2), 2 * 584);
     CHECK(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 100, 2) == (size_t)-1);

@@ -206,7 +206,7 @@ size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nv
     if (off == 0)
         return total;
     size_t nblk = (size_t)(cols / OSR_QK) * (size_t)nvec;
-    if (!osr_size_mul(nblk, OSR_QK + sizeof(struct osr_q8_0_sum), &sums) || off + sums < off)
+    if (!osr_size_mul(nblk, OSR_QK + sizeof(float), &sums) || off + sums < off)
         return (size_t)-1;
     return off + sums;
 }
@@ -217,12 +217,9 @@ void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *bl
     const struct osr_block_q8_0 *b = blocks;
     for (int64_t i = 0; i < nblocks; i++) {
         size_t at = (size_t)((b0 + i) * bt->nvec + v);
-        int32_t s = 0;
         for (int k = 0; k < OSR_QK; k++)
-            s += b[i].qs[k];
-        memcpy(bt->qs + at * OSR_QK, b[i].qs, OSR_QK);
-        bt->sums[at].d = osr_quant_f16_to_f32(b[i].d);
-        bt->sums[at].sum = s;
+            bt->qs[at * OSR_QK + (size_t)k] = (uint8_t)((int)b[i].qs[k] + 128);
+        bt->d[at] = osr_quant_f16_to_f32(b[i].d);
     }
 }
 
@@ -236,8 +233,8 @@ int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t col
     if (!off)
         return 0;
     char *base = (char *)(uintptr_t)xq + off;
-    out->qs = (int8_t *)base;
-    out->sums = (struct osr_q8_0_sum *)(void *)(base + (size_t)cols * (size_t)nvec);
+    out->qs = (uint8_t *)base;
+    out->d = (float *)(void *)(base + (size_t)cols * (size_t)nvec);
     out->nvec = nvec;
     return 1;
 }

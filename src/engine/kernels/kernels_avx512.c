@@ -487,37 +487,40 @@ VNNI_ATTR static void gemm4_q8_0_vnni(int64_t n, const void *w, size_t row_bytes
 
 /* ---- 16 rows x a whole batch (VNNI panel) ----------------------------------------------- *
  * The 16 rows are repacked, G16_KB blocks at a time, so that 32-bit lane r of the g-th vector
- * of a block holds values 4g..4g+3 of row r as unsigned bytes (Q4_0: the nibble, Q8_0: q + 128);
- * one vpdpbusd then multiplies 16 rows by four values of one activation vector broadcast from
- * memory, and the accumulator of a vector is directly its 16 outputs.  Per vector and block
- * that is 8 vpdpbusd, one conversion, one multiply and one fma for 512 products (gemm4 needs
- * about 32 instructions for them).  The zero offset enters as the accumulator's start value,
- * -offset * sum(y), from the block summaries.  Slices of blocks after the first add to y. */
+ * of a block holds values 4g..4g+3 of row r as signed bytes (Q4_0: nibble - 8, Q8_0: q); one
+ * vpdpbusd then multiplies the 16 rows by four values of one activation vector broadcast from
+ * memory, and the accumulator of a vector is directly its 16 outputs.  The activations come
+ * from the batch view as unsigned bytes (x + 128); the excess 128 * sum(w) of each row and
+ * block is computed at repacking and starts the accumulator, so nothing but the vpdpbusd
+ * depends on both sides.  Per vector and block that is 8 vpdpbusd, one conversion, one
+ * multiply and one fma for 512 products (gemm4 needs about 32 instructions for them).  Slices
+ * after the first add to y. */
 #define G16_KB 32 /* blocks per repacked slice: 16 KiB of bytes, stays in L1 */
 #define G16_NC 8  /* vectors per register tile */
 
 struct g16_slice {
-    uint32_t q[G16_KB][8][16]; /* [block][group of four values][row] */
+    int32_t q[G16_KB][8][16]; /* [block][group of four values][row], four int8 each */
+    int32_t c[G16_KB][16];    /* -128 * sum of the row's values in the block */
     float d[G16_KB][16];
 };
 
-/* One block's 32 values as unsigned bytes in value order. */
-static inline __m256i g16_row_u(const char *blk, const int is_q8)
+/* One block's 32 values as signed bytes in value order. */
+static inline __m256i g16_row(const char *blk, const int is_q8)
 {
     if (is_q8)
-        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)),
-                                _mm256_set1_epi8((char)0x80));
+        return _mm256_loadu_si256((const __m256i *)(blk + 2));
     __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+    __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+    return _mm256_sub_epi8(u, _mm256_set1_epi8(8));
 }
 
 /* Repacks blocks kb0..kb0+kn of the 16 rows into sl: per block, rows r and r + 8 share a
  * register (low and high half), an 8 x 8 transpose of 32-bit words runs in both halves at once,
  * and a final two-source permute puts row r in lane r.  The 16 scales come in one gather when
  * the row offsets fit its 32-bit indices. */
-static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *sl, const char *w,
-                                                             size_t row_bytes, int64_t kb0, int kn,
-                                                             const int is_q8)
+VNNI_ATTR static inline __attribute__((always_inline)) void
+g16_repack(struct g16_slice *sl, const char *w, size_t row_bytes, int64_t kb0, int kn,
+           const int is_q8)
 {
     const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
     const int gather = row_bytes <= (size_t)INT32_MAX / 16;
@@ -526,14 +529,15 @@ static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *s
                                             _mm512_set1_epi32(gather ? (int)row_bytes : 0));
     const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
     const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512i ones = _mm512_set1_epi8(1);
     for (int b = 0; b < kn; b++) {
         const char *base = w + (size_t)(kb0 + b) * bb;
         __m512i z[8], t[8], u[8];
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             z[i] = _mm512_inserti64x4(
-                _mm512_castsi256_si512(g16_row_u(base + (size_t)i * row_bytes, is_q8)),
-                g16_row_u(base + (size_t)(i + 8) * row_bytes, is_q8), 1);
+                _mm512_castsi256_si512(g16_row(base + (size_t)i * row_bytes, is_q8)),
+                g16_row(base + (size_t)(i + 8) * row_bytes, is_q8), 1);
 #pragma GCC unroll 4
         for (int i = 0; i < 8; i += 2) {
             t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
@@ -541,17 +545,22 @@ static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *s
         }
 #pragma GCC unroll 2
         for (int i = 0; i < 8; i += 4) {
-            u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);     /* word 0 (lanes: 4) */
-            u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]); /* word 1 (5) */
+            u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);         /* word 0 (lanes: 4) */
+            u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);     /* word 1 (5) */
             u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]); /* word 2 (6) */
             u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]); /* word 3 (7) */
         }
+        __m512i sum = _mm512_setzero_si512();
 #pragma GCC unroll 4
         for (int g = 0; g < 4; g++) {
-            _mm512_store_si512((void *)sl->q[b][g], _mm512_permutex2var_epi64(u[g], lo, u[g + 4]));
-            _mm512_store_si512((void *)sl->q[b][g + 4],
-                               _mm512_permutex2var_epi64(u[g], hi, u[g + 4]));
+            __m512i a = _mm512_permutex2var_epi64(u[g], lo, u[g + 4]);
+            __m512i c = _mm512_permutex2var_epi64(u[g], hi, u[g + 4]);
+            _mm512_store_si512((void *)sl->q[b][g], a);
+            _mm512_store_si512((void *)sl->q[b][g + 4], c);
+            sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum, ones, a), ones, c);
         }
+        _mm512_store_si512((void *)sl->c[b], _mm512_sub_epi32(_mm512_setzero_si512(),
+                                                              _mm512_slli_epi32(sum, 7)));
         if (gather) {
             __m512i dw = _mm512_i32gather_epi32(ridx, (const void *)base, 1);
             _mm512_store_ps(sl->d[b], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw)));
@@ -562,21 +571,22 @@ static inline __attribute__((always_inline)) void g16_repack(struct g16_slice *s
     }
 }
 
-/* nc (constant after inlining) vectors against a repacked slice: xq and xs point at the
+/* nc (constant after inlining) vectors against a repacked slice: xq and xd point at the
  * slice's first block of the tile's first vector; a block row of the batch is bstride vectors. */
 VNNI_ATTR static inline __attribute__((always_inline)) void
-g16_tile(const struct g16_slice *sl, int kn, const int8_t *xq, const struct osr_q8_0_sum *xs,
-         int64_t bstride, const int nc, const int off, float *y, int64_t y_stride, int first)
+g16_tile(const struct g16_slice *sl, int kn, const uint8_t *xq, const float *xd, int64_t bstride,
+         const int nc, float *y, int64_t y_stride, int first)
 {
     __m512 acc[G16_NC];
 #pragma GCC unroll 8
     for (int c = 0; c < nc; c++)
         acc[c] = _mm512_setzero_ps();
-    for (int b = 0; b < kn; b++, xq += bstride * OSR_QK, xs += bstride) {
+    for (int b = 0; b < kn; b++, xq += bstride * OSR_QK, xd += bstride) {
         __m512i s[G16_NC];
+        __m512i corr = _mm512_load_si512((const void *)sl->c[b]);
 #pragma GCC unroll 8
         for (int c = 0; c < nc; c++)
-            s[c] = _mm512_set1_epi32(-off * xs[c].sum);
+            s[c] = corr;
 #pragma GCC unroll 8
         for (int g = 0; g < 8; g++) {
             __m512i wv = _mm512_load_si512((const void *)sl->q[b][g]);
@@ -584,14 +594,14 @@ g16_tile(const struct g16_slice *sl, int kn, const int8_t *xq, const struct osr_
             for (int c = 0; c < nc; c++) {
                 int32_t xv;
                 memcpy(&xv, xq + c * OSR_QK + 4 * g, 4);
-                s[c] = _mm512_dpbusd_epi32(s[c], wv, _mm512_set1_epi32(xv));
+                s[c] = _mm512_dpbusd_epi32(s[c], _mm512_set1_epi32(xv), wv);
             }
         }
         __m512 dw = _mm512_load_ps(sl->d[b]);
 #pragma GCC unroll 8
         for (int c = 0; c < nc; c++)
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
-                                     _mm512_mul_ps(dw, _mm512_set1_ps(xs[c].d)), acc[c]);
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(xd[c])), acc[c]);
     }
 #pragma GCC unroll 8
     for (int c = 0; c < nc; c++) {
@@ -605,7 +615,6 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
          int64_t nv, float *y, int64_t y_stride, const int is_q8)
 {
     _Alignas(64) struct g16_slice sl;
-    const int off = is_q8 ? 128 : 8;
     const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
     const int64_t nb = n / OSR_QK, bs = x->nvec;
     for (int64_t kb0 = 0; kb0 < nb; kb0 += G16_KB) {
@@ -614,9 +623,9 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
         int first = kb0 == 0;
         /* The next slice of the 16 rows (or, after the last, the same columns of the 16 rows
          * below, most likely the next panel taken) is prefetched a few lines per tile while
-         * this one computes: 16 short streams are more than the hardware prefetchers follow. */
-        /* addresses as integers: the rows below may lie past the weights (a prefetch of
-         * them is harmless, a pointer to them would not be) */
+         * this one computes: 16 short streams are more than the hardware prefetchers follow.
+         * Addresses as integers: the rows below may lie past the weights (a prefetch of them
+         * is harmless, a pointer to them would not be). */
         uintptr_t pf_base = (uintptr_t)w + (size_t)(kb0 + G16_KB) * bb;
         int64_t pf_n = nb - kb0 - G16_KB < G16_KB ? nb - kb0 - G16_KB : G16_KB;
         if (pf_n <= 0) {
@@ -628,22 +637,23 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
         int64_t v = 0;
         for (; v + G16_NC <= nv; v += G16_NC) {
             for (size_t e = pf + pf_step; pf < e && pf < pf_total; pf++)
-                _mm_prefetch((const char *)(pf_base + (pf / pf_row) * row_bytes + (pf % pf_row) * 64),
+                _mm_prefetch((const char *)(pf_base + (pf / pf_row) * row_bytes +
+                                            (pf % pf_row) * 64),
                              _MM_HINT_T0);
-            g16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->sums + kb0 * bs + v0 + v,
-                     bs, G16_NC, off, y + v * y_stride, y_stride, first);
+            g16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs,
+                     G16_NC, y + v * y_stride, y_stride, first);
         }
-        const int8_t *xv = x->qs + (kb0 * bs + v0 + v) * OSR_QK;
-        const struct osr_q8_0_sum *sv = x->sums + kb0 * bs + v0 + v;
+        const uint8_t *xv = x->qs + (kb0 * bs + v0 + v) * OSR_QK;
+        const float *dv = x->d + kb0 * bs + v0 + v;
         float *yv = y + v * y_stride;
         switch (nv - v) { /* the tail, one instance per width */
-        case 1: g16_tile(&sl, kn, xv, sv, bs, 1, off, yv, y_stride, first); break;
-        case 2: g16_tile(&sl, kn, xv, sv, bs, 2, off, yv, y_stride, first); break;
-        case 3: g16_tile(&sl, kn, xv, sv, bs, 3, off, yv, y_stride, first); break;
-        case 4: g16_tile(&sl, kn, xv, sv, bs, 4, off, yv, y_stride, first); break;
-        case 5: g16_tile(&sl, kn, xv, sv, bs, 5, off, yv, y_stride, first); break;
-        case 6: g16_tile(&sl, kn, xv, sv, bs, 6, off, yv, y_stride, first); break;
-        case 7: g16_tile(&sl, kn, xv, sv, bs, 7, off, yv, y_stride, first); break;
+        case 1: g16_tile(&sl, kn, xv, dv, bs, 1, yv, y_stride, first); break;
+        case 2: g16_tile(&sl, kn, xv, dv, bs, 2, yv, y_stride, first); break;
+        case 3: g16_tile(&sl, kn, xv, dv, bs, 3, yv, y_stride, first); break;
+        case 4: g16_tile(&sl, kn, xv, dv, bs, 4, yv, y_stride, first); break;
+        case 5: g16_tile(&sl, kn, xv, dv, bs, 5, yv, y_stride, first); break;
+        case 6: g16_tile(&sl, kn, xv, dv, bs, 6, yv, y_stride, first); break;
+        case 7: g16_tile(&sl, kn, xv, dv, bs, 7, yv, y_stride, first); break;
         default: break;
         }
     }
