@@ -217,8 +217,12 @@ void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *bl
     const struct osr_block_q8_0 *b = blocks;
     for (int64_t i = 0; i < nblocks; i++) {
         size_t at = (size_t)((b0 + i) * bt->nvec + v);
-        for (int k = 0; k < OSR_QK; k++)
-            bt->qs[at * OSR_QK + (size_t)k] = (uint8_t)((int)b[i].qs[k] + 128);
+        for (int k = 0; k < OSR_QK; k += 8) { /* + 128 is a flip of each byte's top bit */
+            uint64_t q;
+            memcpy(&q, b[i].qs + k, 8);
+            q ^= 0x8080808080808080ull;
+            memcpy(bt->qs + at * OSR_QK + (size_t)k, &q, 8);
+        }
         bt->d[at] = osr_quant_f16_to_f32(b[i].d);
     }
 }
