@@ -268,7 +268,11 @@ static enum osr_qtype dot_type(enum osr_qtype t)
  *     is still computed by one vec_dot, so the result does not depend on the chunking or the
  *     thread count.  Batches use 64-row x 8-vector items, taken row block by row block so a
  *     block's weights stay in cache across the vectors; gemm4 groups 4 rows from each item's
- *     start (a multiple of 4), so the results do not depend on the thread count either. */
+ *     start (a multiple of 4), so the results do not depend on the thread count either.
+ *     Where the table has a panel kernel (gemm16: Q4_0/Q8_0 on AVX2 and up) and the batch's
+ *     Q8_0 activations have their block-major view (filled here next to the quantization), an
+ *     item is instead one 16-row panel against every vector; leftover rows of a matrix whose
+ *     row count is not a multiple of 16 go through gemm4 / vec_dot as before. */
 #define CHUNK_ROWS 16
 #define DECODE_CHUNK_MAX 256
 #ifndef BATCH_CHUNK_ROWS
@@ -345,9 +349,7 @@ static void mm_worker(void *arg, int ith, int nth)
             continue;
         }
         int64_t v0 = p->gemm16 ? 0 : (it % ntiles) * TILE_VECS;
-        int64_t v1 = p->gemm16                     ? j->nvec
-                     : v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS
-                                                : j->nvec;
+        int64_t v1 = p->gemm16 ? j->nvec : v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
         for (int64_t v = v0; v < v1; v += 4) {
             int nv = v1 - v < 4 ? (int)(v1 - v) : 4;

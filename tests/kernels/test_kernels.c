@@ -926,4 +926,5 @@ static void test_matmul(void)
 TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values,
           test_bf16_known_values, test_float_conversions_all_isas, test_quantize_roundtrip,
           test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes,
-          test_vec_dot_random_bits, test_gemm4, test_gemm16, test_elementwise, test_rope, test_matmul)
+          test_vec_dot_random_bits, test_gemm4, test_gemm16, test_elementwise, test_rope,
+          test_matmul)

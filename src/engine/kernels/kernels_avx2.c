@@ -812,9 +812,10 @@ static inline __attribute__((always_inline)) void p16_repack(struct p16_slice *s
     }
 }
 
-static inline __attribute__((always_inline)) void
-p16_tile(const struct p16_slice *sl, int kn, const uint8_t *xq, const float *xd, int64_t bstride,
-         const int nc, float *y, int64_t y_stride, int first)
+static inline __attribute__((always_inline)) void p16_tile(const struct p16_slice *sl, int kn,
+                                                           const uint8_t *xq, const float *xd,
+                                                           int64_t bstride, const int nc, float *y,
+                                                           int64_t y_stride, int first)
 {
     const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
     __m256 acc[P16_NC][2];
@@ -838,19 +839,21 @@ p16_tile(const struct p16_slice *sl, int kn, const uint8_t *xq, const float *xd,
                 memcpy(&xv, xq + c * OSR_QK + 4 * g, 4);
                 __m256i x = _mm256_xor_si256(_mm256_set1_epi32(xv), flip);
                 s[c][0] = _mm256_add_epi32(
-                    s[c][0], _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x, w0)),
-                                               ones));
+                    s[c][0],
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x, w0)), ones));
                 s[c][1] = _mm256_add_epi32(
-                    s[c][1], _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x, w1)),
-                                               ones));
+                    s[c][1],
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x, w1)), ones));
             }
         }
         __m256 d0 = _mm256_load_ps(&sl->d[b][0]), d1 = _mm256_load_ps(&sl->d[b][8]);
 #pragma GCC unroll 2
         for (int c = 0; c < nc; c++) {
             __m256 dx = _mm256_broadcast_ss(xd + c);
-            acc[c][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c][0]), _mm256_mul_ps(d0, dx), acc[c][0]);
-            acc[c][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c][1]), _mm256_mul_ps(d1, dx), acc[c][1]);
+            acc[c][0] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c][0]), _mm256_mul_ps(d0, dx), acc[c][0]);
+            acc[c][1] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c][1]), _mm256_mul_ps(d1, dx), acc[c][1]);
         }
     }
 #pragma GCC unroll 2
@@ -881,8 +884,8 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
             p16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs,
                      P16_NC, y + v * y_stride, y_stride, first);
         if (v < nv)
-            p16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs,
-                     1, y + v * y_stride, y_stride, first);
+            p16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs, 1,
+                     y + v * y_stride, y_stride, first);
     }
 }
 

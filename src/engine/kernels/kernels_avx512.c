@@ -524,9 +524,9 @@ g16_repack(struct g16_slice *sl, const char *w, size_t row_bytes, int64_t kb0, i
 {
     const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
     const int gather = row_bytes <= (size_t)INT32_MAX / 16;
-    const __m512i ridx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-                                                              11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(gather ? (int)row_bytes : 0));
+    const __m512i ridx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(gather ? (int)row_bytes : 0));
     const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
     const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
     const __m512i ones = _mm512_set1_epi8(1);
@@ -559,8 +559,8 @@ g16_repack(struct g16_slice *sl, const char *w, size_t row_bytes, int64_t kb0, i
             _mm512_store_si512((void *)sl->q[b][g + 4], c);
             sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum, ones, a), ones, c);
         }
-        _mm512_store_si512((void *)sl->c[b], _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                              _mm512_slli_epi32(sum, 7)));
+        _mm512_store_si512((void *)sl->c[b],
+                           _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
         if (gather) {
             __m512i dw = _mm512_i32gather_epi32(ridx, (const void *)base, 1);
             _mm512_store_ps(sl->d[b], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw)));
@@ -637,9 +637,9 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
         int64_t v = 0;
         for (; v + G16_NC <= nv; v += G16_NC) {
             for (size_t e = pf + pf_step; pf < e && pf < pf_total; pf++)
-                _mm_prefetch((const char *)(pf_base + (pf / pf_row) * row_bytes +
-                                            (pf % pf_row) * 64),
-                             _MM_HINT_T0);
+                _mm_prefetch(
+                    (const char *)(pf_base + (pf / pf_row) * row_bytes + (pf % pf_row) * 64),
+                    _MM_HINT_T0);
             g16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs,
                      G16_NC, y + v * y_stride, y_stride, first);
         }
@@ -647,14 +647,29 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
         const float *dv = x->d + kb0 * bs + v0 + v;
         float *yv = y + v * y_stride;
         switch (nv - v) { /* the tail, one instance per width */
-        case 1: g16_tile(&sl, kn, xv, dv, bs, 1, yv, y_stride, first); break;
-        case 2: g16_tile(&sl, kn, xv, dv, bs, 2, yv, y_stride, first); break;
-        case 3: g16_tile(&sl, kn, xv, dv, bs, 3, yv, y_stride, first); break;
-        case 4: g16_tile(&sl, kn, xv, dv, bs, 4, yv, y_stride, first); break;
-        case 5: g16_tile(&sl, kn, xv, dv, bs, 5, yv, y_stride, first); break;
-        case 6: g16_tile(&sl, kn, xv, dv, bs, 6, yv, y_stride, first); break;
-        case 7: g16_tile(&sl, kn, xv, dv, bs, 7, yv, y_stride, first); break;
-        default: break;
+        case 1:
+            g16_tile(&sl, kn, xv, dv, bs, 1, yv, y_stride, first);
+            break;
+        case 2:
+            g16_tile(&sl, kn, xv, dv, bs, 2, yv, y_stride, first);
+            break;
+        case 3:
+            g16_tile(&sl, kn, xv, dv, bs, 3, yv, y_stride, first);
+            break;
+        case 4:
+            g16_tile(&sl, kn, xv, dv, bs, 4, yv, y_stride, first);
+            break;
+        case 5:
+            g16_tile(&sl, kn, xv, dv, bs, 5, yv, y_stride, first);
+            break;
+        case 6:
+            g16_tile(&sl, kn, xv, dv, bs, 6, yv, y_stride, first);
+            break;
+        case 7:
+            g16_tile(&sl, kn, xv, dv, bs, 7, yv, y_stride, first);
+            break;
+        default:
+            break;
         }
     }
 }
