@@ -54,6 +54,11 @@ struct osr_q8_0_batch {
     int64_t nvec;
 };
 
+/* The smallest batch that goes through the panel kernels: below it, repacking 16 rows for
+ * a few vectors costs more than it saves (measured: 2 and 4 vectors slower than gemm4, 8 about
+ * even, 16 much faster). */
+#define OSR_GEMM16_MIN_NVEC 8
+
 /* Dots of 16 weight rows (row r at (char *)w + r * row_bytes, n values) against vectors
  * v0..v0+nv of the batch x: y[(v - v0) * y_stride + r] = dot(row r, vector v).  The rows are
  * repacked on the stack a slice of blocks at a time so that one 32-bit lane holds one row, and
@@ -113,10 +118,10 @@ void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *bl
                                  int64_t b0, int64_t nblocks);
 
 /* The batch view of prepared activations inside the matmul scratch: the scratch of a batch
- * (nvec >= 2) whose dot_type is Q8_0 holds, after the quantized vectors and rounded up to 64
- * bytes, the same values in block-major order (nvec * cols bytes) and then nvec * cols / 32
- * float scales.  Fills *out and returns 1 for the scratch xq, or returns 0 when this
- * combination has no batch view. */
+ * (nvec >= OSR_GEMM16_MIN_NVEC) whose dot_type is Q8_0 holds, after the quantized vectors and
+ * rounded up to 64 bytes, the same values in block-major order (nvec * cols bytes) and then
+ * nvec * cols / 32 float scales.  Fills *out and returns 1 for the scratch xq, or returns 0 when
+ * this combination has no batch view. */
 int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t cols, int64_t nvec,
                                struct osr_q8_0_batch *out);
 

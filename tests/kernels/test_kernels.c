@@ -807,7 +807,7 @@ static void test_rope(void)
 
 static void test_matmul(void)
 {
-    enum { ROWS = 67, COLS = 512, NV = 5 };
+    enum { ROWS = 67, COLS = 512, NV = 9 }; /* 9 vectors: a panel tile of 8 and a tail */
     static float wsrc[ROWS * COLS], x[NV * COLS], y1[NV * ROWS], y2[NV * ROWS], wf[COLS];
     static uint8_t w[ROWS * COLS * 4];
     static uint8_t scratch[NV * COLS * 3];
@@ -915,8 +915,9 @@ static void test_matmul(void)
                  OSR_EINVAL);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_F16, 100, 3), 0);
     /* a batch of Q8_0 activations also holds its block-major copy, 64-byte aligned */
-    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 256 + 3 * 2 * (32 + 4));
-    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 1), 68);
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 8), 576 + 8 * 2 * (32 + 4));
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 7), 7 * 68); /* no view */
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 3 * 68);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 512, 2), 2 * 584);
     CHECK(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 100, 2) == (size_t)-1);
     osr_threadpool_free(tp2);

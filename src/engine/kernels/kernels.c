@@ -181,10 +181,10 @@ struct matmul_job {
 };
 
 /* Bytes of quantized vectors before the batch view (a multiple of 64), or 0 when the
- * batch has no summaries (one vector, or activations other than Q8_0). */
+ * batch has none (fewer than OSR_GEMM16_MIN_NVEC vectors, or activations other than Q8_0). */
 static size_t batch_offset(const struct osr_qtype_info *ti, int64_t cols, int64_t nvec)
 {
-    if (ti->dot_type != OSR_QTYPE_Q8_0 || nvec < 2 || cols <= 0)
+    if (ti->dot_type != OSR_QTYPE_Q8_0 || nvec < OSR_GEMM16_MIN_NVEC || cols <= 0)
         return 0;
     size_t q = (size_t)(cols / OSR_QK) * sizeof(struct osr_block_q8_0) * (size_t)nvec;
     return (q + 63) / 64 * 64;
