@@ -269,7 +269,7 @@ static enum osr_qtype dot_type(enum osr_qtype t)
  *     thread count.  Batches use 64-row x 8-vector items, taken row block by row block so a
  *     block's weights stay in cache across the vectors; gemm4 groups 4 rows from each item's
  *     start (a multiple of 4), so the results do not depend on the thread count either.
- *     Where the table has a panel kernel (gemm16: Q4_0/Q8_0 on AVX2 and up) and the batch's
+ *     Where the table has a panel kernel (gemm16: Q4_0/Q5_0/Q8_0 on AVX2 and up) and the batch's
  *     Q8_0 activations have their block-major view (filled here next to the quantization), an
  *     item is instead one 16-row panel against every vector; leftover rows of a matrix whose
  *     row count is not a multiple of 16 go through gemm4 / vec_dot as before. */

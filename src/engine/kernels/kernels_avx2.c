@@ -762,26 +762,36 @@ struct p16_slice {
     float d[P16_KB][16];
 };
 
-static inline __m256i p16_row(const char *blk, const int is_q8)
+/* The weight types of the panel kernels (a constant after inlining). */
+enum { P16_Q4_0, P16_Q8_0, P16_Q5_0 };
+
+static inline __m256i p16_row(const char *blk, const int kind)
 {
-    if (is_q8)
+    if (kind == P16_Q8_0)
         return _mm256_loadu_si256((const __m256i *)(blk + 2));
+    if (kind == P16_Q5_0) { /* d, the 32 fifth bits, the nibbles */
+        const __m256i off = _mm256_set1_epi8(16);
+        __m256i hb = _mm256_and_si256(bits_to_bytes((const uint8_t *)blk + 2), off);
+        return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles((const uint8_t *)blk + 6), hb), off);
+    }
     return _mm256_sub_epi8(unpack_nibbles((const uint8_t *)blk + 2), _mm256_set1_epi8(8));
 }
 
 /* Rows h*8..h*8+7 of blocks kb0..kb0+kn into sl, by an 8 x 8 transpose of 32-bit words. */
 static inline __attribute__((always_inline)) void p16_repack(struct p16_slice *sl, const char *w,
                                                              size_t row_bytes, int64_t kb0, int kn,
-                                                             const int is_q8)
+                                                             const int kind)
 {
-    const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
+    const size_t bb = kind == P16_Q8_0   ? sizeof(struct osr_block_q8_0)
+                      : kind == P16_Q5_0 ? sizeof(struct osr_block_q5_0)
+                                         : sizeof(struct osr_block_q4_0);
     for (int b = 0; b < kn; b++) {
         const char *base = w + (size_t)(kb0 + b) * bb;
         for (int h = 0; h < 2; h++) {
             __m256i z[8], t[8], u[8];
 #pragma GCC unroll 8
             for (int i = 0; i < 8; i++)
-                z[i] = p16_row(base + (size_t)(h * 8 + i) * row_bytes, is_q8);
+                z[i] = p16_row(base + (size_t)(h * 8 + i) * row_bytes, kind);
 #pragma GCC unroll 4
             for (int i = 0; i < 8; i += 2) {
                 t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
@@ -871,13 +881,13 @@ static inline __attribute__((always_inline)) void p16_tile(const struct p16_slic
 
 static inline __attribute__((always_inline)) void
 gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x, int64_t v0,
-         int64_t nv, float *y, int64_t y_stride, const int is_q8)
+         int64_t nv, float *y, int64_t y_stride, const int kind)
 {
     _Alignas(64) struct p16_slice sl;
     const int64_t nb = n / OSR_QK, bs = x->nvec;
     for (int64_t kb0 = 0; kb0 < nb; kb0 += P16_KB) {
         int kn = nb - kb0 < P16_KB ? (int)(nb - kb0) : P16_KB;
-        p16_repack(&sl, w, row_bytes, kb0, kn, is_q8);
+        p16_repack(&sl, w, row_bytes, kb0, kn, kind);
         int first = kb0 == 0;
         int64_t v = 0;
         for (; v + P16_NC <= nv; v += P16_NC)
@@ -892,13 +902,19 @@ gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch
 static void gemm16_q4_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x,
                         int64_t v0, int64_t nv, float *y, int64_t y_stride)
 {
-    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, 0);
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, P16_Q4_0);
 }
 
 static void gemm16_q8_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x,
                         int64_t v0, int64_t nv, float *y, int64_t y_stride)
 {
-    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, 1);
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, P16_Q8_0);
+}
+
+static void gemm16_q5_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x,
+                        int64_t v0, int64_t nv, float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, P16_Q5_0);
 }
 
 void osr_kernels_fill_avx2(struct osr_kernels *k)
@@ -924,6 +940,7 @@ void osr_kernels_fill_avx2(struct osr_kernels *k)
     k->gemm4[OSR_QTYPE_F16] = gemm4_f16;
     k->gemm16[OSR_QTYPE_Q4_0] = gemm16_q4_0;
     k->gemm16[OSR_QTYPE_Q8_0] = gemm16_q8_0;
+    k->gemm16[OSR_QTYPE_Q5_0] = gemm16_q5_0;
 
     k->add = add;
     k->mul = mul;

@@ -504,13 +504,23 @@ struct g16_slice {
     float d[G16_KB][16];
 };
 
+/* The weight types of the panel kernels (a constant after inlining). */
+enum { G16_Q4_0, G16_Q8_0, G16_Q5_0 };
+
 /* One block's 32 values as signed bytes in value order. */
-static inline __m256i g16_row(const char *blk, const int is_q8)
+static inline __m256i g16_row(const char *blk, const int kind)
 {
-    if (is_q8)
+    if (kind == G16_Q8_0)
         return _mm256_loadu_si256((const __m256i *)(blk + 2));
-    __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+    const int qs = kind == G16_Q5_0 ? 6 : 2; /* Q5_0: d, then the 32 fifth bits, then nibbles */
+    __m128i q = _mm_loadu_si128((const __m128i *)(blk + qs));
     __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+    if (kind == G16_Q5_0) {
+        uint32_t qh;
+        memcpy(&qh, blk + 2, 4);
+        u = _mm256_or_si256(u, _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(16)));
+        return _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+    }
     return _mm256_sub_epi8(u, _mm256_set1_epi8(8));
 }
 
@@ -520,9 +530,11 @@ static inline __m256i g16_row(const char *blk, const int is_q8)
  * the row offsets fit its 32-bit indices. */
 VNNI_ATTR static inline __attribute__((always_inline)) void
 g16_repack(struct g16_slice *sl, const char *w, size_t row_bytes, int64_t kb0, int kn,
-           const int is_q8)
+           const int kind)
 {
-    const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
+    const size_t bb = kind == G16_Q8_0   ? sizeof(struct osr_block_q8_0)
+                      : kind == G16_Q5_0 ? sizeof(struct osr_block_q5_0)
+                                         : sizeof(struct osr_block_q4_0);
     const int gather = row_bytes <= (size_t)INT32_MAX / 16;
     const __m512i ridx =
         _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -536,8 +548,8 @@ g16_repack(struct g16_slice *sl, const char *w, size_t row_bytes, int64_t kb0, i
 #pragma GCC unroll 8
         for (int i = 0; i < 8; i++)
             z[i] = _mm512_inserti64x4(
-                _mm512_castsi256_si512(g16_row(base + (size_t)i * row_bytes, is_q8)),
-                g16_row(base + (size_t)(i + 8) * row_bytes, is_q8), 1);
+                _mm512_castsi256_si512(g16_row(base + (size_t)i * row_bytes, kind)),
+                g16_row(base + (size_t)(i + 8) * row_bytes, kind), 1);
 #pragma GCC unroll 4
         for (int i = 0; i < 8; i += 2) {
             t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
@@ -612,14 +624,16 @@ g16_tile(const struct g16_slice *sl, int kn, const uint8_t *xq, const float *xd,
 
 VNNI_ATTR static inline __attribute__((always_inline)) void
 gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x, int64_t v0,
-         int64_t nv, float *y, int64_t y_stride, const int is_q8)
+         int64_t nv, float *y, int64_t y_stride, const int kind)
 {
     _Alignas(64) struct g16_slice sl;
-    const size_t bb = is_q8 ? sizeof(struct osr_block_q8_0) : sizeof(struct osr_block_q4_0);
+    const size_t bb = kind == G16_Q8_0   ? sizeof(struct osr_block_q8_0)
+                      : kind == G16_Q5_0 ? sizeof(struct osr_block_q5_0)
+                                         : sizeof(struct osr_block_q4_0);
     const int64_t nb = n / OSR_QK, bs = x->nvec;
     for (int64_t kb0 = 0; kb0 < nb; kb0 += G16_KB) {
         int kn = nb - kb0 < G16_KB ? (int)(nb - kb0) : G16_KB;
-        g16_repack(&sl, w, row_bytes, kb0, kn, is_q8);
+        g16_repack(&sl, w, row_bytes, kb0, kn, kind);
         int first = kb0 == 0;
         /* The next slice of the 16 rows (or, after the last, the same columns of the 16 rows
          * below, most likely the next panel taken) is prefetched a few lines per tile while
@@ -678,14 +692,21 @@ VNNI_ATTR static void gemm16_q4_0_vnni(int64_t n, const void *w, size_t row_byte
                                        const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
                                        float *y, int64_t y_stride)
 {
-    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, 0);
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, G16_Q4_0);
 }
 
 VNNI_ATTR static void gemm16_q8_0_vnni(int64_t n, const void *w, size_t row_bytes,
                                        const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
                                        float *y, int64_t y_stride)
 {
-    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, 1);
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, G16_Q8_0);
+}
+
+VNNI_ATTR static void gemm16_q5_0_vnni(int64_t n, const void *w, size_t row_bytes,
+                                       const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
+                                       float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, G16_Q5_0);
 }
 
 /* F16 weights x F32 vectors, 4 rows x up to 4 vectors: each 16-value slice of a row is
@@ -772,4 +793,5 @@ void osr_kernels_fill_avx512vnni(struct osr_kernels *k)
     k->gemm4[OSR_QTYPE_Q8_0] = gemm4_q8_0_vnni;
     k->gemm16[OSR_QTYPE_Q4_0] = gemm16_q4_0_vnni;
     k->gemm16[OSR_QTYPE_Q8_0] = gemm16_q8_0_vnni;
+    k->gemm16[OSR_QTYPE_Q5_0] = gemm16_q5_0_vnni;
 }
