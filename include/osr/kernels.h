@@ -61,9 +61,9 @@ struct osr_q8_0_batch {
 
 /* Dots of 16 weight rows (row r at (char *)w + r * row_bytes, n values) against vectors
  * v0..v0+nv of the batch x: y[(v - v0) * y_stride + r] = dot(row r, vector v).  The rows are
- * repacked on the stack a slice of blocks at a time so that one 32-bit lane holds one row, and
- * each slice is reused against every vector.  A vector's result does not depend on v0 or nv;
- * it may differ from vec_dot in the last bits (summation order). */
+ * repacked on the stack (about 20 KiB) a slice of blocks at a time so that one 32-bit lane
+ * holds one row, and each slice is reused against every vector.  A vector's result does not
+ * depend on v0 or nv; it may differ from vec_dot in the last bits (summation order). */
 typedef void (*osr_gemm16_fn)(int64_t n, const void *w, size_t row_bytes,
                               const struct osr_q8_0_batch *x, int64_t v0, int64_t nv, float *y,
                               int64_t y_stride);
