@@ -6,7 +6,8 @@
  * pairs summed to 16 bits), widened to 32 bits with madd, and each block's integer sum is
  * scaled by the product of the two block scales into a float accumulator.  Signed x signed
  * products use the usual sign trick (|w| x sign(w)*y).  None of the sums can saturate for the
- * value ranges the block types allow (|q8| <= 127).
+ * value ranges the block types allow (|q8| <= 127).  The panel kernel for batches (gemm16)
+ * repacks 16 weight rows so that one 32-bit lane holds one row; see its section.
  *
  * Float elementwise ops use an exp with a degree-6 polynomial after range reduction, accurate
  * to a few ulp; see KERNELS.md for the tolerances the tests hold them to.

@@ -4,8 +4,9 @@
  * Quantized 32-value blocks are processed two per 512-bit register: the two blocks' 64 weight
  * bytes against the matching 64 activation bytes, each 32-bit lane belonging to one block, so
  * one float vector of [d_a x8, d_b x8] scales both.  Signed products use |w| x (y negated where
- * w < 0); without VNNI the bytes go through maddubs + madd, with VNNI through vpdpbusd.  What
- * is not here falls back to the AVX2 table.
+ * w < 0); without VNNI the bytes go through maddubs + madd, with VNNI through vpdpbusd.  The
+ * VNNI panel kernel for batches (gemm16) works the other way round, one 32-bit lane per weight
+ * row over repacked rows; see its section.  What is not here falls back to the AVX2 table.
  */
 #include <immintrin.h>
 #include <string.h>
