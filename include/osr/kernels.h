@@ -44,6 +44,30 @@ typedef float (*osr_vec_dot_fn)(int64_t n, const void *w, const void *x);
 typedef void (*osr_gemm4_fn)(int64_t n, const void *w, size_t row_bytes, const void *x,
                              size_t x_stride, int nv, float *y, int64_t y_stride);
 
+/* A batch of Q8_0 activation vectors in block-major order, for the panel kernels: the 32
+ * values of block b of vector v, each plus 128 (so unsigned bytes), at
+ * qs + (b * nvec + v) * 32, and its scale as a float at d[b * nvec + v], so the vectors of a
+ * register tile sit at fixed offsets from one pointer.  Borrowed views into the matmul scratch. */
+struct osr_q8_0_batch {
+    uint8_t *qs;
+    float *d;
+    int64_t nvec;
+};
+
+/* The smallest batch that goes through the panel kernels: below it, repacking 16 rows for
+ * a few vectors costs more than it saves (measured: 2 and 4 vectors slower than gemm4, 8 about
+ * even, 16 much faster). */
+#define OSR_GEMM16_MIN_NVEC 8
+
+/* Dots of 16 weight rows (row r at (char *)w + r * row_bytes, n values) against vectors
+ * v0..v0+nv of the batch x: y[(v - v0) * y_stride + r] = dot(row r, vector v).  The rows are
+ * repacked on the stack (about 20 KiB) a slice of blocks at a time so that one 32-bit lane
+ * holds one row, and each slice is reused against every vector.  A vector's result does not
+ * depend on v0 or nv; it may differ from vec_dot in the last bits (summation order). */
+typedef void (*osr_gemm16_fn)(int64_t n, const void *w, size_t row_bytes,
+                              const struct osr_q8_0_batch *x, int64_t v0, int64_t nv, float *y,
+                              int64_t y_stride);
+
 struct osr_kernels {
     enum osr_isa isa;
     const char *name; /* "scalar", "avx2", "avx512", "avx512vnni" */
@@ -53,6 +77,9 @@ struct osr_kernels {
     osr_quantize_fn quantize[OSR_QTYPE_COUNT];
     osr_vec_dot_fn vec_dot[OSR_QTYPE_COUNT]; /* by weight type */
     osr_gemm4_fn gemm4[OSR_QTYPE_COUNT];     /* by weight type; NULL: matmul uses vec_dot */
+    /* by weight type, Q8_0 activations only; NULL: batches use gemm4.  OSR_GEMM16=off clears
+     * these in every table (to compare or rule out the panel path). */
+    osr_gemm16_fn gemm16[OSR_QTYPE_COUNT];
 
     /* Elementwise ops on float vectors of length n (any n >= 0).  y may equal an input. */
     void (*add)(float *y, const float *a, const float *b, int64_t n);
@@ -84,6 +111,19 @@ const struct osr_kernels *osr_kernels_by_name(const char *name);
 /* Bytes of scratch osr_kernels_matmul needs for nvec activation vectors of cols values against
  * weights of type wtype (0 when it needs none), or (size_t)-1 for an unsupported combination. */
 size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nvec);
+
+/* Copies nblocks Q8_0 blocks of vector v, starting at its block b0, from blocks into the
+ * batch view bt (values plus 128, scales as floats). */
+void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *blocks, int64_t v,
+                                 int64_t b0, int64_t nblocks);
+
+/* The batch view of prepared activations inside the matmul scratch: the scratch of a batch
+ * (nvec >= OSR_GEMM16_MIN_NVEC) whose dot_type is Q8_0 holds, after the quantized vectors and
+ * rounded up to 64 bytes, the same values in block-major order (nvec * cols bytes) and then
+ * nvec * cols / 32 float scales.  Fills *out and returns 1 for the scratch xq, or returns 0 when
+ * this combination has no batch view. */
+int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t cols, int64_t nvec,
+                               struct osr_q8_0_batch *out);
 
 /* y = W x for nvec vectors at once:
  *   W: rows rows of cols values of type wtype, row r at (char *)w + r * row_bytes (borrowed;

@@ -285,7 +285,11 @@ static enum osr_qtype dot_type(enum osr_qtype t)
  *     is still computed by one vec_dot, so the result does not depend on the chunking or the
  *     thread count.  Batches use 64-row x 8-vector items, taken row block by row block so a
  *     block's weights stay in cache across the vectors; gemm4 groups 4 rows from each item's
- *     start (a multiple of 4), so the results do not depend on the thread count either. */
+ *     start (a multiple of 4), so the results do not depend on the thread count either.
+ *     Where the table has a panel kernel (gemm16: Q4_0/Q5_0/Q8_0 on AVX2 and up) and the batch's
+ *     Q8_0 activations have their block-major view (filled here next to the quantization), an
+ *     item is instead one 16-row panel against every vector; leftover rows of a matrix whose
+ *     row count is not a multiple of 16 go through gemm4 / vec_dot as before. */
 #define CHUNK_ROWS 16
 #define DECODE_CHUNK_MAX 256
 #ifndef BATCH_CHUNK_ROWS
@@ -299,7 +303,8 @@ struct mm_part {
     float *y;
     osr_vec_dot_fn dot;
     osr_gemm4_fn gemm4;
-    int64_t chunk; /* rows per work item */
+    osr_gemm16_fn gemm16; /* set only for batches with block summaries */
+    int64_t chunk;        /* rows per work item */
     int64_t nchunks, items;
 };
 
@@ -311,6 +316,8 @@ struct mm_job {
     size_t xq_stride;
     int block_values;
     osr_quantize_fn quant;
+    struct osr_q8_0_batch batch; /* block-major copy of xq (batches of Q8_0), if has_batch */
+    int has_batch;
     struct mm_part parts[MAX_PARTS];
     int nparts;
     int64_t total;
@@ -329,9 +336,10 @@ static void mm_worker(void *arg, int ith, int nth)
         while (b0 < b1) {
             int64_t v = b0 / per, off = b0 % per;
             int64_t cnt = per - off < b1 - b0 ? per - off : b1 - b0;
-            j->quant(j->x + v * j->cols + off * j->block_values,
-                     j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes,
-                     cnt * j->block_values);
+            char *dst = j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes;
+            j->quant(j->x + v * j->cols + off * j->block_values, dst, cnt * j->block_values);
+            if (j->has_batch)
+                osr_kernels_q8_0_batch_fill(&j->batch, dst, v, off, cnt);
             b0 += cnt;
         }
         osr_threadpool_barrier(j->tp);
@@ -352,8 +360,13 @@ static void mm_worker(void *arg, int ith, int nth)
         int64_t ntiles = p->items / p->nchunks;
         int64_t r0 = (it / ntiles) * p->chunk;
         int64_t r1 = r0 + p->chunk < w->rows ? r0 + p->chunk : w->rows;
-        int64_t v0 = (it % ntiles) * TILE_VECS;
-        int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
+        if (p->gemm16 && r1 - r0 == CHUNK_ROWS) {
+            p->gemm16(j->cols, wd + (size_t)r0 * w->row_bytes, w->row_bytes, &j->batch, 0, j->nvec,
+                      p->y + r0, w->rows);
+            continue;
+        }
+        int64_t v0 = p->gemm16 ? 0 : (it % ntiles) * TILE_VECS;
+        int64_t v1 = p->gemm16 ? j->nvec : v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         int64_t r4 = p->gemm4 && j->nvec > 1 ? r0 + (r1 - r0) / 4 * 4 : r0;
         for (int64_t v = v0; v < v1; v += 4) {
             int nv = v1 - v < 4 ? (int)(v1 - v) : 4;
@@ -387,6 +400,7 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
         j.xq = c->mm_prep;
         if (!j.quant || need == (size_t)-1 || need > c->mm_bytes)
             return OSR_EINVAL;
+        j.has_batch = osr_kernels_prepared_batch(j.xq, ws[0]->type, j.cols, n, &j.batch);
     }
     int64_t ntiles = (n + TILE_VECS - 1) / TILE_VECS;
     for (int i = 0; i < count; i++) {
@@ -402,8 +416,12 @@ static int mm_run(struct osr_model_ctx *c, const struct osr_weight *const *ws, f
                        : want > DECODE_CHUNK_MAX ? DECODE_CHUNK_MAX
                                                  : want;
         }
+        if (j.has_batch && c->k->gemm16[ws[i]->type]) { /* 16-row panels against the whole batch */
+            p->gemm16 = c->k->gemm16[ws[i]->type];
+            p->chunk = CHUNK_ROWS;
+        }
         p->nchunks = (ws[i]->rows + p->chunk - 1) / p->chunk;
-        p->items = p->nchunks * ntiles;
+        p->items = p->nchunks * (p->gemm16 ? 1 : ntiles);
         j.total += p->items;
         if (!p->dot)
             return OSR_EINVAL;

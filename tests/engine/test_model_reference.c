@@ -17,11 +17,13 @@
  */
 #include <dirent.h>
 #include <math.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "osr/json.h"
@@ -314,4 +316,30 @@ static void test_all_references(void)
     fprintf(stderr, "  %d reference files\n", files);
 }
 
-TEST_MAIN(test_all_references)
+extern char **environ;
+
+/* The same references with the batch panel kernels switched off (OSR_GEMM16=off): the table is
+ * chosen once per process, so this runs in a child, this executable re-executed. */
+static void test_references_without_gemm16(void)
+{
+    if (getenv("OSR_GEMM16"))
+        return; /* the child itself, or a caller that already chose */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    REQUIRE(n > 0);
+    self[n] = '\0';
+    char *envp[512];
+    size_t k = 0;
+    for (char **e = environ; *e && k < 510; e++)
+        envp[k++] = *e;
+    envp[k++] = "OSR_GEMM16=off";
+    envp[k] = NULL;
+    char *argv[] = {self, NULL};
+    pid_t pid;
+    REQUIRE(posix_spawn(&pid, self, NULL, NULL, argv, envp) == 0);
+    int status;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_MAIN(test_all_references, test_references_without_gemm16)

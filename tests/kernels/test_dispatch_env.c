@@ -70,4 +70,46 @@ static void test_override(void)
     }
 }
 
-TEST_MAIN(test_override)
+/* OSR_GEMM16=off clears the panel kernels of every table; without it the VNNI table has them
+ * for Q4_0 and Q8_0. */
+static void test_gemm16_switch(void)
+{
+    const char *g = getenv("OSR_GEMM16");
+    if (g) { /* the child */
+        for (int i = 0; i < OSR_ISA_COUNT; i++) {
+            const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)i);
+            for (int t = 0; k && t < OSR_QTYPE_COUNT; t++)
+                CHECK(k->gemm16[t] == NULL);
+        }
+        return;
+    }
+    if (getenv("OSR_KERNELS"))
+        return; /* a child of test_override */
+    const struct osr_kernels *v = osr_kernels_by_name("avx512vnni");
+    if (!v) {
+        printf("skipping gemm16 switch: this CPU lacks avx512vnni\n");
+        return;
+    }
+    CHECK(v->gemm16[OSR_QTYPE_Q4_0] != NULL && v->gemm16[OSR_QTYPE_Q8_0] != NULL);
+    CHECK(v->gemm16[OSR_QTYPE_F16] == NULL);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    REQUIRE(n > 0);
+    self[n] = '\0';
+    char *envp[512];
+    size_t k = 0;
+    for (char **e = environ; *e && k < 509; e++)
+        if (strncmp(*e, "OSR_KERNELS=", 12) != 0)
+            envp[k++] = *e;
+    envp[k++] = "OSR_KERNELS=avx512vnni"; /* so the child's test_override only checks */
+    envp[k++] = "OSR_GEMM16=off";
+    envp[k] = NULL;
+    char *argv[] = {self, NULL};
+    pid_t pid;
+    REQUIRE(posix_spawn(&pid, self, NULL, NULL, argv, envp) == 0);
+    int status;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_MAIN(test_override, test_gemm16_switch)

@@ -615,6 +615,75 @@ static void test_gemm4(void)
     }
 }
 
+/* The 16-row panel kernels against the scalar dot: several repacked slices (n up to 70
+ * blocks), every tile width and tail (nvec 1..19), and each vector's result independent of
+ * the others in the batch. */
+static void test_gemm16(void)
+{
+    enum { NB = 70, NMAX = NB * 32, NV = 19, RS = 21 };
+    static float tmp[NMAX];
+    static uint8_t w[16 * (NB * 34 + 6)], xq[NV * (NB * 34 + 10)];
+    static float bd[NV * NB];
+    static uint8_t bq[NV * NB * 32];
+    static float yall[NV * RS], ysub[NV * RS];
+    int tested = 0;
+    for (int isa = 0; isa < OSR_ISA_COUNT; isa++) {
+        const struct osr_kernels *k = osr_kernels_for_isa((enum osr_isa)isa);
+        if (!k)
+            continue;
+        for (int t = 0; t < OSR_QTYPE_COUNT; t++) {
+            if (!k->gemm16[t])
+                continue;
+            const struct osr_qtype_info *ti = osr_quant_type_info((uint32_t)t);
+            CHECK(ti->dot_type == OSR_QTYPE_Q8_0);
+            int bad = 0;
+            for (int64_t nb = 1; nb <= NB; nb += 23) {
+                int64_t n = nb * 32;
+                size_t rb = osr_quant_row_bytes((uint32_t)t, n) + 6; /* padded strides */
+                size_t xs = osr_quant_row_bytes(OSR_QTYPE_Q8_0, n) + 10;
+                for (int r = 0; r < 16; r++) {
+                    fill_normal(tmp, n, r == 3 ? 2.0f : 0.02f); /* one row with large values */
+                    scalar()->quantize[t](tmp, w + r * rb, n);
+                }
+                struct osr_q8_0_batch bt = {.qs = bq, .d = bd, .nvec = NV};
+                for (int v = 0; v < NV; v++) {
+                    fill_normal(tmp, n, v == 5 ? 30.0f : 1.0f);
+                    scalar()->quantize[OSR_QTYPE_Q8_0](tmp, xq + v * xs, n);
+                    /* in two pieces, as the matmul's threads do */
+                    osr_kernels_q8_0_batch_fill(&bt, xq + v * xs, v, 0, nb / 2);
+                    osr_kernels_q8_0_batch_fill(&bt, xq + v * xs + (size_t)(nb / 2) * 34, v, nb / 2,
+                                                nb - nb / 2);
+                }
+                memset(yall, 0, sizeof(yall));
+                k->gemm16[t](n, w, rb, &bt, 0, NV, yall, RS);
+                for (int v = 0; v < NV; v++) {
+                    for (int r = 0; r < 16; r++) {
+                        double mag;
+                        dot_matches_dequantized((enum osr_qtype)t, n, w + r * rb, xq + v * xs,
+                                                &mag);
+                        float ref = scalar()->vec_dot[t](n, w + r * rb, xq + v * xs);
+                        bad += !(fabs(yall[v * RS + r] - ref) <= 1e-5 * mag);
+                    }
+                    for (int r = 16; r < RS; r++) /* nothing written past the 16 rows */
+                        bad += yall[v * RS + r] != 0.0f;
+                }
+                for (int nv = 1; nv < NV; nv += 3) { /* vectors 2.. alone: the same bits */
+                    int v0 = 2, cnt = nv < NV - v0 ? nv : NV - v0;
+                    k->gemm16[t](n, w, rb, &bt, v0, cnt, ysub, RS);
+                    for (int v = 0; v < cnt; v++)
+                        bad += memcmp(ysub + v * RS, yall + (v0 + v) * RS, 16 * sizeof(float)) != 0;
+                }
+            }
+            if (bad)
+                fprintf(stderr, "%s gemm16 %s: %d mismatches\n", k->name, ti->name, bad);
+            CHECK_INT_EQ(bad, 0);
+            tested++;
+        }
+    }
+    if (!tested)
+        printf("skipping gemm16: no table on this CPU has a panel kernel\n");
+}
+
 /* ---- elementwise -------------------------------------------------------------------------- */
 
 static int close_rel(const float *a, const float *b, int64_t n, double rel, double abs_tol)
@@ -749,10 +818,10 @@ static void test_rope(void)
 
 static void test_matmul(void)
 {
-    enum { ROWS = 67, COLS = 512, NV = 5 };
+    enum { ROWS = 67, COLS = 512, NV = 9 }; /* 9 vectors: a panel tile of 8 and a tail */
     static float wsrc[ROWS * COLS], x[NV * COLS], y1[NV * ROWS], y2[NV * ROWS], wf[COLS];
     static uint8_t w[ROWS * COLS * 4];
-    static uint8_t scratch[NV * COLS * 2];
+    static uint8_t scratch[NV * COLS * 3];
     struct osr_threadpool *tp2 = NULL, *tp3 = NULL;
     REQUIRE(osr_threadpool_new(2, &tp2) == OSR_OK);
     REQUIRE(osr_threadpool_new(3, &tp3) == OSR_OK);
@@ -856,6 +925,9 @@ static void test_matmul(void)
                                     sizeof(scratch)),
                  OSR_EINVAL);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_F16, 100, 3), 0);
+    /* a batch of Q8_0 activations also holds its block-major copy, 64-byte aligned */
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 8), 576 + 8 * 2 * (32 + 4));
+    CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 7), 7 * 68); /* no view */
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q4_0, 64, 3), 3 * 68);
     CHECK_INT_EQ(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 512, 2), 2 * 584);
     CHECK(osr_kernels_matmul_scratch(OSR_QTYPE_Q6_K, 100, 2) == (size_t)-1);
@@ -866,4 +938,5 @@ static void test_matmul(void)
 TEST_MAIN(test_type_ids_and_sizes, test_k4_scale_unpack, test_dispatch, test_fp16_known_values,
           test_bf16_known_values, test_float_conversions_all_isas, test_quantize_roundtrip,
           test_activation_quantizers_all_isas, test_vec_dot, test_vec_dot_extremes,
-          test_vec_dot_random_bits, test_gemm4, test_elementwise, test_rope, test_matmul)
+          test_vec_dot_random_bits, test_gemm4, test_gemm16, test_elementwise, test_rope,
+          test_matmul)

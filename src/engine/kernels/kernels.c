@@ -98,9 +98,13 @@ static void init_tables(void)
     osr_kernels_fill_avx512(&tables[OSR_ISA_AVX512]);
     tables[OSR_ISA_AVX512VNNI] = tables[OSR_ISA_AVX512];
     osr_kernels_fill_avx512vnni(&tables[OSR_ISA_AVX512VNNI]);
+    const char *g16 = getenv("OSR_GEMM16");
+    bool no_gemm16 = g16 && (strcmp(g16, "off") == 0 || strcmp(g16, "0") == 0);
     for (int i = 0; i < OSR_ISA_COUNT; i++) {
         tables[i].isa = (enum osr_isa)i;
         tables[i].name = isa_names[i];
+        if (no_gemm16)
+            memset(tables[i].gemm16, 0, sizeof(tables[i].gemm16));
     }
 
     int best = OSR_ISA_SCALAR;
@@ -171,8 +175,20 @@ struct matmul_job {
     int multiply;     /* phase 2: the dot products */
     size_t xq_stride; /* bytes per quantized vector */
     int block_values;
+    struct osr_q8_0_batch batch; /* block-major copy inside the scratch, if has_batch */
+    int has_batch;
     _Atomic int64_t next; /* next work item */
 };
+
+/* Bytes of quantized vectors before the batch view (a multiple of 64), or 0 when the
+ * batch has none (fewer than OSR_GEMM16_MIN_NVEC vectors, or activations other than Q8_0). */
+static size_t batch_offset(const struct osr_qtype_info *ti, int64_t cols, int64_t nvec)
+{
+    if (ti->dot_type != OSR_QTYPE_Q8_0 || nvec < OSR_GEMM16_MIN_NVEC || cols <= 0)
+        return 0;
+    size_t q = (size_t)(cols / OSR_QK) * sizeof(struct osr_block_q8_0) * (size_t)nvec;
+    return (q + 63) / 64 * 64;
+}
 
 size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nvec)
 {
@@ -181,12 +197,50 @@ size_t osr_kernels_matmul_scratch(enum osr_qtype wtype, int64_t cols, int64_t nv
         return (size_t)-1;
     if (ti->dot_type == OSR_QTYPE_F32)
         return 0;
-    size_t per = osr_quant_row_bytes(ti->dot_type, cols), total;
+    size_t per = osr_quant_row_bytes(ti->dot_type, cols), total, sums;
     if (per == 0 && cols != 0)
         return (size_t)-1;
     if (!osr_size_mul(per, (size_t)nvec, &total))
         return (size_t)-1;
-    return total;
+    size_t off = batch_offset(ti, cols, nvec);
+    if (off == 0)
+        return total;
+    size_t nblk = (size_t)(cols / OSR_QK) * (size_t)nvec;
+    if (!osr_size_mul(nblk, OSR_QK + sizeof(float), &sums) || off + sums < off)
+        return (size_t)-1;
+    return off + sums;
+}
+
+void osr_kernels_q8_0_batch_fill(const struct osr_q8_0_batch *bt, const void *blocks, int64_t v,
+                                 int64_t b0, int64_t nblocks)
+{
+    const struct osr_block_q8_0 *b = blocks;
+    for (int64_t i = 0; i < nblocks; i++) {
+        size_t at = (size_t)((b0 + i) * bt->nvec + v);
+        for (int k = 0; k < OSR_QK; k += 8) { /* + 128 is a flip of each byte's top bit */
+            uint64_t q;
+            memcpy(&q, b[i].qs + k, 8);
+            q ^= 0x8080808080808080ull;
+            memcpy(bt->qs + at * OSR_QK + (size_t)k, &q, 8);
+        }
+        bt->d[at] = osr_quant_f16_to_f32(b[i].d);
+    }
+}
+
+int osr_kernels_prepared_batch(const void *xq, enum osr_qtype wtype, int64_t cols, int64_t nvec,
+                               struct osr_q8_0_batch *out)
+{
+    const struct osr_qtype_info *ti = osr_quant_type_info(wtype);
+    if (!xq || !ti || !ti->has_kernels)
+        return 0;
+    size_t off = batch_offset(ti, cols, nvec);
+    if (!off)
+        return 0;
+    char *base = (char *)(uintptr_t)xq + off;
+    out->qs = (uint8_t *)base;
+    out->d = (float *)(void *)(base + (size_t)cols * (size_t)nvec);
+    out->nvec = nvec;
+    return 1;
 }
 
 static void matmul_worker(void *arg, int ith, int nth)
@@ -204,9 +258,10 @@ static void matmul_worker(void *arg, int ith, int nth)
         while (b0 < b1) {
             int64_t v = b0 / blocks_per_vec, off = b0 % blocks_per_vec;
             int64_t cnt = blocks_per_vec - off < b1 - b0 ? blocks_per_vec - off : b1 - b0;
-            j->quant(j->x + v * j->cols + off * j->block_values,
-                     j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes,
-                     cnt * j->block_values);
+            char *dst = j->xq + (size_t)v * j->xq_stride + (size_t)off * bbytes;
+            j->quant(j->x + v * j->cols + off * j->block_values, dst, cnt * j->block_values);
+            if (j->has_batch)
+                osr_kernels_q8_0_batch_fill(&j->batch, dst, v, off, cnt);
             b0 += cnt;
         }
         if (!j->multiply)
@@ -219,8 +274,11 @@ static void matmul_worker(void *arg, int ith, int nth)
     }
 
     osr_gemm4_fn gemm4 = j->k->gemm4[j->wtype];
+    osr_gemm16_fn gemm16 = j->has_batch ? j->k->gemm16[j->wtype] : NULL;
     int64_t nchunks = (j->rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
-    int64_t ntiles = (j->nvec + TILE_VECS - 1) / TILE_VECS;
+    /* With a panel kernel an item is 16 rows against every vector: the rows are repacked once
+     * per item and then reused across the whole batch. */
+    int64_t ntiles = gemm16 ? 1 : (j->nvec + TILE_VECS - 1) / TILE_VECS;
     int64_t items = nchunks * ntiles;
     for (;;) {
         int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
@@ -228,8 +286,13 @@ static void matmul_worker(void *arg, int ith, int nth)
             break;
         int64_t r0 = (it % nchunks) * CHUNK_ROWS;
         int64_t r1 = r0 + CHUNK_ROWS < j->rows ? r0 + CHUNK_ROWS : j->rows;
-        int64_t v0 = (it / nchunks) * TILE_VECS;
-        int64_t v1 = v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
+        if (gemm16 && r1 - r0 == CHUNK_ROWS) {
+            gemm16(j->cols, j->w + (size_t)r0 * j->row_bytes, j->row_bytes, &j->batch, 0, j->nvec,
+                   j->y + r0, j->rows);
+            continue;
+        }
+        int64_t v0 = gemm16 ? 0 : (it / nchunks) * TILE_VECS;
+        int64_t v1 = gemm16 ? j->nvec : v0 + TILE_VECS < j->nvec ? v0 + TILE_VECS : j->nvec;
         /* Chunks start at multiples of CHUNK_ROWS (a multiple of 4), so which rows go through
          * gemm4 and which through vec_dot does not depend on the thread count.  A single
          * vector goes through vec_dot: with nothing to share between vectors the row-at-a-time
@@ -302,8 +365,10 @@ int osr_kernels_matmul(const struct osr_kernels *k, struct osr_threadpool *tp, e
         memset(y, 0, (size_t)(rows * nvec) * sizeof(float));
         return OSR_OK;
     }
-    if (need > 0)
+    if (need > 0) {
         j.xq = scratch;
+        j.has_batch = osr_kernels_prepared_batch(scratch, wtype, cols, nvec, &j.batch);
+    }
     osr_threadpool_run(tp, matmul_worker, &j);
     return OSR_OK;
 }
@@ -322,6 +387,7 @@ int osr_kernels_matmul_prepare(const struct osr_kernels *k, struct osr_threadpoo
     if (need == 0 || nvec == 0 || cols == 0)
         return OSR_OK;
     j.xq = scratch;
+    j.has_batch = osr_kernels_prepared_batch(scratch, wtype, cols, nvec, &j.batch);
     osr_threadpool_run(tp, matmul_worker, &j);
     return OSR_OK;
 }
@@ -348,9 +414,10 @@ int osr_kernels_matmul_prepared(const struct osr_kernels *k, struct osr_threadpo
         memset(y, 0, (size_t)(rows * nvec) * sizeof(float));
         return OSR_OK;
     }
-    if (j.quant)
+    if (j.quant) {
         j.xq = (char *)(uintptr_t)xq; /* read only in this phase */
-    else
+        j.has_batch = osr_kernels_prepared_batch(xq, wtype, cols, nvec, &j.batch);
+    } else
         j.x = xq;
     osr_threadpool_run(tp, matmul_worker, &j);
     return OSR_OK;

@@ -6,7 +6,8 @@
  * pairs summed to 16 bits), widened to 32 bits with madd, and each block's integer sum is
  * scaled by the product of the two block scales into a float accumulator.  Signed x signed
  * products use the usual sign trick (|w| x sign(w)*y).  None of the sums can saturate for the
- * value ranges the block types allow (|q8| <= 127).
+ * value ranges the block types allow (|q8| <= 127).  The panel kernel for batches (gemm16)
+ * repacks 16 weight rows so that one 32-bit lane holds one row; see its section.
  *
  * Float elementwise ops use an exp with a degree-6 polynomial after range reduction, accurate
  * to a few ulp; see KERNELS.md for the tolerances the tests hold them to.
@@ -816,6 +817,177 @@ static void swiglu(float *y, const float *gate, const float *up, int64_t n)
         y[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
+/* ---- 16 rows x a whole batch (panel) ------------------------------------------------------ *
+ * The AVX2 form of the VNNI panel kernel in kernels_avx512.c (same batch view, same item):
+ * 16 rows are two registers of 8 lanes, lane r of register g holding values 4g..4g+3 of row
+ * r.  Without vpdpbusd the products go through maddubs + madd, which needs an unsigned side:
+ * the repacked slice keeps |w| next to w, and the activation (the batch view's x + 128, flipped
+ * back to signed) takes w's sign, so every pair sum stays below 2^15 (|w| <= 128, |x| <= 127).
+ * 16 registers allow 2 vectors per tile. */
+#define P16_KB 16 /* blocks per repacked slice: 16 KiB of bytes and signs */
+#define P16_NC 2  /* vectors per register tile */
+
+struct p16_slice {
+    int32_t q[P16_KB][8][16]; /* [block][group of four values][row], four int8 each */
+    int32_t a[P16_KB][8][16]; /* the same, absolute values */
+    float d[P16_KB][16];
+};
+
+/* The weight types of the panel kernels (a constant after inlining). */
+enum { P16_Q4_0, P16_Q8_0, P16_Q5_0 };
+
+static inline __m256i p16_row(const char *blk, const int kind)
+{
+    if (kind == P16_Q8_0)
+        return _mm256_loadu_si256((const __m256i *)(blk + 2));
+    if (kind == P16_Q5_0) { /* d, the 32 fifth bits, the nibbles */
+        const __m256i off = _mm256_set1_epi8(16);
+        __m256i hb = _mm256_and_si256(bits_to_bytes((const uint8_t *)blk + 2), off);
+        return _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles((const uint8_t *)blk + 6), hb), off);
+    }
+    return _mm256_sub_epi8(unpack_nibbles((const uint8_t *)blk + 2), _mm256_set1_epi8(8));
+}
+
+/* Rows h*8..h*8+7 of blocks kb0..kb0+kn into sl, by an 8 x 8 transpose of 32-bit words. */
+static inline __attribute__((always_inline)) void p16_repack(struct p16_slice *sl, const char *w,
+                                                             size_t row_bytes, int64_t kb0, int kn,
+                                                             const int kind)
+{
+    const size_t bb = kind == P16_Q8_0   ? sizeof(struct osr_block_q8_0)
+                      : kind == P16_Q5_0 ? sizeof(struct osr_block_q5_0)
+                                         : sizeof(struct osr_block_q4_0);
+    for (int b = 0; b < kn; b++) {
+        const char *base = w + (size_t)(kb0 + b) * bb;
+        for (int h = 0; h < 2; h++) {
+            __m256i z[8], t[8], u[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                z[i] = p16_row(base + (size_t)(h * 8 + i) * row_bytes, kind);
+#pragma GCC unroll 4
+            for (int i = 0; i < 8; i += 2) {
+                t[i] = _mm256_unpacklo_epi32(z[i], z[i + 1]);
+                t[i + 1] = _mm256_unpackhi_epi32(z[i], z[i + 1]);
+            }
+#pragma GCC unroll 2
+            for (int i = 0; i < 8; i += 4) {
+                u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+                u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+                u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+                u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+            }
+#pragma GCC unroll 4
+            for (int g = 0; g < 4; g++) {
+                __m256i lo = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+                __m256i hi = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+                _mm256_store_si256((__m256i *)&sl->q[b][g][h * 8], lo);
+                _mm256_store_si256((__m256i *)&sl->q[b][g + 4][h * 8], hi);
+                _mm256_store_si256((__m256i *)&sl->a[b][g][h * 8], _mm256_abs_epi8(lo));
+                _mm256_store_si256((__m256i *)&sl->a[b][g + 4][h * 8], _mm256_abs_epi8(hi));
+            }
+        }
+        for (int r = 0; r < 16; r++) {
+            uint16_t d;
+            memcpy(&d, base + (size_t)r * row_bytes, 2);
+            sl->d[b][r] = f16(d);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void p16_tile(const struct p16_slice *sl, int kn,
+                                                           const uint8_t *xq, const float *xd,
+                                                           int64_t bstride, const int nc, float *y,
+                                                           int64_t y_stride, int first)
+{
+    const __m256i ones = _mm256_set1_epi16(1), flip = _mm256_set1_epi8((char)0x80);
+    __m256 acc[P16_NC][2];
+#pragma GCC unroll 2
+    for (int c = 0; c < nc; c++)
+        acc[c][0] = acc[c][1] = _mm256_setzero_ps();
+    for (int b = 0; b < kn; b++, xq += bstride * OSR_QK, xd += bstride) {
+        __m256i s[P16_NC][2];
+#pragma GCC unroll 2
+        for (int c = 0; c < nc; c++)
+            s[c][0] = s[c][1] = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m256i w0 = _mm256_load_si256((const __m256i *)&sl->q[b][g][0]);
+            __m256i w1 = _mm256_load_si256((const __m256i *)&sl->q[b][g][8]);
+            __m256i a0 = _mm256_load_si256((const __m256i *)&sl->a[b][g][0]);
+            __m256i a1 = _mm256_load_si256((const __m256i *)&sl->a[b][g][8]);
+#pragma GCC unroll 2
+            for (int c = 0; c < nc; c++) {
+                int32_t xv;
+                memcpy(&xv, xq + c * OSR_QK + 4 * g, 4);
+                __m256i x = _mm256_xor_si256(_mm256_set1_epi32(xv), flip);
+                s[c][0] = _mm256_add_epi32(
+                    s[c][0],
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(a0, _mm256_sign_epi8(x, w0)), ones));
+                s[c][1] = _mm256_add_epi32(
+                    s[c][1],
+                    _mm256_madd_epi16(_mm256_maddubs_epi16(a1, _mm256_sign_epi8(x, w1)), ones));
+            }
+        }
+        __m256 d0 = _mm256_load_ps(&sl->d[b][0]), d1 = _mm256_load_ps(&sl->d[b][8]);
+#pragma GCC unroll 2
+        for (int c = 0; c < nc; c++) {
+            __m256 dx = _mm256_broadcast_ss(xd + c);
+            acc[c][0] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c][0]), _mm256_mul_ps(d0, dx), acc[c][0]);
+            acc[c][1] =
+                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[c][1]), _mm256_mul_ps(d1, dx), acc[c][1]);
+        }
+    }
+#pragma GCC unroll 2
+    for (int c = 0; c < nc; c++) {
+        float *yc = y + c * y_stride;
+        if (first) {
+            _mm256_storeu_ps(yc, acc[c][0]);
+            _mm256_storeu_ps(yc + 8, acc[c][1]);
+        } else {
+            _mm256_storeu_ps(yc, _mm256_add_ps(_mm256_loadu_ps(yc), acc[c][0]));
+            _mm256_storeu_ps(yc + 8, _mm256_add_ps(_mm256_loadu_ps(yc + 8), acc[c][1]));
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x, int64_t v0,
+         int64_t nv, float *y, int64_t y_stride, const int kind)
+{
+    _Alignas(64) struct p16_slice sl;
+    const int64_t nb = n / OSR_QK, bs = x->nvec;
+    for (int64_t kb0 = 0; kb0 < nb; kb0 += P16_KB) {
+        int kn = nb - kb0 < P16_KB ? (int)(nb - kb0) : P16_KB;
+        p16_repack(&sl, w, row_bytes, kb0, kn, kind);
+        int first = kb0 == 0;
+        int64_t v = 0;
+        for (; v + P16_NC <= nv; v += P16_NC)
+            p16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs,
+                     P16_NC, y + v * y_stride, y_stride, first);
+        if (v < nv)
+            p16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs, 1,
+                     y + v * y_stride, y_stride, first);
+    }
+}
+
+static void gemm16_q4_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x,
+                        int64_t v0, int64_t nv, float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, P16_Q4_0);
+}
+
+static void gemm16_q8_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x,
+                        int64_t v0, int64_t nv, float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, P16_Q8_0);
+}
+
+static void gemm16_q5_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x,
+                        int64_t v0, int64_t nv, float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, P16_Q5_0);
+}
+
 void osr_kernels_fill_avx2(struct osr_kernels *k)
 {
     k->dequantize[OSR_QTYPE_F16] = dequantize_f16;
@@ -839,6 +1011,9 @@ void osr_kernels_fill_avx2(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k;
     k->gemm4[OSR_QTYPE_Q4_0] = gemm4_q4_0;
     k->gemm4[OSR_QTYPE_F16] = gemm4_f16;
+    k->gemm16[OSR_QTYPE_Q4_0] = gemm16_q4_0;
+    k->gemm16[OSR_QTYPE_Q8_0] = gemm16_q8_0;
+    k->gemm16[OSR_QTYPE_Q5_0] = gemm16_q5_0;
 
     k->add = add;
     k->mul = mul;

@@ -4,8 +4,9 @@
  * Quantized 32-value blocks are processed two per 512-bit register: the two blocks' 64 weight
  * bytes against the matching 64 activation bytes, each 32-bit lane belonging to one block, so
  * one float vector of [d_a x8, d_b x8] scales both.  Signed products use |w| x (y negated where
- * w < 0); without VNNI the bytes go through maddubs + madd, with VNNI through vpdpbusd.  What
- * is not here falls back to the AVX2 table.
+ * w < 0); without VNNI the bytes go through maddubs + madd, with VNNI through vpdpbusd.  The
+ * VNNI panel kernel for batches (gemm16) works the other way round, one 32-bit lane per weight
+ * row over repacked rows; see its section.  What is not here falls back to the AVX2 table.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -485,6 +486,230 @@ VNNI_ATTR static void gemm4_q8_0_vnni(int64_t n, const void *w, size_t row_bytes
     }
 }
 
+/* ---- 16 rows x a whole batch (VNNI panel) ----------------------------------------------- *
+ * The 16 rows are repacked, G16_KB blocks at a time, so that 32-bit lane r of the g-th vector
+ * of a block holds values 4g..4g+3 of row r as signed bytes (Q4_0: nibble - 8, Q8_0: q); one
+ * vpdpbusd then multiplies the 16 rows by four values of one activation vector broadcast from
+ * memory, and the accumulator of a vector is directly its 16 outputs.  The activations come
+ * from the batch view as unsigned bytes (x + 128); the excess 128 * sum(w) of each row and
+ * block is computed at repacking and starts the accumulator, so nothing but the vpdpbusd
+ * depends on both sides.  Per vector and block that is 8 vpdpbusd, one conversion, one
+ * multiply and one fma for 512 products (gemm4 needs about 32 instructions for them).  Slices
+ * after the first add to y. */
+#define G16_KB 32 /* blocks per repacked slice: 16 KiB of bytes, stays in L1 */
+#define G16_NC 8  /* vectors per register tile */
+
+struct g16_slice {
+    int32_t q[G16_KB][8][16]; /* [block][group of four values][row], four int8 each */
+    int32_t c[G16_KB][16];    /* -128 * sum of the row's values in the block */
+    float d[G16_KB][16];
+};
+
+/* The weight types of the panel kernels (a constant after inlining). */
+enum { G16_Q4_0, G16_Q8_0, G16_Q5_0 };
+
+/* One block's 32 values as signed bytes in value order. */
+static inline __m256i g16_row(const char *blk, const int kind)
+{
+    if (kind == G16_Q8_0)
+        return _mm256_loadu_si256((const __m256i *)(blk + 2));
+    const int qs = kind == G16_Q5_0 ? 6 : 2; /* Q5_0: d, then the 32 fifth bits, then nibbles */
+    __m128i q = _mm_loadu_si128((const __m128i *)(blk + qs));
+    __m256i u = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0xF));
+    if (kind == G16_Q5_0) {
+        uint32_t qh;
+        memcpy(&qh, blk + 2, 4);
+        u = _mm256_or_si256(u, _mm256_maskz_mov_epi8((__mmask32)qh, _mm256_set1_epi8(16)));
+        return _mm256_sub_epi8(u, _mm256_set1_epi8(16));
+    }
+    return _mm256_sub_epi8(u, _mm256_set1_epi8(8));
+}
+
+/* Repacks blocks kb0..kb0+kn of the 16 rows into sl: per block, rows r and r + 8 share a
+ * register (low and high half), an 8 x 8 transpose of 32-bit words runs in both halves at once,
+ * and a final two-source permute puts row r in lane r.  The 16 scales come in one gather when
+ * the row offsets fit its 32-bit indices. */
+VNNI_ATTR static inline __attribute__((always_inline)) void
+g16_repack(struct g16_slice *sl, const char *w, size_t row_bytes, int64_t kb0, int kn,
+           const int kind)
+{
+    const size_t bb = kind == G16_Q8_0   ? sizeof(struct osr_block_q8_0)
+                      : kind == G16_Q5_0 ? sizeof(struct osr_block_q5_0)
+                                         : sizeof(struct osr_block_q4_0);
+    const int gather = row_bytes <= (size_t)INT32_MAX / 16;
+    const __m512i ridx =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(gather ? (int)row_bytes : 0));
+    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+    const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int b = 0; b < kn; b++) {
+        const char *base = w + (size_t)(kb0 + b) * bb;
+        __m512i z[8], t[8], u[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            z[i] = _mm512_inserti64x4(
+                _mm512_castsi256_si512(g16_row(base + (size_t)i * row_bytes, kind)),
+                g16_row(base + (size_t)(i + 8) * row_bytes, kind), 1);
+#pragma GCC unroll 4
+        for (int i = 0; i < 8; i += 2) {
+            t[i] = _mm512_unpacklo_epi32(z[i], z[i + 1]);
+            t[i + 1] = _mm512_unpackhi_epi32(z[i], z[i + 1]);
+        }
+#pragma GCC unroll 2
+        for (int i = 0; i < 8; i += 4) {
+            u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);         /* word 0 (lanes: 4) */
+            u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);     /* word 1 (5) */
+            u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]); /* word 2 (6) */
+            u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]); /* word 3 (7) */
+        }
+        __m512i sum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int g = 0; g < 4; g++) {
+            __m512i a = _mm512_permutex2var_epi64(u[g], lo, u[g + 4]);
+            __m512i c = _mm512_permutex2var_epi64(u[g], hi, u[g + 4]);
+            _mm512_store_si512((void *)sl->q[b][g], a);
+            _mm512_store_si512((void *)sl->q[b][g + 4], c);
+            sum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sum, ones, a), ones, c);
+        }
+        _mm512_store_si512((void *)sl->c[b],
+                           _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sum, 7)));
+        if (gather) {
+            __m512i dw = _mm512_i32gather_epi32(ridx, (const void *)base, 1);
+            _mm512_store_ps(sl->d[b], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dw)));
+        } else {
+            for (int r = 0; r < 16; r++)
+                sl->d[b][r] = f16(block_d(base + (size_t)r * row_bytes));
+        }
+    }
+}
+
+/* nc (constant after inlining) vectors against a repacked slice: xq and xd point at the
+ * slice's first block of the tile's first vector; a block row of the batch is bstride vectors. */
+VNNI_ATTR static inline __attribute__((always_inline)) void
+g16_tile(const struct g16_slice *sl, int kn, const uint8_t *xq, const float *xd, int64_t bstride,
+         const int nc, float *y, int64_t y_stride, int first)
+{
+    __m512 acc[G16_NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < nc; c++)
+        acc[c] = _mm512_setzero_ps();
+    for (int b = 0; b < kn; b++, xq += bstride * OSR_QK, xd += bstride) {
+        __m512i s[G16_NC];
+        __m512i corr = _mm512_load_si512((const void *)sl->c[b]);
+#pragma GCC unroll 8
+        for (int c = 0; c < nc; c++)
+            s[c] = corr;
+#pragma GCC unroll 8
+        for (int g = 0; g < 8; g++) {
+            __m512i wv = _mm512_load_si512((const void *)sl->q[b][g]);
+#pragma GCC unroll 8
+            for (int c = 0; c < nc; c++) {
+                int32_t xv;
+                memcpy(&xv, xq + c * OSR_QK + 4 * g, 4);
+                s[c] = _mm512_dpbusd_epi32(s[c], _mm512_set1_epi32(xv), wv);
+            }
+        }
+        __m512 dw = _mm512_load_ps(sl->d[b]);
+#pragma GCC unroll 8
+        for (int c = 0; c < nc; c++)
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
+                                     _mm512_mul_ps(dw, _mm512_set1_ps(xd[c])), acc[c]);
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < nc; c++) {
+        float *yc = y + c * y_stride;
+        _mm512_storeu_ps(yc, first ? acc[c] : _mm512_add_ps(_mm512_loadu_ps(yc), acc[c]));
+    }
+}
+
+VNNI_ATTR static inline __attribute__((always_inline)) void
+gemm16_0(int64_t n, const void *w, size_t row_bytes, const struct osr_q8_0_batch *x, int64_t v0,
+         int64_t nv, float *y, int64_t y_stride, const int kind)
+{
+    _Alignas(64) struct g16_slice sl;
+    const size_t bb = kind == G16_Q8_0   ? sizeof(struct osr_block_q8_0)
+                      : kind == G16_Q5_0 ? sizeof(struct osr_block_q5_0)
+                                         : sizeof(struct osr_block_q4_0);
+    const int64_t nb = n / OSR_QK, bs = x->nvec;
+    for (int64_t kb0 = 0; kb0 < nb; kb0 += G16_KB) {
+        int kn = nb - kb0 < G16_KB ? (int)(nb - kb0) : G16_KB;
+        g16_repack(&sl, w, row_bytes, kb0, kn, kind);
+        int first = kb0 == 0;
+        /* The next slice of the 16 rows (or, after the last, the same columns of the 16 rows
+         * below, most likely the next panel taken) is prefetched a few lines per tile while
+         * this one computes: 16 short streams are more than the hardware prefetchers follow.
+         * Addresses as integers: the rows below may lie past the weights (a prefetch of them
+         * is harmless, a pointer to them would not be). */
+        uintptr_t pf_base = (uintptr_t)w + (size_t)(kb0 + G16_KB) * bb;
+        int64_t pf_n = nb - kb0 - G16_KB < G16_KB ? nb - kb0 - G16_KB : G16_KB;
+        if (pf_n <= 0) {
+            pf_base = (uintptr_t)w + 16 * row_bytes;
+            pf_n = nb < G16_KB ? nb : G16_KB;
+        }
+        size_t pf_row = ((size_t)pf_n * bb + 63) / 64, pf_total = 16 * pf_row, pf = 0;
+        size_t pf_step = pf_total / (size_t)(nv / G16_NC + 1) + 1;
+        int64_t v = 0;
+        for (; v + G16_NC <= nv; v += G16_NC) {
+            for (size_t e = pf + pf_step; pf < e && pf < pf_total; pf++)
+                _mm_prefetch(
+                    (const char *)(pf_base + (pf / pf_row) * row_bytes + (pf % pf_row) * 64),
+                    _MM_HINT_T0);
+            g16_tile(&sl, kn, x->qs + (kb0 * bs + v0 + v) * OSR_QK, x->d + kb0 * bs + v0 + v, bs,
+                     G16_NC, y + v * y_stride, y_stride, first);
+        }
+        const uint8_t *xv = x->qs + (kb0 * bs + v0 + v) * OSR_QK;
+        const float *dv = x->d + kb0 * bs + v0 + v;
+        float *yv = y + v * y_stride;
+        switch (nv - v) { /* the tail, one instance per width */
+        case 1:
+            g16_tile(&sl, kn, xv, dv, bs, 1, yv, y_stride, first);
+            break;
+        case 2:
+            g16_tile(&sl, kn, xv, dv, bs, 2, yv, y_stride, first);
+            break;
+        case 3:
+            g16_tile(&sl, kn, xv, dv, bs, 3, yv, y_stride, first);
+            break;
+        case 4:
+            g16_tile(&sl, kn, xv, dv, bs, 4, yv, y_stride, first);
+            break;
+        case 5:
+            g16_tile(&sl, kn, xv, dv, bs, 5, yv, y_stride, first);
+            break;
+        case 6:
+            g16_tile(&sl, kn, xv, dv, bs, 6, yv, y_stride, first);
+            break;
+        case 7:
+            g16_tile(&sl, kn, xv, dv, bs, 7, yv, y_stride, first);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+VNNI_ATTR static void gemm16_q4_0_vnni(int64_t n, const void *w, size_t row_bytes,
+                                       const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
+                                       float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, G16_Q4_0);
+}
+
+VNNI_ATTR static void gemm16_q8_0_vnni(int64_t n, const void *w, size_t row_bytes,
+                                       const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
+                                       float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, G16_Q8_0);
+}
+
+VNNI_ATTR static void gemm16_q5_0_vnni(int64_t n, const void *w, size_t row_bytes,
+                                       const struct osr_q8_0_batch *x, int64_t v0, int64_t nv,
+                                       float *y, int64_t y_stride)
+{
+    gemm16_0(n, w, row_bytes, x, v0, nv, y, y_stride, G16_Q5_0);
+}
+
 /* F16 weights x F32 vectors, 4 rows x up to 4 vectors: each 16-value slice of a row is
  * converted once for all vectors. */
 static inline __attribute__((always_inline)) void gemm4_f16_nv(int64_t n, const void *w,
@@ -661,4 +886,7 @@ void osr_kernels_fill_avx512vnni(struct osr_kernels *k)
     k->vec_dot[OSR_QTYPE_Q6_K] = vec_dot_q6_k_vnni;
     k->gemm4[OSR_QTYPE_Q4_0] = gemm4_q4_0_vnni;
     k->gemm4[OSR_QTYPE_Q8_0] = gemm4_q8_0_vnni;
+    k->gemm16[OSR_QTYPE_Q4_0] = gemm16_q4_0_vnni;
+    k->gemm16[OSR_QTYPE_Q8_0] = gemm16_q8_0_vnni;
+    k->gemm16[OSR_QTYPE_Q5_0] = gemm16_q5_0_vnni;
 }
