@@ -34,8 +34,15 @@ struct osr_server_config {
     int request_timeout_s;      /* "requestTimeoutSeconds": a request body must arrive by then */
     int max_header_count;       /* "maxHeaderCount" */
     size_t max_header_bytes;    /* "maxHeaderBytes": request line + headers */
+    bool single_model;          /* "modelEvictionPolicy": "Strict (One Model)" (the default:
+                                 * loading a local model unloads the others) or "Flexible
+                                 * (Multi Model)" (several stay loaded while memory allows) */
     struct json_object *raw;    /* the file as read, unknown fields included (owned) */
 };
+
+/* "modelEvictionPolicy" values: 1 for strict (one model), 0 for flexible (several), -1 for
+ * anything else.  Case-insensitive; takes the original's shown names and short forms. */
+int osr_model_policy_parse(const char *s);
 
 /* Fills cfg with the defaults (port 1337, not exposed, 32 MiB bodies, ...). */
 void osr_server_config_defaults(struct osr_server_config *cfg);

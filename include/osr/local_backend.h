@@ -35,6 +35,8 @@ struct osr_local_backend_opts {
     int n_threads;            /* compute threads; 0: one per core */
     int n_ctx_max;            /* context cap; 0: 8192 */
     int64_t idle_unload_ms;   /* 0: 15 minutes; < 0: never */
+    bool single_model;        /* loading a model unloads the others (at once when idle, else
+                               * when their requests end): the original's "Strict (One Model)" */
     /* Tests only (NULL in the daemon): called at the start of every model load, outside the
      * backend lock, with the model id; a non-zero return fails that load with diag. */
     int (*load_hook)(void *arg, const char *id, struct osr_diag *diag);

@@ -183,7 +183,8 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
 
     osr_providers_global_init(); /* before any producer thread starts a transfer */
     st->svc = osr_chat_service_new();
-    struct osr_local_backend_opts lo = {.reg = st->reg, .n_threads = cfg->threads};
+    struct osr_local_backend_opts lo = {
+        .reg = st->reg, .n_threads = cfg->threads, .single_model = cfg->single_model};
     st->local = osr_local_backend_new(&lo);
     osr_chat_service_add_backend(st->svc, st->local);
     struct osr_diag d;

@@ -298,6 +298,13 @@ static int acquire(struct local *lb, const struct osr_model_entry *e, struct loa
             l->refs--; /* taken again below */
         }
     } else if (!l) {
+        if (lb->opts.single_model) {
+            /* one model at a time: the others go now, or when their requests end */
+            for (struct loaded *o = lb->models; o; o = o->next)
+                if (!o->loading)
+                    o->unload_when_idle = true;
+            unload_idle(lb, osr_mono_ns() / 1000000);
+        }
         if ((rc = admit(lb, e->id, e->size, status, diag)))
             goto out;
         l = loaded_new(e->id, e->paths[0], e->size);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ void osr_server_config_defaults(struct osr_server_config *cfg)
     cfg->port = OSR_DEFAULT_PORT;
     cfg->expose = false;
     cfg->threads = 0;
+    cfg->single_model = true;
     cfg->backlog = 256;
     cfg->max_body = 32u * 1024 * 1024;
     cfg->max_pairing_body = 64u * 1024;
@@ -323,8 +325,33 @@ static int parse_config(struct osr_server_config *cfg, struct json_object *root,
         next.allowed_origins = list;
         next.n_allowed_origins = n;
     }
+    if (json_object_object_get_ex(root, "modelEvictionPolicy", &jv) && jv) {
+        int single = json_object_is_type(jv, json_type_string)
+                         ? osr_model_policy_parse(json_object_get_string(jv))
+                         : -1;
+        if (single < 0)
+            return field_error(diag, file, "modelEvictionPolicy",
+                               "\"Strict (One Model)\" or \"Flexible (Multi Model)\"");
+        next.single_model = single == 1;
+    }
     *cfg = next;
     return OSR_OK;
+}
+
+int osr_model_policy_parse(const char *s)
+{
+    /* The original's two choices, by their shown names or the short words people write. */
+    static const char *const strict[] = {"Strict (One Model)", "strict", "strictSingleModel",
+                                         "single", "one"};
+    static const char *const flexible[] = {"Flexible (Multi Model)", "flexible",
+                                           "flexibleMultiModel", "manualMultiModel", "multi"};
+    for (size_t i = 0; i < sizeof(strict) / sizeof(strict[0]); i++)
+        if (strcasecmp(s, strict[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof(flexible) / sizeof(flexible[0]); i++)
+        if (strcasecmp(s, flexible[i]) == 0)
+            return 0;
+    return -1;
 }
 
 int osr_server_config_load(struct osr_server_config *cfg, const char *home, struct osr_diag *diag)
@@ -385,6 +412,9 @@ int osr_server_config_save(const struct osr_server_config *cfg, const char *home
         json_object_array_add(origins, json_object_new_string(cfg->allowed_origins[i]));
     json_object_object_add(root, "allowedOrigins", origins);
     json_object_object_add(root, "numberOfThreads", json_object_new_int(cfg->threads));
+    json_object_object_add(root, "modelEvictionPolicy",
+                           json_object_new_string(cfg->single_model ? "Strict (One Model)"
+                                                                    : "Flexible (Multi Model)"));
     json_object_object_add(root, "backlog", json_object_new_int(cfg->backlog));
     json_object_object_add(root, "maxRequestBodyBytes",
                            json_object_new_int64((int64_t)cfg->max_body));

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "engine/gguf_splitter.h"
 #include "osr/clock.h"
+#include "osr/config.h"
 #include "osr/local_backend.h"
 #include "osr/registry.h"
 
@@ -259,6 +260,37 @@ static void test_failed_load_shared(void)
     b->ops->free(b);
 }
 
+/* The original's "Strict (One Model)": loading a model unloads the idle others;
+ * "Flexible (Multi Model)" keeps them. */
+static void test_eviction_policy(void)
+{
+    if (!reg)
+        return;
+    hook_reset(false);
+    hook_go();
+    for (int single = 0; single <= 1; single++) {
+        struct osr_local_backend_opts o = {.reg = reg,
+                                           .n_threads = 1,
+                                           .n_ctx_max = 256,
+                                           .single_model = single,
+                                           .load_hook = load_hook,
+                                           .load_hook_arg = &hs};
+        struct osr_chat_backend *b = osr_local_backend_new(&o);
+        struct req f = {.b = b, .model = "fast-model"}, s = {.b = b, .model = "slow-model"};
+        embed_thread(&f);
+        CHECK_INT_EQ(f.rc, OSR_OK);
+        embed_thread(&s);
+        CHECK_INT_EQ(s.rc, OSR_OK);
+        CHECK(loaded_has(b, "slow-model"));
+        CHECK(loaded_has(b, "fast-model") == !single);
+        b->ops->free(b);
+    }
+    CHECK_INT_EQ(osr_model_policy_parse("Strict (One Model)"), 1);
+    CHECK_INT_EQ(osr_model_policy_parse("flexible"), 0);
+    CHECK_INT_EQ(osr_model_policy_parse("Flexible (Multi Model)"), 0);
+    CHECK_INT_EQ(osr_model_policy_parse("lru"), -1);
+}
+
 static void cleanup(void)
 {
     if (!reg)
@@ -269,4 +301,5 @@ static void cleanup(void)
     CHECK(system(cmd) == 0);
 }
 
-TEST_MAIN(test_setup, test_other_model_served_while_loading, test_failed_load_shared, cleanup)
+TEST_MAIN(test_setup, test_other_model_served_while_loading, test_failed_load_shared,
+          test_eviction_policy, cleanup)

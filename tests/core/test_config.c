@@ -57,6 +57,7 @@ static void test_defaults(void)
     CHECK_INT_EQ(c.backlog, 256);
     CHECK_INT_EQ(c.max_body, 32u * 1024 * 1024);
     CHECK_INT_EQ(c.n_allowed_origins, 0);
+    CHECK(c.single_model); /* the original's default: Strict (One Model) */
     CHECK(c.raw == NULL);
     CHECK(c.idle_timeout_s > 0 && c.request_timeout_s > 0 && c.max_header_bytes > 0);
     osr_server_config_release(&c);
@@ -82,7 +83,8 @@ static void test_load_known_and_unknown(void)
                        "  \"allowedOrigins\": [\"http://a.example\", \"http://b.example\"],\n"
                        "  \"numberOfThreads\": 4, \"backlog\": null, \"maxConnections\": 3.0,\n"
                        "  \"startAtLogin\": true, \"appearanceMode\": \"dark\",\n"
-                       "  \"genTopP\": 0.9, \"future\": {\"nested\": [1, {\"x\": null}]}\n}\n") ==
+                       "  \"genTopP\": 0.9, \"future\": {\"nested\": [1, {\"x\": null}]},\n"
+                       "  \"modelEvictionPolicy\": \"Flexible (Multi Model)\"\n}\n") ==
             OSR_OK);
     struct osr_server_config c;
     osr_server_config_defaults(&c);
@@ -96,6 +98,7 @@ static void test_load_known_and_unknown(void)
     CHECK_STR_EQ(c.allowed_origins[0], "http://a.example");
     CHECK_STR_EQ(c.allowed_origins[1], "http://b.example");
     CHECK_INT_EQ(c.threads, 4);
+    CHECK(!c.single_model);
     CHECK_INT_EQ(c.backlog, 256); /* null keeps the default */
     CHECK_INT_EQ(c.max_connections, 3);
     CHECK_INT_EQ(c.max_body, 32u * 1024 * 1024); /* absent keeps the default */
@@ -139,6 +142,8 @@ static void test_invalid(void)
 {
     REQUIRE(home[0]);
     bad_config("{\"port\": \"8080\"}", "'port'", "an integer");
+    bad_config("{\"modelEvictionPolicy\": \"lru\"}", "'modelEvictionPolicy'",
+               "\"Strict (One Model)\" or \"Flexible (Multi Model)\"");
     bad_config("{\"port\": 70000}", "'port'", "between 0 and 65535");
     bad_config("{\"port\": 80.5}", "'port'", "an integer");
     bad_config("{\"port\": 81, \"exposeToNetwork\": \"yes\"}", "'exposeToNetwork'", "a boolean");
