@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include <json-c/json.h>
+
 #include "osr/http_server.h"
 
 #define OSR_BANNER "Osaurus Server is running! \xf0\x9f\xa6\x95"
@@ -17,6 +19,10 @@ struct osr_api_core {
     int64_t started_wall_ms;
     int64_t started_mono_ns;
     const char *instance_id;
+    /* Appends what is loaded (/api/ps objects: "name", "size", ...) to arr; NULL: nothing is.
+     * /health reports "loaded", "current_model" and "resident_models" from it. */
+    void (*loaded)(struct json_object *arr, void *ctx);
+    void *loaded_ctx;
 };
 
 /* Adds the core routes to srv; core is borrowed and must outlive the server. */

@@ -43,6 +43,9 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
                           const struct osr_server_config *cfg);
 void osr_serve_stack_release(struct osr_serve_stack *st);
 
+/* Appends the local models loaded now (/api/ps objects) to models; ctx: the stack. */
+void osr_serve_stack_loaded(struct json_object *models, void *ctx);
+
 /* An osr_agent_record_fn (ctx: the stack) that stores an agent run's conversation in the chat
  * history, tagged with the agent and the request's source. */
 void osr_serve_stack_record_run(void *ctx, const struct osr_chat_request *req, size_t n_before,

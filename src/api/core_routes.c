@@ -1,7 +1,8 @@
 /* core_routes.c - GET / and GET /health.
  *
  * /health answers the original's {"status":"healthy","timestamp":...} plus what its newer
- * versions add (loaded, current_model, inflight, resident_models) and our version and uptime.
+ * versions add (loaded, current_model, inflight, resident_models: from the engine's loaded
+ * models, through a hook) and our version and uptime.
  * GET /models lives with the other model routes in models_routes.c.
  */
 #include <json-c/json.h>
@@ -28,12 +29,24 @@ static void handle_health(struct osr_http_request *req, void *ctx)
     json_object_object_add(
         o, "uptime_seconds",
         json_object_new_int64((osr_mono_ns() - core->started_mono_ns) / 1000000000LL));
-    json_object_object_add(o, "loaded", json_object_new_boolean(0));
-    json_object_object_add(o, "current_model", NULL);
+    /* What the engine holds: the newest loaded first. */
+    struct json_object *ps = json_object_new_array(), *resident = json_object_new_array();
+    if (core->loaded)
+        core->loaded(ps, core->loaded_ctx);
+    for (size_t i = 0; i < json_object_array_length(ps); i++) {
+        struct json_object *name = NULL;
+        if (json_object_object_get_ex(json_object_array_get_idx(ps, i), "name", &name))
+            json_object_array_add(resident, json_object_get(name));
+    }
+    json_object_put(ps);
+    size_t n = json_object_array_length(resident);
+    json_object_object_add(o, "loaded", json_object_new_boolean(n > 0));
+    json_object_object_add(o, "current_model",
+                           n ? json_object_get(json_object_array_get_idx(resident, 0)) : NULL);
     /* Requests in flight besides this one. */
     int inflight = osr_http_server_inflight(osr_http_request_server(req)) - 1;
     json_object_object_add(o, "inflight", json_object_new_int(inflight > 0 ? inflight : 0));
-    json_object_object_add(o, "resident_models", json_object_new_array());
+    json_object_object_add(o, "resident_models", resident);
     osr_http_respond_json(req, 200, o);
     json_object_put(o);
 }

@@ -218,6 +218,8 @@ int osr_cmd_serve(int argc, char **argv)
     osr_api_core_register(srv, &core);
     osr_serve_stack_init(&stack, srv, home, &cfg);
     have_stack = true;
+    core.loaded = osr_serve_stack_loaded; /* read by /health once the server runs */
+    core.loaded_ctx = &stack;
     gate = osr_auth_gate_new(home);
     osr_http_server_set_auth(srv, osr_auth_gate_check, gate);
     rc = osr_http_server_start(srv, &diag);

@@ -80,12 +80,18 @@ static struct json_object *show_remote(const char *name, void *ctx)
     return o;
 }
 
-/* GET /api/ps: the models the engine holds, then the cloud models used within their
- * keep_alive (the chat service's recent table), with size 0 as nothing is held here. */
-static void append_loaded(struct json_object *models, void *ctx)
+void osr_serve_stack_loaded(struct json_object *models, void *ctx)
 {
     struct osr_serve_stack *st = ctx;
     osr_local_backend_loaded(st->local, models);
+}
+
+/* GET /api/ps: the models the engine holds, then the cloud models used within their
+ * keep_alive (the chat service's recent table), with size 0 as nothing is held here. */
+static void append_ps(struct json_object *models, void *ctx)
+{
+    struct osr_serve_stack *st = ctx;
+    osr_serve_stack_loaded(models, ctx);
     size_t n = 0;
     struct osr_chat_recent *r = osr_chat_service_recent(st->svc, &n);
     for (size_t i = 0; i < n; i++) {
@@ -204,7 +210,7 @@ void osr_serve_stack_init(struct osr_serve_stack *st, struct osr_http_server *sr
     st->models.remote_tags_ctx = st;
     st->models.remote_show = show_remote;
     st->models.remote_show_ctx = st;
-    st->models.loaded = append_loaded;
+    st->models.loaded = append_ps;
     st->models.loaded_ctx = st;
     if (srv)
         osr_api_models_register_with(srv, &st->models);

@@ -190,6 +190,14 @@ static void test_other_protocols(void)
     struct test_resp r = test_request(NULL, "GET", url, NULL, 0, NULL);
     CHECK(strstr(osr_buf_str(&r.body), "\"name\":\"llama-v2\"") != NULL);
     test_resp_release(&r);
+    /* and /health says what is resident */
+    snprintf(url, sizeof(url), "%s/health", base);
+    r = test_request(NULL, "GET", url, NULL, 0, NULL);
+    const char *h = osr_buf_str(&r.body);
+    CHECK(strstr(h, "\"loaded\":true") != NULL);
+    CHECK(strstr(h, "\"current_model\":\"llama-v2\"") != NULL);
+    CHECK(strstr(h, "\"resident_models\":[\"llama-v2\"") != NULL);
+    test_resp_release(&r);
 }
 
 static void test_stop_strings(void)
