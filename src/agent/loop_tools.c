@@ -7,8 +7,8 @@
  * reads the successful results to decide whether the run is over; a failure goes back to the
  * model as its envelope like any other tool error.
  *
- * share_artifact copies a file of the working folder (opened beneath the folder with
- * openat2(RESOLVE_BENEATH), so no path leaves it) or writes the given content into
+ * share_artifact copies a file of the working folder (checked and opened beneath the folder
+ * by the folder tools' own confined open, so no path leaves it) or writes the given content into
  * <home>/artifacts/<session>/<file name>.
  *
  * Not here: the loop itself (loop.c) and the folder tools (folder_tools.c).
@@ -16,14 +16,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "folder_internal.h"
 #include "loop_internal.h"
 #include "osr/alloc.h"
 #include "osr/buf.h"
@@ -175,40 +173,6 @@ static int artifact_name(const char *in, char *out, size_t cap)
     return out[0] ? OSR_OK : OSR_EINVAL;
 }
 
-/* Opens path beneath the folder for reading; -1 with errno on failure (EXDEV/ELOOP for a
- * path that would leave the folder). */
-static int open_beneath(const char *folder, const char *path)
-{
-    int dir = open(folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        return -1;
-    struct open_how how = {
-        .flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-    };
-    int fd = (int)syscall(SYS_openat2, dir, path, &how, sizeof(how));
-    int e = errno;
-    close(dir);
-    errno = e;
-    return fd;
-}
-
-static int read_fd(int fd, struct osr_buf *b)
-{
-    char chunk[16384];
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return OSR_EIO;
-        if (r == 0)
-            return OSR_OK;
-        if (osr_buf_append(b, chunk, (size_t)r))
-            return OSR_ETOOBIG;
-    }
-}
-
 static void share_fn(void *ctx, struct json_object *args, struct osr_tool_out *out)
 {
     struct osr_agent_loop_state *st = ctx;
@@ -243,23 +207,30 @@ static void share_fn(void *ctx, struct json_object *args, struct osr_tool_out *o
                               "this run has no working folder; share content instead");
             goto out;
         }
-        int fd = open_beneath(st->folder, path);
+        /* confined as the folder tools are: lexical checks, then openat2 beneath the folder */
+        if (!osr_folder_path_ok("path", path, strlen(path), out))
+            goto out;
+        int dir = open(st->folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int fd = dir < 0 ? -errno : osr_folder_openat(dir, path, O_RDONLY | O_NOFOLLOW, 0, 0);
+        if (dir >= 0)
+            close(dir);
         if (fd < 0) {
-            bool escape = errno == EXDEV || errno == ELOOP;
-            osr_tool_out_fail(out, escape ? OSR_TOOL_REJECTED : OSR_TOOL_EXECUTION_ERROR, "path",
-                              NULL, escape ? "'%s' is outside the working folder" : "'%s': %s",
-                              path, strerror(errno));
+            osr_folder_open_fail(out, "path", path, -fd);
             goto out;
         }
-        int rc = read_fd(fd, &data);
+        char *bytes = NULL;
+        size_t n = 0;
+        bool cut = false;
+        int rc = osr_folder_read_fd(fd, OSR_AGENT_ARTIFACT_MAX, &bytes, &n, &cut);
         close(fd);
-        if (rc) {
+        if (rc || cut || osr_buf_append(&data, bytes, n)) {
             osr_tool_out_fail(out, OSR_TOOL_EXECUTION_ERROR, "path", NULL,
-                              rc == OSR_ETOOBIG ? "'%s' is larger than %d MiB"
-                                                : "'%s' could not be read",
-                              path, (int)(OSR_AGENT_ARTIFACT_MAX >> 20));
+                              cut ? "'%s' is larger than %d MiB" : "'%s' could not be read", path,
+                              (int)(OSR_AGENT_ARTIFACT_MAX >> 20));
+            free(bytes);
             goto out;
         }
+        free(bytes);
     } else if (osr_buf_puts(&data, content)) {
         osr_tool_out_fail(out, OSR_TOOL_INVALID_ARGS, "content", NULL,
                           "content is larger than %d MiB", (int)(OSR_AGENT_ARTIFACT_MAX >> 20));
